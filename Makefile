@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each sets itself up on first use.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit integration e2e clean
+
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+## Runs a full drift check locally: DX simulator + the real state machine + the real handlers.
+demo: $(STAMP)
+	$(BIN)/damdrift check --demo --out reports-demo
+
+## Everything CI runs: lint, types, then every test.
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) reports-demo .pytest_cache .mypy_cache .ruff_cache

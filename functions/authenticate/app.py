@@ -1,0 +1,21 @@
+"""authenticate: validates the execution input, logs in to the publisher and lists whom to check."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from damdrift.observability import bind, logger, metrics
+from damdrift.settings import Settings
+from damdrift.steps.authenticate import AuthenticateRequest, authenticate
+from damdrift.steps.common import utcnow
+from damdrift.validation import parse_input
+
+SETTINGS = Settings.from_env()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse_input(AuthenticateRequest, event, "authenticate event")
+    bind(request.execution)
+    return authenticate(request, SETTINGS, utcnow()).to_wire()

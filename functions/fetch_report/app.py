@@ -1,0 +1,25 @@
+"""fetch-report: streams the whole mismatch report to S3, writes the summary, and prepares the notice."""
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from damdrift.observability import bind, logger, metrics
+from damdrift.settings import Settings
+from damdrift.state import SubscriberTask
+from damdrift.steps.common import utcnow
+from damdrift.steps.fetch import fetch_report
+from damdrift.store import ReportStore
+from damdrift.validation import parse_input
+
+SETTINGS = Settings.from_env()
+STORE = ReportStore(boto3.client("s3"), SETTINGS.report_bucket)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = parse_input(SubscriberTask, event, "fetch-report event")
+    bind(task.check.execution, task.subscriber.subscriber_id)
+    return fetch_report(task, SETTINGS, STORE, utcnow()).model_dump(mode="json", by_alias=True)

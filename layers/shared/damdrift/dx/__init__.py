@@ -1,0 +1,1 @@
+"""Everything that speaks HCL DX's HTTP API."""

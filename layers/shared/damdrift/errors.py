@@ -1,0 +1,105 @@
+"""Named domain errors.
+
+The class names are part of the state machine's contract: Lambda reports a raised exception's class
+name as the error type, and the ASL's Retry/Catch clauses name these classes. Rename one and the
+failure policy in ``statemachine/drift_check.asl.json`` must change with it (a test checks both agree).
+
+Messages say what was called and what came back, never a password or a session cookie.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_DIAGNOSIS = " | diagnosis="
+
+
+class DamDriftError(Exception):
+    """Base of every error dam-drift raises on purpose.
+
+    A ``diagnosis`` (small JSON-able facts, e.g. the failed DX operation's retryCounter) travels inside
+    the message, because a Lambda error reaches the next state only as its type and message.
+    """
+
+    def __init__(self, message: str, diagnosis: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.diagnosis = diagnosis
+
+    def __str__(self) -> str:
+        if not self.diagnosis:
+            return self.message
+        return self.message + _DIAGNOSIS + json.dumps(self.diagnosis, sort_keys=True, default=str)
+
+
+def split_diagnosis(text: str) -> tuple[str, dict[str, Any] | None]:
+    """Inverse of ``DamDriftError.__str__``: the message and the diagnosis, if one was attached."""
+    message, sep, tail = text.partition(_DIAGNOSIS)
+    if not sep:
+        return text, None
+    try:
+        diagnosis = json.loads(tail)
+    except ValueError:
+        return text, None
+    return message, diagnosis if isinstance(diagnosis, dict) else None
+
+
+class InvalidInput(DamDriftError):
+    """The execution input or an event does not have the expected shape; the message names the field."""
+
+
+class ConfigurationError(DamDriftError):
+    """A function's environment (settings) is wrong; found at cold start."""
+
+
+class CredentialsError(DamDriftError):
+    """The credentials secret is missing or has the wrong shape. Names the secret, never its value."""
+
+
+class DxError(DamDriftError):
+    """Anything that went wrong talking to DX."""
+
+
+class AuthenticationError(DxError):
+    """DX refused the credentials (or a fresh session): names host and user, never the password."""
+
+
+class PermissionDenied(DxError):
+    """DX answered 403: the user is authenticated but not a DAM administrator."""
+
+
+class NotFound(DxError):
+    """DX answered 404 for something other than a subscriber."""
+
+
+class SubscriberNotFound(NotFound):
+    """The subscriber id is not registered on the publisher."""
+
+
+class Conflict(DxError):
+    """DX answered 409, e.g. a find-mismatch is already running."""
+
+
+class DxUnavailable(DxError):
+    """DX could not be reached or answered 5xx/429 after the client's own retries: worth retrying later."""
+
+
+class UnexpectedResponse(DxError):
+    """DX answered something we cannot read: wrong content type, malformed JSON, a page that repeats."""
+
+
+class FindMismatchFailed(DamDriftError):
+    """The publisher reported FIND_MISMATCH_FAILED; the message carries the operation's diagnosis."""
+
+
+class FindMismatchTimedOut(DamDriftError):
+    """The find did not finish within the configured cap."""
+
+
+class PublisherBusy(DamDriftError):
+    """Staging operations are in progress and the busy policy says not to wait (or the wait ran out)."""
+
+
+class ReportStorageError(DamDriftError):
+    """Writing the report to S3 failed; the message lists what was already stored."""

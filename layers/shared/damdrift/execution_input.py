@@ -1,0 +1,83 @@
+"""The drift check's execution input: what a schedule or a person hands the state machine.
+
+It names the credentials *secret*, never a password. Anything unknown or malformed fails the execution
+at its first step with an error naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import Field, field_validator, model_validator
+
+from damdrift.dx.connection import DxConnection
+from damdrift.model_base import WireModel
+
+_SUBSCRIBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
+
+
+class BusyPolicy(StrEnum):
+    """What to do when staging operations are already in progress for the subscriber."""
+
+    WAIT = "wait"  # wait (with the poll schedule) until the publisher is free or the cap is reached
+    REPORT = "report"  # end this subscriber at once as ERRORED "publisher busy"
+
+
+class NotifyPolicy(StrEnum):
+    ALWAYS = "always"
+    ON_DRIFT = "on-drift"
+
+
+class PollPolicy(WireModel):
+    """How often to ask DX whether the find has finished.
+
+    Waits grow from ``initialWaitSeconds`` by ``backoffRate`` up to ``maxWaitSeconds`` with full
+    jitter on top, and the whole find is abandoned after ``maxDurationSeconds`` (HCL: a find running
+    over 30 minutes usually means too much data; the default cap is 2 hours). A demo shortens the
+    numbers; the logic stays the same.
+    """
+
+    initial_wait_seconds: int = Field(10, ge=0, le=3600)
+    max_wait_seconds: int = Field(60, ge=0, le=3600)
+    backoff_rate: float = Field(1.5, ge=1.0, le=10.0)
+    jitter_seconds: int = Field(5, ge=0, le=600)
+    max_duration_seconds: int = Field(7200, ge=1, le=86_400)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PollPolicy:
+        if self.max_wait_seconds < self.initial_wait_seconds:
+            raise ValueError("maxWaitSeconds must be at least initialWaitSeconds")
+        return self
+
+
+class CheckInput(WireModel):
+    publisher: DxConnection
+    credentials_secret: str | None = Field(
+        None, description="Secrets Manager name or ARN; default from settings"
+    )
+    subscriber_ids: list[str] = Field(default_factory=list, max_length=500)
+    poll: PollPolicy = Field(default_factory=PollPolicy)
+    busy_policy: BusyPolicy = BusyPolicy.WAIT
+    notify_policy: NotifyPolicy = NotifyPolicy.ON_DRIFT
+    max_concurrency: int = Field(2, ge=1, le=40)
+
+    @field_validator("subscriber_ids")
+    @classmethod
+    def _ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _SUBSCRIBER_ID.match(value):
+                raise ValueError(
+                    f"expected ids of letters, digits and . _ : - (at most 128), got {value[:60]!r}"
+                )
+        if len(set(values)) != len(values):
+            raise ValueError("subscriber ids must not repeat")
+        return values
+
+    @field_validator("credentials_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_NAME.match(value):
+            raise ValueError("expected a Secrets Manager secret name or ARN")
+        return value

@@ -1,0 +1,1 @@
+"""Mismatch reports: record normalisation, streaming writers, summaries and notification text."""

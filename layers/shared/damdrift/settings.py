@@ -1,0 +1,81 @@
+"""Every function's settings, read from its environment once, at cold start.
+
+A missing or malformed variable fails the cold start with a ``ConfigurationError`` that names it, so a
+bad deployment shows up on the first invocation instead of halfway through a check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from damdrift.dx.client import ClientTuning
+from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, RESYNC_DEFAULT, TriggerRequest
+from damdrift.errors import ConfigurationError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    report_bucket: str = Field(alias="REPORT_BUCKET", min_length=3)
+    drift_topic_arn: str | None = Field(None, alias="DRIFT_TOPIC_ARN")
+    ops_topic_arn: str | None = Field(None, alias="OPS_TOPIC_ARN")
+    credentials_secret: str | None = Field(None, alias="CREDENTIALS_SECRET")
+    work_dir: Path = Field(Path("/tmp"), alias="WORK_DIR")  # noqa: S108 - Lambda's only writable folder
+    dx_page_size: int = Field(1000, alias="DX_PAGE_SIZE", ge=1, le=100_000)
+    dx_connect_timeout: float = Field(5.0, alias="DX_CONNECT_TIMEOUT", gt=0)
+    dx_read_timeout: float = Field(60.0, alias="DX_READ_TIMEOUT", gt=0)
+    dx_retries: int = Field(4, alias="DX_RETRIES", ge=0, le=10)
+    dx_backoff_factor: float = Field(0.5, alias="DX_BACKOFF_FACTOR", ge=0)
+    dx_find_mismatch_request: str | None = Field(None, alias="DX_FIND_MISMATCH_REQUEST")
+    dx_resync_request: str | None = Field(None, alias="DX_RESYNC_REQUEST")
+
+    @field_validator(
+        "drift_topic_arn",
+        "ops_topic_arn",
+        "credentials_secret",
+        "dx_find_mismatch_request",
+        "dx_resync_request",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        try:
+            settings = cls.model_validate(env)
+            settings.client_tuning()  # validates the trigger overrides too
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)
+            )
+            raise ConfigurationError(f"invalid function environment: {problems}") from None
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid function environment: {exc}") from None
+        return settings
+
+    def client_tuning(self) -> ClientTuning:
+        return ClientTuning(
+            connect_timeout=self.dx_connect_timeout,
+            read_timeout=self.dx_read_timeout,
+            retries=self.dx_retries,
+            backoff_factor=self.dx_backoff_factor,
+            page_size=self.dx_page_size,
+            find_mismatch_request=(
+                TriggerRequest.parse(self.dx_find_mismatch_request, "DX_FIND_MISMATCH_REQUEST")
+                if self.dx_find_mismatch_request
+                else FIND_MISMATCH_DEFAULT
+            ),
+            resync_request=(
+                TriggerRequest.parse(self.dx_resync_request, "DX_RESYNC_REQUEST")
+                if self.dx_resync_request
+                else RESYNC_DEFAULT
+            ),
+        )

@@ -1,0 +1,93 @@
+"""What flows between the states of one drift check (execution history shows all of it).
+
+Nothing here holds a password or a session cookie: every step logs in on its own (the session is kept
+in the warm Lambda's memory, never in the state), so the history can be read by anyone who may read
+the report.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from damdrift.dx.connection import DxConnection
+from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy
+from damdrift.model_base import WireModel
+
+
+class CheckContext(WireModel):
+    """The validated execution input plus what authenticate resolved; the same for every subscriber."""
+
+    execution: str
+    publisher: DxConnection
+    publisher_id: str
+    credentials_secret: str
+    poll: PollPolicy
+    busy_policy: BusyPolicy
+    notify_policy: NotifyPolicy
+    max_concurrency: int
+    started_at: datetime
+
+
+class SubscriberRef(WireModel):
+    subscriber_id: str
+    target_host: str | None = None
+    registered: bool = True
+
+
+class CheckPlan(WireModel):
+    """Output of authenticate: the context and the subscribers the Map fans out over."""
+
+    check: CheckContext
+    subscribers: list[SubscriberRef]
+
+
+class PollPhase(StrEnum):
+    PUBLISHER_BUSY = "PUBLISHER_BUSY"  # staging operations in progress: wait, then trigger again
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+
+
+class PollState(WireModel):
+    phase: PollPhase
+    wait_seconds: int = Field(ge=0)
+    poll_count: int = 0
+    joined: bool = False  # a find was already running: we joined it instead of starting another
+    find_started_at: datetime
+    deadline: datetime
+    last_status: str | None = None
+
+
+class StepError(WireModel):
+    """What a Catch puts at ``$.error``: Step Functions' own ``{"Error", "Cause"}`` shape."""
+
+    model_config = WireModel.model_config | {"alias_generator": None}
+
+    Error: str
+    Cause: str | None = None
+
+    def message(self) -> str:
+        """The raised exception's message when the cause is Lambda's error envelope, else the cause."""
+        if not self.Cause:
+            return self.Error
+        try:
+            envelope = json.loads(self.Cause)
+        except ValueError:
+            return self.Cause
+        if isinstance(envelope, dict):
+            return str(envelope.get("errorMessage", self.Cause))
+        return self.Cause
+
+
+class SubscriberTask(WireModel):
+    """The state of one Map iteration; each step reads it and adds its own part."""
+
+    check: CheckContext
+    subscriber: SubscriberRef
+    poll: PollState | None = None
+    error: StepError | None = None
+    result: dict[str, Any] | None = None

@@ -1,0 +1,1 @@
+"""One module per state of the drift-check state machine; each handler calls exactly one function here."""

@@ -1,0 +1,82 @@
+"""Step 1: validate the execution input, prove the credentials work, and decide whom to check.
+
+Bad input and bad credentials end the execution here, before any subscriber is touched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from damdrift.dx.client import DxClient
+from damdrift.errors import InvalidInput
+from damdrift.execution_input import CheckInput
+from damdrift.observability import logger
+from damdrift.settings import Settings
+from damdrift.state import CheckContext, CheckPlan, SubscriberRef
+from damdrift.steps.common import dx_client
+from damdrift.validation import parse_input
+
+
+class AuthenticateRequest(BaseModel):
+    """What the state machine hands the first step: the raw input plus the execution's identity."""
+
+    input: Any
+    execution: str
+    start_time: datetime | None = None
+
+
+def plan_check(
+    request: AuthenticateRequest, settings: Settings, now: datetime
+) -> tuple[CheckContext, CheckInput]:
+    check_input = parse_input(CheckInput, request.input, "execution input")
+    secret = check_input.credentials_secret or settings.credentials_secret
+    if not secret:
+        raise InvalidInput(
+            "invalid execution input: credentialsSecret: required field is missing "
+            "(and the function has no CREDENTIALS_SECRET default)"
+        )
+    check = CheckContext(
+        execution=request.execution,
+        publisher=check_input.publisher,
+        publisher_id=check_input.publisher.publisher_id,
+        credentials_secret=secret,
+        poll=check_input.poll,
+        busy_policy=check_input.busy_policy,
+        notify_policy=check_input.notify_policy,
+        max_concurrency=check_input.max_concurrency,
+        started_at=request.start_time or now,
+    )
+    return check, check_input
+
+
+def authenticate(request: AuthenticateRequest, settings: Settings, now: datetime) -> CheckPlan:
+    check, check_input = plan_check(request, settings, now)
+    client = dx_client(check, settings)
+    client.login()
+    return CheckPlan(check=check, subscribers=resolve_subscribers(client, check_input.subscriber_ids))
+
+
+def resolve_subscribers(client: DxClient, requested: list[str]) -> list[SubscriberRef]:
+    """Every registered subscriber when none are named; otherwise the named ones, registered or not.
+
+    An unknown id is kept (``registered: false``) so that it ends as its own ERRORED outcome instead of
+    silently vanishing from the report or stopping the others.
+    """
+    registered = {s.id: s for s in client.list_subscribers()}
+    if not requested:
+        logger.info("checking every registered subscriber", extra={"count": len(registered)})
+        return [SubscriberRef(subscriber_id=s.id, target_host=s.target_host) for s in registered.values()]
+    unknown = [i for i in requested if i not in registered]
+    if unknown:
+        logger.warning("subscribers not registered on the publisher", extra={"subscriber_ids": unknown})
+    return [
+        SubscriberRef(
+            subscriber_id=i,
+            target_host=registered[i].target_host if i in registered else None,
+            registered=i in registered,
+        )
+        for i in requested
+    ]

@@ -1,0 +1,112 @@
+"""Step 2: start find-staging-mismatch for one subscriber — exactly once.
+
+Pre-flight, in this order:
+1. the subscriber must be registered (else ``SubscriberNotFound``);
+2. a find already running is *joined*, not restarted — this also makes the step idempotent when Step
+   Functions retries it after a Lambda timeout;
+3. staging operations in progress (HCL's precondition) mean "busy": wait or report, per the input;
+4. otherwise clear the subscriber's old mismatch rows (DX appends; the report must be this run's
+   only) and trigger. A 409 on the trigger means someone started one in between: join it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from damdrift.dx.client import DxClient
+from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, ResyncStatus
+from damdrift.errors import Conflict, PublisherBusy, SubscriberNotFound
+from damdrift.execution_input import BusyPolicy
+from damdrift.observability import logger
+from damdrift.poll_schedule import next_wait
+from damdrift.settings import Settings
+from damdrift.state import PollPhase, PollState, SubscriberTask
+from damdrift.steps.common import dx_client
+
+STAGING_OPERATION_PREFIX = "syncStaging"
+
+
+def trigger_mismatch(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:
+    return trigger_with(dx_client(task.check, settings), task, now)
+
+
+def trigger_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollState:
+    subscriber_id = task.subscriber.subscriber_id
+    if not task.subscriber.registered:
+        raise SubscriberNotFound(
+            f"subscriber {subscriber_id!r} is not registered on {task.check.publisher_id}"
+        )
+    policy = task.check.poll
+    subscriber = client.get_subscriber(subscriber_id)
+
+    if subscriber.resync_status is ResyncStatus.FIND_MISMATCH_START:
+        logger.info("a find is already running for this subscriber; joining it")
+        return _running(task, now, joined=True, status=subscriber.resync_status)
+
+    busy_reason = _busy_reason(client, subscriber_id, subscriber.resync_status)
+    if busy_reason:
+        return _busy(task, now, busy_reason)
+
+    client.delete_mismatches(subscriber_id)
+    try:
+        client.start_find_mismatch(subscriber_id)
+    except Conflict:
+        logger.info("DX answered 409 to the trigger: a find started meanwhile; joining it")
+        return _running(task, now, joined=True, status=None)
+    logger.info("find-staging-mismatch started", extra={"max_duration_seconds": policy.max_duration_seconds})
+    return _running(task, now, joined=False, status=ResyncStatus.FIND_MISMATCH_START)
+
+
+def _running(task: SubscriberTask, now: datetime, joined: bool, status: ResyncStatus | None) -> PollState:
+    policy = task.check.poll
+    deadline = now + timedelta(seconds=policy.max_duration_seconds)
+    return PollState(
+        phase=PollPhase.RUNNING,
+        wait_seconds=next_wait(policy, 0, now, deadline),
+        poll_count=0,
+        joined=joined,
+        find_started_at=now,
+        deadline=deadline,
+        last_status=status.value if status else None,
+    )
+
+
+def _busy_reason(client: DxClient, subscriber_id: str, status: ResyncStatus | None) -> str | None:
+    if status is ResyncStatus.RESYNC_TRIGGER_START:
+        return "a staging resync is being triggered for this subscriber"
+    operations = client.list_operations(status=sorted(IN_PROGRESS_OPERATION_STATUSES))
+    pending = [
+        op
+        for op in operations
+        if op.trigger_function.startswith(STAGING_OPERATION_PREFIX)
+        and op.status in IN_PROGRESS_OPERATION_STATUSES
+        and op.inputs.get("subscriberId") in (None, subscriber_id)
+    ]
+    if not pending:
+        return None
+    kinds = sorted({op.trigger_function for op in pending})
+    return f"{len(pending)} staging operation(s) in progress ({', '.join(kinds[:5])})"
+
+
+def _busy(task: SubscriberTask, now: datetime, reason: str) -> PollState:
+    check = task.check
+    if check.busy_policy is BusyPolicy.REPORT:
+        raise PublisherBusy(f"publisher busy: {reason}; busyPolicy is 'report'", {"reason": reason})
+    previous = task.poll if task.poll and task.poll.phase is PollPhase.PUBLISHER_BUSY else None
+    first_seen = previous.find_started_at if previous else now
+    deadline = previous.deadline if previous else now + timedelta(seconds=check.poll.max_duration_seconds)
+    if now >= deadline:
+        raise PublisherBusy(
+            f"publisher still busy after {int((now - first_seen).total_seconds())} s: {reason}",
+            {"reason": reason, "waitedSeconds": int((now - first_seen).total_seconds())},
+        )
+    count = previous.poll_count + 1 if previous else 1
+    logger.info("publisher busy; waiting before triggering", extra={"reason": reason})
+    return PollState(
+        phase=PollPhase.PUBLISHER_BUSY,
+        wait_seconds=max(1, next_wait(check.poll, count, now, deadline)),
+        poll_count=count,
+        find_started_at=first_seen,
+        deadline=deadline,
+        last_status=reason,
+    )

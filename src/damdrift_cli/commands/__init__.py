@@ -1,0 +1,1 @@
+"""One module per `damdrift` subcommand; each exposes ``register(subparsers)``."""

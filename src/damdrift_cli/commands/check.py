@@ -1,0 +1,190 @@
+"""``damdrift check``: one full drift check, run locally through the real state machine definition.
+
+``--demo`` starts the bundled DX simulator (one subscriber in sync, one drifting, one whose find
+fails); otherwise the options point at a real publisher. Either way AWS is moto in this process, the
+handlers are the real ones, and the reports are copied to ``--out`` with the S3 key layout.
+Exit status like diff(1): 0 all in sync, 1 drift found, 2 a check errored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from damdrift_cli.local.lambda_adapter import Invocation
+from damdrift_cli.local.runner import CheckRun, LocalAws
+from damdrift_cli.options import add_connection_arguments, publisher_input, read_password
+
+EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = 0, 1, 2
+
+#: The demo's timings: the simulator's finds take a few seconds and the poll schedule is scaled to
+#: match. The poll logic is the production one; only the numbers differ.
+DEMO_FIND_SECONDS = 3.0
+DEMO_POLL = {
+    "initialWaitSeconds": 1,
+    "maxWaitSeconds": 2,
+    "backoffRate": 1.5,
+    "jitterSeconds": 1,
+    "maxDurationSeconds": 120,
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="run a full drift check locally through the real state machine",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--demo", action="store_true", help="check the bundled DX simulator's demo publisher")
+    parser.add_argument(
+        "--out", type=Path, default=Path("dam-drift-reports"), help="where to copy the reports"
+    )
+    parser.add_argument(
+        "--subscriber-id",
+        action="append",
+        default=[],
+        help="check only this subscriber (repeatable; default all)",
+    )
+    add_connection_arguments(parser)
+    policy = parser.add_argument_group("check policy (the execution input's fields)")
+    policy.add_argument(
+        "--poll-initial-wait", type=int, help="seconds before the first status poll (default 10)"
+    )
+    policy.add_argument("--poll-max-wait", type=int, help="longest wait between polls (default 60)")
+    policy.add_argument(
+        "--max-find-duration", type=int, help="give up on a find after this many seconds (default 7200)"
+    )
+    policy.add_argument(
+        "--busy-policy", choices=["wait", "report"], help="when staging operations are running"
+    )
+    policy.add_argument("--notify-policy", choices=["on-drift", "always"], help="when to publish a notice")
+    policy.add_argument("--max-concurrency", type=int, help="subscribers checked at once (default 2)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
+    if not args.demo and not args.hostname:
+        print(
+            "damdrift check: give --hostname (a real publisher) or --demo (the bundled simulator)",
+            file=progress,
+        )
+        return EXIT_ERRORED
+    with _publisher(args, progress) as (publisher, username, password, poll):
+        execution_input: dict[str, Any] = {"publisher": publisher}
+        if args.subscriber_id:
+            execution_input["subscriberIds"] = args.subscriber_id
+        execution_input["poll"] = {**poll, **_poll_overrides(args)}
+        for option, key in (
+            ("busy_policy", "busyPolicy"),
+            ("notify_policy", "notifyPolicy"),
+            ("max_concurrency", "maxConcurrency"),
+        ):
+            if getattr(args, option) is not None:
+                execution_input[key] = getattr(args, option)
+        watcher = _Progress(progress)
+        with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
+            print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
+            result = aws.run_check(execution_input)
+            copied = aws.download_reports(args.out)
+        print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
+        return render(result, args.out, out)
+
+
+@contextlib.contextmanager
+def _publisher(
+    args: argparse.Namespace, progress: TextIO
+) -> Iterator[tuple[dict[str, Any], str, str, dict[str, Any]]]:
+    if not args.demo:
+        yield publisher_input(args), args.dx_username, read_password(args.dx_username), {}
+        return
+    from damdrift_cli.simulator import Simulator, load_scenario
+
+    scenario = load_scenario("default")
+    with Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS) as simulator:
+        print(f"DX simulator (scenario 'default') listening on {simulator.base_url}", file=progress)
+        publisher = {"hostname": simulator.hostname, "dxProtocol": "http", "dxPort": simulator.port}
+        yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL
+
+
+def _poll_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = (
+        ("poll_initial_wait", "initialWaitSeconds"),
+        ("poll_max_wait", "maxWaitSeconds"),
+        ("max_find_duration", "maxDurationSeconds"),
+    )
+    return {key: getattr(args, option) for option, key in pairs if getattr(args, option) is not None}
+
+
+class _Progress:
+    """Prints one line per step as the handlers run, so a person sees the check move."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def invoked(self, invocation: Invocation) -> None:
+        event = invocation.event if isinstance(invocation.event, dict) else {}
+        subscriber = (event.get("subscriber") or {}).get("targetHost") or (event.get("subscriber") or {}).get(
+            "subscriberId", ""
+        )
+        step = invocation.function.rsplit("-", 1)[-1].removesuffix("Function")
+        what = "failed" if invocation.errored else "done"
+        print(f"  [{step}] {subscriber} {what}", file=self.stream, flush=True)
+
+
+def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
+    """Prints each subscriber's outcome and the notices; returns the exit status."""
+    print(f"\nExecution {result.name}: {result.status} in {result.seconds:.1f} s", file=out)
+    if result.status != "SUCCEEDED":
+        print(f"  error: {result.error}\n  cause: {result.cause}", file=out)
+        _print_notices(result, out)
+        return EXIT_ERRORED
+    outcomes = result.outcomes
+    if not outcomes:
+        print("  No subscribers are registered on the publisher: nothing to check.", file=out)
+    worst = EXIT_IN_SYNC
+    for item in outcomes:
+        outcome = item.get("outcome") or item
+        status = outcome.get("status", "ERRORED")
+        name = outcome.get("targetHost") or outcome.get("subscriberId")
+        total = outcome.get("total", 0)
+        print(
+            f"\n  {status:<8} {name} (subscriber {outcome.get('subscriberId')}): {total} mismatches", file=out
+        )
+        for record_type, actions in sorted((outcome.get("counts") or {}).items()):
+            cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
+            print(f"           {record_type:<26} {cells}", file=out)
+        error = outcome.get("error")
+        if error:
+            print(
+                f"           error: {error.get('type') or error.get('Error')}: {error.get('message', '')}",
+                file=out,
+            )
+        if outcome.get("summaryKey"):
+            local = out_dir / outcome["summaryKey"]
+            print(
+                f"           report: {outcome.get('reportLocation')}\n           local:  {local.parent}/",
+                file=out,
+            )
+        notified = (item.get("notified") or {}).get("status")
+        print(f"           notice: {notified}", file=out)
+        worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
+    _print_notices(result, out)
+    print(f"\n{result.state_transitions} state transitions.", file=out)
+    return worst
+
+
+def _print_notices(result: CheckRun, out: TextIO) -> None:
+    if not result.notices:
+        print("\nNo notifications were published.", file=out)
+        return
+    print(f"\nNotifications published ({len(result.notices)}):", file=out)
+    for notice in result.notices:
+        attributes = ", ".join(f"{k}={v}" for k, v in sorted(notice.attributes.items()))
+        print(f"\n  --- to {notice.topic} [{attributes}]\n  Subject: {notice.subject}", file=out)
+        for line in notice.message.splitlines():
+            print(f"  | {line}", file=out)

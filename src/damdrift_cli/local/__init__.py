@@ -1,0 +1,1 @@
+"""Runs the real state machine definition and the real handlers in-process against moto."""

@@ -1,0 +1,212 @@
+"""A drift check run locally: moto for AWS, the real ASL file, the real handlers in-process.
+
+``LocalAws`` is what ``damdrift check`` and the end-to-end tests use:
+
+    with LocalAws(credentials) as aws:
+        run = aws.run_check({"publisher": {...}})
+        run.outcomes, run.notices, aws.download_reports(out)
+
+Waits in the state machine are real (moto sleeps); the input's ``poll`` policy makes them short for a
+demo or a test. Retry intervals are fixed in the ASL, so ``retry_time_scale`` shrinks moto's retry
+sleeps (the one other moto internal this module touches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import types
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from damdrift_cli.local.lambda_adapter import Invocation
+from damdrift_cli.local.stack import LocalDeployment, deploy
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One SNS publication, as an SQS subscriber of the topic received it."""
+
+    topic: str
+    subject: str
+    message: str
+    attributes: dict[str, str]
+
+
+@dataclass
+class CheckRun:
+    execution_arn: str
+    name: str
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+    notices: list[Notice] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def outcomes(self) -> list[dict[str, Any]]:
+        if not self.output:
+            return []
+        return list(self.output.get("outcomes", []))
+
+    @property
+    def state_transitions(self) -> int:
+        """Entered states, as Step Functions Standard bills them (Map and Choice included)."""
+        return sum(1 for event in self.history if event["type"].endswith("StateEntered"))
+
+
+class LocalAws:
+    """Starts moto, deploys template.yaml into it and routes Lambda invocations to our handlers."""
+
+    def __init__(
+        self,
+        dx_credentials: dict[str, str],
+        *,
+        retry_time_scale: float = 1.0,
+        function_env: dict[str, str] | None = None,
+        on_invoke: Callable[[Invocation], None] | None = None,
+    ) -> None:
+        self._credentials = dx_credentials
+        self._retry_time_scale = retry_time_scale
+        self._function_env = function_env or {}
+        self._on_invoke = on_invoke
+        self._stack = contextlib.ExitStack()
+        self.deployment: LocalDeployment | None = None
+
+    def __enter__(self) -> LocalAws:
+        self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        self.deployment = deploy(self._credentials, function_env=self._function_env)
+        self.deployment.lambdas.on_invoke = self._on_invoke
+        self._stack.enter_context(self.deployment.lambdas.installed())
+        self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def _deployed(self) -> LocalDeployment:
+        if self.deployment is None:
+            raise RuntimeError("LocalAws is not started; use it as a context manager")
+        return self.deployment
+
+    def client(self, service: str) -> Any:
+        make_client: Any = boto3.client  # typed per service name; callers here pass names at run time
+        return make_client(service, region_name=self._deployed.region)
+
+    def run_check(
+        self,
+        execution_input: dict[str, Any],
+        *,
+        name: str | None = None,
+        timeout_seconds: float = 900,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> CheckRun:
+        """Starts one execution and waits for it to end (polling, as a person at the console would)."""
+        sfn = self.client("stepfunctions")
+        name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        started = time.monotonic()
+        arn = sfn.start_execution(
+            stateMachineArn=self._deployed.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] in TERMINAL:
+                break
+            elapsed = time.monotonic() - started
+            if elapsed > timeout_seconds:
+                sfn.stop_execution(
+                    executionArn=arn, error="LocalTimeout", cause=f"gave up after {timeout_seconds} s"
+                )
+                described = sfn.describe_execution(executionArn=arn)
+                break
+            if on_wait:
+                on_wait(elapsed)
+            time.sleep(0.1)
+        output = described.get("output")
+        return CheckRun(
+            execution_arn=arn,
+            name=name,
+            status=described["status"],
+            input=execution_input,
+            output=json.loads(output) if output else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            history=self.history(arn),
+            notices=self.drain_notices(),
+            seconds=time.monotonic() - started,
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def drain_notices(self) -> list[Notice]:
+        """Everything published to the template's topics since the last call."""
+        sqs = self.client("sqs")
+        notices = []
+        for topic, queue_url in self._deployed.queues.items():
+            while True:
+                messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    envelope = json.loads(message["Body"])
+                    attributes = {
+                        k: v.get("Value", "") for k, v in envelope.get("MessageAttributes", {}).items()
+                    }
+                    notices.append(
+                        Notice(topic, envelope.get("Subject", ""), envelope["Message"], attributes)
+                    )
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return notices
+
+    def download_reports(self, destination: Path) -> list[Path]:
+        """Copies every object of the report bucket to ``destination``, keeping the S3 key layout."""
+        s3 = self.client("s3")
+        written = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self._deployed.bucket):
+            for item in page.get("Contents", []):
+                target = destination / item["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(self._deployed.bucket, item["Key"], str(target))
+                written.append(target)
+        return written
+
+    def function_logs(self) -> str:
+        """Every line the handlers printed (Powertools JSON logs and EMF metrics), in order."""
+        return "".join(invocation.logs for invocation in self._deployed.lambdas.invocations)
+
+
+@contextlib.contextmanager
+def _scaled_retry_sleep(scale: float) -> Iterator[None]:
+    """Shrinks the ASL retriers' ``time.sleep`` by ``scale`` (tests and demos only)."""
+    if scale == 1.0:
+        yield
+        return
+    original = getattr(retrier_decl, "time")  # noqa: B009 - moto does not export it; that is the point
+    setattr(retrier_decl, "time", types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(retrier_decl, "time", original)  # noqa: B010

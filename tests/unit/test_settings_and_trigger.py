@@ -1,0 +1,62 @@
+"""Function settings (validated at cold start) and the one configurable DX assumption: the trigger call."""
+
+import pytest
+
+from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, TriggerRequest
+from damdrift.errors import ConfigurationError, FindMismatchFailed, split_diagnosis
+from damdrift.settings import Settings
+
+
+def test_settings_need_the_report_bucket() -> None:
+    with pytest.raises(ConfigurationError, match="REPORT_BUCKET"):
+        Settings.from_env({})
+
+
+def test_settings_name_a_malformed_variable() -> None:
+    with pytest.raises(ConfigurationError, match="DX_PAGE_SIZE"):
+        Settings.from_env({"REPORT_BUCKET": "reports", "DX_PAGE_SIZE": "lots"})
+
+
+def test_blank_optional_settings_mean_unset() -> None:
+    settings = Settings.from_env({"REPORT_BUCKET": "reports", "OPS_TOPIC_ARN": ""})
+    assert settings.ops_topic_arn is None
+
+
+def test_default_find_trigger_is_the_documented_patch_assumption() -> None:
+    assert FIND_MISMATCH_DEFAULT.render("sub-1") == (
+        "PATCH",
+        "/staging/subscriber/sub-1",
+        {"resyncStatus": "FIND_MISMATCH_START"},
+    )
+
+
+def test_find_trigger_can_be_switched_by_configuration() -> None:
+    settings = Settings.from_env(
+        {
+            "REPORT_BUCKET": "reports",
+            "DX_FIND_MISMATCH_REQUEST": 'POST /staging/mismatches/find {"subscriberId": "{subscriberId}"}',
+        }
+    )
+    request = settings.client_tuning().find_mismatch_request
+    assert request.render("s-9") == ("POST", "/staging/mismatches/find", {"subscriberId": "s-9"})
+
+
+def test_malformed_trigger_setting_fails_the_cold_start_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match="DX_FIND_MISMATCH_REQUEST"):
+        Settings.from_env({"REPORT_BUCKET": "reports", "DX_FIND_MISMATCH_REQUEST": "FETCH somewhere"})
+
+
+def test_trigger_body_must_be_json() -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        TriggerRequest.parse("PATCH /x {not json}", "SETTING")
+
+
+def test_diagnosis_travels_inside_the_message_and_comes_back() -> None:
+    error = FindMismatchFailed("find failed", {"operation": {"retryCounter": 2}})
+    message, diagnosis = split_diagnosis(str(error))
+    assert message == "find failed"
+    assert diagnosis == {"operation": {"retryCounter": 2}}
+
+
+def test_message_without_diagnosis_is_returned_whole() -> None:
+    assert split_diagnosis("plain") == ("plain", None)
