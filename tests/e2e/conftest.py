@@ -16,7 +16,15 @@ FAST_CLIENT = {"DX_RETRIES": "2", "DX_BACKOFF_FACTOR": "0.01", "DX_READ_TIMEOUT"
 
 @pytest.fixture
 def publisher() -> Iterator[Simulator]:
-    scenario = Scenario.model_validate({"name": "e2e", "findDurationSeconds": 0.3, "seed": 7})
+    # A password unlike the user name, so a leak of one cannot hide behind the other.
+    scenario = Scenario.model_validate(
+        {
+            "name": "e2e",
+            "findDurationSeconds": 0.3,
+            "seed": 7,
+            "credentials": {"password": "e2e-Pa55-word-93"},
+        }
+    )
     with Simulator(scenario, record_exchanges=True) as simulator:
         yield simulator
 

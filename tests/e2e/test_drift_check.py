@@ -150,12 +150,12 @@ def test_one_failing_subscriber_never_stops_the_others(publisher: Simulator, aws
 
 def test_session_expired_mid_run_is_renewed_by_one_login(publisher: Simulator, aws: LocalAws) -> None:
     sub = publisher.add_subscriber("sub-drifted.example.com", drift=DRIFT)
-    publisher.inject_fault("GET /staging/mismatches", "expire_session", times=1)
+    publisher.inject_fault("GET /staging/mismatches", "expire_sessions", times=1)
 
     run = aws.run_check(check_input(publisher))
 
     assert outcome_of(run, sub)["status"] == "DRIFT"
-    logins = [e for e in publisher.exchanges() if e.path.endswith("/auth/login")]
+    logins = [e for e in publisher.exchanges if e.path.endswith("/auth/login")]
     assert len(logins) == 2  # the first, then exactly one more after the 401
 
 
@@ -192,7 +192,7 @@ def test_invalid_input_fails_the_execution_at_once_naming_the_field(
     assert run.status == "FAILED"
     assert run.error == "InvalidInput"
     assert "publisher.hostname" in (run.cause or "")
-    assert publisher.exchanges() == []  # DX was never called
+    assert publisher.exchanges == []  # DX was never called
 
 
 def test_bad_credentials_fail_fast_and_tell_the_ops_topic(publisher: Simulator) -> None:

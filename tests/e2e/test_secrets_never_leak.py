@@ -16,7 +16,7 @@ DRIFT = {"COLLECTION": {"CREATE": 2}, "MEDIA_ITEM": {"DELETE": 1}}
 
 def issued_cookies(publisher: Simulator) -> set[str]:
     cookies = set()
-    for exchange in publisher.exchanges():
+    for exchange in publisher.exchanges:
         header = exchange.response_headers.get("Set-Cookie", "")
         if header.startswith("LtpaToken2="):
             cookies.add(header.split(";", 1)[0].split("=", 1)[1])
@@ -46,7 +46,7 @@ def test_password_and_cookies_never_appear_in_history_logs_reports_or_notices(
 ) -> None:
     publisher.add_subscriber("sub-drifted.example.com", drift=DRIFT)
     publisher.add_subscriber("sub-fails.example.com", find_outcome="fail")
-    publisher.inject_fault("GET /staging/mismatches", "expire_session", times=1)  # forces a second login
+    publisher.inject_fault("GET /staging/mismatches", "expire_sessions", times=1)  # forces a second login
 
     run = aws.run_check(check_input(publisher, notifyPolicy="always"))
 
