@@ -1,0 +1,171 @@
+"""Fault injection: make chosen requests fail the way networks, ingresses and DX publishers fail.
+
+A :class:`Fault` names an endpoint (``"GET /staging/mismatches"``, ``"POST /auth/login"`` or ``"*"``),
+optionally a subscriber, and how many matching requests it spares (``after``) and then hits (``times``;
+``None`` = every one). Faults are independent: each counts its own matches. When two would answer the same
+request, the one added first wins.
+
+Kinds, by what they do:
+
+* answer instead of the publisher (the request is not processed): ``status`` (any 4xx/5xx with the
+  API's error body, optional ``Retry-After``), ``drop`` (close the connection, no response), ``html``
+  (an HTML page, status 200 unless ``status`` says otherwise, like an ingress error page);
+* spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
+  ``malformed_json`` (cut the JSON body short);
+* change the publisher first, then answer normally: ``delay`` (wait ``seconds``), ``expire_sessions``
+  (every session ends, so the request gets 401), ``deregister`` (the ``subscriberId`` subscriber
+  disappears), ``ignore_offset`` (``GET /staging/mismatches`` always answers the first page),
+  ``find_stuck`` / ``find_failed`` (a find started by this request stays in FIND_MISMATCH_START, or
+  fails with a FAILED ``findStagingMismatch`` operation whose ``retryCounter`` is 1).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from damdrift_cli.simulator.api import ENDPOINTS
+from damdrift_cli.simulator.state import FindOutcome
+
+FaultKind = Literal[
+    "status",
+    "drop",
+    "html",
+    "truncate",
+    "malformed_json",
+    "delay",
+    "expire_sessions",
+    "deregister",
+    "ignore_offset",
+    "find_stuck",
+    "find_failed",
+]
+
+
+class Fault(BaseModel):
+    """One scripted failure; also the shape of an entry in a scenario file's ``faults`` list."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    endpoint: str = "*"
+    kind: FaultKind
+    status: int | None = Field(None, ge=200, le=599)
+    retry_after: int | None = Field(None, ge=0, alias="retryAfter")
+    seconds: float | None = Field(None, ge=0)
+    subscriber_id: str | None = Field(
+        None,
+        alias="subscriberId",
+        description="Spare requests about other subscribers (requests about none still match); "
+        "for kind deregister, the subscriber that disappears",
+    )
+    times: int | None = Field(None, ge=1)
+    after: int = Field(0, ge=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _known_endpoint(cls, value: str) -> str:
+        if value != "*" and value not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {value!r}; use '*' or one of: {', '.join(sorted(ENDPOINTS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _options_fit_kind(self) -> Self:
+        if self.kind == "status" and (self.status is None or self.status < 400):
+            raise ValueError("kind 'status' needs a status of 400 or more")
+        if self.status is not None and self.kind not in ("status", "html"):
+            raise ValueError("status is only for kinds 'status' and 'html'")
+        if self.retry_after is not None and self.kind != "status":
+            raise ValueError("retryAfter is only for kind 'status'")
+        if (self.seconds is None) != (self.kind != "delay"):
+            raise ValueError("seconds is required for kind 'delay' and only for it")
+        if self.kind == "deregister" and self.subscriber_id is None:
+            raise ValueError("kind 'deregister' needs subscriberId")
+        return self
+
+
+@dataclass
+class ActiveFault:
+    """A fault in force, with its counters (read them to check a fault was hit)."""
+
+    fault: Fault
+    seen: int = 0
+    applied: int = 0
+
+    def _take(self) -> bool:
+        self.seen += 1
+        if self.seen <= self.fault.after:
+            return False
+        if self.fault.times is not None and self.applied >= self.fault.times:
+            return False
+        self.applied += 1
+        return True
+
+
+@dataclass
+class FaultPlan:
+    """What the faults in force do to one request."""
+
+    kinds: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    answer: Fault | None = None
+    spoil: Fault | None = None
+    expire_sessions: bool = False
+    deregister: list[str] = field(default_factory=list)
+    ignore_offset: bool = False
+    find_outcome: FindOutcome | None = None
+
+
+class FaultInjector:
+    """The faults in force; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[ActiveFault] = []
+
+    def add(self, fault: Fault) -> ActiveFault:
+        active = ActiveFault(fault)
+        with self._lock:
+            self._faults.append(active)
+        return active
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def active(self) -> list[ActiveFault]:
+        with self._lock:
+            return list(self._faults)
+
+    def plan(self, endpoint: str | None, subscriber_id: str | None) -> FaultPlan:
+        plan = FaultPlan()
+        with self._lock:
+            hits = [a.fault for a in self._faults if _matches(a.fault, endpoint, subscriber_id) and a._take()]
+        for fault in hits:
+            plan.kinds.append(fault.kind)
+            match fault.kind:
+                case "status" | "drop" | "html":
+                    plan.answer = plan.answer or fault
+                case "truncate" | "malformed_json":
+                    plan.spoil = plan.spoil or fault
+                case "delay":
+                    plan.delay += fault.seconds or 0.0
+                case "expire_sessions":
+                    plan.expire_sessions = True
+                case "deregister":
+                    plan.deregister.append(fault.subscriber_id or "")
+                case "ignore_offset":
+                    plan.ignore_offset = True
+                case "find_stuck":
+                    plan.find_outcome = plan.find_outcome or "stuck"
+                case "find_failed":
+                    plan.find_outcome = plan.find_outcome or "fail"
+        return plan
+
+
+def _matches(fault: Fault, endpoint: str | None, subscriber_id: str | None) -> bool:
+    about_another = None not in (fault.subscriber_id, subscriber_id) and fault.subscriber_id != subscriber_id
+    return fault.endpoint in ("*", endpoint) and not about_another
