@@ -1,0 +1,200 @@
+"""Where reports live in S3, and the only code that writes them there.
+
+Layout (one prefix per check, so runs never overwrite each other)::
+
+    reports/<publisher>/<subscriber>/<YYYY>/<MM>/<DD>/<execution>/records.jsonl.gz
+                                                                  /report.csv
+                                                                  /summary.json
+    reports/<publisher>/<subscriber>/latest.json     -> the newest summary's key, status and total
+
+``records.jsonl.gz`` is stored as ``application/gzip`` *without* ``Content-Encoding: gzip``: with that
+header browsers, curl and presigned-URL downloads decompress on the fly and save plain text under a
+``.gz`` name. The object is the file, byte for byte. Encryption is the bucket's default.
+
+A failure raises ``ReportStorageError`` saying which objects of that check are already stored: the store
+remembers the keys it wrote recently (a bounded list, since a Lambda keeps one store across invocations).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from boto3.exceptions import Boto3Error
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from damdrift.errors import ReportStorageError
+from damdrift.report.summary import Summary
+from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SUMMARY_FILENAME = "summary.json"
+LATEST_FILENAME = "latest.json"
+ROOT = "reports"
+
+RECORDS_CONTENT_TYPE = "application/gzip"
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json"
+
+_MIB = 1024 * 1024
+#: Multipart above 8 MiB in 8 MiB parts, 4 at a time: at most ~32 MiB of buffers in a small Lambda.
+DEFAULT_TRANSFER_CONFIG = TransferConfig(
+    multipart_threshold=8 * _MIB, multipart_chunksize=8 * _MIB, max_concurrency=4, use_threads=True
+)
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+_STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error, OSError)
+_RECENT_KEYS = 64
+
+
+def key_segment(name: str, value: str) -> str:
+    """``value`` as one S3 key segment; ValueError naming ``name`` unless it is plainly safe."""
+    if not isinstance(value, str) or not _SEGMENT.fullmatch(value) or ".." in value or value == ".":
+        raise ValueError(
+            f"{name} {value!r} cannot be used in a report key: use 1-200 of A-Z a-z 0-9 . _ : -"
+            " (not '.' or '..')"
+        )
+    return value
+
+
+class ReportStore:
+    """Reads and writes report objects in one bucket."""
+
+    def __init__(
+        self, s3_client: S3Client, bucket: str, *, transfer_config: TransferConfig | None = None
+    ) -> None:
+        self._s3 = s3_client
+        self.bucket = bucket
+        self._transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG
+        self._recent: deque[str] = deque(maxlen=_RECENT_KEYS)
+
+    @staticmethod
+    def subscriber_prefix(publisher: str, subscriber_id: str) -> str:
+        """``reports/<publisher>/<subscriber>/``: every check of one subscriber, and its latest.json."""
+        return f"{ROOT}/{key_segment('publisher', publisher)}/{key_segment('subscriberId', subscriber_id)}/"
+
+    @classmethod
+    def prefix_for(cls, publisher: str, subscriber_id: str, started_at: datetime, execution: str) -> str:
+        """``reports/<publisher>/<subscriber>/<YYYY>/<MM>/<DD>/<execution>/``, dated in UTC."""
+        day = (started_at.replace(tzinfo=UTC) if started_at.tzinfo is None else started_at).astimezone(UTC)
+        return (
+            f"{cls.subscriber_prefix(publisher, subscriber_id)}"
+            f"{day:%Y/%m/%d}/{key_segment('execution', execution)}/"
+        )
+
+    def upload_report_files(self, prefix: str, files: ReportFiles) -> dict[str, str]:
+        """Upload both report files under ``prefix``; returns ``{"records": key, "csv": key}``."""
+        uploads = (
+            ("records", files.records_path, RECORDS_FILENAME, RECORDS_CONTENT_TYPE),
+            ("csv", files.csv_path, CSV_FILENAME, CSV_CONTENT_TYPE),
+        )
+        keys: dict[str, str] = {}
+        for name, path, filename, content_type in uploads:
+            key = prefix + filename
+            upload = partial(
+                self._s3.upload_file,
+                str(path),
+                self.bucket,
+                key,
+                ExtraArgs={"ContentType": content_type},
+                Config=self._transfer_config,
+            )
+            self._storing(key, upload, check_prefix=prefix)
+            keys[name] = key
+        return keys
+
+    def put_summary(self, prefix: str, summary: Summary) -> str:
+        """Store ``summary`` as ``<prefix>summary.json``; returns the key."""
+        key = prefix + SUMMARY_FILENAME
+        self._put_json(key, summary.model_dump(by_alias=True, mode="json"), check_prefix=prefix)
+        return key
+
+    def get_summary(self, key: str) -> Summary:
+        """The summary stored at ``key``."""
+        body = self._get(key)
+        if body is None:
+            raise ReportStorageError(f"there is no summary at s3://{self.bucket}/{key}")
+        try:
+            return Summary.model_validate_json(body)
+        except ValidationError as exc:
+            raise ReportStorageError(
+                f"s3://{self.bucket}/{key} is not a dam-drift summary: {exc.error_count()} problems, first: "
+                f"{exc.errors()[0]['msg']}"
+            ) from exc
+
+    def put_latest(self, publisher: str, subscriber_id: str, summary_key: str, summary: Summary) -> str:
+        """Point ``reports/<publisher>/<subscriber>/latest.json`` at ``summary_key``; returns its key."""
+        key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
+        pointer = summary.model_dump(
+            by_alias=True, mode="json", include={"status", "total", "execution", "finished_at"}
+        )
+        check_prefix = summary_key.rpartition("/")[0] + "/"
+        self._put_json(key, {"summaryKey": summary_key, **pointer}, check_prefix=check_prefix)
+        return key
+
+    def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
+        """The subscriber's ``latest.json``, or None before its first stored check."""
+        key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
+        body = self._get(key)
+        if body is None:
+            return None
+        try:
+            latest = json.loads(body)
+        except ValueError as exc:
+            raise ReportStorageError(f"s3://{self.bucket}/{key} is not JSON") from exc
+        if not isinstance(latest, dict):
+            raise ReportStorageError(f"s3://{self.bucket}/{key} is not a JSON object")
+        return latest
+
+    def _put_json(self, key: str, document: dict[str, Any], *, check_prefix: str) -> None:
+        body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        put = partial(
+            self._s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=JSON_CONTENT_TYPE
+        )
+        self._storing(key, put, check_prefix=check_prefix)
+
+    def _storing(self, key: str, store: Callable[[], object], *, check_prefix: str) -> None:
+        """Run ``store``; on failure say what is already stored for the check under ``check_prefix``."""
+        try:
+            store()
+        except _STORAGE_ERRORS as exc:
+            done = [f"s3://{self.bucket}/{k}" for k in self._recent if k.startswith(check_prefix)]
+            raise ReportStorageError(
+                f"storing s3://{self.bucket}/{key} failed ({_describe(exc)}); already stored for this check: "
+                + (", ".join(done) or "nothing")
+            ) from exc
+        self._recent.append(key)
+
+    def _get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise self._read_error(key, exc) from exc
+        except _STORAGE_ERRORS as exc:
+            raise self._read_error(key, exc) from exc
+
+    def _read_error(self, key: str, exc: Exception) -> ReportStorageError:
+        return ReportStorageError(f"reading s3://{self.bucket}/{key} failed ({_describe(exc)})")
+
+
+def _describe(exc: Exception) -> str:
+    """``Code: message`` for an S3 error, else the exception's class and text (never credentials)."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".rstrip(": ")
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, Boto3Error) and isinstance(cause, ClientError):
+        return _describe(cause)
+    return f"{type(exc).__name__}: {exc}"

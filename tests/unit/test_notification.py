@@ -1,0 +1,261 @@
+"""The SNS notification: a subject SNS accepts, a short plain-text body no DX value can break."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from damdrift.report.notification import MESSAGE_MAX_BYTES, SUBJECT_MAX, build_notification
+from damdrift.report.summary import CheckStatus, ErrorInfo, Summary
+
+STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+LOCATION = "s3://reports-bucket/reports/dx.example.com/sub-1/2024/05/01/exec-1/"
+FAILED_FIND = {
+    "operation": {
+        "id": "op-1",
+        "status": "FAILED",
+        "retryCounter": 2,
+        "errorInfo": {"message": "query timeout"},
+    },
+    "failedOnVolume": True,
+}
+
+
+def summary(**overrides: Any) -> Summary:
+    fields: dict[str, Any] = {
+        "publisher": "dx.example.com",
+        "subscriber_id": "sub-1",
+        "target_host": "sub-host.example.com",
+        "status": CheckStatus.DRIFT,
+        "counts": {"COLLECTION": {"CREATE": 40, "DELETE": 1}, "RENDITION": {"UPDATE": 1}},
+        "total": 42,
+        "execution": "exec-1",
+        "started_at": STARTED,
+        "find_started_at": STARTED + timedelta(seconds=5),
+        "find_completed_at": STARTED + timedelta(seconds=125),
+        "finished_at": STARTED + timedelta(seconds=130),
+        "find_duration_seconds": 120.0,
+        "poll_count": 7,
+    }
+    fields.update(overrides)
+    return Summary(**fields)
+
+
+def flat(text: str) -> str:
+    """The message with its wrapping undone, to look for phrases."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def errored(error: ErrorInfo, **overrides: Any) -> Summary:
+    return summary(status=CheckStatus.ERRORED, error=error, counts={}, total=0, **overrides)
+
+
+def test_drift_subject_names_both_hosts_and_the_total() -> None:
+    subject = build_notification(summary(), LOCATION).subject
+    assert subject == "[DRIFT] dx.example.com -> sub-host.example.com: 42 mismatches"
+
+
+def test_a_single_mismatch_is_singular() -> None:
+    one = summary(counts={"COLLECTION": {"CREATE": 1}}, total=1)
+    assert build_notification(one, LOCATION).subject.endswith(": 1 mismatch")
+
+
+def test_in_sync_subject() -> None:
+    subject = build_notification(summary(status=CheckStatus.IN_SYNC, counts={}, total=0), LOCATION).subject
+    assert subject == "[IN SYNC] dx.example.com -> sub-host.example.com: no mismatches"
+
+
+def test_errored_subject_names_the_error_type() -> None:
+    subject = build_notification(errored(ErrorInfo(type="FindMismatchFailed", message="m")), LOCATION).subject
+    assert subject == "[ERRORED] dx.example.com -> sub-host.example.com: FindMismatchFailed"
+
+
+def test_the_subscriber_id_stands_in_when_there_is_no_target_host() -> None:
+    subject = build_notification(summary(target_host=None), LOCATION).subject
+    assert subject == "[DRIFT] dx.example.com -> sub-1: 42 mismatches"
+
+
+LONG = "a" * 40 + "." + "b" * 60 + ".example.com"
+
+
+@pytest.mark.parametrize(
+    ("publisher", "target", "error_type"),
+    [
+        (LONG, "short", "X"),
+        ("short", LONG, "X"),
+        (LONG, LONG, "X"),
+        (LONG, LONG, "E" * 500),
+        ("p" * 1000, "t" * 1000, "FindMismatchTimedOut"),
+    ],
+)
+@pytest.mark.parametrize("status", list(CheckStatus))
+def test_subject_never_exceeds_100_chars(
+    publisher: str, target: str, error_type: str, status: CheckStatus
+) -> None:
+    if status is CheckStatus.ERRORED:
+        s = errored(ErrorInfo(type=error_type, message="m"), publisher=publisher, target_host=target)
+    else:
+        total = 0 if status is CheckStatus.IN_SYNC else 123456789
+        counts = {"COLLECTION": {"CREATE": total}} if total else {}
+        s = summary(publisher=publisher, target_host=target, status=status, counts=counts, total=total)
+    subject = build_notification(s, LOCATION).subject
+    assert len(subject) <= SUBJECT_MAX < 100
+    assert subject.startswith(f"[{status.replace('_', ' ')}] ")
+    assert " -> " in subject
+    if status is CheckStatus.DRIFT:
+        assert subject.endswith(": 123456789 mismatches")  # the names give way, never the news
+
+
+def test_a_long_publisher_leaves_a_short_subscriber_whole() -> None:
+    subject = build_notification(summary(publisher=LONG, target_host="sub-host"), LOCATION).subject
+    assert " -> sub-host: 42 mismatches" in subject
+    assert "..." in subject
+
+
+def test_subject_is_printable_ascii_without_line_breaks() -> None:
+    s = summary(publisher="bücher.example\r\nBcc: x", target_host="子供.example\x00\x1b[31m\u202e")
+    subject = build_notification(s, LOCATION).subject
+    assert re.fullmatch(r"[\x20-\x7e]+", subject), subject
+    assert subject.startswith("[DRIFT] b?cher.example Bcc: x -> ")
+
+
+def test_attributes_let_subscriptions_filter_on_status_subscriber_and_publisher() -> None:
+    notification = build_notification(summary(), LOCATION)
+    assert notification.attributes == {
+        "status": "DRIFT",
+        "subscriberId": "sub-1",
+        "publisher": "dx.example.com",
+    }
+    assert notification.sns_message_attributes()["status"] == {"DataType": "String", "StringValue": "DRIFT"}
+
+
+def test_attributes_are_never_empty_and_hold_no_control_characters() -> None:
+    notification = build_notification(summary(publisher="dx\x00host", subscriber_id="\n"), LOCATION)
+    assert notification.attributes["publisher"] == "dxhost"
+    assert notification.attributes["subscriberId"] == "-"
+
+
+def test_message_has_who_what_when_and_where() -> None:
+    message = build_notification(summary(), LOCATION).message
+    for expected in [
+        "dam-drift check: DRIFT",
+        "Publisher:      dx.example.com",
+        "Subscriber:     sub-1",
+        "Target host:    sub-host.example.com",
+        "Mismatches:     42",
+        "Started:        2024-05-01T10:00:00Z",
+        "Find started:   2024-05-01T10:00:05Z",
+        "Find completed: 2024-05-01T10:02:05Z",
+        "Find took:      120.0 s",
+        "Status polls:   7",
+        "Finished:       2024-05-01T10:02:10Z",
+        "Execution:      exec-1",
+        f"Report:         {LOCATION}",
+    ]:
+        assert expected in message.splitlines(), expected
+    assert "Error" not in message
+
+
+def test_message_has_a_counts_table_by_type_and_action() -> None:
+    lines = build_notification(summary(), LOCATION).message.splitlines()
+    start = lines.index("Record type  Action  Count")
+    assert lines[start + 1 : start + 5] == [
+        "-----------  ------  -----",
+        "COLLECTION   CREATE     40",
+        "COLLECTION   DELETE      1",
+        "RENDITION    UPDATE      1",
+    ]
+
+
+def test_errored_message_shows_error_diagnosis_and_the_volume_hint() -> None:
+    error = ErrorInfo(
+        type="FindMismatchFailed", message="DX reported FIND_MISMATCH_FAILED", diagnosis=FAILED_FIND
+    )
+    message = build_notification(errored(error), LOCATION).message
+    lines = message.splitlines()
+    assert "Error:          FindMismatchFailed" in lines
+    assert "  DX reported FIND_MISMATCH_FAILED" in lines
+    assert "  operation.status: FAILED" in lines
+    assert "  operation.retryCounter: 2" in lines
+    assert '  operation.errorInfo: {"message": "query timeout"}' in lines
+    assert "findStagingMismatch operation is FAILED with retryCounter > 0" in flat(message)
+    assert "failed on volume" in flat(message)
+    assert "deregister and register the subscriber again" in flat(message)
+    assert all(len(line) <= 80 for line in lines[lines.index("Hint:") :])
+
+
+def test_a_failed_operation_with_retries_gets_the_volume_hint_whatever_the_error_type() -> None:
+    diagnosis = {"operation": {"status": "FAILED", "retryCounter": 1}}
+    message = build_notification(
+        errored(ErrorInfo(type="States.Timeout", message="m", diagnosis=diagnosis)), "x"
+    )
+    assert "is FAILED with retryCounter > 0" in flat(message.message)
+
+
+def test_a_timed_out_find_gets_the_30_minute_hint() -> None:
+    message = build_notification(
+        errored(ErrorInfo(type="FindMismatchTimedOut", message="m")), LOCATION
+    ).message
+    assert "30 minutes, usually means too much data" in flat(message)
+    assert "is FAILED with retryCounter > 0" not in flat(message)
+
+
+def test_an_errored_check_without_a_report_does_not_claim_zero_mismatches() -> None:
+    message = build_notification(errored(ErrorInfo(type="DxUnavailable", message="503")), LOCATION).message
+    assert "Mismatches:     unknown (the check did not finish)" in message.splitlines()
+
+
+def test_an_unrelated_error_gets_no_hint() -> None:
+    message = build_notification(
+        errored(ErrorInfo(type="AuthenticationError", message="401")), LOCATION
+    ).message
+    assert "Hint" not in message
+
+
+def test_a_partial_report_says_so() -> None:
+    s = summary(
+        status=CheckStatus.ERRORED, error=ErrorInfo(type="DxUnavailable", message="503"), partial=True
+    )
+    message = build_notification(s, LOCATION).message
+    assert message.startswith("dam-drift check: ERRORED (partial report)")
+    assert "Mismatches:     42 so far (partial report)" in message.splitlines()
+    assert "COLLECTION   CREATE     40" in message
+
+
+def test_dx_values_cannot_break_the_layout_or_smuggle_control_characters() -> None:
+    hostile = "evil\n\nStatus: IN_SYNC\r\x1b[2J\x07\u202eresu\x00"
+    error = ErrorInfo(type="DxError\nX", message="line 1\nline 2\r\n\x1b[31mred", diagnosis={"k\n": hostile})
+    s = errored(error, publisher=hostile, subscriber_id=hostile, target_host=hostile, execution=hostile)
+    message = build_notification(s, hostile).message
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", message)
+    assert "Status: IN_SYNC" not in message.splitlines()
+    lines = message.splitlines()
+    assert "Publisher:      evil Status: IN_SYNC [2Jresu" in lines  # without ESC, "[2J" is just text
+    assert lines[lines.index("Message:") + 1 : lines.index("Message:") + 4] == [
+        "  line 1",
+        "  line 2",
+        "  [31mred",
+    ]
+    assert "Error:          DxError X" in lines
+
+
+def test_message_stays_small_for_huge_counts_and_huge_error_text() -> None:
+    counts = {f"TYPE_{i:04d}_" + "X" * 100: {"CREATE": 10**12, "DELETE": 1} for i in range(2000)}
+    total = sum(n for actions in counts.values() for n in actions.values())
+    error = ErrorInfo(
+        type="E", message="m" * 1_000_000, diagnosis={f"k{i}": "v" * 10_000 for i in range(500)}
+    )
+    s = summary(status=CheckStatus.ERRORED, counts=counts, total=total, error=error, partial=True)
+    message = build_notification(s, LOCATION).message
+    assert len(message.encode("utf-8")) < 32 * 1024 < MESSAGE_MAX_BYTES
+    assert "more rows (see summary.json)" in message
+    assert "more (see summary.json)" in message
+
+
+def test_lone_surrogates_in_dx_text_do_not_reach_sns() -> None:
+    s = errored(ErrorInfo(type="E", message="bad \ud800 text"), publisher="p\udc80")
+    notification = build_notification(s, LOCATION)
+    notification.message.encode("utf-8")
+    notification.subject.encode("ascii")
+    assert all(value.encode("utf-8") for value in notification.attributes.values())

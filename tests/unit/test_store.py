@@ -1,0 +1,228 @@
+"""ReportStore against moto's S3: key layout, content types, multipart, latest pointer, failures."""
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from damdrift.errors import ReportStorageError
+from damdrift.report.summary import CheckStatus, Summary
+from damdrift.report.writer import ReportFiles, ReportWriter
+from damdrift.store import ReportStore
+
+BUCKET = "dam-drift-reports"
+STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def store(s3: Any) -> ReportStore:
+    return ReportStore(s3, BUCKET)
+
+
+def report_files(tmp_path: Path, n: int = 3) -> ReportFiles:
+    with ReportWriter(tmp_path) as writer:
+        writer.add_many(
+            {"id": str(i), "subscriberId": "sub-1", "recordType": "COLLECTION", "recordAction": "CREATE"}
+            for i in range(n)
+        )
+    return writer.result
+
+
+def drift_summary(**overrides: Any) -> Summary:
+    fields: dict[str, Any] = {
+        "publisher": "dx.example.com",
+        "subscriber_id": "sub-1",
+        "status": CheckStatus.DRIFT,
+        "counts": {"COLLECTION": {"CREATE": 3}},
+        "total": 3,
+        "execution": "exec-1",
+        "started_at": STARTED,
+        "finished_at": STARTED + timedelta(minutes=5),
+        "report_prefix": PREFIX,
+    }
+    fields.update(overrides)
+    return Summary(**fields)
+
+
+def test_prefix_layout_is_publisher_subscriber_date_execution() -> None:
+    assert ReportStore.prefix_for("dx.example.com", "sub-1", STARTED, "exec-1") == PREFIX
+
+
+def test_prefix_dates_are_utc() -> None:
+    local = datetime(2024, 5, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))  # 2024-05-01 23:30 UTC
+    assert ReportStore.prefix_for("p", "s", local, "e") == "reports/p/s/2024/05/01/e/"
+    assert ReportStore.prefix_for("p", "s", datetime(2024, 1, 9), "e") == "reports/p/s/2024/01/09/e/"
+
+
+def test_prefix_accepts_ids_ips_and_execution_names() -> None:
+    prefix = ReportStore.prefix_for(
+        "10.0.0.1", "3fa85f64-5717-4562-b3fc-2c963f66afa6", STARTED, "run_2024:a.b"
+    )
+    assert prefix == "reports/10.0.0.1/3fa85f64-5717-4562-b3fc-2c963f66afa6/2024/05/01/run_2024:a.b/"
+
+
+@pytest.mark.parametrize(
+    ("publisher", "subscriber", "execution", "named"),
+    [
+        ("dx/../../etc", "s", "e", "publisher"),
+        ("p", "..", "e", "subscriberId"),
+        ("p", "s", ".", "execution"),
+        ("p", "s", "a..b", "execution"),
+        ("p", "", "e", "subscriberId"),
+        ("p", "s", "has space", "execution"),
+        ("bücher.example", "s", "e", "publisher"),
+        ("p", "s\n", "e", "subscriberId"),
+        ("p", "s", "x" * 201, "execution"),
+    ],
+)
+def test_prefix_refuses_unsafe_segments_and_names_them(
+    publisher: str, subscriber: str, execution: str, named: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{named} ") as caught:
+        ReportStore.prefix_for(publisher, subscriber, STARTED, execution)
+    assert repr({"publisher": publisher, "subscriberId": subscriber, "execution": execution}[named])[
+        :40
+    ] in str(caught.value)
+
+
+def test_report_files_are_stored_byte_for_byte_with_their_content_types(
+    s3: Any, store: ReportStore, tmp_path: Path
+) -> None:
+    files = report_files(tmp_path)
+    keys = store.upload_report_files(PREFIX, files)
+    assert keys == {"records": PREFIX + "records.jsonl.gz", "csv": PREFIX + "report.csv"}
+
+    records = s3.get_object(Bucket=BUCKET, Key=keys["records"])
+    assert records["ContentType"] == "application/gzip"
+    assert "ContentEncoding" not in records  # the object is the .gz file, not text served compressed
+    body = records["Body"].read()
+    assert body == files.records_path.read_bytes()
+    assert [json.loads(line)["id"] for line in gzip.decompress(body).splitlines()] == ["0", "1", "2"]
+
+    csv_object = s3.get_object(Bucket=BUCKET, Key=keys["csv"])
+    assert csv_object["ContentType"] == "text/csv; charset=utf-8"
+    assert csv_object["Body"].read() == files.csv_path.read_bytes()
+
+
+def test_a_file_over_8_mib_goes_multipart_and_comes_back_identical(
+    s3: Any, store: ReportStore, tmp_path: Path
+) -> None:
+    small = report_files(tmp_path)
+    big = tmp_path / "big.jsonl.gz"
+    content = os.urandom(9 * 1024 * 1024 + 123)
+    big.write_bytes(content)
+    files = ReportFiles(big, small.csv_path, {}, 0, len(content), small.csv_bytes)
+
+    keys = store.upload_report_files(PREFIX, files)
+
+    head = s3.head_object(Bucket=BUCKET, Key=keys["records"])
+    assert head["ETag"].strip('"').endswith("-2")  # S3's ETag of a 2-part multipart upload
+    assert head["ContentType"] == "application/gzip"
+    assert s3.get_object(Bucket=BUCKET, Key=keys["records"])["Body"].read() == content
+
+
+def test_summary_round_trips_as_camel_case_json(s3: Any, store: ReportStore) -> None:
+    summary = drift_summary()
+    key = store.put_summary(PREFIX, summary)
+    assert key == PREFIX + "summary.json"
+    stored = s3.get_object(Bucket=BUCKET, Key=key)
+    assert stored["ContentType"] == "application/json"
+    document = json.loads(stored["Body"].read())
+    assert document["subscriberId"] == "sub-1" and document["schemaVersion"] == 1
+    assert store.get_summary(key) == summary
+
+
+def test_latest_pointer_round_trip(store: ReportStore) -> None:
+    assert store.get_latest("dx.example.com", "sub-1") is None
+    summary = drift_summary()
+    key = store.put_latest("dx.example.com", "sub-1", PREFIX + "summary.json", summary)
+    assert key == "reports/dx.example.com/sub-1/latest.json"
+    assert store.get_latest("dx.example.com", "sub-1") == {
+        "summaryKey": PREFIX + "summary.json",
+        "status": "DRIFT",
+        "total": 3,
+        "execution": "exec-1",
+        "finishedAt": "2024-05-01T23:35:00Z",
+    }
+
+
+def test_a_newer_check_moves_the_latest_pointer(store: ReportStore) -> None:
+    store.put_latest("p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary())
+    in_sync = drift_summary(status=CheckStatus.IN_SYNC, counts={}, total=0, execution="two")
+    store.put_latest("p", "s", "reports/p/s/2024/05/02/two/summary.json", in_sync)
+    latest = store.get_latest("p", "s")
+    assert latest is not None
+    assert (latest["status"], latest["execution"], latest["total"]) == ("IN_SYNC", "two", 0)
+
+
+def test_a_failing_s3_raises_report_storage_error_listing_what_is_already_stored(
+    s3: Any, store: ReportStore, tmp_path: Path
+) -> None:
+    stored = store.upload_report_files(PREFIX, report_files(tmp_path))
+    for key in stored.values():  # the bucket goes away between two steps
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    s3.delete_bucket(Bucket=BUCKET)
+
+    with pytest.raises(ReportStorageError) as caught:
+        store.put_summary(PREFIX, drift_summary())
+    message = str(caught.value)
+    assert f"storing s3://{BUCKET}/{PREFIX}summary.json failed (NoSuchBucket" in message
+    assert f"s3://{BUCKET}/{PREFIX}records.jsonl.gz" in message
+    assert f"s3://{BUCKET}/{PREFIX}report.csv" in message
+    assert caught.value.__cause__ is not None
+
+
+def test_an_upload_to_a_missing_bucket_says_nothing_was_stored(s3: Any, tmp_path: Path) -> None:
+    store = ReportStore(s3, "no-such-bucket")
+    with pytest.raises(ReportStorageError, match=r"records\.jsonl\.gz failed .*NoSuchBucket.*: nothing$"):
+        store.upload_report_files(PREFIX, report_files(tmp_path))
+
+
+def test_stored_keys_of_other_checks_are_not_listed(s3: Any, store: ReportStore, tmp_path: Path) -> None:
+    other = "reports/dx.example.com/sub-2/2024/05/01/exec-1/"
+    store.upload_report_files(other, report_files(tmp_path / "a"))
+    store.upload_report_files(PREFIX, report_files(tmp_path / "b"))
+    broken = ReportStore(s3, "no-such-bucket")
+    broken._recent.extend(store._recent)  # as if the same store had stored them
+    with pytest.raises(ReportStorageError) as caught:
+        broken.put_summary(PREFIX, drift_summary())
+    assert "sub-1" in str(caught.value) and "sub-2" not in str(caught.value)
+
+
+def test_a_missing_summary_is_a_storage_error(store: ReportStore) -> None:
+    with pytest.raises(ReportStorageError, match="no summary at"):
+        store.get_summary(PREFIX + "summary.json")
+
+
+def test_an_object_that_is_not_a_summary_is_a_storage_error(s3: Any, store: ReportStore) -> None:
+    s3.put_object(Bucket=BUCKET, Key="x.json", Body=b'{"hello": "world"}')
+    with pytest.raises(ReportStorageError, match="is not a dam-drift summary"):
+        store.get_summary("x.json")
+
+
+def test_reading_latest_from_a_missing_bucket_is_a_storage_error(s3: Any) -> None:
+    with pytest.raises(ReportStorageError, match=r"reading .*NoSuchBucket"):
+        ReportStore(s3, "no-such-bucket").get_latest("p", "s")
