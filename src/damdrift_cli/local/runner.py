@@ -29,6 +29,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.stack import LocalDeployment, deploy
+from damdrift_cli.local.template import TEMPLATE_PATH
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -78,7 +79,9 @@ class LocalAws:
         retry_time_scale: float = 1.0,
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
+        template_path: Path = TEMPLATE_PATH,
     ) -> None:
+        self._template_path = template_path
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
         self._function_env = function_env or {}
@@ -88,7 +91,9 @@ class LocalAws:
 
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        self.deployment = deploy(self._credentials, function_env=self._function_env)
+        self.deployment = deploy(
+            self._credentials, template_path=self._template_path, function_env=self._function_env
+        )
         self.deployment.lambdas.on_invoke = self._on_invoke
         self._stack.enter_context(self.deployment.lambdas.installed())
         self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))

@@ -21,12 +21,12 @@ from damdrift.execution_input import NotifyPolicy
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.report.notification import Notification, build_notification
-from damdrift.report.summary import CheckStatus, ErrorInfo, Summary, status_for
+from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.writer import ReportFiles, ReportWriter
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
 from damdrift.steps.common import dx_client
-from damdrift.store import ReportStore
+from damdrift.store import SUMMARY_FILENAME, ReportStore
 
 
 class Outcome(WireModel):
@@ -96,7 +96,10 @@ def fetch_with(
             message=f"{failure} ({files.total} records were downloaded and stored before the failure)",
         )
     summary = _summary(task, now, status, files, error=error, partial=failure is not None, prefix=prefix)
-    return _finish(task, settings, store, summary, prefix, stored)
+    summary.files = ReportKeys(
+        records=stored.get("records"), csv=stored.get("csv"), summary=prefix + SUMMARY_FILENAME
+    )
+    return _finish(task, settings, store, summary, prefix)
 
 
 def record_errored(
@@ -108,7 +111,7 @@ def record_errored(
     error = ErrorInfo(type=task.error.Error, message=message, diagnosis=diagnosis)
     prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, check.execution)
     summary = _summary(task, now, CheckStatus.ERRORED, None, error=error, partial=False, prefix=prefix)
-    return _finish(task, settings, store, summary, prefix, {})
+    return _finish(task, settings, store, summary, prefix)
 
 
 def _summary(
@@ -151,7 +154,6 @@ def _finish(
     store: ReportStore,
     summary: Summary,
     prefix: str,
-    stored: dict[str, str],
 ) -> FetchResult:
     summary_key = store.put_summary(prefix, summary)
     store.put_latest(summary.publisher, summary.subscriber_id, summary_key, summary)

@@ -19,12 +19,6 @@ from damdrift.settings import Settings
 from damdrift.state import PollPhase, PollState, SubscriberTask
 from damdrift.steps.common import dx_client
 
-VOLUME_HINT = (
-    "HCL: a find that fails or runs for more than 30 minutes usually means too much data; a FAILED "
-    "findStagingMismatch operation with retryCounter > 0 failed on volume (consider maxRecordsToCompare, "
-    "or re-registering the subscriber)"
-)
-
 
 def poll_status(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:
     return poll_with(dx_client(task.check, settings), task, now)
@@ -55,14 +49,14 @@ def poll_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollStat
         diagnosis = _diagnose(client, subscriber_id)
         raise FindMismatchFailed(
             f"find-staging-mismatch failed for subscriber {subscriber_id} after {int(elapsed)} s "
-            f"and {count} polls. {VOLUME_HINT}",
+            f"and {count} polls",
             diagnosis,
         )
     if now >= previous.deadline:
         diagnosis = _diagnose(client, subscriber_id)
         raise FindMismatchTimedOut(
             f"find-staging-mismatch for subscriber {subscriber_id} still {status or 'not started'} after "
-            f"{int(elapsed)} s (cap {task.check.poll.max_duration_seconds} s, {count} polls). {VOLUME_HINT}",
+            f"{int(elapsed)} s (cap {task.check.poll.max_duration_seconds} s, {count} polls)",
             diagnosis,
         )
     return previous.model_copy(
@@ -77,6 +71,7 @@ def poll_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollStat
 
 def _diagnose(client: DxClient, subscriber_id: str) -> dict[str, Any]:
     """The newest findStagingMismatch operation for this subscriber, as far as DX tells."""
+    # ASSUMPTION: find-failed-operation
     try:
         operations = client.list_operations(trigger_functions=FIND_MISMATCH_TRIGGER_FUNCTION)
     except DxError as exc:

@@ -47,10 +47,11 @@ def trigger_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollS
     if busy_reason:
         return _busy(task, now, busy_reason)
 
+    # ASSUMPTION: find-appends-rows
     client.delete_mismatches(subscriber_id)
     try:
         client.start_find_mismatch(subscriber_id)
-    except Conflict:
+    except Conflict:  # ASSUMPTION: second-trigger-409
         logger.info("DX answered 409 to the trigger: a find started meanwhile; joining it")
         return _running(task, now, joined=True, status=None)
     logger.info("find-staging-mismatch started", extra={"max_duration_seconds": policy.max_duration_seconds})
@@ -80,6 +81,7 @@ def _busy_reason(client: DxClient, subscriber_id: str, status: ResyncStatus | No
         for op in operations
         if op.trigger_function.startswith(STAGING_OPERATION_PREFIX)
         and op.status in IN_PROGRESS_OPERATION_STATUSES
+        # ASSUMPTION: resync-creates-sync-operations (their inputs name the subscriber)
         and op.inputs.get("subscriberId") in (None, subscriber_id)
     ]
     if not pending:
