@@ -1,11 +1,12 @@
 """Every handler runs on its sample event from events/ (examples that cannot rot).
 
 The samples name a production-like publisher and secret; the test points them at the simulator and
-the local secret, and changes nothing else.
+the local secret and, for the poll, moves the find's start and deadline to now. Nothing else changes.
 """
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_every_sample_event_is_valid_json_object(name: str) -> None:
 def test_authenticate_runs_on_its_sample_event(publisher: Simulator, aws: LocalAws) -> None:
     plan = invoke(aws, "AuthenticateFunction", sample("authenticate.json", publisher, aws))
     assert [s["subscriberId"] for s in plan["subscribers"]] == [DRIFTED]
-    assert plan["check"]["execution"] == "manual-20261127-0500"
+    assert plan["check"]["execution"] == "manual-20261101-0500"
 
 
 @pytest.mark.usefixtures("drifted")
@@ -67,7 +68,11 @@ def test_trigger_poll_and_fetch_run_on_their_sample_events(publisher: Simulator,
     assert poll["phase"] == "RUNNING"
     assert publisher.find_trigger_count(DRIFTED) == 1
 
-    polled = invoke(aws, "PollStatusFunction", sample("poll_status.json", publisher, aws))
+    poll_event = sample("poll_status.json", publisher, aws)
+    now = datetime.now(UTC)
+    poll_event["poll"]["findStartedAt"] = now.isoformat()
+    poll_event["poll"]["deadline"] = (now + timedelta(hours=2)).isoformat()
+    polled = invoke(aws, "PollStatusFunction", poll_event)
     assert polled["phase"] in {"RUNNING", "COMPLETED"}
     assert polled["pollCount"] == 1
 

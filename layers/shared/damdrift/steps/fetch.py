@@ -138,7 +138,8 @@ def _summary(
         find_started_at=poll.find_started_at if poll else None,
         find_completed_at=find_completed,
         finished_at=now,
-        find_duration_seconds=(now - poll.find_started_at).total_seconds()
+        # Clamped: Lambda's clock and the one that stamped findStartedAt may disagree slightly.
+        find_duration_seconds=max(0.0, (now - poll.find_started_at).total_seconds())
         if poll and find_completed
         else None,
         poll_count=poll.poll_count if poll else None,
