@@ -15,8 +15,10 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@touch $@
 
 ## Runs a full drift check locally: DX simulator + the real state machine + the real handlers.
+## Its exit status is the check's (0 in sync, 1 drift, 2 errored); the demo has one of each, so
+## make only fails if the command itself broke (status above 2).
 demo: $(STAMP)
-	$(BIN)/damdrift check --demo --out reports-demo
+	$(BIN)/damdrift check --demo --out reports-demo || [ $$? -le 2 ]
 
 ## Everything CI runs: lint, types, then every test.
 test: $(STAMP) lint typecheck

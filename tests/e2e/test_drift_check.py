@@ -99,6 +99,35 @@ def test_drift_is_stored_as_jsonl_csv_and_summary_and_notified_with_attributes(
     assert item["notified"]["status"] == "SENT"
 
 
+def emf_metrics(aws: LocalAws) -> list[dict[str, Any]]:
+    """The CloudWatch EMF documents the handlers printed (Powertools Metrics)."""
+    documents = []
+    for line in aws.function_logs().splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def test_drift_is_measured_as_emf_metrics_by_record_type_and_action(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    publisher.add_subscriber("sub-drifted.example.com", drift=DRIFT)
+
+    aws.run_check(check_input(publisher))
+
+    documents = emf_metrics(aws)
+    by_dimensions = {
+        (d.get("recordType"), d.get("recordAction")): d["MismatchRecords"]
+        for d in documents
+        if "MismatchRecords" in d
+    }
+    assert by_dimensions[("COLLECTION", "CREATE")] == [3.0]
+    assert by_dimensions[("MEDIA_ITEM", "UPDATE")] == [5.0]
+    names = {m["Name"] for d in documents for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"SubscribersToCheck", "FindsStarted", "StatusPolls", "PollCount", "FindDurationSeconds"} <= names
+    assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DamDrift" for d in documents)
+
+
 def test_find_mismatch_failed_ends_errored_with_dx_diagnosis_and_an_ops_notice(
     publisher: Simulator, aws: LocalAws
 ) -> None:

@@ -152,9 +152,10 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
         status = outcome.get("status", "ERRORED")
         name = outcome.get("targetHost") or outcome.get("subscriberId")
         total = outcome.get("total", 0)
-        print(
-            f"\n  {status:<8} {name} (subscriber {outcome.get('subscriberId')}): {total} mismatches", file=out
-        )
+        found = f"{total} mismatches" if status != "ERRORED" or outcome.get("partial") else "check errored"
+        if outcome.get("partial"):
+            found += " downloaded before the failure"
+        print(f"\n  {status:<8} {name} (subscriber {outcome.get('subscriberId')}): {found}", file=out)
         for record_type, actions in sorted((outcome.get("counts") or {}).items()):
             cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
             print(f"           {record_type:<26} {cells}", file=out)
@@ -174,7 +175,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
         print(f"           notice: {notified}", file=out)
         worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
     _print_notices(result, out)
-    print(f"\n{result.state_transitions} state transitions.", file=out)
+    meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
+    print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     return worst
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from damdrift.dx.client import DxClient
 from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
-from damdrift.observability import logger
+from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.settings import Settings
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
 from damdrift.steps.common import dx_client
@@ -56,7 +56,9 @@ def authenticate(request: AuthenticateRequest, settings: Settings, now: datetime
     check, check_input = plan_check(request, settings, now)
     client = dx_client(check, settings)
     client.login()
-    return CheckPlan(check=check, subscribers=resolve_subscribers(client, check_input.subscriber_ids))
+    subscribers = resolve_subscribers(client, check_input.subscriber_ids)
+    metrics.add_metric(name="SubscribersToCheck", unit=MetricUnit.Count, value=len(subscribers))
+    return CheckPlan(check=check, subscribers=subscribers)
 
 
 def resolve_subscribers(client: DxClient, requested: list[str]) -> list[SubscriberRef]:

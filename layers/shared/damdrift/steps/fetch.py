@@ -201,6 +201,7 @@ def _outbound(notification: Notification, topic: str) -> OutboundNotice:
 def _emit_metrics(summary: Summary) -> None:
     from aws_lambda_powertools.metrics import single_metric
 
+    metrics.add_metric(name="ChecksCompleted", unit=MetricUnit.Count, value=1)
     if summary.status is CheckStatus.ERRORED:
         metrics.add_metric(name="ErroredChecks", unit=MetricUnit.Count, value=1)
     for record_type, actions in summary.counts.items():

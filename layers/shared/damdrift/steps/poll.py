@@ -31,6 +31,7 @@ def poll_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollStat
     subscriber_id = task.subscriber.subscriber_id
     status = client.get_subscriber(subscriber_id).resync_status
     count = previous.poll_count + 1
+    metrics.add_metric(name="StatusPolls", unit=MetricUnit.Count, value=1)
     elapsed = (now - previous.find_started_at).total_seconds()
     logger.info("find status", extra={"resync_status": status, "poll_count": count})
 

@@ -17,7 +17,7 @@ from damdrift.dx.client import DxClient
 from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, ResyncStatus
 from damdrift.errors import Conflict, PublisherBusy, SubscriberNotFound
 from damdrift.execution_input import BusyPolicy
-from damdrift.observability import logger
+from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
 from damdrift.settings import Settings
 from damdrift.state import PollPhase, PollState, SubscriberTask
@@ -61,6 +61,7 @@ def trigger_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollS
 def _running(task: SubscriberTask, now: datetime, joined: bool, status: ResyncStatus | None) -> PollState:
     policy = task.check.poll
     deadline = now + timedelta(seconds=policy.max_duration_seconds)
+    metrics.add_metric(name="FindsJoined" if joined else "FindsStarted", unit=MetricUnit.Count, value=1)
     return PollState(
         phase=PollPhase.RUNNING,
         wait_seconds=next_wait(policy, 0, now, deadline),
@@ -93,6 +94,7 @@ def _busy_reason(client: DxClient, subscriber_id: str, status: ResyncStatus | No
 def _busy(task: SubscriberTask, now: datetime, reason: str) -> PollState:
     check = task.check
     if check.busy_policy is BusyPolicy.REPORT:
+        metrics.add_metric(name="PublisherBusyWaits", unit=MetricUnit.Count, value=1)
         raise PublisherBusy(f"publisher busy: {reason}; busyPolicy is 'report'", {"reason": reason})
     previous = task.poll if task.poll and task.poll.phase is PollPhase.PUBLISHER_BUSY else None
     first_seen = previous.find_started_at if previous else now
@@ -104,6 +106,7 @@ def _busy(task: SubscriberTask, now: datetime, reason: str) -> PollState:
         )
     count = previous.poll_count + 1 if previous else 1
     logger.info("publisher busy; waiting before triggering", extra={"reason": reason})
+    metrics.add_metric(name="PublisherBusyWaits", unit=MetricUnit.Count, value=1)
     return PollState(
         phase=PollPhase.PUBLISHER_BUSY,
         wait_seconds=max(1, next_wait(check.poll, count, now, deadline)),
