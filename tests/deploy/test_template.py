@@ -1,0 +1,548 @@
+"""template.yaml, read the way CloudFormation would for a few parameter sets: least-privilege IAM, a
+private TLS-only bucket, the functions' environment, the state machine's logging and tracing, the
+schedule's input (= events/scheduled-input.json for the defaults), alarms and outputs.
+
+Runs in the project's .venv, in milliseconds, with no SAM CLI (scripts/check-template.sh adds
+cfn-lint, statelint, checkov and sam build).
+"""
+
+import json
+import re
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from damdrift.execution_input import CheckInput
+from damdrift.settings import Settings
+from damdrift.steps import download
+from damdrift.store import ReportStore
+from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ["AuthenticateFunction", "TriggerMismatchFunction", "PollStatusFunction", "FetchReportFunction"]
+ROLES = {
+    "AuthenticateFunction": "AuthenticateRole",
+    "TriggerMismatchFunction": "TriggerMismatchRole",
+    "PollStatusFunction": "PollStatusRole",
+    "FetchReportFunction": "FetchReportRole",
+}
+LOG_GROUPS = {
+    "AuthenticateFunction": "AuthenticateLogGroup",
+    "TriggerMismatchFunction": "TriggerMismatchLogGroup",
+    "PollStatusFunction": "PollStatusLogGroup",
+    "FetchReportFunction": "FetchReportLogGroup",
+}
+EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx/admin-AbC123"
+EXISTING_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+#: Every optional feature switched on: existing secret with its own key, VPC, boundary, alarms...
+EVERYTHING = {
+    "ExistingCredentialsSecretArn": EXISTING_SECRET,
+    "ExistingCredentialsSecretKmsKeyArn": EXISTING_KEY,
+    "VpcSubnetIds": "subnet-0a,subnet-0b",
+    "VpcSecurityGroupIds": "sg-0c",
+    "PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary",
+    "NotificationEmail": "drift@example.com",
+    "OpsNotificationEmail": "ops@example.com",
+    "LambdaErrorAlarm": "true",
+    "CreateDashboard": "true",
+}
+
+#: Actions AWS offers no resource-level permission for: the only ones allowed on Resource "*".
+STAR_RESOURCE_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+TRACES = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+SECRET_READ = {("secretsmanager:GetSecretValue", "<DxCredentialsSecret>"), ("kms:Decrypt", "<DataKey.Arn>")}
+
+
+def own_logs(function: str) -> set[tuple[str, str]]:
+    group = f"<{LOG_GROUPS[function]}.Arn>"
+    return {("logs:CreateLogStream", group), ("logs:PutLogEvents", group)}
+
+
+@pytest.fixture(scope="module")
+def default() -> StackView:
+    return stack()
+
+
+@pytest.fixture(scope="module", params=["defaults", "everything"])
+def any_stack(request: pytest.FixtureRequest) -> StackView:
+    return stack() if request.param == "defaults" else stack(**EVERYTHING)
+
+
+def schedule_input(view: StackView) -> dict[str, Any]:
+    event = view.props("DriftCheckStateMachine")["Events"]["Schedule"]
+    assert event["Type"] == "ScheduleV2"
+    decoded: dict[str, Any] = json.loads(event["Properties"]["Input"])
+    return decoded
+
+
+# ---------------------------------------------------------------------------------------------- IAM
+
+
+def every_policy_statement(view: StackView) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, resource in view.resources.items():
+        props = resource.get("Properties", {})
+        documents = [props.get("PolicyDocument"), props.get("KeyPolicy")]
+        documents += [policy.get("PolicyDocument") for policy in props.get("Policies", [])]
+        for document in filter(None, documents):
+            found += [(logical_id, statement) for statement in statements(document)]
+    return found
+
+
+def test_no_policy_allows_a_wildcard_action(any_stack: StackView) -> None:
+    for logical_id, statement in every_policy_statement(any_stack):
+        assert "NotAction" not in statement and "NotResource" not in statement, logical_id
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            if logical_id == "DataKey" and statement.get("Sid") == "EnableIamPolicies":
+                # AWS's default key-policy statement: delegates the key to this account's IAM
+                # policies and grants nothing by itself (without it the key cannot be administered).
+                assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+                continue
+            assert action != "*" and not action.endswith(":*"), f"{logical_id}: {action}"
+
+
+def test_star_resources_only_for_actions_without_resource_level_permissions(any_stack: StackView) -> None:
+    for logical_id, statement in every_policy_statement(any_stack):
+        if statement["Effect"] != "Allow" or logical_id == "DataKey":  # in a key policy "*" = this key
+            continue
+        if "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= STAR_RESOURCE_ACTIONS, logical_id
+
+
+def test_no_function_or_state_machine_uses_sam_generated_roles(default: StackView) -> None:
+    """Explicit roles: SAM's generated ones attach AWSLambdaBasicExecutionRole (logs on "*")."""
+    for logical_id in [*FUNCTIONS, "DriftCheckStateMachine"]:
+        props = default.props(logical_id)
+        assert "Policies" not in props, logical_id
+        assert props["Role"] == f"<{ROLES.get(logical_id, 'StateMachineRole')}.Arn>"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_holds_exactly_its_permissions(default: StackView, function: str) -> None:
+    expected = SECRET_READ | TRACES | own_logs(function)
+    if function == "FetchReportFunction":
+        objects = "<ReportBucket.Arn>/*"
+        expected |= {
+            ("s3:PutObject", objects),
+            ("s3:GetObject", objects),
+            ("s3:AbortMultipartUpload", objects),
+            ("s3:ListMultipartUploadParts", objects),
+            ("s3:ListBucket", "<ReportBucket.Arn>"),
+            ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_parts/*"),
+            ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_checkpoint.json"),
+        }
+    assert permissions(default, ROLES[function]) == expected
+
+
+def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackView) -> None:
+    """The DeleteObject patterns, checked against keys the library itself builds."""
+    deletable = [
+        re.compile(re.escape(resource.removeprefix("<ReportBucket.Arn>/")).replace(r"\*", ".*"))
+        for action, resource in permissions(default, "FetchReportRole")
+        if action == "s3:DeleteObject"
+    ]
+    prefix = ReportStore.prefix_for("dx.example.com", "8c72ef60", datetime(2026, 11, 27, tzinfo=UTC), "run-1")
+    part = f"{prefix}{download.PARTS_DIRNAME}/00001/records.jsonl.gz"
+    for key in (part, download.checkpoint_key(prefix)):
+        assert any(p.fullmatch(key) for p in deletable), key
+    kept = [prefix + "records.jsonl.gz", prefix + "report.csv", prefix + "summary.json"]
+    kept.append(ReportStore.subscriber_prefix("dx.example.com", "8c72ef60") + "latest.json")
+    for key in kept:
+        assert not any(p.fullmatch(key) for p in deletable), key
+
+
+def test_the_state_machine_holds_exactly_its_permissions(default: StackView) -> None:
+    expected = {("lambda:InvokeFunction", f"<{f}.Arn>") for f in FUNCTIONS}
+    expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
+    expected |= {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
+    expected |= {(action, "*") for action in STAR_RESOURCE_ACTIONS}
+    assert permissions(default, "StateMachineRole") == expected
+
+
+def test_key_grants_are_conditioned_on_the_service_that_uses_them(default: StackView) -> None:
+    for role in [*ROLES.values(), "StateMachineRole"]:
+        for document in [p["PolicyDocument"] for p in default.props(role).get("Policies", [])] + [
+            default.props("FunctionBasePolicy")["PolicyDocument"]
+        ]:
+            for statement in statements(document):
+                if any(a.startswith("kms:") for a in as_list(statement["Action"])):
+                    via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+                    assert via in {"secretsmanager.us-east-1.amazonaws.com", "sns.us-east-1.amazonaws.com"}
+    secret_grant = next(
+        s
+        for s in statements(default.props("FunctionBasePolicy")["PolicyDocument"])
+        if s.get("Sid") == "DecryptDxCredentialsViaSecretsManager"
+    )
+    assert (
+        secret_grant["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"]
+        == "<DxCredentialsSecret>"
+    )
+
+
+def test_an_existing_secret_is_read_instead_and_its_own_key_is_granted() -> None:
+    view = stack(
+        ExistingCredentialsSecretArn=EXISTING_SECRET, ExistingCredentialsSecretKmsKeyArn=EXISTING_KEY
+    )
+    assert "DxCredentialsSecret" not in view.resources
+    assert permissions(view, "AuthenticateRole") == (
+        {("secretsmanager:GetSecretValue", EXISTING_SECRET), ("kms:Decrypt", EXISTING_KEY)}
+        | TRACES
+        | own_logs("AuthenticateFunction")
+    )
+    assert view.outputs["CredentialsSecretArn"]["Value"] == EXISTING_SECRET
+    # a key ARN given without an existing secret grants nothing: the stack's own key is used then
+    assert permissions(stack(ExistingCredentialsSecretKmsKeyArn=EXISTING_KEY), "AuthenticateRole") == (
+        SECRET_READ | TRACES | own_logs("AuthenticateFunction")
+    )
+    for function in FUNCTIONS:
+        assert view.function(function)["Environment"]["Variables"]["CREDENTIALS_SECRET"] == EXISTING_SECRET
+
+
+def test_only_fetch_report_touches_the_bucket(any_stack: StackView) -> None:
+    for function, role in ROLES.items():
+        s3 = {action for action, _ in permissions(any_stack, role) if action.startswith("s3:")}
+        assert bool(s3) == (function == "FetchReportFunction"), function
+
+
+def test_roles_trust_only_their_service_and_take_the_permissions_boundary() -> None:
+    boundary = EVERYTHING["PermissionsBoundaryArn"]
+    view = stack(PermissionsBoundaryArn=boundary, VpcSubnetIds="subnet-0a", VpcSecurityGroupIds="sg-0c")
+    for logical_id, role in view.of_type("AWS::IAM::Role").items():
+        trust = statements(role["Properties"]["AssumeRolePolicyDocument"])
+        assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole", logical_id
+        service = "states" if logical_id == "StateMachineRole" else "lambda"
+        assert trust[0]["Principal"] == {"Service": f"{service}.amazonaws.com"}, logical_id
+        assert role["Properties"]["PermissionsBoundary"] == boundary, logical_id
+    schedule = view.props("DriftCheckStateMachine")["Events"]["Schedule"]["Properties"]
+    assert schedule["PermissionsBoundary"] == boundary
+    assert "PermissionsBoundary" not in stack().props("AuthenticateRole")
+
+
+def test_functions_join_the_vpc_only_when_subnets_are_given() -> None:
+    eni = "arn:aws:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+    outside = stack()
+    assert "VpcConfig" not in outside.function("AuthenticateFunction")
+    assert eni not in outside.props("AuthenticateRole")["ManagedPolicyArns"]
+    inside = stack(VpcSubnetIds="subnet-0a,subnet-0b", VpcSecurityGroupIds="sg-0c")
+    for function in FUNCTIONS:
+        assert inside.function(function)["VpcConfig"] == {
+            "SubnetIds": ["subnet-0a", "subnet-0b"],
+            "SecurityGroupIds": ["sg-0c"],
+        }
+        assert eni in inside.props(ROLES[function])["ManagedPolicyArns"]
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+
+def test_report_bucket_denies_every_request_without_tls(default: StackView) -> None:
+    policy = default.props("ReportBucketPolicy")
+    assert policy["Bucket"] == "<ReportBucket>"
+    (deny,) = [s for s in statements(policy["PolicyDocument"]) if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert set(deny["Resource"]) == {"<ReportBucket.Arn>", "<ReportBucket.Arn>/*"}
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_report_bucket_is_versioned_private_and_encrypted(default: StackView) -> None:
+    bucket = default.props("ReportBucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_reports_outlive_the_stack(default: StackView) -> None:
+    bucket = default.resources["ReportBucket"]
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_secret_has_the_name_the_samples_use(default: StackView) -> None:
+    sample = json.loads((ROOT / "events" / "manual-input.json").read_text(encoding="utf-8"))
+    assert default.props("DxCredentialsSecret")["Name"] == "dam-drift/dx-credentials"
+    assert sample.get("credentialsSecret", "dam-drift/dx-credentials") == "dam-drift/dx-credentials"
+
+
+def test_report_lifecycle_follows_its_parameters() -> None:
+    (rule,) = stack().props("ReportBucket")["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == "400"
+    assert rule["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": "90"}]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": "30"}
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    (kept,) = stack(ReportRetentionDays="0", ReportTransitionDays="0").props("ReportBucket")[
+        "LifecycleConfiguration"
+    ]["Rules"]
+    assert "ExpirationInDays" not in kept and "Transitions" not in kept
+
+
+def test_topics_secret_and_log_groups_use_the_stack_key(default: StackView) -> None:
+    for topic in ("DriftTopic", "OpsTopic"):
+        assert default.props(topic)["KmsMasterKeyId"] == "<DataKey>"
+    assert default.props("DxCredentialsSecret")["KmsKeyId"] == "<DataKey>"
+    assert "SecretString" not in default.props("DxCredentialsSecret")  # created empty
+    for logical_id, group in default.of_type("AWS::Logs::LogGroup").items():
+        assert group["Properties"]["KmsKeyId"] == "<DataKey.Arn>", logical_id
+        assert group["Properties"]["RetentionInDays"] == "365", logical_id
+    assert default.props("DataKey")["EnableKeyRotation"] is True
+
+
+def test_key_policy_lets_cloudwatch_alarms_publish_and_logs_encrypt_only_this_stack(
+    default: StackView,
+) -> None:
+    by_sid = {s["Sid"]: s for s in statements(default.props("DataKey")["KeyPolicy"])}
+    alarms = by_sid["CloudWatchAlarmsPublishToEncryptedTopics"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    logs = by_sid["CloudWatchLogsEncryptsThisStacksLogGroups"]
+    scoped = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    for logical_id, group in default.of_type("AWS::Logs::LogGroup").items():
+        arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group['Properties']['LogGroupName']}"
+        assert any(re.fullmatch(p.replace("*", ".*"), arn) for p in scoped), logical_id
+
+
+def test_email_subscriptions_exist_only_when_addresses_are_given(default: StackView) -> None:
+    assert not default.of_type("AWS::SNS::Subscription")
+    view = stack(NotificationEmail="drift@example.com", OpsNotificationEmail="ops@example.com")
+    subscriptions = {
+        (s["Properties"]["TopicArn"], s["Properties"]["Endpoint"])
+        for s in view.of_type("AWS::SNS::Subscription").values()
+    }
+    assert subscriptions == {("<DriftTopic>", "drift@example.com"), ("<OpsTopic>", "ops@example.com")}
+
+
+# ---------------------------------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_gets_the_environment_its_settings_need(default: StackView, function: str) -> None:
+    env = default.function(function)["Environment"]["Variables"]
+    assert env["REPORT_BUCKET"] == "<ReportBucket>"
+    assert env["DRIFT_TOPIC_ARN"] == "<DriftTopic>"
+    assert env["OPS_TOPIC_ARN"] == "<OpsTopic>"
+    assert env["CREDENTIALS_SECRET"] == "<DxCredentialsSecret>"
+    settings = Settings.from_env({k: str(v) for k, v in env.items()})  # what the cold start runs
+    assert settings.report_bucket == "<ReportBucket>"
+    assert settings.credentials_secret == "<DxCredentialsSecret>"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_runs_python311_with_the_layer_its_role_and_its_log_group(
+    default: StackView, function: str
+) -> None:
+    props = default.function(function)
+    assert props["Runtime"] == "python3.11"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Layers"] == ["<SharedLayer>"]
+    assert props["Tracing"] == "Active"
+    assert props["LoggingConfig"] == {"LogGroup": f"<{LOG_GROUPS[function]}>"}
+    module, _, handler = props["Handler"].partition(".")
+    source = (ROOT / props["CodeUri"] / f"{module}.py").read_text(encoding="utf-8")
+    assert f"def {handler}(" in source
+
+
+def test_fetch_report_is_sized_for_large_reports_and_the_others_stay_small(default: StackView) -> None:
+    fetch = default.function("FetchReportFunction")
+    assert int(fetch["MemorySize"]) >= 512
+    assert fetch["Timeout"] == 900
+    assert fetch["EphemeralStorage"]["Size"] >= 1024
+    for function in FUNCTIONS[:3]:
+        props = default.function(function)
+        assert int(props["MemorySize"]) <= 256
+        assert props["Timeout"] < fetch["Timeout"]
+
+
+def test_layer_is_built_by_sam_from_its_requirements_for_the_functions_architecture() -> None:
+    layer = stack(Architecture="x86_64").resources["SharedLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.11", "BuildArchitecture": "x86_64"}
+    assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
+    content = ROOT / layer["Properties"]["ContentUri"]
+    # sam build copies ContentUri into python/: the package must sit directly in it (not in python/).
+    assert (content / "damdrift" / "__init__.py").is_file()
+    assert (content / "requirements.txt").is_file()
+    assert not (content / "python").exists()
+
+
+# ------------------------------------------------------------------------------------ state machine
+
+
+def test_state_machine_is_standard_logs_errors_without_execution_data_and_traces(default: StackView) -> None:
+    machine = default.props("DriftCheckStateMachine")
+    assert machine["Type"] == "STANDARD"
+    assert (ROOT / machine["DefinitionUri"]).is_file()
+    assert machine["Logging"] == {
+        "Level": "ERROR",
+        "IncludeExecutionData": False,
+        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": "<StateMachineLogGroup.Arn>"}}],
+    }
+    assert machine["Tracing"] == {"Enabled": True}
+    name = default.props("StateMachineLogGroup")["LogGroupName"]
+    assert name.startswith("/aws/vendedlogs/states/")
+
+
+def test_schedule_input_for_the_default_parameters_is_the_sample_event(default: StackView) -> None:
+    sample = json.loads((ROOT / "events" / "scheduled-input.json").read_text(encoding="utf-8"))
+    assert schedule_input(default) == sample
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, {}),
+        ({"DxPort": "10039"}, {"publisher.dxPort": 10039}),
+        (
+            {"DxProtocol": "http", "RingApiPort": "10039", "DamApiPort": "3000", "DamApiVersion": "v2"},
+            {"publisher.ringAPIPort": 10039, "publisher.damAPIPort": 3000, "publisher.damAPIVersion": "v2"},
+        ),
+        (
+            {"SubscriberIds": "8c72ef60-e8d4-425d-903a-232bb8726222, sub.two"},
+            {"subscriberIds": ["8c72ef60-e8d4-425d-903a-232bb8726222", "sub.two"]},
+        ),
+        (
+            {"PollMaxDurationSeconds": "600", "MaxConcurrency": "5", "NotifyPolicy": "always"},
+            {"poll.maxDurationSeconds": 600, "maxConcurrency": 5, "notifyPolicy": "always"},
+        ),
+        (
+            {"BusyPolicy": "report", "DxHostname": "10.0.0.7"},
+            {"busyPolicy": "report", "publisher.hostname": "10.0.0.7"},
+        ),
+    ],
+)
+def test_schedule_input_is_a_valid_execution_input_for_the_parameters(
+    overrides: dict[str, str], expected: dict[str, Any]
+) -> None:
+    document = schedule_input(stack(**overrides))
+    CheckInput.model_validate(document)  # unknown fields and non-integer ports are rejected
+    for path, value in expected.items():
+        node: Any = document
+        for part in path.split("."):
+            node = node[part]
+        assert node == value and type(node) is type(value), path
+    for port in ("dxPort", "ringAPIPort", "damAPIPort"):
+        assert port in document["publisher"] or f"publisher.{port}" not in expected
+
+
+def test_schedule_is_daily_by_default_can_be_disabled_and_has_a_generated_name() -> None:
+    schedule = stack().props("DriftCheckStateMachine")["Events"]["Schedule"]["Properties"]
+    assert schedule["State"] == "ENABLED"
+    assert schedule["ScheduleExpression"].startswith("cron(")
+    assert schedule["OmitName"] is True
+    disabled = stack(ScheduleEnabled="false").props("DriftCheckStateMachine")["Events"]["Schedule"]
+    assert disabled["Properties"]["State"] == "DISABLED"
+
+
+def test_parameters_keep_quotes_out_of_the_schedule_json() -> None:
+    """Each value the input embeds is constrained so it cannot end a JSON string or number early."""
+    parameters = stack().raw["Parameters"]
+
+    def allowed(name: str, value: str) -> bool:
+        spec = parameters[name]
+        if "AllowedValues" in spec:
+            return value in [str(v) for v in spec["AllowedValues"]]
+        return re.fullmatch(spec["AllowedPattern"], value) is not None
+
+    for name in (
+        "DxHostname",
+        "DxProtocol",
+        "RingApiVersion",
+        "DamApiVersion",
+        "SubscriberIds",
+        "NotifyPolicy",
+    ):
+        assert not allowed(name, 'x", "evil": "1'), name
+    for name in ("DxPort", "RingApiPort", "DamApiPort"):
+        assert allowed(name, "") and allowed(name, "443") and allowed(name, "10039"), name
+        assert not allowed(name, "0443") and not allowed(name, "443,") and not allowed(name, "4 3"), name
+    for name in ("PollMaxDurationSeconds", "MaxConcurrency"):
+        assert parameters[name]["Type"] == "Number"
+
+
+def test_parameter_defaults_satisfy_their_own_constraints() -> None:
+    for name, spec in stack().raw["Parameters"].items():
+        if "Default" not in spec:
+            assert name == "DxHostname"  # required: a deploy must name the publisher
+            continue
+        default = str(spec["Default"])
+        values = default.split(",") if spec["Type"] == "CommaDelimitedList" else [default]
+        for value in values:
+            if "AllowedPattern" in spec:
+                assert re.fullmatch(spec["AllowedPattern"], value), name
+            if "AllowedValues" in spec:
+                assert value in [str(v) for v in spec["AllowedValues"]], name
+            if "MinValue" in spec:
+                assert float(value) >= spec["MinValue"], name
+            if "MaxValue" in spec:
+                assert float(value) <= spec["MaxValue"], name
+
+
+# --------------------------------------------------------------------------- alarms, outputs, config
+
+
+def test_failed_timed_out_and_aborted_executions_alarm_the_ops_topic(default: StackView) -> None:
+    alarms = default.of_type("AWS::CloudWatch::Alarm")
+    watched = {a["Properties"]["MetricName"] for a in alarms.values()}
+    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["Namespace"] == "AWS/States"
+        assert props["Dimensions"] == [{"Name": "StateMachineArn", "Value": "<DriftCheckStateMachine>"}]
+        assert props["AlarmActions"] == ["<OpsTopic>"]
+        assert props["TreatMissingData"] == "notBreaching"
+    everything = stack(**EVERYTHING)
+    assert "FunctionErrorsAlarm" in everything.resources and "Dashboard" in everything.resources
+    json.loads(everything.props("Dashboard")["DashboardBody"])
+
+
+def test_outputs_name_the_state_machine_bucket_topics_and_secret(default: StackView) -> None:
+    values = {name: output["Value"] for name, output in default.outputs.items()}
+    assert values["StateMachineArn"] == "<DriftCheckStateMachine>"
+    assert values["ReportBucketName"] == "<ReportBucket>"
+    assert values["DriftTopicArn"] == "<DriftTopic>"
+    assert values["OpsTopicArn"] == "<OpsTopic>"
+    assert values["CredentialsSecretArn"] == "<DxCredentialsSecret>"
+
+
+def test_every_checkov_suppression_says_why() -> None:
+    for logical_id, resource in stack(**EVERYTHING).raw["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), logical_id
+            assert len(skip.get("comment", "").strip()) > 40, f"{logical_id} {skip['id']}"
+
+
+def test_the_deploy_guide_documents_every_parameter_and_output(default: StackView) -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    table = guide.split("## 6. Parameters", 1)[1].split("\n## ", 1)[0]
+    for name in default.raw["Parameters"]:
+        assert f"`{name}`" in table, f"{name} is missing from docs/deploy.md's parameter table"
+    for name in default.outputs:
+        assert name in guide, f"output {name} is not mentioned in docs/deploy.md"
+
+
+def test_samconfig_has_guided_deploy_defaults() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = config["default"]["deploy"]["parameters"]
+    assert config["default"]["global"]["parameters"]["stack_name"] == "dam-drift"
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["confirm_changeset"] is True
+    assert deploy["resolve_s3"] is True
