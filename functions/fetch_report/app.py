@@ -4,6 +4,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from damdrift.observability import bind, logger, metrics
 from damdrift.settings import Settings
@@ -14,7 +15,8 @@ from damdrift.store import ReportStore
 from damdrift.validation import parse_input
 
 SETTINGS = Settings.from_env()
-STORE = ReportStore(boto3.client("s3"), SETTINGS.report_bucket)
+# SigV4 for the notice's pre-signed link to the HTML report: S3 refuses SigV2 for newer buckets.
+STORE = ReportStore(boto3.client("s3", config=Config(signature_version="s3v4")), SETTINGS.report_bucket)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from damdrift_cli.commands import check, simulate
+from damdrift_cli.commands import baseline, check, report, simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate.register(subparsers)
     check.register(subparsers)
+    report.register(subparsers)
+    baseline.register(subparsers)
     return parser
 
 

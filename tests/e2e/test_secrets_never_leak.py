@@ -8,37 +8,11 @@ import pytest
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
 from tests.e2e.conftest import check_input
+from tests.e2e.leaks import everything_a_reader_can_see, issued_cookies
 
 pytestmark = pytest.mark.e2e
 
 DRIFT = {"COLLECTION": {"CREATE": 2}, "MEDIA_ITEM": {"DELETE": 1}}
-
-
-def issued_cookies(publisher: Simulator) -> set[str]:
-    cookies = set()
-    for exchange in publisher.exchanges:
-        header = exchange.response_headers.get("Set-Cookie", "")
-        if header.startswith("LtpaToken2="):
-            cookies.add(header.split(";", 1)[0].split("=", 1)[1])
-    return cookies
-
-
-def everything_a_reader_can_see(aws: LocalAws, history: list[dict[str, object]], output: object) -> str:
-    parts = [json.dumps(history, default=str), json.dumps(output), aws.function_logs()]
-    logs = aws.client("logs")
-    for group in logs.describe_log_groups()["logGroups"]:
-        for event in logs.filter_log_events(logGroupName=group["logGroupName"])["events"]:
-            parts.append(event["message"])
-    s3 = aws.client("s3")
-    bucket = aws._deployed.bucket
-    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-        parts.append(body.decode("latin-1"))
-        if item["Key"].endswith(".gz"):
-            import gzip
-
-            parts.append(gzip.decompress(body).decode("utf-8"))
-    return "\n".join(parts)
 
 
 def test_password_and_cookies_never_appear_in_history_logs_reports_or_notices(

@@ -183,6 +183,19 @@ def test_a_server_that_ignores_offset_is_detected_not_looped(dx: Simulator, cloc
         list(client.iter_mismatches(sub))
 
 
+def test_a_resumed_download_catches_a_server_that_ignores_offset_by_the_known_first_record(
+    dx: Simulator, clock: ManualClock
+) -> None:
+    client = client_for(dx)
+    sub = finished_find(dx, clock, client)
+    first = next(client.iter_mismatches(sub))
+    resumed = list(client.iter_mismatches(sub, start_offset=4, known_first=first))
+    assert len(resumed) == 6 and first not in resumed
+    dx.inject_fault("GET /staging/mismatches", "ignore_offset")
+    with pytest.raises(UnexpectedResponse, match="ignores 'offset'"):
+        list(client.iter_mismatches(sub, start_offset=4, known_first=first))
+
+
 # -- transport faults -------------------------------------------------------------------------------------
 
 

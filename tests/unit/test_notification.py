@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from damdrift.report.notification import MESSAGE_MAX_BYTES, SUBJECT_MAX, build_notification
-from damdrift.report.summary import CheckStatus, ErrorInfo, Summary
+from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
+from damdrift.report.notification import MESSAGE_MAX_BYTES, SUBJECT_MAX, ReportLink, build_notification
+from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 LOCATION = "s3://reports-bucket/reports/dx.example.com/sub-1/2024/05/01/exec-1/"
@@ -259,3 +260,100 @@ def test_lone_surrogates_in_dx_text_do_not_reach_sns() -> None:
     notification.message.encode("utf-8")
     notification.subject.encode("ascii")
     assert all(value.encode("utf-8") for value in notification.attributes.values())
+
+
+def changed(**fields: Any) -> Changes:
+    return Changes(previous_execution="exec-0", previous_status=CheckStatus.DRIFT, **fields)
+
+
+def diff_of(new: int, resolved: int, record_id: str = "m-{}") -> RunDiff:
+    def samples(n: int) -> list[RecordSample]:
+        return [
+            RecordSample(record_type="COLLECTION", record_action="CREATE", record_id=record_id.format(i))
+            for i in range(min(n, 500))
+        ]
+
+    return RunDiff(
+        execution="exec-1",
+        previous=PreviousRun(execution="exec-0", summary_key="k", status=CheckStatus.DRIFT),
+        new=ChangeClass(total=new, samples=samples(new), counts={"COLLECTION": {"CREATE": new}}),
+        resolved=ChangeClass(
+            total=resolved, samples=samples(resolved), counts={"RENDITION": {"DELETE": resolved}}
+        ),
+    )
+
+
+def test_the_subject_says_what_is_new_and_resolved_since_the_previous_check() -> None:
+    s = summary(changes=changed(new=5, resolved=3, unchanged=37))
+    assert build_notification(s, LOCATION).subject == (
+        "[DRIFT] dx.example.com -> sub-host.example.com: 42 mismatches (+5 new, -3 resolved)"
+    )
+
+
+def test_ignored_records_are_left_out_of_the_subjects_count_and_shown_in_the_body() -> None:
+    s = summary(ignored={"COLLECTION": {"CREATE": 40}}, ignored_total=40)
+    n = build_notification(s, LOCATION)
+    assert n.subject.endswith(": 2 mismatches")
+    assert "Mismatches:     2 (and 40 ignored by rules, 42 in all)" in n.message.splitlines()
+    in_sync = summary(
+        status=CheckStatus.IN_SYNC,
+        ignored={"COLLECTION": {"CREATE": 40, "DELETE": 1}, "RENDITION": {"UPDATE": 1}},
+        ignored_total=42,
+    )
+    assert build_notification(in_sync, LOCATION).subject.endswith(": no mismatches (42 ignored)")
+
+
+def test_the_table_gets_new_resolved_and_ignored_columns_and_rows_for_resolved_pairs() -> None:
+    s = summary(changes=changed(new=40, resolved=2), ignored={"RENDITION": {"UPDATE": 1}}, ignored_total=1)
+    lines = build_notification(s, LOCATION, diff=diff_of(40, 2)).message.splitlines()
+    start = lines.index("Record type  Action  Count  New  Resolved  Ignored")
+    assert lines[start + 1 : start + 6] == [
+        "-----------  ------  -----  ---  --------  -------",
+        "COLLECTION   CREATE     40   40         0        0",
+        "COLLECTION   DELETE      1    0         0        0",
+        "RENDITION    UPDATE      1    0         0        1",
+        "RENDITION    DELETE      0    0         2        0",  # only resolved: still a row
+    ]
+
+
+def test_the_body_lists_the_first_new_and_resolved_records() -> None:
+    message = build_notification(
+        summary(changes=changed(new=25, resolved=1)), LOCATION, diff=diff_of(25, 1)
+    ).message
+    assert "Since previous: +25 new, -1 resolved, 0 unchanged; previous: exec-0" in message
+    assert "New records (10 of 25):" in message
+    assert "  COLLECTION CREATE m-9" in message and "m-10" not in message
+    assert "Resolved records (1 of 1):" in message
+
+
+def test_the_link_to_the_html_report_is_never_cut_short() -> None:
+    url = "https://bucket.s3.amazonaws.com/reports/x/report.html?X-Amz-Security-Token=" + "T" * 1200
+    link = ReportLink(url=url, expires=STARTED + timedelta(days=7))
+    lines = build_notification(summary(), LOCATION, report_link=link).message.splitlines()
+    assert lines[lines.index("HTML report (link valid until 2024-05-08T10:00:00Z):") + 1] == "  " + url
+
+
+def test_expired_rules_and_a_broken_rules_file_are_called_out() -> None:
+    expired = [
+        ExpiredRule(index=i, rule="KEYWORD * *", expires="2024-01-01", comment="old") for i in range(12)
+    ]
+    s = summary(ignore_rules=IgnoreSummary(expired=expired, error="invalid ignore rules (1 problems)"))
+    message = build_notification(s, LOCATION).message
+    assert "Ignore rules NOT applied (the rules file is invalid):" in message
+    assert "Expired ignore rules (no longer applied; renew or remove them): 12" in message
+    assert "  rule 0: KEYWORD * *, expired 2024-01-01 - old" in message
+    assert "  ... and 2 more (see summary.json)" in message
+
+
+def test_a_million_record_report_still_makes_a_small_notice() -> None:
+    long_id = "x" * 5000 + "{}"
+    s = summary(
+        counts={"MEDIA_ITEM": {"CREATE": 1_000_000}},
+        total=1_000_000,
+        changes=changed(new=600_000, resolved=400_000),
+    )
+    link = ReportLink(url="https://b.s3.amazonaws.com/r.html?" + "q" * 2000, expires=STARTED)
+    message = build_notification(
+        s, LOCATION, diff=diff_of(600_000, 400_000, long_id), report_link=link
+    ).message
+    assert len(message.encode("utf-8")) < 16 * 1024

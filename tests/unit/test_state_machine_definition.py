@@ -58,7 +58,7 @@ def test_every_error_name_in_retry_and_catch_is_a_domain_exception_or_a_service_
     for name, state in walk_states(asl()["States"]):
         for clause in state.get("Retry", []) + state.get("Catch", []):
             for error in clause["ErrorEquals"]:
-                if error.startswith(("States.", "Lambda.")):
+                if error.startswith(("States.", "Lambda.", "Sandbox.")):
                     continue
                 assert isinstance(getattr(errors, error, None), type), (
                     f"{name}: {error} is not in damdrift.errors"
@@ -106,3 +106,17 @@ def test_the_asl_uses_only_jsonpath_features_the_local_interpreter_runs() -> Non
     assert "JSONata" not in text
     assert '"Assign"' not in text
     assert "aws-sdk:" not in text
+
+
+def test_every_lambda_task_retries_a_timed_out_function() -> None:
+    # A Lambda that times out is reported as Lambda.Unknown (Step Functions' docs) or Sandbox.Timedout
+    # (Lambda's errorType); every step is idempotent, the fetch step even resumes, so both are retried.
+    lambda_tasks = [
+        (name, state)
+        for name, state in walk_states(asl()["States"])
+        if state.get("Type") == "Task" and state["Resource"].endswith("FunctionArn}")
+    ]
+    assert len(lambda_tasks) == 5
+    for name, state in lambda_tasks:
+        retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
+        assert {"Lambda.Unknown", "Sandbox.Timedout"} <= retried, name

@@ -160,13 +160,14 @@ def test_latest_pointer_round_trip(store: ReportStore) -> None:
     summary = drift_summary()
     key = store.put_latest("dx.example.com", "sub-1", PREFIX + "summary.json", summary)
     assert key == "reports/dx.example.com/sub-1/latest.json"
-    assert store.get_latest("dx.example.com", "sub-1") == {
+    pointer = {
         "summaryKey": PREFIX + "summary.json",
         "status": "DRIFT",
         "total": 3,
         "execution": "exec-1",
         "finishedAt": "2024-05-01T23:35:00Z",
     }
+    assert store.get_latest("dx.example.com", "sub-1") == {**pointer, "lastGood": pointer}
 
 
 def test_a_newer_check_moves_the_latest_pointer(store: ReportStore) -> None:
@@ -226,3 +227,51 @@ def test_an_object_that_is_not_a_summary_is_a_storage_error(s3: Any, store: Repo
 def test_reading_latest_from_a_missing_bucket_is_a_storage_error(s3: Any) -> None:
     with pytest.raises(ReportStorageError, match=r"reading .*NoSuchBucket"):
         ReportStore(s3, "no-such-bucket").get_latest("p", "s")
+
+
+def test_the_newest_summaries_are_found_walking_back_through_months_and_years(
+    s3: Any, store: ReportStore
+) -> None:
+    stored = []
+    for day, execution in [
+        ("2023/12/31", "a"),
+        ("2024/01/02", "b"),
+        ("2024/02/10", "c"),
+        ("2024/02/10", "d"),
+    ]:
+        key = f"reports/p/s/{day}/{execution}/summary.json"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
+        s3.put_object(Bucket=BUCKET, Key=key.replace("summary.json", "report.csv"), Body=b"")
+        stored.append(key)
+    s3.put_object(Bucket=BUCKET, Key="reports/p/s/latest.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="reports/p/other/2024/03/01/x/summary.json", Body=b"{}")
+
+    assert store.newest_summary_keys("p", "s", 3) == [stored[3], stored[2], stored[1]]
+    assert store.newest_summary_keys("p", "s", 10) == stored[::-1]
+    assert store.newest_summary_keys("p", "nobody", 10) == []
+
+
+def test_an_errored_check_moves_latest_but_keeps_the_last_good_pointer(store: ReportStore) -> None:
+    good_key = "reports/p/s/2024/05/01/one/summary.json"
+    store.put_latest("p", "s", good_key, drift_summary())
+    good = store.get_latest("p", "s")
+    assert good is not None and good["lastGood"]["summaryKey"] == good_key
+    errored = drift_summary(
+        status=CheckStatus.ERRORED, counts={}, total=0, execution="two", error={"type": "X", "message": "m"}
+    )
+
+    store.put_latest("p", "s", "reports/p/s/2024/05/02/two/summary.json", errored, last_good=good["lastGood"])
+
+    latest = store.get_latest("p", "s")
+    assert latest is not None
+    assert (latest["status"], latest["execution"]) == ("ERRORED", "two")
+    assert latest["lastGood"] == good["lastGood"]
+
+
+def test_a_presigned_link_downloads_the_object_without_credentials(s3: Any, store: ReportStore) -> None:
+    import requests
+
+    s3.put_object(Bucket=BUCKET, Key="reports/p/s/x/report.html", Body=b"<html>hi</html>")
+    url = store.presigned_url("reports/p/s/x/report.html", 3600)
+    assert "Expires=" in url or "X-Amz-Expires=3600" in url
+    assert requests.get(url, timeout=10).content == b"<html>hi</html>"

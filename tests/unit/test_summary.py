@@ -52,8 +52,22 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
         "pollCount": 4,
         "error": None,
         "partial": False,
-        "files": {"records": "p/records.jsonl.gz", "csv": "p/report.csv", "summary": "p/summary.json"},
+        "files": {
+            "records": "p/records.jsonl.gz",
+            "csv": "p/report.csv",
+            "summary": "p/summary.json",
+            "keys": None,
+            "diff": None,
+            "new": None,
+            "resolved": None,
+            "html": None,
+        },
         "reportPrefix": "p/",
+        "ignored": {},
+        "ignoredTotal": 0,
+        "ignoreRules": None,
+        "changes": None,
+        "effectiveTotal": 3,
     }
 
 

@@ -26,8 +26,15 @@ class BusyPolicy(StrEnum):
 
 
 class NotifyPolicy(StrEnum):
+    """When a finished check publishes to the drift topic. An ERRORED check always reaches the ops topic.
+
+    ``on-change`` compares with the subscriber's previous usable check: NEW or RESOLVED records that
+    no ignore rule matches, a different status, or no previous check to compare with.
+    """
+
     ALWAYS = "always"
-    ON_DRIFT = "on-drift"
+    ON_DRIFT = "on-drift"  # the status is DRIFT (drift that no ignore rule matches)
+    ON_CHANGE = "on-change"
 
 
 class PollPolicy(WireModel):
@@ -67,7 +74,7 @@ class CheckInput(WireModel):
     @classmethod
     def _ids(cls, values: list[str]) -> list[str]:
         for value in values:
-            if not _SUBSCRIBER_ID.match(value):
+            if not _SUBSCRIBER_ID.fullmatch(value):
                 raise ValueError(
                     f"expected ids of letters, digits and . _ : - (at most 128), got {value[:60]!r}"
                 )
@@ -78,6 +85,6 @@ class CheckInput(WireModel):
     @field_validator("credentials_secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and not _SECRET_NAME.match(value):
+        if value is not None and not _SECRET_NAME.fullmatch(value):
             raise ValueError("expected a Secrets Manager secret name or ARN")
         return value

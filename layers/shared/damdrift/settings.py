@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from damdrift.dx.client import ClientTuning
 from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, RESYNC_DEFAULT, TriggerRequest
 from damdrift.errors import ConfigurationError
+from damdrift.report.ignore import DEFAULT_RULES_KEY
 
 
 class Settings(BaseModel):
@@ -30,8 +31,19 @@ class Settings(BaseModel):
     dx_read_timeout: float = Field(60.0, alias="DX_READ_TIMEOUT", gt=0)
     dx_retries: int = Field(4, alias="DX_RETRIES", ge=0, le=10)
     dx_backoff_factor: float = Field(0.5, alias="DX_BACKOFF_FACTOR", ge=0)
+    #: The fetch step stores a checkpoint part every this many records (see damdrift.steps.download).
+    report_part_records: int = Field(250_000, alias="REPORT_PART_RECORDS", ge=1, le=10_000_000)
     dx_find_mismatch_request: str | None = Field(None, alias="DX_FIND_MISMATCH_REQUEST")
     dx_resync_request: str | None = Field(None, alias="DX_RESYNC_REQUEST")
+    #: The ignore rules file in the report bucket (damdrift.report.ignore); absent = no rules.
+    ignore_rules_key: str = Field(DEFAULT_RULES_KEY, alias="IGNORE_RULES_KEY", min_length=1, max_length=1024)
+    #: How long the notice's link to the HTML report works; SigV4 allows at most 7 days. A link signed
+    #: with a Lambda role's temporary credentials stops working when they expire, whichever is sooner.
+    report_link_expiry_seconds: int = Field(
+        7 * 24 * 3600, alias="REPORT_LINK_EXPIRY_SECONDS", ge=60, le=7 * 24 * 3600
+    )
+    #: Checks of the subscriber the HTML report's trend shows (the newest, this one included).
+    report_trend_runs: int = Field(30, alias="REPORT_TREND_RUNS", ge=0, le=366)
 
     @field_validator(
         "drift_topic_arn",

@@ -5,7 +5,11 @@ Layout (one prefix per check, so runs never overwrite each other)::
     reports/<publisher>/<subscriber>/<YYYY>/<MM>/<DD>/<execution>/records.jsonl.gz
                                                                   /report.csv
                                                                   /summary.json
-    reports/<publisher>/<subscriber>/latest.json     -> the newest summary's key, status and total
+                                                                  /report.html
+                                                                  /record-keys.bin, diff.json,
+                                                                   new.jsonl.gz, resolved.jsonl.gz
+    reports/<publisher>/<subscriber>/latest.json     -> the newest summary's key, status and total,
+                                                        and lastGood: the newest usable check's
 
 ``records.jsonl.gz`` is stored as ``application/gzip`` *without* ``Content-Encoding: gzip``: with that
 header browsers, curl and presigned-URL downloads decompress on the fly and save plain text under a
@@ -23,7 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
@@ -31,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError
-from damdrift.report.summary import Summary
+from damdrift.report.summary import CheckStatus, Summary
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 
 if TYPE_CHECKING:
@@ -91,8 +96,13 @@ class ReportStore:
             f"{day:%Y/%m/%d}/{key_segment('execution', execution)}/"
         )
 
-    def upload_report_files(self, prefix: str, files: ReportFiles) -> dict[str, str]:
-        """Upload both report files under ``prefix``; returns ``{"records": key, "csv": key}``."""
+    def upload_report_files(
+        self, prefix: str, files: ReportFiles, *, check_prefix: str | None = None
+    ) -> dict[str, str]:
+        """Upload both report files under ``prefix``; returns ``{"records": key, "csv": key}``.
+
+        ``check_prefix`` (default ``prefix``): the check whose stored keys a failure lists.
+        """
         uploads = (
             ("records", files.records_path, RECORDS_FILENAME, RECORDS_CONTENT_TYPE),
             ("csv", files.csv_path, CSV_FILENAME, CSV_CONTENT_TYPE),
@@ -108,7 +118,7 @@ class ReportStore:
                 ExtraArgs={"ContentType": content_type},
                 Config=self._transfer_config,
             )
-            self._storing(key, upload, check_prefix=prefix)
+            self._storing(key, upload, check_prefix=check_prefix or prefix)
             keys[name] = key
         return keys
 
@@ -131,14 +141,30 @@ class ReportStore:
                 f"{exc.errors()[0]['msg']}"
             ) from exc
 
-    def put_latest(self, publisher: str, subscriber_id: str, summary_key: str, summary: Summary) -> str:
-        """Point ``reports/<publisher>/<subscriber>/latest.json`` at ``summary_key``; returns its key."""
+    def put_latest(
+        self,
+        publisher: str,
+        subscriber_id: str,
+        summary_key: str,
+        summary: Summary,
+        *,
+        last_good: dict[str, Any] | None = None,
+    ) -> str:
+        """Point ``reports/<publisher>/<subscriber>/latest.json`` at ``summary_key``; returns its key.
+
+        ``lastGood`` points at the newest *usable* check (not ERRORED: a complete report), the one the
+        next run compares itself with: this check if it is usable, else ``last_good`` carried over.
+        """
         key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
-        pointer = summary.model_dump(
-            by_alias=True, mode="json", include={"status", "total", "execution", "finished_at"}
-        )
+        pointer = {
+            "summaryKey": summary_key,
+            **summary.model_dump(
+                by_alias=True, mode="json", include={"status", "total", "execution", "finished_at"}
+            ),
+        }
+        good = dict(pointer) if summary.status is not CheckStatus.ERRORED else last_good
         check_prefix = summary_key.rpartition("/")[0] + "/"
-        self._put_json(key, {"summaryKey": summary_key, **pointer}, check_prefix=check_prefix)
+        self._put_json(key, {**pointer, "lastGood": good}, check_prefix=check_prefix)
         return key
 
     def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
@@ -154,6 +180,149 @@ class ReportStore:
         if not isinstance(latest, dict):
             raise ReportStorageError(f"s3://{self.bucket}/{key} is not a JSON object")
         return latest
+
+    # -- the fetch step's checkpoint and report parts (damdrift.steps.download) -----------------------
+
+    def put_document(self, key: str, document: dict[str, Any], *, check_prefix: str) -> None:
+        """Store a JSON object at ``key`` (``check_prefix``: whose stored keys a failure lists)."""
+        self._put_json(key, document, check_prefix=check_prefix)
+
+    def get_document(self, key: str) -> dict[str, Any] | None:
+        """The JSON object at ``key``, or None when there is no such key."""
+        body = self._get(key)
+        if body is None:
+            return None
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise ReportStorageError(f"s3://{self.bucket}/{key} is not JSON") from exc
+        if not isinstance(document, dict):
+            raise ReportStorageError(f"s3://{self.bucket}/{key} is not a JSON object")
+        return document
+
+    def append_object(self, key: str, target: BinaryIO) -> int:
+        """Stream the object at ``key`` onto the end of ``target``; returns the number of bytes."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            copied = 0
+            while chunk := body.read(_MIB):
+                target.write(chunk)
+                copied += len(chunk)
+        except _STORAGE_ERRORS as exc:
+            raise self._read_error(key, exc) from exc
+        return copied
+
+    def delete_objects(self, keys: list[str]) -> None:
+        """Delete ``keys`` (at most 1000); a key that is already gone is not an error."""
+        if not keys:
+            return
+        try:
+            answer = self._s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+        except _STORAGE_ERRORS as exc:
+            raise ReportStorageError(f"deleting {len(keys)} objects failed ({_describe(exc)})") from exc
+        failed = answer.get("Errors", [])
+        if failed:
+            first = failed[0]
+            raise ReportStorageError(
+                f"deleting {len(failed)} of {len(keys)} objects failed, first s3://{self.bucket}/"
+                f"{first.get('Key')}: {first.get('Code')}"
+            )
+
+    # -- history, the diff's inputs and links (damdrift.steps.insight) -----------------------------------
+
+    def put_file(self, key: str, path: Path, content_type: str, *, check_prefix: str) -> str:
+        """Upload a local file (multipart when large); returns the key."""
+        upload = partial(
+            self._s3.upload_file,
+            str(path),
+            self.bucket,
+            key,
+            ExtraArgs={"ContentType": content_type},
+            Config=self._transfer_config,
+        )
+        self._storing(key, upload, check_prefix=check_prefix)
+        return key
+
+    def put_bytes(self, key: str, body: bytes, content_type: str, *, check_prefix: str) -> str:
+        """Store ``body`` at ``key``; returns the key."""
+        put = partial(self._s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        self._storing(key, put, check_prefix=check_prefix)
+        return key
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        return self._get(key)
+
+    def open_object(self, key: str) -> IO[bytes]:
+        """The object as a stream (nothing is buffered): read it, then close it."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except _STORAGE_ERRORS as exc:
+            raise self._read_error(key, exc) from exc
+        return cast(IO[bytes], body)
+
+    def newest_summary_keys(self, publisher: str, subscriber_id: str, limit: int) -> list[str]:
+        """The keys of the subscriber's newest ``limit`` summaries, newest first.
+
+        Listing every check of a subscriber gets slower with each run, so this walks the dated key
+        layout backwards: years, then months (newest first, by ``/``-delimited listings), listing only
+        the months it needs; a month of daily checks is one page. Within a month, summaries are ordered
+        by day, then by when they were stored.
+        """
+        if limit <= 0:
+            return []
+        root = self.subscriber_prefix(publisher, subscriber_id)
+        found: list[str] = []
+        for year in self._child_prefixes(root, r"\d{4}"):
+            for month in self._child_prefixes(year, r"\d{2}"):
+                summaries = [
+                    (item["Key"].split("/")[-3], item["LastModified"], item["Key"])
+                    for item in self._list(month)
+                    if item["Key"].endswith("/" + SUMMARY_FILENAME)
+                    and item["Key"].count("/") == month.count("/") + 2
+                ]
+                summaries.sort(reverse=True)
+                found.extend(key for _day, _modified, key in summaries)
+                if len(found) >= limit:
+                    return found[:limit]
+        return found
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str:
+        """A link that lets whoever holds it GET ``key`` until it expires (no AWS login needed)."""
+        try:
+            return self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
+            )
+        except _STORAGE_ERRORS as exc:
+            raise ReportStorageError(
+                f"could not sign a link to s3://{self.bucket}/{key} ({_describe(exc)})"
+            ) from exc
+
+    def _child_prefixes(self, prefix: str, name: str) -> list[str]:
+        """The ``prefix<name>/`` "folders" under ``prefix`` whose name matches ``name``, newest first."""
+        pattern = re.compile(re.escape(prefix) + name + "/")
+        folders: list[str] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+            ):
+                folders.extend(
+                    p["Prefix"] for p in page.get("CommonPrefixes", []) if pattern.fullmatch(p["Prefix"])
+                )
+        except _STORAGE_ERRORS as exc:
+            raise self._read_error(prefix, exc) from exc
+        return sorted(folders, reverse=True)
+
+    def _list(self, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                items.extend(dict(item) for item in page.get("Contents", []))
+        except _STORAGE_ERRORS as exc:
+            raise self._read_error(prefix, exc) from exc
+        return items
 
     def _put_json(self, key: str, document: dict[str, Any], *, check_prefix: str) -> None:
         body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")

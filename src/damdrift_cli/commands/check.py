@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password
@@ -62,8 +63,17 @@ def register(subparsers: Any) -> None:
     policy.add_argument(
         "--busy-policy", choices=["wait", "report"], help="when staging operations are running"
     )
-    policy.add_argument("--notify-policy", choices=["on-drift", "always"], help="when to publish a notice")
+    policy.add_argument(
+        "--notify-policy",
+        choices=["on-drift", "on-change", "always"],
+        help="when to publish a notice (default on-drift; on-change: NEW/RESOLVED records or a new status)",
+    )
     policy.add_argument("--max-concurrency", type=int, help="subscribers checked at once (default 2)")
+    parser.add_argument(
+        "--ignore-file",
+        type=Path,
+        help="ignore rules (JSON) for this run: stored where the functions read them (IGNORE_RULES_KEY)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,6 +84,14 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
             file=progress,
         )
         return EXIT_ERRORED
+    rules = None
+    if args.ignore_file is not None:
+        try:
+            rules = args.ignore_file.read_bytes()
+            IgnoreRules.parse(rules)
+        except (OSError, IgnoreRulesError) as exc:
+            print(f"damdrift check: --ignore-file {args.ignore_file}: {exc}", file=progress)
+            return EXIT_ERRORED
     with _publisher(args, progress) as (publisher, username, password, poll):
         execution_input: dict[str, Any] = {"publisher": publisher}
         if args.subscriber_id:
@@ -88,6 +106,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
                 execution_input[key] = getattr(args, option)
         watcher = _Progress(progress)
         with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
+            seeded = aws.upload_history(args.out)
+            if seeded:
+                print(f"Compared with the checks in {args.out}/ ({seeded} files uploaded)", file=progress)
+            if rules is not None:
+                key = aws.put_ignore_rules(rules)
+                print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
             result = aws.run_check(execution_input)
             copied = aws.download_reports(args.out)
@@ -152,10 +176,15 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
         status = outcome.get("status", "ERRORED")
         name = outcome.get("targetHost") or outcome.get("subscriberId")
         total = outcome.get("total", 0)
-        found = f"{total} mismatches" if status != "ERRORED" or outcome.get("partial") else "check errored"
+        ignored = outcome.get("ignoredTotal") or 0
+        counted = f"{total - ignored} mismatches ({ignored} ignored)" if ignored else f"{total} mismatches"
+        found = counted if status != "ERRORED" or outcome.get("partial") else "check errored"
         if outcome.get("partial"):
             found += " downloaded before the failure"
         print(f"\n  {status:<8} {name} (subscriber {outcome.get('subscriberId')}): {found}", file=out)
+        changes = outcome.get("changes")
+        if changes and status != "ERRORED":
+            print(f"           since previous check: {_changes(changes)}", file=out)
         for record_type, actions in sorted((outcome.get("counts") or {}).items()):
             cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
             print(f"           {record_type:<26} {cells}", file=out)
@@ -178,6 +207,18 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     return worst
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    if changes.get("error"):
+        return f"not compared ({changes['error']})"
+    if not changes.get("previousExecution"):
+        return "none (the first check)"
+    new, resolved, unchanged = (changes.get(k, 0) for k in ("new", "resolved", "unchanged"))
+    ignored = (changes.get("newIgnored") or 0) + (changes.get("resolvedIgnored") or 0)
+    return f"+{new} new, -{resolved} resolved, {unchanged} unchanged" + (
+        f" ({ignored} of them ignored)" if ignored else ""
+    )
 
 
 def _print_notices(result: CheckRun, out: TextIO) -> None:

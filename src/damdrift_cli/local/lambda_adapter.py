@@ -9,6 +9,15 @@ envelope), so Retry/Catch clauses behave as on AWS. moto is pinned (``moto==5.2.
 
 Environment variables are process-global, so invocations are serialised with a lock; each function's
 module is loaded once under its own name (warm starts, like a real container) from its code folder.
+The functions' variables are added at the first invocation and from then on only *assigned*, never
+removed, until ``installed()`` ends: other threads (moto's Step Functions interpreter builds a boto3
+client for every task, and botocore reads the proxy variables by iterating ``os.environ``) would
+otherwise see a key vanish mid-iteration. A variable one function has and the invoked one lacks is empty
+during its invocation; between invocations the last one's values stay.
+
+For tests, :meth:`InProcessLambdas.time_out_after_run` makes Lambda report a timeout for an invocation
+whose handler did run — the worst kind of timeout for idempotence: the work happened, its result is lost,
+and Step Functions retries the step.
 """
 
 from __future__ import annotations
@@ -63,6 +72,31 @@ class FakeContext:
 
 
 @dataclass
+class InjectedTimeout:
+    """Invocations of ``function`` (a template logical id or a function name) to report as timed out.
+
+    ``after`` matching invocations go through, then ``times`` run their handler and lose the result to a
+    Lambda timeout: Lambda's ``Sandbox.Timedout`` error, or ``error_type`` (e.g. ``Lambda.Unknown``).
+    """
+
+    function: str
+    times: int = 1
+    after: int = 0
+    error_type: str = "Sandbox.Timedout"
+    seen: int = 0
+    applied: int = 0
+
+    def take(self, function_name: str) -> bool:
+        if function_name != self.function and not function_name.endswith(f"-{self.function}"):
+            return False
+        self.seen += 1
+        if self.seen <= self.after or self.applied >= self.times:
+            return False
+        self.applied += 1
+        return True
+
+
+@dataclass
 class Invocation:
     function: str
     event: Any
@@ -81,6 +115,16 @@ class InProcessLambdas:
         self.on_invoke: Callable[[Invocation], None] | None = None
         self._lock = threading.Lock()
         self._modules: dict[str, ModuleType] = {}
+        self.timeouts: list[InjectedTimeout] = []
+        self._saved_env: dict[str, str | None] = {}
+
+    def time_out_after_run(
+        self, function: str, *, times: int = 1, after: int = 0, error_type: str = "Sandbox.Timedout"
+    ) -> InjectedTimeout:
+        """E.g. ``time_out_after_run("TriggerMismatchFunction")``: its next run's result is lost."""
+        timeout = InjectedTimeout(function, times, after, error_type)
+        self.timeouts.append(timeout)
+        return timeout
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[InProcessLambdas]:
@@ -95,6 +139,13 @@ class InProcessLambdas:
             yield self
         finally:
             setattr(HOOK_OWNER, HOOK_NAME, original)
+            with self._lock:
+                for name, value in self._saved_env.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+                self._saved_env = {}
 
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         local = self.functions.get(fn.function_name)
@@ -105,8 +156,13 @@ class InProcessLambdas:
             event = json.loads(event or "{}")
         with self._lock:
             payload, errored, logs = self._call(local, fn, event)
-        fn.logs_backend.ensure_log_group(fn.logs_group_name)
-        fn.save_logs(logs)  # into moto's CloudWatch Logs, under /aws/lambda/<name>
+            timeout = next((t for t in self.timeouts if t.take(local.name)), None)
+            # Into moto's CloudWatch Logs, under /aws/lambda/<name>. Under the lock: moto's logs backend
+            # creates a missing group check-then-set, so two Map iterations at once could lose a stream.
+            fn.logs_backend.ensure_log_group(fn.logs_group_name)
+            fn.save_logs(logs)
+        if timeout is not None:
+            payload, errored = _timed_out(local, timeout.error_type), True
         invocation = Invocation(local.name, event, payload, errored, logs)
         self.invocations.append(invocation)
         if self.on_invoke:
@@ -123,8 +179,17 @@ class InProcessLambdas:
             **local.environment,
             **self.extra_env,
         }
+        if not self._saved_env:
+            # The first invocation (authenticate: no other execution thread runs yet) adds every
+            # variable any function has; from then on they are only assigned.
+            names = set(env)
+            for other in self.functions.values():
+                names.update(other.environment)
+            self._saved_env = {name: os.environ.get(name) for name in names}
+        for name in self._saved_env:
+            os.environ[name] = env.get(name, "")
         output = io.StringIO()
-        with _environment(env), contextlib.redirect_stdout(output):
+        with contextlib.redirect_stdout(output):
             try:
                 handler = self._handler(local)
                 context = FakeContext(local.name, local.memory_size, fn.function_arn)
@@ -158,15 +223,7 @@ class InProcessLambdas:
         return handler
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+def _timed_out(local: LocalFunction, error_type: str) -> str:
+    """Lambda's error envelope for a function that ran out of time."""
+    message = f"RequestId: {uuid.uuid4()} Error: Task timed out after {float(local.timeout):.2f} seconds"
+    return json.dumps({"errorType": error_type, "errorMessage": message})

@@ -8,7 +8,10 @@
 
 Waits in the state machine are real (moto sleeps); the input's ``poll`` policy makes them short for a
 demo or a test. Retry intervals are fixed in the ASL, so ``retry_time_scale`` shrinks moto's retry
-sleeps (the one other moto internal this module touches).
+sleeps (the one other moto internal this module touches) and botocore's own retry backoff.
+
+``aws.faults`` (:class:`~damdrift_cli.local.aws_faults.AwsFaults`) makes S3 writes or SNS publishes fail
+on purpose, for tests and the soak.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from damdrift.report.ignore import DEFAULT_RULES_KEY
+from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.stack import LocalDeployment, deploy
 from damdrift_cli.local.template import TEMPLATE_PATH
@@ -88,6 +94,7 @@ class LocalAws:
         self._on_invoke = on_invoke
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None
+        self.faults = AwsFaults()
 
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
@@ -97,6 +104,7 @@ class LocalAws:
         self.deployment.lambdas.on_invoke = self._on_invoke
         self._stack.enter_context(self.deployment.lambdas.installed())
         self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))
+        self._stack.enter_context(self.faults.installed())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -186,6 +194,38 @@ class LocalAws:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return notices
 
+    def put_ignore_rules(self, rules: bytes | str) -> str:
+        """Stores an ignore rules file where the functions read it (``IGNORE_RULES_KEY``); returns the key."""
+        key = self._function_env.get("IGNORE_RULES_KEY", DEFAULT_RULES_KEY)
+        body = rules.encode("utf-8") if isinstance(rules, str) else rules
+        self.client("s3").put_object(
+            Bucket=self._deployed.bucket, Key=key, Body=body, ContentType="application/json"
+        )
+        return key
+
+    def upload_history(self, source: Path) -> int:
+        """Seeds the bucket from a reports folder written by an earlier local run, so that this run is
+        compared with it: every ``latest.json`` and ``summary.json`` (the trend), and the records and
+        record keys of each subscriber's last usable check. Returns how many files were uploaded."""
+        root = source / "reports"
+        if not root.is_dir():
+            return 0
+        wanted = [*root.glob("*/*/latest.json"), *root.glob("*/*/*/*/*/*/summary.json")]
+        for latest in root.glob("*/*/latest.json"):
+            try:
+                pointer = json.loads(latest.read_text(encoding="utf-8"))
+                key = (pointer.get("lastGood") or pointer)["summaryKey"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+            run = (source / key).parent
+            wanted += [
+                run / name for name in ("record-keys.bin", "records.jsonl.gz") if (run / name).is_file()
+            ]
+        s3 = self.client("s3")
+        for path in wanted:
+            s3.upload_file(str(path), self._deployed.bucket, path.relative_to(source).as_posix())
+        return len(wanted)
+
     def download_reports(self, destination: Path) -> list[Path]:
         """Copies every object of the report bucket to ``destination``, keeping the S3 key layout."""
         s3 = self.client("s3")
@@ -205,13 +245,20 @@ class LocalAws:
 
 @contextlib.contextmanager
 def _scaled_retry_sleep(scale: float) -> Iterator[None]:
-    """Shrinks the ASL retriers' ``time.sleep`` by ``scale`` (tests and demos only)."""
+    """Shrinks the ASL retriers' and botocore's retry ``time.sleep`` by ``scale`` (tests and demos only).
+
+    Both modules use ``time`` for nothing but that sleep, so each gets a stand-in whose ``sleep`` scales.
+    """
     if scale == 1.0:
         yield
         return
-    original = getattr(retrier_decl, "time")  # noqa: B009 - moto does not export it; that is the point
-    setattr(retrier_decl, "time", types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale)))  # noqa: B010
+    scaled = types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale))
+    modules = (retrier_decl, botocore_endpoint)
+    originals = [getattr(module, "time") for module in modules]  # noqa: B009 - not exported; that is the point
+    for module in modules:
+        setattr(module, "time", scaled)  # noqa: B010
     try:
         yield
     finally:
-        setattr(retrier_decl, "time", original)  # noqa: B010
+        for module, original in zip(modules, originals, strict=True):
+            setattr(module, "time", original)  # noqa: B010

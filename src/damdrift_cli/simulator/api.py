@@ -20,7 +20,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, TypeVar
 
 from damdrift.dx.models import OperationStatus, RecordAction, RecordType, ResyncStatus
-from damdrift_cli.simulator.dataset import MismatchFilter
+from damdrift_cli.simulator.dataset import MismatchFilter, hostile_row
 from damdrift_cli.simulator.state import FindOutcome, PublisherState, Rejected
 
 RING_BASE = "/dx/api/core/v1"
@@ -37,7 +37,7 @@ _E = TypeVar("_E", bound=StrEnum)
 
 @dataclass
 class Request:
-    """A parsed request. ``ignore_offset`` and ``find_outcome`` are set by fault injection."""
+    """A parsed request. ``ignore_offset``, ``find_outcome`` and ``hostile_records`` are set by faults."""
 
     method: str
     path: str
@@ -48,6 +48,7 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     ignore_offset: bool = False
     find_outcome: FindOutcome | None = None
+    hostile_records: bool = False
 
     def param(self, name: str) -> str | None:
         """The first value of a query parameter; an empty value counts as absent."""
@@ -304,6 +305,8 @@ def _get_mismatches(state: PublisherState, req: Request) -> Response:
     # ASSUMPTION: offset-limit-integers (and no limit answers every row)
     # ASSUMPTION: mismatches-unknown-subscriber-empty (an unknown subscriberId gives [], not 404)
     size, rows = state.mismatch_page(query, 0 if req.ignore_offset else offset, limit)
+    if req.hostile_records:
+        rows = (hostile_row(row, offset + i) for i, row in enumerate(rows))
     return json_array(rows, size)
 
 

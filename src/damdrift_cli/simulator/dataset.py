@@ -167,3 +167,34 @@ def _rows(
                 yield segment.row(block, i)
             size -= stop - skip
             skip = 0
+
+
+#: Text a report must carry as data: markup, quotes, line breaks, spreadsheet formulas (CSV injection),
+#: control characters, a lone surrogate (a JSON escape no UTF-8 encoder accepts) and a very long value.
+HOSTILE_TEXTS: tuple[str, ...] = (
+    "<script>alert('dam-drift')</script>",
+    "\"quoted\", 'single' and a, comma",
+    "line one\nline two\r\nline three",
+    '=HYPERLINK("http://evil.example/","click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\ttab first",
+    "bell\x07 and nul\x00 and bidi\u202e",
+    "lone surrogate \ud800 here",
+    "</td></tr><img src=x onerror=alert(1)>",
+    "A" * 10_000,
+)
+HOSTILE_RECORD_TYPE = 'MEDIA_ITEM"><img src=x onerror=alert(1)>'
+
+
+def hostile_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """``row`` with hostile text in ``recordId`` and an extra ``note`` (and, one row in 8, the type).
+
+    ``index`` (the row's offset in the log) picks the texts and keeps every ``recordId`` distinct.
+    """
+    text = HOSTILE_TEXTS[index % len(HOSTILE_TEXTS)]
+    hostile = {**row, "recordId": f"{text}#{index}", "note": HOSTILE_TEXTS[(index + 1) % len(HOSTILE_TEXTS)]}
+    if index % 8 == 7:
+        hostile["recordType"] = HOSTILE_RECORD_TYPE
+    return hostile

@@ -11,12 +11,16 @@ Kinds, by what they do:
   API's error body, optional ``Retry-After``), ``drop`` (close the connection, no response), ``html``
   (an HTML page, status 200 unless ``status`` says otherwise, like an ingress error page);
 * spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
-  ``malformed_json`` (cut the JSON body short);
+  ``malformed_json`` (cut the JSON body short), ``drop_answer`` (the request *is* processed, then the
+  connection closes before any answer: the client cannot know it went through);
 * change the publisher first, then answer normally: ``delay`` (wait ``seconds``), ``expire_sessions``
   (every session ends, so the request gets 401), ``deregister`` (the ``subscriberId`` subscriber
   disappears), ``ignore_offset`` (``GET /staging/mismatches`` always answers the first page),
   ``find_stuck`` / ``find_failed`` (a find started by this request stays in FIND_MISMATCH_START, or
-  fails with a FAILED ``findStagingMismatch`` operation whose ``retryCounter`` is 1).
+  fails with a FAILED ``findStagingMismatch`` operation whose ``retryCounter`` is 1), ``hostile_records``
+  (``GET /staging/mismatches`` rows carry markup, quotes, line breaks, spreadsheet formulas, very long
+  text and lone surrogates in ``recordId``, an extra ``note`` field and, for one row in 8, the
+  ``recordType``: what a report's readers must see as text, never as markup or formulas).
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ FaultKind = Literal[
     "html",
     "truncate",
     "malformed_json",
+    "drop_answer",
     "delay",
     "expire_sessions",
     "deregister",
     "ignore_offset",
     "find_stuck",
     "find_failed",
+    "hostile_records",
 ]
 
 
@@ -116,6 +122,7 @@ class FaultPlan:
     deregister: list[str] = field(default_factory=list)
     ignore_offset: bool = False
     find_outcome: FindOutcome | None = None
+    hostile_records: bool = False
 
 
 class FaultInjector:
@@ -149,7 +156,7 @@ class FaultInjector:
             match fault.kind:
                 case "status" | "drop" | "html":
                     plan.answer = plan.answer or fault
-                case "truncate" | "malformed_json":
+                case "truncate" | "malformed_json" | "drop_answer":
                     plan.spoil = plan.spoil or fault
                 case "delay":
                     plan.delay += fault.seconds or 0.0
@@ -163,6 +170,8 @@ class FaultInjector:
                     plan.find_outcome = plan.find_outcome or "stuck"
                 case "find_failed":
                     plan.find_outcome = plan.find_outcome or "fail"
+                case "hostile_records":
+                    plan.hostile_records = True
         return plan
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -90,6 +91,10 @@ class Exchange:
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client refusing the TLS certificate, or hanging up, is what some tests are about: no traceback.
+        _log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
     def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
         self.simulator = simulator
@@ -178,6 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
             with suppress(Rejected):
                 sim.state.deregister(subscriber_id)
         req.ignore_offset, req.find_outcome = plan.ignore_offset, plan.find_outcome
+        req.hostile_records = plan.hostile_records
         if plan.answer is not None and plan.answer.kind == "drop":
             sim._record(exchange)
             self.close_connection = True
@@ -198,6 +204,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response, spoil: Fault | None, exchange: Exchange) -> None:
         body = response.body
         declared: int | None = None
+        if spoil is not None and spoil.kind == "drop_answer":  # processed; the answer never leaves
+            if not isinstance(body, bytes):
+                body = b"".join(body)  # the rows are generated while sending: let that happen
+            exchange.status = response.status
+            self.server.simulator._record(exchange)
+            self.close_connection = True
+            return
         if spoil is not None:
             whole = body if isinstance(body, bytes) else b"".join(body)
             if spoil.kind == "malformed_json":
@@ -274,6 +287,8 @@ class Simulator:
     :class:`~damdrift_cli.simulator.clock.ManualClock` to move time without sleeping.
     ``record_exchanges`` keeps the last ``max_exchanges`` requests and answers (bodies cut at
     ``max_body_bytes``) for tests; it is off by default so a long benchmark keeps nothing.
+    ``tls`` (a server-side ``ssl.SSLContext`` with its certificate loaded) serves HTTPS instead of HTTP,
+    like an ingress with a private or self-signed certificate.
     """
 
     def __init__(
@@ -287,7 +302,9 @@ class Simulator:
         record_exchanges: bool = False,
         max_exchanges: int = 10_000,
         max_body_bytes: int = 1 << 20,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self.tls = tls
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario or "default")
         self.clock = clock
         self.state = PublisherState(self.scenario.settings(), clock)
@@ -315,6 +332,10 @@ class Simulator:
             raise RuntimeError("the simulator is already running")
         self._stopping.clear()
         self._server = _HttpServer(self._address, self)
+        if self.tls is not None:  # the handshake happens in the connection's thread, on first read
+            self._server.socket = self.tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -355,7 +376,12 @@ class Simulator:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` (the APIs are under ``/dx/api/core/v1`` and ``/dx/api/dam/v1``)."""
         host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
-        return f"http://{host}:{self.port}"
+        return f"{self.protocol}://{host}:{self.port}"
+
+    @property
+    def protocol(self) -> str:
+        """``https`` when serving TLS, else ``http`` (what ``dxProtocol`` must say)."""
+        return "https" if self.tls is not None else "http"
 
     @property
     def ring_base_url(self) -> str:

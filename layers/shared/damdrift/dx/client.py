@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -91,7 +92,10 @@ class DxClient:
         adapter = HTTPAdapter(max_retries=_retry_policy(self.tuning))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
-        self._session.verify = connection.ca_bundle or connection.verify_tls
+        # Passed with every request too: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
+        # environment override a session's ``verify``, which would ignore caBundle and verifyTls.
+        self._verify: str | bool = connection.ca_bundle or connection.verify_tls
+        self._session.verify = self._verify
         if not connection.verify_tls:
             logger.warning(
                 "TLS certificate verification is OFF for %s (verifyTls=false): anyone on the path can "
@@ -156,7 +160,7 @@ class DxClient:
 
     def get_subscriber(self, subscriber_id: str) -> Subscriber:
         try:
-            data = self._json("GET", f"/staging/subscriber/{subscriber_id}")
+            data = self._json("GET", f"/staging/subscriber/{quote(subscriber_id, safe='')}")
         except NotFound as exc:
             raise SubscriberNotFound(
                 f"subscriber {subscriber_id!r} is not registered on {self.connection.hostname}"
@@ -193,12 +197,14 @@ class DxClient:
         record_action: RecordAction | str | None = None,
         page_size: int | None = None,
         start_offset: int = 0,
+        known_first: Any = None,
     ) -> Iterator[dict[str, Any]]:
         """Yields every mismatch record, page by page (``offset``/``limit``), holding one page at a time.
 
         Records are yielded as DX sent them (dicts): at a million records a model per record would
         cost more than the download. A server that ignores ``offset`` (returns the same page again)
-        is detected and reported instead of looping forever.
+        is detected and reported instead of looping forever. When resuming (``start_offset`` > 0),
+        ``known_first`` is the log's first record: a page starting with it again is that same fault.
         """
         limit = page_size or self.tuning.page_size
         if limit < 1:
@@ -209,7 +215,7 @@ class DxClient:
         if record_action is not None:
             params["recordAction"] = RecordAction(record_action).value
         offset = start_offset
-        previous_first: Any = None
+        previous_first: Any = known_first
         while True:
             # ASSUMPTION: offset-limit-integers
             page = self._json(
@@ -223,7 +229,7 @@ class DxClient:
             if not page:
                 return
             first = page[0]
-            if offset > start_offset and first == previous_first:
+            if previous_first is not None and first == previous_first:
                 raise UnexpectedResponse(
                     f"GET /staging/mismatches returned the same page at offset {offset} as before: "
                     "the server ignores 'offset'; stopping instead of looping"
@@ -309,6 +315,7 @@ class DxClient:
                 params=params,
                 json=json,
                 timeout=(self.tuning.connect_timeout, self.tuning.read_timeout),
+                verify=self._verify,
             )
         except requests.exceptions.SSLError as exc:
             raise DxUnavailable(

@@ -6,18 +6,20 @@ Field names mirror dxclient's options (``-dxProtocol -hostname -dxPort -damAPIPo
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-# A DNS name or an IPv4/IPv6 literal; no scheme, path, port, user info or whitespace.
+# A DNS name or an IPv4 literal (IPv6 literals are checked by ipaddress); no scheme, path, port, user
+# info or whitespace. Always fullmatch: ``$`` alone would let a trailing newline through.
 _HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+    r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
-_IPV6 = re.compile(r"^\[?[0-9A-Fa-f:.]+\]?$")
-_API_VERSION = re.compile(r"^v[0-9]+$")
+_API_VERSION = re.compile(r"v[0-9]{1,3}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DxConnection(BaseModel):
@@ -38,18 +40,40 @@ class DxConnection(BaseModel):
     @field_validator("hostname")
     @classmethod
     def _plain_hostname(cls, value: str) -> str:
-        if _HOSTNAME.match(value) or (":" in value and _IPV6.match(value)):
+        if _HOSTNAME.fullmatch(value) or _is_ipv6_literal(value):
             return value
         raise ValueError(
             "expected a bare host name such as dx.example.com (no scheme, port, path or credentials)"
         )
 
+    @field_validator("dx_port", "ring_api_port", "dam_api_port", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        if isinstance(value, bool):  # JSON true would otherwise be port 1
+            raise ValueError("expected a port number")
+        return value
+
     @field_validator("ring_api_version", "dam_api_version")
     @classmethod
     def _api_version(cls, value: str) -> str:
-        if not _API_VERSION.match(value):
+        if not _API_VERSION.fullmatch(value):
             raise ValueError("expected an API version such as v1")
         return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _bundle_path(cls, value: str | None) -> str | None:
+        if value is not None and (not value or _CONTROL.search(value) or len(value) > 1024):
+            raise ValueError("expected the path of a PEM file with the CA certificates to trust")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_options_agree(self) -> Self:
+        if self.ca_bundle is not None and not self.verify_tls:
+            raise ValueError("caBundle and verifyTls false contradict each other: verify with the bundle")
+        if self.protocol == "http" and (self.ca_bundle is not None or not self.verify_tls):
+            raise ValueError("verifyTls and caBundle are for dxProtocol https")
+        return self
 
     def _origin(self, port: int | None) -> str:
         port = port or self.dx_port
@@ -71,6 +95,18 @@ class DxConnection(BaseModel):
         """The name reports are filed under: host, plus the port when it is not the default."""
         port = self.dam_api_port or self.dx_port
         return self.hostname + (f"_{port}" if port else "")
+
+
+def _is_ipv6_literal(value: str) -> bool:
+    """``::1`` or ``[::1]``, a valid IPv6 address (an IPv4 address with a port is not one)."""
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if ":" not in bare or "%" in bare:  # a zone id (fe80::1%eth0) has no place in a URL here
+        return False
+    try:
+        ipaddress.IPv6Address(bare)
+    except ValueError:
+        return False
+    return True
 
 
 class DxCredentials(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,8 +45,10 @@ class TriggerRequest(BaseModel):
         return cls(method=match.group("method"), path=match.group("path"), body=body)
 
     def render(self, subscriber_id: str) -> tuple[str, str, Any]:
-        path = self.path.replace("{subscriberId}", subscriber_id)
-        body = json.loads(self.body.replace("{subscriberId}", subscriber_id)) if self.body else None
+        # The id may come from DX itself: escaped for its place, it can change neither path nor body.
+        path = self.path.replace("{subscriberId}", quote(subscriber_id, safe=""))
+        in_json = json.dumps(subscriber_id)[1:-1]
+        body = json.loads(self.body.replace("{subscriberId}", in_json)) if self.body else None
         return self.method, path, body
 
 

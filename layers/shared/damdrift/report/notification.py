@@ -2,7 +2,8 @@
 
 SNS rules (Publish API): the subject is ASCII text of fewer than 100 characters with no line breaks
 or control characters; the message is at most 256 KB of UTF-8. The body only ever holds counts, a
-capped table and capped error text, so it stays a few KB however large the report is.
+capped table, the first few NEW and RESOLVED records, capped error text and a link to the HTML
+report, so it stays a few KB however large the report is.
 
 Every value that came from DX or from the execution input is untrusted text: line breaks become spaces
 (except inside the error message's indented block), other control characters and bidi overrides are
@@ -20,11 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from damdrift.report.summary import CheckStatus, Summary, counts_table
+from damdrift.report.diff import ChangeClass, RunDiff
+from damdrift.report.summary import Changes, CheckStatus, Summary, counts_table
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 MESSAGE_MAX_BYTES = 64 * 1024  # a safety net far below SNS's 256 KB; the layout stays well under it
 TABLE_MAX_ROWS = 60  # 12 record types x 3 actions fit, with room for types DX adds
+TOP_RECORDS = 10  # NEW / RESOLVED records listed; the HTML report has up to 500 of each
 _FIELD_MAX = 300
 _ERROR_MESSAGE_MAX = 2000
 _DIAGNOSIS_MAX_ITEMS = 20
@@ -59,6 +62,13 @@ FAILED_ON_VOLUME_HINT = (
 _FIND_ERRORS = frozenset({"FindMismatchFailed", "FindMismatchTimedOut"})
 
 
+class ReportLink(BaseModel):
+    """A link to the HTML report (a pre-signed S3 URL) and when it stops working."""
+
+    url: str
+    expires: datetime
+
+
 class Notification(BaseModel):
     """What to publish: ``sns.publish(TopicArn=..., Subject=n.subject, Message=n.message,
     MessageAttributes=n.sns_message_attributes())``."""
@@ -73,11 +83,20 @@ class Notification(BaseModel):
         return {name: {"DataType": "String", "StringValue": value} for name, value in self.attributes.items()}
 
 
-def build_notification(summary: Summary, report_location: str) -> Notification:
-    """The notification for ``summary``; ``report_location`` says where the report is (s3://... or URL)."""
+def build_notification(
+    summary: Summary,
+    report_location: str,
+    *,
+    diff: RunDiff | None = None,
+    report_link: ReportLink | None = None,
+) -> Notification:
+    """The notification for ``summary``; ``report_location`` says where the report is (s3://... or URL).
+
+    ``diff`` adds the top NEW and RESOLVED records, ``report_link`` the link to the HTML report.
+    """
     return Notification(
         subject=_subject(summary),
-        message=_message(summary, report_location),
+        message=_message(summary, report_location, diff, report_link),
         attributes={
             "status": str(summary.status),
             "subscriberId": _inline(summary.subscriber_id, 256) or "-",
@@ -90,10 +109,13 @@ def _subject(summary: Summary) -> str:
     tag = _SUBJECT_TAGS[summary.status]
     if summary.status is CheckStatus.ERRORED:
         tail = ": " + _ascii(summary.error.type if summary.error else "error", 40)
-    elif summary.total == 0:
-        tail = ": no mismatches"
+    elif summary.effective_total == 0:
+        tail = ": no mismatches" + (f" ({summary.ignored_total} ignored)" if summary.ignored_total else "")
     else:
-        tail = f": {summary.total} mismatch" + ("" if summary.total == 1 else "es")
+        tail = f": {summary.effective_total} mismatch" + ("" if summary.effective_total == 1 else "es")
+        changes = summary.changes
+        if changes is not None and changes.previous_execution is not None:
+            tail += f" (+{changes.effective_new} new, -{changes.effective_resolved} resolved)"
     publisher = _ascii(summary.publisher, SUBJECT_MAX) or "?"
     subscriber = _ascii(summary.target_host or summary.subscriber_id, SUBJECT_MAX) or "?"
     # Shorten the names, never the tag or the tail: the longer name gives way first.
@@ -109,7 +131,9 @@ def _subject(summary: Summary) -> str:
     return f"{tag} {publisher} -> {subscriber}{tail}"[:SUBJECT_MAX]
 
 
-def _message(summary: Summary, report_location: str) -> str:
+def _message(
+    summary: Summary, report_location: str, diff: RunDiff | None, report_link: ReportLink | None
+) -> str:
     lines = [
         f"dam-drift check: {summary.status}" + (" (partial report)" if summary.partial else ""),
         "",
@@ -120,8 +144,14 @@ def _message(summary: Summary, report_location: str) -> str:
         lines.append(_field("Target host", summary.target_host))
     lines.append(_field("Status", str(summary.status)))
     lines.append(_field("Mismatches", _mismatches(summary)))
-    if summary.counts:
-        lines += ["", *_table(summary.counts)]
+    if summary.changes is not None and summary.status is not CheckStatus.ERRORED:
+        lines.append(_field("Since previous", since_text(summary.changes)))
+    if summary.counts or (diff is not None and diff.resolved.total):
+        lines += ["", *counts_lines(summary, diff)]
+    if diff is not None:
+        lines += _records("New records", diff.new)
+        lines += _records("Resolved records", diff.resolved)
+    lines += _rule_lines(summary)
     lines += [
         "",
         _field("Started", _time(summary.started_at)),
@@ -136,6 +166,9 @@ def _message(summary: Summary, report_location: str) -> str:
         _field("Execution", summary.execution),
         _field("Report", report_location or "-"),
     ]
+    if report_link is not None:
+        # Not through _field: a signed URL is longer than its cap, and is ours, not DX's text.
+        lines += ["", f"HTML report (link valid until {_time(report_link.expires)}):", f"  {report_link.url}"]
     if summary.error is not None:
         lines += ["", *_error_lines(summary)]
     text = "\n".join(lines) + "\n"
@@ -150,21 +183,101 @@ def _mismatches(summary: Summary) -> str:
         return f"{summary.total} so far (partial report)"
     if summary.status is CheckStatus.ERRORED and summary.total == 0:
         return "unknown (the check did not finish)"  # not "0": that would read as in sync
+    if summary.ignored_total:
+        ignored = summary.ignored_total
+        return f"{summary.effective_total} (and {ignored} ignored by rules, {summary.total} in all)"
     return str(summary.total)
 
 
-def _table(counts: dict[str, dict[str, int]]) -> list[str]:
-    rows = [(_inline(rtype, 40), _inline(action, 20), n) for rtype, action, n in counts_table(counts)]
+def since_text(changes: Changes) -> str:
+    """One line on what changed since the previous usable check."""
+    if changes.error is not None:
+        return f"not compared ({changes.error})"
+    if changes.previous_execution is None:
+        return "first check of this subscriber"
+    text = f"+{changes.new} new, -{changes.resolved} resolved, {changes.unchanged} unchanged"
+    ignored = changes.new_ignored + changes.resolved_ignored
+    if ignored:
+        text += f" ({changes.new_ignored} of the new, {changes.resolved_ignored} of the resolved ignored)"
+    if changes.status_changed and changes.previous_status is not None:
+        text += f"; was {changes.previous_status}"
+    return text + f"; previous: {changes.previous_execution}"
+
+
+def counts_lines(summary: Summary, diff: RunDiff | None = None) -> list[str]:
+    """A text table of counts by type and action; with a diff, NEW and RESOLVED columns; with ignored
+    records, theirs (also what ``damdrift report show`` prints)."""
+    counts: dict[str, dict[str, int]] = {t: dict(a) for t, a in summary.counts.items()}
+    compared = diff is not None and diff.previous is not None
+    if diff is not None and compared:
+        for rtype, actions in diff.resolved.counts.items():
+            for action in actions:
+                counts.setdefault(rtype, {}).setdefault(action, 0)
+    columns = ["Count"]
+    if compared:
+        columns += ["New", "Resolved"]
+    if summary.ignored_total:
+        columns.append("Ignored")
+    rows: list[tuple[str, str, list[int]]] = []
+    for rtype, action, n in counts_table(counts):
+        cells = [n]
+        if diff is not None and compared:
+            cells += [_cell(diff.new.counts, rtype, action), _cell(diff.resolved.counts, rtype, action)]
+        if summary.ignored_total:
+            cells.append(_cell(summary.ignored, rtype, action))
+        rows.append((_inline(rtype, 40), _inline(action, 20), cells))
     shown = rows[:TABLE_MAX_ROWS]
     type_width = max(len("Record type"), *(len(row[0]) for row in shown))
     action_width = max(len("Action"), *(len(row[1]) for row in shown))
-    count_width = max(len("Count"), *(len(str(row[2])) for row in shown))
-    out = [f"{'Record type':<{type_width}}  {'Action':<{action_width}}  {'Count':>{count_width}}"]
-    out.append(f"{'-' * type_width}  {'-' * action_width}  {'-' * count_width}")
-    out += [f"{t:<{type_width}}  {a:<{action_width}}  {n:>{count_width}}" for t, a, n in shown]
+    widths = [
+        max(len(column), *(len(str(row[2][index])) for row in shown)) for index, column in enumerate(columns)
+    ]
+    header = "  ".join(f"{column:>{width}}" for column, width in zip(columns, widths, strict=True))
+    out = [f"{'Record type':<{type_width}}  {'Action':<{action_width}}  {header}"]
+    out.append("  ".join(["-" * type_width, "-" * action_width, *("-" * width for width in widths)]))
+    for rtype, action, cells in shown:
+        numbers = "  ".join(f"{cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
+        out.append(f"{rtype:<{type_width}}  {action:<{action_width}}  {numbers}")
     if len(rows) > len(shown):
         out.append(f"... and {len(rows) - len(shown)} more rows (see summary.json)")
     return out
+
+
+def _cell(counts: dict[str, dict[str, int]], rtype: str, action: str) -> int:
+    return counts.get(rtype, {}).get(action, 0)
+
+
+def _records(title: str, changes: ChangeClass) -> list[str]:
+    """The first few records of a class, one line each (the HTML report and the .jsonl.gz have all)."""
+    if not changes.total:
+        return []
+    shown = changes.samples[:TOP_RECORDS]
+    lines = ["", f"{title} ({len(shown)} of {changes.total}):"]
+    for sample in shown:
+        record_id = sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
+        ignored = f"  [ignored by rule {sample.ignored_by}]" if sample.ignored_by is not None else ""
+        lines.append(
+            f"  {_inline(sample.record_type, 40)} {_inline(sample.record_action, 20)} "
+            f"{_inline(record_id, 120)}{ignored}"
+        )
+    return lines
+
+
+def _rule_lines(summary: Summary) -> list[str]:
+    rules = summary.ignore_rules
+    if rules is None or (not rules.expired and rules.error is None):
+        return []
+    lines = [""]
+    if rules.error is not None:
+        lines += ["Ignore rules NOT applied (the rules file is invalid):", *_indented(rules.error, 500)]
+    if rules.expired:
+        lines.append(f"Expired ignore rules (no longer applied; renew or remove them): {len(rules.expired)}")
+        for rule in rules.expired[:TOP_RECORDS]:
+            comment = f" - {_inline(rule.comment, 120)}" if rule.comment else ""
+            lines.append(f"  rule {rule.index}: {_inline(rule.rule, 120)}, expired {rule.expires}{comment}")
+        if len(rules.expired) > TOP_RECORDS:
+            lines.append(f"  ... and {len(rules.expired) - TOP_RECORDS} more (see summary.json)")
+    return lines
 
 
 def _error_lines(summary: Summary) -> list[str]:

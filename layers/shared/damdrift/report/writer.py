@@ -86,6 +86,9 @@ def _json_line_encoder() -> Callable[[Any], str]:
 
 _compact_json = _json_line_encoder()
 
+#: Told each written record's ``(recordType, recordAction)`` and recordId (see damdrift.report.tracker).
+RecordObserver = Callable[[tuple[str, str], Any], None]
+
 
 @dataclass(frozen=True, slots=True)
 class ReportFiles:
@@ -109,8 +112,16 @@ class ReportWriter:
         files = writer.result
     """
 
-    def __init__(self, directory: str | Path, *, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        compresslevel: int = DEFAULT_COMPRESSLEVEL,
+        csv_header: bool = True,
+        observer: RecordObserver | None = None,
+    ) -> None:
         directory = Path(directory)
+        self._observer = observer
         directory.mkdir(parents=True, exist_ok=True)
         self.records_path = directory / RECORDS_FILENAME
         self.csv_path = directory / CSV_FILENAME
@@ -128,7 +139,8 @@ class ReportWriter:
             self._gz.close()
             raise
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(CSV_COLUMNS)
+        if csv_header:  # a later part of a report (see damdrift.steps.download) continues the first's CSV
+            self._csv.writerow(CSV_COLUMNS)
 
     def __enter__(self) -> ReportWriter:
         return self
@@ -176,7 +188,7 @@ class ReportWriter:
         # The hot loop, run once per record. The csv module needs ~2.5 us a row; most rows need no
         # quoting and no formula guard, so they are joined by hand, which gives the same bytes as
         # csv.writer (a test compares them) in a fifth of the time. Other rows go through csv.writer.
-        pairs, pending, encode = self._pairs, self._pending, _compact_json
+        pairs, pending, encode, observe = self._pairs, self._pending, _compact_json, self._observer
         write, writerow, eol = self._csv_file.write, self._csv.writerow, self._csv.dialect.lineterminator
         formula_after_comma, formula_start = _FORMULA_AFTER_COMMA.search, _FORMULA_START
         written = 0
@@ -212,6 +224,8 @@ class ReportWriter:
                 self._pending_chars += len(line)
                 key = (rtype, action)
                 pairs[key] = pairs.get(key, 0) + 1
+                if observe is not None:
+                    observe(key, record_id)
                 written += 1
                 if len(pending) >= _BATCH_RECORDS or self._pending_chars >= _BATCH_CHARS:
                     self._flush_records()

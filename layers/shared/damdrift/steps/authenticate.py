@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from damdrift.dx.client import DxClient
+from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
 from damdrift.observability import MetricUnit, logger, metrics
@@ -54,11 +55,28 @@ def plan_check(
 
 def authenticate(request: AuthenticateRequest, settings: Settings, now: datetime) -> CheckPlan:
     check, check_input = plan_check(request, settings, now)
+    warn_if_unprotected(check.publisher)
     client = dx_client(check, settings)
     client.login()
     subscribers = resolve_subscribers(client, check_input.subscriber_ids)
     metrics.add_metric(name="SubscribersToCheck", unit=MetricUnit.Count, value=len(subscribers))
     return CheckPlan(check=check, subscribers=subscribers)
+
+
+def warn_if_unprotected(publisher: DxConnection) -> None:
+    """Once per check (the DX client warns too, but it is reused by warm Lambdas): the password travels
+    unprotected when TLS is not verified, or not used at all."""
+    if publisher.protocol == "http":
+        logger.warning(
+            "dxProtocol is http: the DX password and session cookie cross the network unencrypted",
+            extra={"hostname": publisher.hostname},
+        )
+    elif not publisher.verify_tls:
+        logger.warning(
+            "TLS certificate verification is OFF (verifyTls=false): anyone on the path can read the DX "
+            "credentials; use caBundle for a private CA instead",
+            extra={"hostname": publisher.hostname},
+        )
 
 
 def resolve_subscribers(client: DxClient, requested: list[str]) -> list[SubscriberRef]:

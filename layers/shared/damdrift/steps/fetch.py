@@ -1,12 +1,17 @@
 """Step 4: download the whole mismatch report, keep it in S3, and say what the notice should be.
 
 Records stream page by page into local files (gzip JSON Lines as DX sent them, plus a dxclient-style
-CSV) and from there to S3 with boto3's multipart transfer, so memory stays flat at a million rows. If
-DX fails mid-download, what was already downloaded is still stored, marked ``partial``, and the check
-ends ERRORED — a report is never thrown away.
+CSV) and from there to S3 with boto3's multipart transfer, so memory stays flat at a million rows. The
+download is stored in checkpointed parts (:mod:`damdrift.steps.download`): if DX or S3 fails midway,
+what was downloaded is kept and Step Functions' retry of this step resumes after it.
 
 The same step records a check that errored earlier (``$.error`` set by a Catch): an ERRORED summary,
-so every subscriber of every run has a ``summary.json``.
+so every subscriber of every run has a ``summary.json``. If the error ended a download, the parts it
+stored become the report, marked ``partial`` — a report is never thrown away.
+
+While writing, each record is keyed and matched against the ignore rules; then the check is compared
+with the subscriber's previous usable one, and gets its HTML report (:mod:`damdrift.steps.insight`).
+Whether a notice goes out is decided here (:func:`should_notify`); the ASL only reads ``notify``.
 """
 
 from __future__ import annotations
@@ -16,16 +21,29 @@ from datetime import datetime
 from typing import Any
 
 from damdrift.dx.client import DxClient
-from damdrift.errors import DxError, split_diagnosis
+from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
+from damdrift.report.diff import RunDiff
+from damdrift.report.html import HTML_FILENAME
 from damdrift.report.notification import Notification, build_notification
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
-from damdrift.report.writer import ReportFiles, ReportWriter
+from damdrift.report.tracker import RecordTracker
+from damdrift.report.writer import ReportFiles
 from damdrift.settings import Settings
-from damdrift.state import SubscriberTask
+from damdrift.state import PollPhase, SubscriberTask
 from damdrift.steps.common import dx_client
+from damdrift.steps.download import Download, discard_parts, download_report, salvage
+from damdrift.steps.insight import (
+    History,
+    compare_with_previous,
+    load_history,
+    load_ignore_rules,
+    previous_usable,
+    report_link,
+    store_html,
+)
 from damdrift.store import SUMMARY_FILENAME, ReportStore
 
 
@@ -41,6 +59,12 @@ class Outcome(WireModel):
     summary_key: str | None = None
     report_location: str | None = None
     error: dict[str, Any] | None = None
+    #: Records an ignore rule matched (included in ``total``), and those left: what decides DRIFT.
+    ignored_total: int = 0
+    effective_total: int | None = None
+    #: Since the previous usable check (summary.json's ``changes``).
+    changes: dict[str, Any] | None = None
+    report_html: str | None = None
 
 
 class OutboundNotice(WireModel):
@@ -73,33 +97,51 @@ def fetch_with(
     workdir = settings.work_dir / "dam-drift" / check.execution / subscriber_id
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    failure: DxError | None = None
-    with ReportWriter(workdir) as writer:
-        try:
-            writer.add_many(client.iter_mismatches(subscriber_id))
-        except DxError as exc:
-            failure = exc
-            logger.error("download failed; storing what was fetched", extra={"error": type(exc).__name__})
-    files = writer.result
     prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, check.execution)
+    rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
+    history = load_history(store, settings, check.publisher_id, subscriber_id, check.execution)
+    tracker = RecordTracker(rules.matcher)
     try:
-        stored = store.upload_report_files(prefix, files)
+        download = download_report(
+            lambda offset, first: client.iter_mismatches(
+                subscriber_id, start_offset=offset, known_first=first
+            ),
+            store,
+            prefix,
+            workdir,
+            settings.report_part_records,
+            observer=tracker.observe,
+        )
+        files = download.files
+        try:
+            stored = store.upload_report_files(prefix, files)
+        except ReportStorageError as exc:
+            described = download.checkpoint.describe(store.bucket, prefix)
+            raise ReportStorageError(f"{exc.message}; {described}") from exc
+        if download.resumed_at:  # parts stored by an earlier attempt were not seen while writing
+            tracker = RecordTracker.from_records_file(files.records_path, rules.matcher)
+        status = status_for(files.total - tracker.ignored_total)
+        previous = previous_usable(store, history, check.execution)
+        comparison = compare_with_previous(
+            store, check.execution, status, tracker, files, prefix, workdir, previous
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    error = None
-    status = status_for(files.total)
-    if failure is not None:
-        status = CheckStatus.ERRORED
-        error = ErrorInfo(
-            type=type(failure).__name__,
-            message=f"{failure} ({files.total} records were downloaded and stored before the failure)",
-        )
-    summary = _summary(task, now, status, files, error=error, partial=failure is not None, prefix=prefix)
-    summary.files = ReportKeys(
-        records=stored.get("records"), csv=stored.get("csv"), summary=prefix + SUMMARY_FILENAME
+    summary = _summary(
+        task, now, status, files, error=None, partial=False, prefix=prefix, ignored=tracker.ignored_counts()
     )
-    return _finish(task, settings, store, summary, prefix)
+    summary.ignore_rules = rules.summary_with(tracker)
+    summary.changes = comparison.changes
+    summary.files = ReportKeys(
+        records=stored.get("records"),
+        csv=stored.get("csv"),
+        summary=prefix + SUMMARY_FILENAME,
+        **comparison.stored,
+    )
+    result = _finish(task, settings, store, summary, prefix, history=history, diff=comparison.diff)
+    discard_parts(store, prefix, download.checkpoint)
+    return result
 
 
 def record_errored(
@@ -110,8 +152,30 @@ def record_errored(
     message, diagnosis = split_diagnosis(task.error.message())
     error = ErrorInfo(type=task.error.Error, message=message, diagnosis=diagnosis)
     prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, check.execution)
-    summary = _summary(task, now, CheckStatus.ERRORED, None, error=error, partial=False, prefix=prefix)
-    return _finish(task, settings, store, summary, prefix)
+    salvaged: Download | None = None
+    stored: dict[str, str] = {}
+    if task.poll is not None and task.poll.phase is PollPhase.COMPLETED:  # the download had begun
+        workdir = settings.work_dir / "dam-drift" / check.execution / subscriber_id
+        shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            salvaged = salvage(store, prefix, workdir)
+            if salvaged is not None:
+                stored = store.upload_report_files(prefix, salvaged.files)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if salvaged is None:
+        summary = _summary(task, now, CheckStatus.ERRORED, None, error=error, partial=False, prefix=prefix)
+        return _finish(task, settings, store, summary, prefix)
+    files = salvaged.files
+    logger.warning("the download failed; its stored parts are the report", extra={"records": files.total})
+    error.message += f" ({files.total} records were downloaded and stored before the failure)"
+    summary = _summary(task, now, CheckStatus.ERRORED, files, error=error, partial=True, prefix=prefix)
+    summary.files = ReportKeys(
+        records=stored.get("records"), csv=stored.get("csv"), summary=prefix + SUMMARY_FILENAME
+    )
+    result = _finish(task, settings, store, summary, prefix)
+    discard_parts(store, prefix, salvaged.checkpoint)
+    return result
 
 
 def _summary(
@@ -123,6 +187,7 @@ def _summary(
     error: ErrorInfo | None,
     partial: bool,
     prefix: str,
+    ignored: dict[str, dict[str, int]] | None = None,
 ) -> Summary:
     poll = task.poll
     find_completed = now if poll is not None and poll.phase == "COMPLETED" else None
@@ -146,7 +211,20 @@ def _summary(
         error=error,
         partial=partial,
         report_prefix=prefix,
+        ignored=ignored or {},
+        ignored_total=sum(n for actions in (ignored or {}).values() for n in actions.values()),
     )
+
+
+def should_notify(policy: NotifyPolicy, summary: Summary) -> bool:
+    """Whether the check publishes a notice. ERRORED always does (to the ops topic); otherwise
+    ``always`` does, ``on-drift`` when drift remains that no rule ignores, and ``on-change`` when the
+    check differs from the previous usable one (see ``Changes.changed``)."""
+    if summary.status is CheckStatus.ERRORED or policy is NotifyPolicy.ALWAYS:
+        return True
+    if policy is NotifyPolicy.ON_DRIFT:
+        return summary.status is CheckStatus.DRIFT
+    return summary.changes is None or summary.changes.changed
 
 
 def _finish(
@@ -155,17 +233,28 @@ def _finish(
     store: ReportStore,
     summary: Summary,
     prefix: str,
+    *,
+    history: History | None = None,
+    diff: RunDiff | None = None,
 ) -> FetchResult:
+    if history is None:
+        history = load_history(store, settings, summary.publisher, summary.subscriber_id, summary.execution)
+    summary.files = (summary.files or ReportKeys(summary=prefix + SUMMARY_FILENAME)).model_copy(
+        update={"html": prefix + HTML_FILENAME}
+    )
+    html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
     summary_key = store.put_summary(prefix, summary)
-    store.put_latest(summary.publisher, summary.subscriber_id, summary_key, summary)
+    # Last: the pointer moves only once everything it points at is stored.
+    store.put_latest(
+        summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
+    )
     _emit_metrics(summary)
     location = f"s3://{settings.report_bucket}/{prefix}"
-    notification = build_notification(summary, location)
+    link = report_link(store, settings, html_key, summary.finished_at or task.check.started_at)
+    notification = build_notification(summary, location, diff=diff, report_link=link)
     topic = settings.ops_topic_arn if summary.status is CheckStatus.ERRORED else settings.drift_topic_arn
     topic = topic or settings.drift_topic_arn
-    notify = topic is not None and (
-        task.check.notify_policy is NotifyPolicy.ALWAYS or summary.status is not CheckStatus.IN_SYNC
-    )
+    notify = topic is not None and should_notify(task.check.notify_policy, summary)
     logger.info(
         "check finished", extra={"status": summary.status, "total": summary.total, "summary_key": summary_key}
     )
@@ -180,6 +269,10 @@ def _finish(
             summary_key=summary_key,
             report_location=location,
             error=summary.error.model_dump(mode="json") if summary.error else None,
+            ignored_total=summary.ignored_total,
+            effective_total=summary.effective_total,
+            changes=summary.changes.model_dump(mode="json", by_alias=True) if summary.changes else None,
+            report_html=html_key,
         ),
         notify=notify,
         notification=_outbound(notification, topic) if topic else None,
@@ -204,6 +297,12 @@ def _emit_metrics(summary: Summary) -> None:
     metrics.add_metric(name="ChecksCompleted", unit=MetricUnit.Count, value=1)
     if summary.status is CheckStatus.ERRORED:
         metrics.add_metric(name="ErroredChecks", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="IgnoredRecords", unit=MetricUnit.Count, value=summary.ignored_total)
+    changes = summary.changes
+    if changes is not None and changes.previous_execution is not None:
+        metrics.add_metric(name="NewRecords", unit=MetricUnit.Count, value=changes.effective_new)
+        metrics.add_metric(name="ResolvedRecords", unit=MetricUnit.Count, value=changes.effective_resolved)
     for record_type, actions in summary.counts.items():
         for action, count in actions.items():
             # One EMF entry per type x action, so CloudWatch can graph each dimension pair.

@@ -1,0 +1,161 @@
+"""Cold-start benchmark: how long each Lambda handler module takes to import in a fresh interpreter.
+
+Each handler (``functions/<name>/app.py``) is imported in a new process, with its folder and the layer
+(``layers/shared``) first on ``sys.path`` and the environment a deployed function has (bucket, topics,
+region), timed from inside the process so that the interpreter's own start is left out, as it is the
+same for every function. The floor, measured in the same rounds: ``import boto3, requests`` (what any
+Python Lambda that talks to AWS and HTTP pays). The median of several rounds is kept; rounds
+interleave the floor and the handlers so that load from elsewhere hits them alike.
+
+Target: every handler <= 1.3x the floor. ``--breakdown`` lists, from ``python -X importtime``, what a
+handler imports beyond the floor, by package (self time, summed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+
+from support import FAKE_AWS_ENV, PYTHON, REPO, busy_cpus, median, result_line, wait_for_quiet
+
+FUNCTIONS = REPO / "functions"
+LAYER = REPO / "layers" / "shared"
+TARGET_RATIO = 1.3
+FLOOR = "import boto3, requests"
+#: What template.yaml gives every function (values made up; only their presence matters at import).
+FUNCTION_ENV = {
+    **FAKE_AWS_ENV,
+    "REPORT_BUCKET": "dam-drift-bench-reports",
+    "DRIFT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dam-drift-drift",
+    "OPS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dam-drift-ops",
+    "CREDENTIALS_SECRET": "dam-drift/dx-credentials",
+    "POWERTOOLS_SERVICE_NAME": "dam-drift",
+    "POWERTOOLS_METRICS_NAMESPACE": "DamDrift",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+def handlers() -> list[str]:
+    return sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
+
+
+def _script(statement: str, function: str | None) -> str:
+    paths = [str(LAYER)] + ([str(FUNCTIONS / function)] if function else [])
+    return (
+        f"import sys, time\nsys.path[:0] = {paths!r}\n"
+        f"started = time.perf_counter()\n{statement}\n"
+        "print(time.perf_counter() - started)\n"
+    )
+
+
+def import_seconds(statement: str, function: str | None = None) -> float:
+    """Seconds ``statement`` takes in a fresh interpreter (``function``'s folder on the path)."""
+    done = subprocess.run(
+        [PYTHON, "-c", _script(statement, function)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **FUNCTION_ENV},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{statement!r} ({function or 'floor'}) failed:\n{done.stderr[-3000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _importtime(statement: str, function: str | None) -> dict[str, int]:
+    """Self time (us) per module from ``python -X importtime``."""
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-c", _script(statement, function)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **FUNCTION_ENV},
+        check=True,
+    )
+    result: dict[str, int] = {}
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            own, _cumulative, name = line.removeprefix("import time:").split("|")
+            result[name.strip()] = int(own)
+    return result
+
+
+def breakdown(function: str, top: int = 15) -> list[tuple[str, float]]:
+    """What ``function`` imports beyond the floor, summed per package (ours per module), in ms."""
+    floor = _importtime(FLOOR, None)
+    extra: collections.Counter[str] = collections.Counter()
+    for name, own in _importtime("import app", function).items():
+        if name in floor:
+            continue
+        parts = name.split(".")
+        group = name if parts[0] in ("damdrift", "app") else ".".join(parts[:2])
+        extra[group] += own
+    return [(name, us / 1000) for name, us in extra.most_common(top)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rounds", type=int, default=9, help="fresh imports per target (default: %(default)s)"
+    )
+    parser.add_argument("--quick", action="store_true", help="3 rounds, no waiting for an idle machine")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also list each handler's imports beyond the floor"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="before each round, wait up to this long for an idle machine (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+    names = handlers()
+    timings: dict[str, list[float]] = {name: [] for name in ["floor", *names]}
+    busiest = 0.0
+    for _ in range(rounds):
+        if not args.quick and args.quiet_wait:
+            busiest = max(busiest, wait_for_quiet(args.quiet_wait))
+        timings["floor"].append(import_seconds(FLOOR))
+        for name in names:
+            timings[name].append(import_seconds("import app", name))
+    if args.quick:
+        busiest = busy_cpus(0.2)
+    floor_ms = median(timings["floor"]) * 1000
+    print(f"median of {rounds} fresh interpreters each; others kept up to {busiest:.2f} CPUs busy")
+    print(f"{'module':<18} {'ms':>7} {'x floor':>8}")
+    print(f"{'floor: ' + FLOOR:<18} {floor_ms:>7.1f} {1:>8.2f}")
+    ratios: dict[str, float] = {}
+    for name in names:
+        ms = median(timings[name]) * 1000
+        ratios[name] = ms / floor_ms
+        print(f"{name:<18} {ms:>7.1f} {ratios[name]:>8.2f}")
+    worst = max(ratios, key=lambda n: ratios[n])
+    met = ratios[worst] <= TARGET_RATIO
+    if args.breakdown:
+        for name in names:
+            print(f"{name}: beyond the floor (python -X importtime, self ms per package)")
+            for group, ms in breakdown(name):
+                print(f"  {ms:7.1f}  {group}")
+    print(f"target: every handler <= {TARGET_RATIO}x the floor: {'met' if met else 'MISSED'}")
+    print(
+        result_line(
+            "coldstart",
+            floor_ms=round(floor_ms, 1),
+            worst=worst,
+            worst_ms=round(ratios[worst] * floor_ms, 1),
+            ratio=round(ratios[worst], 2),
+            **{f"{name}_ratio": round(r, 2) for name, r in ratios.items()},
+            targets_met=met,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

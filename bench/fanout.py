@@ -1,0 +1,142 @@
+"""Fan-out benchmark: one local drift check over many subscribers, through the real state machine.
+
+``LocalAws`` (moto running ``statemachine/drift_check.asl.json`` with the real handlers in-process)
+checks a simulated publisher with 50 subscribers at the demo's timing (finds of 3 s, waits of 1-2 s).
+Reported: the wall time, state transitions and Lambda invocations, and the most find jobs the
+publisher saw running at once — which must not exceed the execution input's ``maxConcurrency`` (the
+Map state's ``MaxConcurrencyPath``): every find lands on the one publisher.
+
+The local adapter runs one Lambda invocation at a time (environment variables and ``sys.path`` are
+process-wide), but the Map iterations' Wait states overlap, so the wall time shows how much of the
+waiting the fan-out hides: compare it with the serial estimate printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from typing import Any
+
+from support import result_line
+
+FULL_SUBSCRIBERS = 50
+QUICK_SUBSCRIBERS = 6
+FIND_SECONDS = 3.0  # damdrift_cli.commands.check.DEMO_FIND_SECONDS
+QUICK_FIND_SECONDS = 0.5
+
+
+def iteration_spans(history: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """(start, end) of each Map iteration, in seconds, from the execution history."""
+    started: dict[int, float] = {}
+    spans = []
+    for event in history:
+        kind = event["type"]
+        if kind == "MapIterationStarted":
+            started[event["mapIterationStartedEventDetails"]["index"]] = event["timestamp"].timestamp()
+        elif kind in ("MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"):
+            details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+            spans.append((started.pop(details["index"]), event["timestamp"].timestamp()))
+    return spans
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most spans open at one moment (an end at the very moment of a start does not overlap it)."""
+    edges = sorted(
+        [(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1])
+    )
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--subscribers", type=int, default=FULL_SUBSCRIBERS, help="subscribers (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-concurrency", type=int, default=5, help="the execution input's maxConcurrency (default: 5)"
+    )
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SUBSCRIBERS} subscribers, short finds")
+    args = parser.parse_args(argv)
+
+    from damdrift.dx.sessions import forget_all
+    from damdrift_cli.commands.check import DEMO_POLL
+    from damdrift_cli.local.runner import LocalAws
+    from damdrift_cli.simulator import Scenario, Simulator
+
+    count = QUICK_SUBSCRIBERS if args.quick else args.subscribers
+    concurrency = 2 if args.quick else args.max_concurrency
+    find_seconds = QUICK_FIND_SECONDS if args.quick else FIND_SECONDS
+    poll: dict[str, Any] = (
+        {**DEMO_POLL, "initialWaitSeconds": 1, "maxWaitSeconds": 1} if args.quick else DEMO_POLL
+    )
+    subscribers = [
+        {
+            "id": str(uuid.UUID(int=i + 1)),
+            "targetHost": f"dx-sub-{i:03d}.example.com",
+            "drift": {"COLLECTION": {"CREATE": 5 + i % 7}, "MEDIA_ITEM": {"UPDATE": i % 3}},
+        }
+        for i in range(count)
+    ]
+    scenario = Scenario.model_validate(
+        {"name": "fanout", "findDurationSeconds": find_seconds, "seed": 3, "subscribers": subscribers}
+    )
+    forget_all()
+    with Simulator(scenario) as sim:
+        publisher = {"hostname": sim.hostname, "dxProtocol": "http", "dxPort": sim.port}
+        with LocalAws({"username": sim.username, "password": sim.password}, retry_time_scale=0.01) as aws:
+            started = time.perf_counter()
+            run = aws.run_check(
+                {"publisher": publisher, "poll": poll, "maxConcurrency": concurrency}, timeout_seconds=1800
+            )
+            wall = time.perf_counter() - started
+            invocations = len(aws._deployed.lambdas.invocations)
+        seen = sim.max_concurrent_finds
+    forget_all()
+    statuses: dict[str, int] = {}
+    for item in run.outcomes:
+        status = (item.get("outcome") or item).get("status", "ERRORED")
+        statuses[status] = statuses.get(status, 0) + 1
+    spans = iteration_spans(run.history)
+    busy = sum(end - start for start, end in spans)
+    map_wall = max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
+    parallel = max_overlap(spans)
+    respected = seen <= concurrency and parallel <= concurrency
+    ok = run.status == "SUCCEEDED" and sum(statuses.values()) == count and "ERRORED" not in statuses
+    print(f"execution {run.status} in {wall:.1f} s: {count} subscribers, maxConcurrency {concurrency}")
+    print(
+        f"outcomes: {statuses}; {run.state_transitions} state transitions; {invocations} Lambda invocations"
+    )
+    print(
+        f"Map iterations: {busy:.1f} s in all, {busy / max(len(spans), 1):.1f} s each, "
+        f"within {map_wall:.1f} s of Map: {busy / max(map_wall, 1e-9):.2f} running on average, "
+        f"at most {parallel} at once"
+    )
+    print(
+        f"most finds running at once on the publisher: {seen} "
+        f"({'within' if seen <= concurrency else 'ABOVE'} maxConcurrency {concurrency})"
+    )
+    print(
+        result_line(
+            "fanout",
+            subscribers=count,
+            max_concurrency=concurrency,
+            max_concurrent_finds=seen,
+            max_parallel_iterations=parallel,
+            wall_s=round(wall, 1),
+            transitions=run.state_transitions,
+            invocations=invocations,
+            succeeded=ok,
+            targets_met=ok and respected,
+        )
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""``damdrift report``: read a local reports folder (what ``damdrift check --out DIR`` writes).
+
+show <subscriber>   the subscriber's latest check as a table (id or target host)
+diff <old> <new>    what changed between two checks (run folders or summary.json paths)
+open <run>          the check's HTML report: its path, or a fresh one written to --out
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
+from damdrift.report.html import render_report
+from damdrift.report.notification import counts_lines, since_text
+from damdrift.report.summary import Summary, counts_table
+from damdrift_cli.local.reports import (
+    DEFAULT_REPORTS,
+    ReportsError,
+    Run,
+    latest_run,
+    subscriber_directories,
+    trend,
+)
+
+EXIT_OK, EXIT_FAILED = 0, 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="show, compare and open stored reports (a folder written by `damdrift check --out`)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
+
+    show = commands.add_parser(
+        "show",
+        help="the subscriber's latest check as a table",
+        description="The latest check of a subscriber.",
+    )
+    show.add_argument("subscriber", help="subscriber id, or its target host")
+    _reports_option(show)
+    show.set_defaults(run=run_show)
+
+    diff = commands.add_parser(
+        "diff",
+        help="what changed between two checks",
+        description="NEW, RESOLVED and UNCHANGED records from the OLD check to the NEW one.",
+    )
+    diff.add_argument("old", type=Path, help="the earlier check: its folder or its summary.json")
+    diff.add_argument("new", type=Path, help="the later check: its folder or its summary.json")
+    diff.add_argument("--limit", type=int, default=10, help="records listed per class (default 10)")
+    diff.add_argument("--json", action="store_true", help="print the diff as JSON (diff.json's format)")
+    diff.set_defaults(run=run_diff)
+
+    open_ = commands.add_parser(
+        "open",
+        help="the check's HTML report: prints its path",
+        description="Prints the path of the check's report.html; with --out, writes a fresh one there "
+        "(also for checks stored without one).",
+    )
+    open_.add_argument("check", metavar="RUN", type=Path, help="the check: its folder or its summary.json")
+    open_.add_argument("--out", type=Path, help="write the HTML report to this file")
+    open_.add_argument("--trend", type=int, default=30, help="checks in the trend chart (default 30)")
+    open_.set_defaults(run=run_open)
+
+
+def _reports_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        default=DEFAULT_REPORTS,
+        help=f"the reports folder (damdrift check --out; default {DEFAULT_REPORTS})",
+    )
+
+
+def run_show(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        directories = subscriber_directories(args.reports, args.subscriber)
+        runs = [run for run in (latest_run(d) for d in directories) if run is not None]
+    except ReportsError as exc:
+        print(f"damdrift report show: {exc}", file=err)
+        return EXIT_FAILED
+    if not runs:
+        print(f"damdrift report show: no checks stored for {args.subscriber!r}", file=err)
+        return EXIT_FAILED
+    for run in runs:
+        _print_run(run, out)
+    return EXIT_OK
+
+
+def _print_run(run: Run, out: TextIO) -> None:
+    summary = run.summary
+    print(f"{summary.status:<8} {summary.target_host or summary.subscriber_id}", file=out)
+    for label, value in (
+        ("Publisher", summary.publisher),
+        ("Subscriber", summary.subscriber_id),
+        ("Check", f"{summary.execution}, finished {_when(summary)}"),
+        ("Mismatches", _mismatches(summary)),
+    ):
+        print(f"  {label + ':':<16}{value}", file=out)
+    if summary.changes is not None:
+        print(f"  {'Since previous:':<16}{since_text(summary.changes)}", file=out)
+    if summary.error is not None:
+        print(f"  {'Error:':<16}{summary.error.type}: {summary.error.message}", file=out)
+    diff = run.diff()
+    if summary.counts:
+        print(file=out)
+        for line in counts_lines(summary, diff):
+            print(f"  {line}", file=out)
+    if summary.ignore_rules is not None and summary.ignore_rules.expired:
+        print(f"\n  Expired ignore rules: {len(summary.ignore_rules.expired)} (see summary.json)", file=out)
+    html = f" (HTML: {run.html})" if run.html.is_file() else ""
+    print(f"\n  Report: {run.directory}/{html}", file=out)
+
+
+def run_diff(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        old, new = Run.at(args.old), Run.at(args.new)
+        diff = compare(
+            new.summary.execution,
+            new.sorted_keys(),
+            new.records,
+            previous=PreviousRun(
+                execution=old.summary.execution,
+                summary_key=str(old.directory / "summary.json"),
+                status=old.summary.status,
+                finished_at=old.summary.finished_at,
+                total=old.summary.total,
+            ),
+            previous_keys=old.sorted_keys(),
+            previous_records=lambda: open(old.records, "rb"),  # noqa: SIM115 - compare() closes it
+            sample_cap=max(args.limit, 0),
+        )
+    except (ReportsError, OSError, ValueError) as exc:
+        print(f"damdrift report diff: {exc}", file=err)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(diff.model_dump(by_alias=True, mode="json"), indent=2, ensure_ascii=False), file=out)
+        return EXIT_OK
+    print(f"From {old.summary.execution} ({old.directory})", file=out)
+    print(f"  to {new.summary.execution} ({new.directory})", file=out)
+    print(
+        f"\n  +{diff.new.total} new, -{diff.resolved.total} resolved, {diff.unchanged.total} unchanged"
+        + (f" ({diff.collisions} hash collisions told apart)" if diff.collisions else ""),
+        file=out,
+    )
+    _print_classes(diff, out)
+    for title, changes in (("New", diff.new), ("Resolved", diff.resolved)):
+        _print_samples(title, changes, out)
+    return EXIT_OK
+
+
+def _print_classes(diff: RunDiff, out: TextIO) -> None:
+    merged: dict[str, dict[str, int]] = {}
+    for changes in (diff.new, diff.resolved, diff.unchanged):
+        for rtype, actions in changes.counts.items():
+            for action in actions:
+                merged.setdefault(rtype, {})[action] = 0
+    if not merged:
+        return
+    print(f"\n  {'Record type':<26} {'Action':<8} {'New':>8} {'Resolved':>9} {'Unchanged':>10}", file=out)
+    for rtype, action, _n in counts_table(merged):
+        cells = [c.counts.get(rtype, {}).get(action, 0) for c in (diff.new, diff.resolved, diff.unchanged)]
+        print(f"  {rtype:<26} {action:<8} {cells[0]:>8} {cells[1]:>9} {cells[2]:>10}", file=out)
+
+
+def _print_samples(title: str, changes: ChangeClass, out: TextIO) -> None:
+    if not changes.samples:
+        return
+    print(f"\n  {title} ({len(changes.samples)} of {changes.total}):", file=out)
+    for sample in changes.samples:
+        print(f"    {sample.record_type} {sample.record_action} {sample.record_id}", file=out)
+
+
+def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        run = Run.at(args.check)
+        if args.out is None and run.html.is_file():
+            print(run.html.resolve(), file=out)
+            return EXIT_OK
+        target = args.out or run.html
+        page = render_report(run.summary, run.diff(), trend(run, args.trend), files=_files(run, target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    except (ReportsError, OSError, ValueError) as exc:
+        print(f"damdrift report open: {exc}", file=err)
+        return EXIT_FAILED
+    print(target.resolve(), file=out)
+    return EXIT_OK
+
+
+def _files(run: Run, target: Path) -> dict[str, str]:
+    """Links to the run's files, relative to where the page is written when that is the run's folder."""
+    beside = target.resolve().parent == run.directory.resolve()
+    names = [path.name for path in sorted(run.directory.iterdir()) if path.is_file() and path != target]
+    return {name: name if beside else run.directory.resolve().joinpath(name).as_uri() for name in names}
+
+
+def _mismatches(summary: Summary) -> str:
+    if summary.ignored_total:
+        return f"{summary.effective_total} ({summary.ignored_total} ignored, {summary.total} in all)"
+    return str(summary.total)
+
+
+def _when(summary: Summary) -> str:
+    finished = summary.finished_at
+    return finished.isoformat().replace("+00:00", "Z") if finished else "-"

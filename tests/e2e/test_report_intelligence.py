@@ -1,0 +1,224 @@
+"""Report intelligence, end to end: consecutive runs of the real state machine against the simulator,
+diffed (NEW / RESOLVED / UNCHANGED), filtered by ignore rules and baselines, announced by policy, with an
+HTML report the notice links to."""
+
+import gzip
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from damdrift_cli.commands import baseline
+from damdrift_cli.local.runner import CheckRun, LocalAws
+from damdrift_cli.main import build_parser
+from damdrift_cli.simulator import Simulator
+from damdrift_cli.simulator.dataset import record_id
+from tests.e2e.conftest import check_input
+
+pytestmark = pytest.mark.e2e
+
+SEED = 7  # the e2e scenario's seed: record ids are record_id(SEED, subscriber, type, action, index)
+FIRST = {"COLLECTION": {"CREATE": 5}, "MEDIA_ITEM": {"UPDATE": 3}}
+# Two COLLECTION records resolved (0, 1), two new (5, 6), one new KEYWORD record; the rest unchanged.
+SECOND = {
+    "COLLECTION": {"CREATE": {"count": 5, "start": 2}},
+    "MEDIA_ITEM": {"UPDATE": 3},
+    "KEYWORD": {"DELETE": 1},
+}
+
+
+def ids(sub: str, rtype: str, action: str, indices: range) -> set[tuple[str, str, str]]:
+    return {(rtype, action, record_id(SEED, sub, rtype, action, i)) for i in indices}
+
+
+def outcome_of(run: CheckRun, subscriber_id: str) -> dict[str, Any]:
+    [item] = [item for item in run.outcomes if item["subscriberId"] == subscriber_id]
+    return item
+
+
+def s3_object(aws: LocalAws, key: str) -> bytes:
+    body: bytes = aws.client("s3").get_object(Bucket=aws._deployed.bucket, Key=key)["Body"].read()
+    return body
+
+
+def s3_json(aws: LocalAws, key: str) -> Any:
+    return json.loads(s3_object(aws, key))
+
+
+def s3_identities(aws: LocalAws, key: str) -> set[tuple[str, str, str]]:
+    lines = gzip.decompress(s3_object(aws, key)).splitlines()
+    return {(r["recordType"], r["recordAction"], r["recordId"]) for r in map(json.loads, lines)}
+
+
+def drift_notices(run: CheckRun) -> list[Any]:
+    return [notice for notice in run.notices if notice.topic == "DriftTopic"]
+
+
+def test_the_second_run_reports_exactly_what_is_new_resolved_and_unchanged(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    sub = publisher.add_subscriber("sub-changing.example.com", drift=FIRST)
+    first = aws.run_check(check_input(publisher))
+    publisher.set_drift(sub, SECOND)
+
+    second = aws.run_check(check_input(publisher))
+
+    outcome = outcome_of(second, sub)["outcome"]
+    assert outcome["status"] == "DRIFT"
+    summary = s3_json(aws, outcome["summaryKey"])
+    assert summary["changes"] | {"previousFinishedAt": None} == {
+        "previousExecution": first.name,
+        "previousSummaryKey": outcome_of(first, sub)["outcome"]["summaryKey"],
+        "previousStatus": "DRIFT",
+        "previousFinishedAt": None,
+        "new": 3,
+        "resolved": 2,
+        "unchanged": 6,
+        "newIgnored": 0,
+        "resolvedIgnored": 0,
+        "unchangedIgnored": 0,
+        "statusChanged": False,
+        "error": None,
+    }
+    diff = s3_json(aws, summary["files"]["diff"])
+    assert diff["new"]["counts"] == {"COLLECTION": {"CREATE": 2}, "KEYWORD": {"DELETE": 1}}
+    assert diff["resolved"]["counts"] == {"COLLECTION": {"CREATE": 2}}
+    assert diff["unchanged"]["counts"] == {"COLLECTION": {"CREATE": 3}, "MEDIA_ITEM": {"UPDATE": 3}}
+    assert diff["previousKeys"] == "record-keys"
+    expected_new = ids(sub, "COLLECTION", "CREATE", range(5, 7)) | ids(sub, "KEYWORD", "DELETE", range(1))
+    expected_resolved = ids(sub, "COLLECTION", "CREATE", range(2))
+    assert s3_identities(aws, summary["files"]["new"]) == expected_new
+    assert s3_identities(aws, summary["files"]["resolved"]) == expected_resolved
+    assert {
+        (s["recordType"], s["recordAction"], s["recordId"]) for s in diff["new"]["samples"]
+    } == expected_new
+
+    [notice] = drift_notices(second)
+    assert notice.subject.endswith(": 9 mismatches (+3 new, -2 resolved)")
+    assert "Since previous: +3 new, -2 resolved, 6 unchanged" in notice.message
+    for _rtype, _action, new_id in expected_new:
+        assert new_id in notice.message  # the top new records
+
+
+def test_the_html_report_is_stored_and_the_notice_links_to_it(publisher: Simulator, aws: LocalAws) -> None:
+    sub = publisher.add_subscriber("sub-drifted.example.com", drift=FIRST)
+
+    run = aws.run_check(check_input(publisher))
+
+    outcome = outcome_of(run, sub)["outcome"]
+    html_key = outcome["reportHtml"]
+    assert html_key == outcome["summaryKey"].replace("summary.json", "report.html")
+    page = s3_object(aws, html_key).decode("utf-8")
+    assert '<svg id="chart-by-type"' in page and run.name in page
+    [notice] = drift_notices(run)
+    [url] = re.findall(r"https://\S+", notice.message)
+    assert "/report.html?" in url and "Signature=" in url
+    assert requests.get(url, timeout=10).text == page  # moto answers the signed GET
+
+
+def test_on_change_is_silent_while_nothing_changes_and_skips_an_errored_run(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    sub = publisher.add_subscriber("sub-watched.example.com", drift=FIRST)
+    on_change = check_input(publisher, notifyPolicy="on-change")
+
+    first = aws.run_check(on_change)  # nothing to compare with: that is news
+    same = aws.run_check(on_change)
+    publisher.configure_subscriber(sub, find_outcome="fail")
+    errored = aws.run_check(on_change)
+    publisher.configure_subscriber(sub, find_outcome="complete")
+    publisher.set_drift(sub, SECOND)
+    changed = aws.run_check(on_change)
+
+    assert [len(drift_notices(run)) for run in (first, same, errored, changed)] == [1, 0, 0, 1]
+    assert outcome_of(same, sub)["notified"]["status"] == "SKIPPED"
+    assert [n.topic for n in errored.notices] == ["OpsTopic"]  # errored: the ops topic, whatever the policy
+    changes = outcome_of(changed, sub)["outcome"]["changes"]
+    assert changes["previousExecution"] == same.name  # the errored run is skipped
+    assert (changes["new"], changes["resolved"]) == (3, 2)
+    latest = s3_json(
+        aws, outcome_of(changed, sub)["outcome"]["summaryKey"].rsplit("/", 5)[0] + "/latest.json"
+    )
+    assert latest["lastGood"]["execution"] == changed.name
+
+
+def test_always_announces_in_sync_and_on_drift_only_drift(publisher: Simulator, aws: LocalAws) -> None:
+    in_sync = publisher.add_subscriber("sub-in-sync.example.com")
+    drifted = publisher.add_subscriber("sub-drifted.example.com", drift=FIRST)
+
+    always = aws.run_check(check_input(publisher, notifyPolicy="always"))
+    on_drift = aws.run_check(check_input(publisher, notifyPolicy="on-drift"))
+
+    announced = lambda run: {n.attributes["subscriberId"] for n in drift_notices(run)}  # noqa: E731
+    assert announced(always) == {in_sync, drifted}
+    assert announced(on_drift) == {drifted}
+    [quiet] = [n for n in drift_notices(always) if n.attributes["subscriberId"] == in_sync]
+    assert quiet.subject.endswith(": no mismatches")
+
+
+RULES = {
+    "rules": [
+        {"recordType": "RENDITION", "comment": "regenerated on the subscriber"},
+        {"recordType": "KEYWORD", "expires": "2020-01-31", "comment": "old migration"},
+        {"subscriberId": "someone-else", "recordType": "VERSION"},
+    ]
+}
+
+
+def test_ignore_rules_count_records_as_ignored_and_an_expired_rule_is_reported(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    mixed = publisher.add_subscriber(
+        "sub-mixed.example.com",
+        drift={"RENDITION": {"CREATE": 4}, "KEYWORD": {"CREATE": 2}, "VERSION": {"CREATE": 1}},
+    )
+    ignorable = publisher.add_subscriber("sub-renditions.example.com", drift={"RENDITION": {"UPDATE": 3}})
+    aws.put_ignore_rules(json.dumps(RULES))
+
+    run = aws.run_check(check_input(publisher))
+
+    outcome = outcome_of(run, mixed)["outcome"]
+    assert (outcome["status"], outcome["total"], outcome["ignoredTotal"], outcome["effectiveTotal"]) == (
+        "DRIFT",
+        7,
+        4,
+        3,
+    )
+    summary = s3_json(aws, outcome["summaryKey"])
+    assert summary["ignored"] == {"RENDITION": {"CREATE": 4}}
+    assert summary["counts"]["RENDITION"] == {"CREATE": 4}  # counted, never dropped
+    rules = summary["ignoreRules"]
+    assert (rules["active"], rules["hits"]) == (1, {"0": 4})
+    assert [(r["index"], r["comment"]) for r in rules["expired"]] == [(1, "old migration")]
+    quiet = outcome_of(run, ignorable)["outcome"]
+    assert (quiet["status"], quiet["ignoredTotal"], quiet["effectiveTotal"]) == ("IN_SYNC", 3, 0)
+    [notice] = drift_notices(run)  # on-drift: the subscriber whose drift is all ignored stays quiet
+    assert notice.attributes["subscriberId"] == mixed
+    assert "Expired ignore rules" in notice.message and "old migration" in notice.message
+    assert "3 (and 4 ignored by rules, 7 in all)" in notice.message
+
+
+def test_a_baseline_of_run_one_makes_run_two_with_the_same_drift_in_sync(
+    publisher: Simulator, aws: LocalAws, tmp_path: Path
+) -> None:
+    sub = publisher.add_subscriber("sub-baselined.example.com", drift=FIRST)
+    first = aws.run_check(check_input(publisher))
+    aws.download_reports(tmp_path / "reports")
+    run_folder = tmp_path / "reports" / Path(outcome_of(first, sub)["outcome"]["summaryKey"]).parent
+    rules_file = tmp_path / "ignore-rules.json"
+    args = build_parser().parse_args(
+        ["baseline", "create", str(run_folder), "--out", str(rules_file), "--comment", "accepted on day one"]
+    )
+    assert baseline.run_create(args) == 0
+    aws.put_ignore_rules(rules_file.read_bytes())
+
+    second = aws.run_check(check_input(publisher))
+
+    outcome = outcome_of(second, sub)["outcome"]
+    assert (outcome["status"], outcome["ignoredTotal"], outcome["effectiveTotal"]) == ("IN_SYNC", 8, 0)
+    assert outcome["changes"]["unchanged"] == outcome["changes"]["unchangedIgnored"] == 8
+    assert outcome["changes"]["statusChanged"] is True  # DRIFT, then IN_SYNC: the baseline took effect
+    assert drift_notices(second) == []

@@ -1,0 +1,84 @@
+"""TLS end to end: a publisher behind a private CA, checked through the real state machine."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from damdrift.dx.sessions import forget_all
+from damdrift_cli.local.runner import LocalAws
+from damdrift_cli.simulator import Scenario, Simulator
+from tests.certificates import Pki, make_pki
+from tests.e2e.conftest import FAST_CLIENT, FAST_POLL
+
+pytestmark = pytest.mark.e2e
+
+INSECURE_WARNING = "TLS certificate verification is OFF"
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path / "pki")
+
+
+@pytest.fixture
+def https_publisher(pki: Pki) -> Iterator[Simulator]:
+    scenario = Scenario.model_validate(
+        {"name": "tls", "findDurationSeconds": 0.3, "credentials": {"password": "Tls-e2e-Pa55-8"}}
+    )
+    with Simulator(scenario, tls=pki.server_context) as simulator:
+        simulator.add_subscriber("sub.example.com", drift={"COLLECTION": {"CREATE": 2}})
+        yield simulator
+
+
+@pytest.fixture
+def aws(https_publisher: Simulator) -> Iterator[LocalAws]:
+    forget_all()
+    credentials = {"username": https_publisher.username, "password": https_publisher.password}
+    with LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT) as local:
+        yield local
+    forget_all()
+
+
+def https_input(dx: Simulator, **tls: Any) -> dict[str, Any]:
+    publisher = {"hostname": dx.hostname, "dxProtocol": "https", "dxPort": dx.port, **tls}
+    return {"publisher": publisher, "poll": FAST_POLL}
+
+
+def test_a_publisher_behind_a_private_ca_is_checked_with_its_ca_bundle(
+    https_publisher: Simulator, aws: LocalAws, pki: Pki
+) -> None:
+    run = aws.run_check(https_input(https_publisher, caBundle=str(pki.ca_bundle)))
+
+    assert run.status == "SUCCEEDED"
+    assert [item["status"] for item in run.outcomes] == ["DRIFT"]
+    assert INSECURE_WARNING not in aws.function_logs()
+
+
+def test_without_its_ca_bundle_the_check_fails_at_once_and_says_why(
+    https_publisher: Simulator, aws: LocalAws
+) -> None:
+    run = aws.run_check(https_input(https_publisher))
+
+    assert (run.status, run.error) == ("FAILED", "DxUnavailable")
+    assert "TLS verification failed" in (run.cause or "")
+    assert "CA bundle" in (run.cause or "")
+    [notice] = run.notices
+    assert notice.topic == "OpsTopic"
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_verification_off_is_explicit_and_every_run_logs_a_warning(
+    https_publisher: Simulator, aws: LocalAws
+) -> None:
+    runs = [aws.run_check(https_input(https_publisher, verifyTls=False)) for _ in range(2)]
+
+    assert [[item["status"] for item in run.outcomes] for run in runs] == [["DRIFT"], ["DRIFT"]]
+    authenticate_logs = [
+        invocation.logs
+        for invocation in aws._deployed.lambdas.invocations
+        if invocation.function.endswith("AuthenticateFunction")
+    ]
+    assert len(authenticate_logs) == 2
+    assert all(INSECURE_WARNING in logs for logs in authenticate_logs)

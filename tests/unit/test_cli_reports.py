@@ -1,0 +1,175 @@
+"""`damdrift report show|diff|open` and `damdrift baseline create` on a local reports folder."""
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from damdrift.report.ignore import IgnoreRules
+from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
+from damdrift.report.summary import ReportKeys, Summary, status_for
+from damdrift.report.tracker import RecordTracker
+from damdrift.report.writer import ReportWriter
+from damdrift_cli.main import build_parser, main
+
+PUBLISHER, SUBSCRIBER, HOST = "dx.example.com", "sub-1", "sub-host.example.com"
+DAY = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
+
+
+def store_run(reports: Path, execution: str, ids: list[str], hours: int = 0) -> Path:
+    """A run folder as `damdrift check --out` leaves it (minus what these commands do not read)."""
+    key = f"reports/{PUBLISHER}/{SUBSCRIBER}/2026/11/27/{execution}/"
+    folder = reports / key
+    tracker = RecordTracker()
+    records = [{"recordType": "MEDIA_ITEM", "recordAction": "CREATE", "recordId": i} for i in ids]
+    with ReportWriter(folder, observer=tracker.observe) as writer:
+        writer.add_many(records)
+    with open(folder / KEYS_FILENAME, "wb") as out:
+        SortedKeys.from_collector(tracker.collector).write(out)
+    summary = Summary(
+        publisher=PUBLISHER,
+        subscriber_id=SUBSCRIBER,
+        target_host=HOST,
+        status=status_for(len(ids)),
+        counts=writer.result.counts,
+        total=len(ids),
+        execution=execution,
+        finished_at=DAY + timedelta(hours=hours),
+        files=ReportKeys(records=key + "records.jsonl.gz", summary=key + "summary.json"),
+    )
+    (folder / "summary.json").write_text(summary.model_dump_json(by_alias=True), encoding="utf-8")
+    latest = {"summaryKey": key + "summary.json", "status": str(summary.status), "execution": execution}
+    (reports / f"reports/{PUBLISHER}/{SUBSCRIBER}/latest.json").write_text(
+        json.dumps(latest), encoding="utf-8"
+    )
+    return folder
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    store_run(tmp_path, "run-1", ["a", "b", "c"], hours=0)
+    store_run(tmp_path, "run-2", ["b", "c", "d", "e"], hours=24)
+    return tmp_path
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    args = build_parser().parse_args(argv)
+    out, err = io.StringIO(), io.StringIO()
+    code: int = args.run(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_folder(reports: Path, execution: str) -> Path:
+    return reports / f"reports/{PUBLISHER}/{SUBSCRIBER}/2026/11/27/{execution}"
+
+
+@pytest.mark.parametrize("subscriber", [SUBSCRIBER, HOST])
+def test_show_prints_the_latest_check_by_subscriber_id_or_host(reports: Path, subscriber: str) -> None:
+    code, out, _err = cli("report", "show", subscriber, "--reports", str(reports))
+    assert code == 0
+    assert out.startswith(f"DRIFT    {HOST}\n")
+    assert "run-2, finished 2026-11-28T05:00:00Z" in out
+    assert "  MEDIA_ITEM   CREATE      4\n" in out
+
+
+def test_show_lists_the_subscribers_it_knows_when_asked_for_another(reports: Path) -> None:
+    code, _out, err = cli("report", "show", "nobody", "--reports", str(reports))
+    assert code == 2
+    assert "no reports for 'nobody'" in err and SUBSCRIBER in err
+
+
+def test_diff_lists_new_resolved_and_unchanged_records(reports: Path) -> None:
+    old, new = run_folder(reports, "run-1"), run_folder(reports, "run-2") / "summary.json"
+    code, out, _err = cli("report", "diff", str(old), str(new))
+    assert code == 0
+    assert "+2 new, -1 resolved, 2 unchanged" in out
+    assert "MEDIA_ITEM CREATE d" in out and "MEDIA_ITEM CREATE e" in out
+    assert "Resolved (1 of 1):\n    MEDIA_ITEM CREATE a" in out
+
+
+def test_diff_as_json_is_diff_json(reports: Path) -> None:
+    code, out, _err = cli(
+        "report", "diff", str(run_folder(reports, "run-1")), str(run_folder(reports, "run-2")), "--json"
+    )
+    document = json.loads(out)
+    assert code == 0
+    assert (document["new"]["total"], document["resolved"]["total"], document["unchanged"]["total"]) == (
+        2,
+        1,
+        2,
+    )
+
+
+def test_open_writes_an_html_report_with_the_trend_and_prints_its_path(reports: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "page.html"
+    code, out, _err = cli("report", "open", str(run_folder(reports, "run-2")), "--out", str(target))
+    assert code == 0
+    assert out.strip() == str(target.resolve())
+    page = target.read_text(encoding="utf-8")
+    assert page.count('class="run"') == 2  # run-1 and run-2 in the trend
+    assert (run_folder(reports, "run-2") / "records.jsonl.gz").resolve().as_uri() in page
+
+
+def test_open_prints_the_stored_report_when_there_is_one(reports: Path) -> None:
+    folder = run_folder(reports, "run-1")
+    assert cli("report", "open", str(folder))[1].strip() == str((folder / "report.html").resolve())
+    (folder / "report.html").write_text("stored", encoding="utf-8")
+    assert cli("report", "open", str(folder))[1].strip() == str((folder / "report.html").resolve())
+    assert (folder / "report.html").read_text(encoding="utf-8") == "stored"
+
+
+def test_open_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    code, _out, err = cli("report", "open", str(tmp_path))
+    assert code == 2 and "is not a run" in err
+
+
+def test_baseline_create_prints_rules_for_every_record_of_the_run(reports: Path) -> None:
+    code, out, err = cli("baseline", "create", str(run_folder(reports, "run-2")), "--expires", "2026-12-31")
+    rules = IgnoreRules.parse(out)
+    assert code == 0
+    assert [(r.record_type, r.record_ids, r.subscriber_id, str(r.expires)) for r in rules.rules] == [
+        ("MEDIA_ITEM", ("b", "c", "d", "e"), SUBSCRIBER, "2026-12-31")
+    ]
+    assert "4 records in 1 rules, printed" in err
+
+
+def test_baseline_create_adds_to_an_existing_rules_file(reports: Path, tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text('{"rules": [{"recordType": "RENDITION"}]}', encoding="utf-8")
+    code, _out, err = cli(
+        "baseline", "create", str(run_folder(reports, "run-1")), "--out", str(rules_file), "--comment", "ok"
+    )
+    rules = IgnoreRules.parse(rules_file.read_bytes())
+    assert code == 0 and f"added to {rules_file}" in err
+    assert [(r.record_type, r.comment) for r in rules.rules] == [("RENDITION", None), ("MEDIA_ITEM", "ok")]
+
+
+def test_baseline_create_refuses_a_broken_rules_file_instead_of_overwriting_it(
+    reports: Path, tmp_path: Path
+) -> None:
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text("{broken", encoding="utf-8")
+    code, _out, err = cli("baseline", "create", str(run_folder(reports, "run-1")), "--out", str(rules_file))
+    assert code == 2 and "invalid ignore rules" in err
+    assert rules_file.read_text(encoding="utf-8") == "{broken"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["report"], ["report", "show"], ["report", "diff"], ["report", "open"], ["baseline", "create"]],
+)
+def test_every_command_explains_itself(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: damdrift {' '.join(command)}" in capsys.readouterr().out
+
+
+def test_check_accepts_the_on_change_policy_and_an_ignore_file() -> None:
+    args: Any = build_parser().parse_args(
+        ["check", "--notify-policy", "on-change", "--ignore-file", "rules.json"]
+    )
+    assert (args.notify_policy, args.ignore_file) == ("on-change", Path("rules.json"))

@@ -1,0 +1,224 @@
+"""The fetch step's download in checkpointed parts, against moto's S3: a failure keeps what arrived, and
+the next attempt resumes after it instead of starting over."""
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from damdrift.errors import DxUnavailable, ReportStorageError, UnexpectedResponse
+from damdrift.report.records import CSV_COLUMNS
+from damdrift.steps.download import (
+    CHECKPOINT_FILENAME,
+    Download,
+    discard_parts,
+    download_report,
+    load_checkpoint,
+    salvage,
+)
+from damdrift.store import ReportStore
+from damdrift_cli.local.aws_faults import AwsFaults
+
+BUCKET = "dam-drift-reports"
+PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
+TYPES = ("COLLECTION", "MEDIA_ITEM", "RENDITION")
+
+
+def records(n: int) -> list[dict[str, str]]:
+    return [
+        {
+            "id": f"row-{i}",
+            "subscriberId": "sub-1",
+            "recordType": TYPES[i % 3],
+            "recordAction": "CREATE",
+            "recordId": f"rec-{i}",
+            "created": "2024-05-01T00:00:00Z",
+        }
+        for i in range(n)
+    ]
+
+
+class FlakyDx:
+    """A record source like ``DxClient.iter_mismatches``: fails once after ``fail_after`` records."""
+
+    def __init__(self, log: list[dict[str, str]], fail_after: int | None = None) -> None:
+        self.log = log
+        self.fail_after = fail_after
+        self.calls: list[tuple[int, Mapping[str, Any] | None]] = []
+
+    def __call__(self, offset: int, known_first: Mapping[str, Any] | None) -> Iterator[dict[str, str]]:
+        self.calls.append((offset, known_first))
+        for index in range(offset, len(self.log)):
+            if self.fail_after is not None and index == self.fail_after:
+                self.fail_after = None
+                raise DxUnavailable("GET /staging/mismatches: HTTP 503")
+            yield self.log[index]
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReportStore]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield ReportStore(client, BUCKET)
+
+
+@pytest.fixture
+def s3_faults() -> Iterator[AwsFaults]:
+    faults = AwsFaults()
+    with faults.installed():
+        yield faults
+
+
+def stored_keys(store: ReportStore) -> list[str]:
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=BUCKET)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def read_report(download: Download) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    lines = gzip.decompress(download.files.records_path.read_bytes()).splitlines()
+    rows = list(csv.reader(io.StringIO(download.files.csv_path.read_text(encoding="utf-8"))))
+    return [json.loads(line) for line in lines], rows
+
+
+def test_a_report_smaller_than_a_part_is_downloaded_in_one_piece_and_stores_no_part(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    log = records(5)
+
+    download = download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8)
+
+    assert read_report(download) == (log, [list(CSV_COLUMNS), *([r[k] for k in CSV_COLUMNS] for r in log)])
+    assert (download.files.total, download.checkpoint.parts, download.resumed_at) == (5, [], 0)
+    assert download.files.counts == {
+        "COLLECTION": {"CREATE": 2},
+        "MEDIA_ITEM": {"CREATE": 2},
+        "RENDITION": {"CREATE": 1},
+    }
+    assert stored_keys(store) == []
+
+
+def test_an_empty_log_gives_a_header_only_csv_and_an_empty_gzip(store: ReportStore, tmp_path: Path) -> None:
+    download = download_report(FlakyDx([]), store, PREFIX, tmp_path, part_records=8)
+
+    assert read_report(download) == ([], [list(CSV_COLUMNS)])
+    assert download.files.total == 0
+
+
+def test_a_bigger_report_is_checkpointed_in_parts_and_assembled_as_one_gzip_and_one_csv(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    log = records(19)
+
+    download = download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8)
+
+    got, rows = read_report(download)
+    assert got == log  # the gzip members of the parts read as one stream
+    assert rows[0] == list(CSV_COLUMNS) and len(rows) == 20  # one header, then every record
+    assert [(p.first_record, p.records) for p in download.checkpoint.parts] == [(0, 8), (8, 8)]
+    assert download.checkpoint.first_record == log[0]
+    assert PREFIX + CHECKPOINT_FILENAME in stored_keys(store)
+
+    discard_parts(store, PREFIX, download.checkpoint)
+
+    assert stored_keys(store) == []
+
+
+def test_dx_failing_mid_part_stores_what_arrived_and_the_retry_resumes_after_it(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    log = records(19)
+    dx = FlakyDx(log, fail_after=11)
+
+    with pytest.raises(DxUnavailable):
+        download_report(dx, store, PREFIX, tmp_path / "first", part_records=8)
+
+    checkpoint = load_checkpoint(store, PREFIX)
+    assert [(p.first_record, p.records) for p in checkpoint.parts] == [(0, 8), (8, 3)]
+
+    download = download_report(dx, store, PREFIX, tmp_path / "retry", part_records=8)
+
+    assert dx.calls == [(0, None), (11, log[0])]  # the retry asked only for record 11 on
+    assert download.resumed_at == 11
+    assert read_report(download)[0] == log
+    assert download.files.total == 19
+    assert sum(download.files.counts["COLLECTION"].values()) == 7
+
+
+def test_s3_refusing_a_part_says_what_is_stored_and_the_retry_resumes_there(
+    store: ReportStore, tmp_path: Path, s3_faults: AwsFaults
+) -> None:
+    log = records(19)
+    s3_faults.fail(
+        "s3", "PutObject", code="AccessDenied", status=403, path_contains="/_parts/00002/", times=1
+    )
+    dx = FlakyDx(log)
+
+    with pytest.raises(ReportStorageError) as refused:
+        download_report(dx, store, PREFIX, tmp_path / "first", part_records=8)
+
+    message = str(refused.value)
+    assert "AccessDenied" in message
+    assert "records 0-7 are stored in 1 part(s)" in message and "a retry resumes at record 8" in message
+
+    download = download_report(dx, store, PREFIX, tmp_path / "retry", part_records=8)
+
+    assert [offset for offset, _ in dx.calls] == [0, 8]
+    assert read_report(download)[0] == log
+
+
+def test_nothing_stored_yet_is_said_plainly(store: ReportStore, tmp_path: Path, s3_faults: AwsFaults) -> None:
+    s3_faults.fail("s3", "PutObject", code="AccessDenied", status=403)
+
+    with pytest.raises(ReportStorageError, match="no record of this report is stored yet"):
+        download_report(FlakyDx(records(9)), store, PREFIX, tmp_path, part_records=8)
+
+
+def test_a_resumed_page_that_starts_over_is_left_to_the_client_to_catch(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    # DxClient.iter_mismatches raises UnexpectedResponse when a resumed page repeats known_first;
+    # the download keeps what it had and lets the error go up.
+    log = records(12)
+
+    def ignoring_offset(offset: int, known_first: Mapping[str, Any] | None) -> Iterator[dict[str, str]]:
+        if known_first is not None:
+            raise UnexpectedResponse("the server ignores 'offset'")
+        yield from log[:4]
+        raise UnexpectedResponse("the server ignores 'offset'")
+
+    with pytest.raises(UnexpectedResponse):
+        download_report(ignoring_offset, store, PREFIX, tmp_path / "a", part_records=8)
+    with pytest.raises(UnexpectedResponse):
+        download_report(ignoring_offset, store, PREFIX, tmp_path / "b", part_records=8)
+
+    assert load_checkpoint(store, PREFIX).offset == 4
+
+
+def test_salvage_turns_the_stored_parts_into_the_partial_report(store: ReportStore, tmp_path: Path) -> None:
+    assert salvage(store, PREFIX, tmp_path / "none") is None
+    log = records(19)
+    with pytest.raises(DxUnavailable):
+        download_report(FlakyDx(log, fail_after=10), store, PREFIX, tmp_path / "first", part_records=8)
+
+    salvaged = salvage(store, PREFIX, tmp_path / "salvage")
+
+    assert salvaged is not None
+    assert read_report(salvaged)[0] == log[:10]
+    assert salvaged.files.total == 10
+
+
+def test_a_checkpoint_that_is_not_ours_is_a_storage_error(store: ReportStore, tmp_path: Path) -> None:
+    store.put_document(PREFIX + CHECKPOINT_FILENAME, {"parts": "nonsense"}, check_prefix=PREFIX)
+
+    with pytest.raises(ReportStorageError, match="not a dam-drift checkpoint"):
+        download_report(FlakyDx(records(3)), store, PREFIX, tmp_path, part_records=8)
