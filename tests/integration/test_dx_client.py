@@ -1,5 +1,6 @@
 """The DX client against the simulator over real HTTP on loopback: no patching of requests or urllib3."""
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -150,7 +151,17 @@ def test_iter_mismatches_pages_through_every_record(dx: Simulator, clock: Manual
     assert len(records) == 10
     assert len({r["id"] for r in records}) == 10
     pages = [e for e in dx.exchanges if e.path.endswith("/staging/mismatches") and e.method == "GET"]
-    assert [e.query["offset"] for e in pages] == [["0"], ["4"], ["8"]]
+    assert [e.query["offset"] for e in pages] == [["0"], ["4"], ["8"], ["10"]]
+
+
+def test_a_short_page_is_not_taken_for_the_end_of_the_report(dx: Simulator, clock: ManualClock) -> None:
+    # Ask for pages of 6 from a log of 10: a DX that caps pages at 4 would look the same to a client
+    # that stops on the first short page. Only an empty page may end the download.
+    client = client_for(dx, tuning=ClientTuning(retries=0, page_size=6))
+    sub = finished_find(dx, clock, client)
+    assert len(list(client.iter_mismatches(sub))) == 10
+    pages = [e for e in dx.exchanges if e.path.endswith("/staging/mismatches") and e.method == "GET"]
+    assert json.loads(pages[-1].response_body) == []
 
 
 def test_iter_mismatches_filters_by_type_and_action(dx: Simulator, clock: ManualClock) -> None:

@@ -236,8 +236,8 @@ class DxClient:
                 )
             previous_first = first
             yield from page
-            if len(page) < limit:
-                return
+            # A short page is NOT the end: DX may cap its pages below our limit (its maximum is not
+            # documented), and stopping there would silently cut the report. Only an empty page ends it.
             if len(page) > limit:
                 # The server ignored 'limit' and sent everything from 'offset' on.
                 return
