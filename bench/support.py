@@ -7,6 +7,7 @@ code's memory and CPU; a measured case runs in a fresh child process so its peak
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import resource
@@ -62,6 +63,12 @@ class Service:
                 self.process.wait()
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: be sent SIGTERM when the benchmark dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 @contextlib.contextmanager
 def service(args: Sequence[str], ready: str, env: dict[str, str] | None = None) -> Iterator[Service]:
     """Starts ``args``; the server is up when it prints a line starting ``ready`` and ending in its URL.
@@ -77,6 +84,7 @@ def service(args: Sequence[str], ready: str, env: dict[str, str] | None = None) 
         text=True,
         cwd=REPO,
         env={**os.environ, **(env or {})},
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run in the parent at this point
     )
     started = Service(process, "")
     try:
@@ -149,6 +157,7 @@ def run_child(
         env={**os.environ, **(env or {})},
         timeout=timeout,
         check=False,
+        preexec_fn=_die_with_parent,  # no threads run in the parent at this point
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if done.returncode != 0 or not lines:
