@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check-template clean
+.PHONY: demo test lint typecheck check-template browser clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ demo: $(STAMP)
 	$(BIN)/damdrift check --demo --out reports-demo || [ $$? -le 2 ]
 
 ## Everything CI runs: lint, types, the deploy checks, then every test.
-test: $(STAMP) lint typecheck check-template
+test: $(STAMP) lint typecheck check-template browser
 	$(BIN)/python -m pytest -n 2 -q
+
+## The HTML report is tested in a real headless browser: Debian's chromium. As root (CI) it is
+## installed when missing; elsewhere the browser test skips and says so.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium is not installed (apt-get install chromium): the browser test will skip"
 
 ## Offline deploy checks: sam validate --lint, statelint, checkov, sam build (arm64 + host), tests/deploy.
 ## The tools live in .venv-sam (aws-sam-cli and checkov pin their own boto3), created on first use.
