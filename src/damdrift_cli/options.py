@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-PASSWORD_ENV = "DX_PASSWORD"  # noqa: S105 - the variable's name, not a password
+PASSWORD_ENV = "DX_PASSWORD"  # noqa: S105 - the variable's name, not a password  # nosec B105
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser, *, hostname_required: bool = False) -> None:
@@ -54,6 +54,11 @@ def publisher_input(args: argparse.Namespace) -> dict[str, Any]:
         publisher["caBundle"] = args.ca_bundle
     if args.insecure:
         publisher["verifyTls"] = False
+        print(
+            f"damdrift: warning: --insecure: the TLS certificate of {args.hostname} is not verified; anyone "
+            "on the path can read the DX credentials (use --ca-bundle for a private CA)",
+            file=sys.stderr,
+        )
     return publisher
 
 

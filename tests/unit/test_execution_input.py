@@ -86,3 +86,58 @@ def test_a_password_field_in_the_input_is_refused() -> None:
         parse({"publisher": {"hostname": "dx.example.com"}, "password": "hunter2"})
     assert "password: unknown field" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "10.0.0.1:443",
+        "dx.example.com:443",
+        "dead:beef",
+        "fe80::1%eth0",
+        "[::1",
+        "dx.example.com\n",
+        "dx\x00.com",
+    ],
+)
+def test_hostname_with_a_port_an_invalid_address_or_a_control_character_is_refused(hostname: str) -> None:
+    with pytest.raises(InvalidInput, match=r"publisher\.hostname: .*bare host name"):
+        parse({"publisher": {"hostname": hostname}})
+
+
+@pytest.mark.parametrize("hostname", ["::1", "[2001:db8::5]", "10.0.0.1", "dx-1.internal"])
+def test_ip_literals_and_internal_names_are_accepted(hostname: str) -> None:
+    assert parse({"publisher": {"hostname": hostname}}).publisher.hostname == hostname
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("publisher.damAPIVersion", "v1\n"),
+        ("publisher.dxPort", True),
+        ("subscriberIds.0", "8c72ef60\n"),
+        ("credentialsSecret", "dam-drift/dx\n"),
+    ],
+)
+def test_a_trailing_newline_or_a_boolean_where_a_value_belongs_is_refused(field: str, value: object) -> None:
+    section, _, name = field.partition(".")
+    data: dict[str, object] = {"publisher": {"hostname": "dx.example.com"}}
+    if section == "publisher":
+        data["publisher"] = {"hostname": "dx.example.com", name: value}
+    elif section == "subscriberIds":
+        data["subscriberIds"] = [value]
+    else:
+        data[section] = value
+    with pytest.raises(InvalidInput, match=section):
+        parse(data)
+
+
+def test_tls_options_must_agree_with_each_other_and_with_the_protocol() -> None:
+    with pytest.raises(InvalidInput, match="contradict"):
+        parse({"publisher": {"hostname": "dx.example.com", "verifyTls": False, "caBundle": "/opt/ca.pem"}})
+    with pytest.raises(InvalidInput, match="for dxProtocol https"):
+        parse({"publisher": {"hostname": "dx.example.com", "dxProtocol": "http", "verifyTls": False}})
+    with pytest.raises(InvalidInput, match="PEM file"):
+        parse({"publisher": {"hostname": "dx.example.com", "caBundle": "/opt/ca.pem\nx"}})
+    bundle = parse({"publisher": {"hostname": "dx.example.com", "caBundle": "/opt/dx-ca.pem"}}).publisher
+    assert (bundle.verify_tls, bundle.ca_bundle) == (True, "/opt/dx-ca.pem")

@@ -60,3 +60,17 @@ def test_diagnosis_travels_inside_the_message_and_comes_back() -> None:
 
 def test_message_without_diagnosis_is_returned_whole() -> None:
     assert split_diagnosis("plain") == ("plain", None)
+
+
+def test_a_hostile_subscriber_id_from_dx_changes_neither_the_trigger_path_nor_its_body() -> None:
+    hostile = 'x/../../operations?a=1#", "resyncStatus": "RESYNC_TRIGGER_START'
+    request = TriggerRequest.parse(
+        'POST /staging/subscriber/{subscriberId}/find {"id": "{subscriberId}"}', "X"
+    )
+
+    _, path, body = request.render(hostile)
+
+    assert path.startswith("/staging/subscriber/x%2F..%2F") and path.endswith("/find")
+    assert path.count("/") == 4 and "?" not in path and "#" not in path
+    assert body == {"id": hostile}
+    assert FIND_MISMATCH_DEFAULT.render(hostile)[2] == {"resyncStatus": "FIND_MISMATCH_START"}

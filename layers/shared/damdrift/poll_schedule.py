@@ -16,7 +16,7 @@ def next_wait(
     policy: PollPolicy, poll_count: int, now: datetime, deadline: datetime, rng: random.Random | None = None
 ) -> int:
     """Seconds to wait before poll number ``poll_count + 1`` (``poll_count`` polls already made)."""
-    rng = rng or random.Random()
+    rng = rng or random.Random()  # jitter, not cryptography  # nosec B311
     grown = policy.initial_wait_seconds * policy.backoff_rate ** max(poll_count, 0)
     jitter = rng.uniform(0, policy.jitter_seconds) if policy.jitter_seconds else 0.0
     wait = min(float(policy.max_wait_seconds), grown + jitter)

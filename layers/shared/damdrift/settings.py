@@ -25,7 +25,7 @@ class Settings(BaseModel):
     drift_topic_arn: str | None = Field(None, alias="DRIFT_TOPIC_ARN")
     ops_topic_arn: str | None = Field(None, alias="OPS_TOPIC_ARN")
     credentials_secret: str | None = Field(None, alias="CREDENTIALS_SECRET")
-    work_dir: Path = Field(Path("/tmp"), alias="WORK_DIR")  # noqa: S108 - Lambda's only writable folder
+    work_dir: Path = Field(Path("/tmp"), alias="WORK_DIR")  # noqa: S108 - Lambda's /tmp  # nosec B108
     dx_page_size: int = Field(1000, alias="DX_PAGE_SIZE", ge=1, le=100_000)
     dx_connect_timeout: float = Field(5.0, alias="DX_CONNECT_TIMEOUT", gt=0)
     dx_read_timeout: float = Field(60.0, alias="DX_READ_TIMEOUT", gt=0)

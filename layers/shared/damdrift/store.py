@@ -325,7 +325,11 @@ class ReportStore:
         return items
 
     def _put_json(self, key: str, document: dict[str, Any], *, check_prefix: str) -> None:
-        body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        text = json.dumps(document, ensure_ascii=False, indent=2)
+        try:
+            body = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate DX sent (a JSON "\ud800"): keep it as an escape
+            body = json.dumps(document, ensure_ascii=True, indent=2).encode("ascii")
         put = partial(
             self._s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=JSON_CONTENT_TYPE
         )

@@ -99,7 +99,7 @@ def deploy(
     secrets = boto3.client("secretsmanager", region_name=REGION)
     topics: dict[str, str] = {}
     queues: dict[str, str] = {}
-    secret_arn = ""
+    secret_arn = ""  # an ARN, set below  # nosec B105
 
     for logical_id, resource in resources.items():
         kind = resource["Type"]

@@ -32,7 +32,8 @@ from damdrift_cli.simulator.faults import Fault
 from damdrift_cli.simulator.state import ConflictPolicy, FindOutcome, ResyncOutcome, Settings, SubscriberState
 
 DEFAULT_USERNAME = "wpsadmin"
-DEFAULT_PASSWORD = "wpsadmin"  # noqa: S105 - HCL's own test setups use it; the simulator is loopback-only
+# HCL's own test setups use it; the simulator is loopback-only (ruff S105, bandit B105)
+DEFAULT_PASSWORD = "wpsadmin"  # noqa: S105  # nosec B105
 
 
 class ScenarioError(ValueError):

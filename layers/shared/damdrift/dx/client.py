@@ -127,7 +127,7 @@ class DxClient:
         if response.status_code in (400, 401):
             raise AuthenticationError(
                 f"DX at {self.connection.hostname} refused the login of user {self._credentials.username!r} "
-                f"(HTTP {response.status_code}: {_dx_message(response)})"
+                f"(HTTP {response.status_code}: {self._dx_says(response)})"
             )
         self._check(response, "POST", "/auth/login")
         if not self._session.cookies.get(SESSION_COOKIE):
@@ -289,7 +289,7 @@ class DxClient:
             if response.status_code == 401:
                 raise AuthenticationError(
                     f"DX at {self.connection.hostname} rejected a fresh session of user "
-                    f"{self._credentials.username!r} on {method} {path} (HTTP 401: {_dx_message(response)})"
+                    f"{self._credentials.username!r} on {method} {path} (HTTP 401: {self._dx_says(response)})"
                 )
         self._check(response, method, path)
         if not expect_body or response.status_code == 204 or not response.content:
@@ -336,7 +336,7 @@ class DxClient:
         if status < 400:
             return
         where = f"{method} {path} on {self.connection.hostname}"
-        detail = f"HTTP {status}: {_dx_message(response)}"
+        detail = f"HTTP {status}: {self._dx_says(response)}"
         if status == 403:
             raise PermissionDenied(
                 f"{where}: user {self._credentials.username!r} is not allowed ({detail}); "
@@ -350,8 +350,19 @@ class DxClient:
             raise DxUnavailable(f"{where}: {detail}")
         raise UnexpectedResponse(f"{where}: {detail}")
 
-    @staticmethod
-    def _parse(response: requests.Response, method: str, path: str) -> Any:
+    def _dx_says(self, response: requests.Response) -> str:
+        """DX's error message (or the body's start), with the password and session cookie blanked out:
+        a server that echoes a request must not put a secret into our errors, logs and history."""
+        return self._redact(_dx_message(response))
+
+    def _redact(self, text: str) -> str:
+        secrets = [self._credentials.password.get_secret_value(), *self._session.cookies.values()]
+        forms = {form for s in secrets if s for form in (s, repr(s)[1:-1])}  # raw, and as a preview shows it
+        for secret in sorted(forms, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _parse(self, response: requests.Response, method: str, path: str) -> Any:
         content_type = response.headers.get("Content-Type", "")
         try:
             if "json" not in content_type:
@@ -361,7 +372,7 @@ class DxClient:
             raise UnexpectedResponse(
                 f"{method} {path}: expected JSON, got HTTP {response.status_code} "
                 f"{content_type or 'no content type'} "
-                f"starting {_preview(response)}"
+                f"starting {self._redact(_preview(response))}"
             ) from None
 
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import heapq
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,7 +50,6 @@ _CODE_MASK = (1 << _CODE_BITS) - 1
 #: Equal records in a row after which the merge compares whole blocks (C-speed) instead of one by one:
 #: unchanged stretches are long when drift changes little, which is the usual case.
 _GALLOP_AFTER = 16
-_WRITE_BATCH = 1024
 
 
 class _Camel(BaseModel):
@@ -175,7 +174,7 @@ def diff_keys(previous: SortedKeys, current: SortedKeys) -> KeyDiff:
 
 @dataclass
 class _Collecting:
-    """One class being filled while its lines are picked.
+    """One class being filled, a batch of picked lines at a time.
 
     Every line is copied to ``out`` (when set) and counted by pair code; a line is only parsed when it
     is needed: as a sample, or (``parse_all``) to ask the ignore rules about it.
@@ -186,34 +185,41 @@ class _Collecting:
     cap: int
     parse_all: bool = True
     out: IO[bytes] | None = None
-    counts: dict[int, int] = field(default_factory=dict)
+    counts: Counter[int] = field(default_factory=Counter)
     ignored: dict[Pair, int] = field(default_factory=dict)
     samples: list[RecordSample] = field(default_factory=list)
-    _pending: list[bytes] = field(default_factory=list)
 
-    def flush(self) -> None:
-        """Write the lines added since the last flush (one gzip write per batch, not per line)."""
-        if self.out is not None and self._pending:
-            self._pending.append(b"")
-            self.out.write(b"\n".join(self._pending))
-        self._pending.clear()
-
-    def add(self, code: int, line: bytes) -> None:
+    def add(self, codes: Sequence[int], lines: list[bytes]) -> None:
+        """Lines, and their pair codes (position by position)."""
         if self.out is not None:
-            self._pending.append(line)
-            if len(self._pending) >= _WRITE_BATCH:
-                self.flush()
-        self.counts[code] = self.counts.get(code, 0) + 1
-        if len(self.samples) >= self.cap and not (self.parse_all and self.ignore is not None):
-            return
-        raw = json.loads(line)
-        rtype, action, record_id = record_type(raw), record_action(raw), field_value(raw, "recordId")
-        rule = self.ignore.match(rtype, action, record_id) if self.ignore is not None else None
-        if rule is not None:
-            self.ignored[rtype, action] = self.ignored.get((rtype, action), 0) + 1
-        if len(self.samples) < self.cap:
-            self.samples.append(
-                RecordSample(record_type=rtype, record_action=action, record_id=record_id, ignored_by=rule)
+            self.out.write(b"\n".join(lines) + b"\n")
+        self.counts.update(codes)
+        parsed = (
+            lines if self.parse_all and self.ignore is not None else lines[: self.cap - len(self.samples)]
+        )
+        for line in parsed:
+            raw = json.loads(line)
+            rtype, action, record_id = record_type(raw), record_action(raw), field_value(raw, "recordId")
+            rule = self.ignore.match(rtype, action, record_id) if self.ignore is not None else None
+            if rule is not None:
+                self.ignored[rtype, action] = self.ignored.get((rtype, action), 0) + 1
+            if len(self.samples) < self.cap:
+                self.samples.append(
+                    RecordSample(
+                        record_type=rtype, record_action=action, record_id=record_id, ignored_by=rule
+                    )
+                )
+
+    def take(self, stream: IO[bytes], entries: list[int]) -> None:
+        """The lines of ``entries`` (``line << 8 | code``, ascending) out of a report."""
+        codes = [entry & _CODE_MASK for entry in entries]
+        position = 0
+        for lines in pick_lines(stream, [entry >> _CODE_BITS for entry in entries]):
+            self.add(codes[position : position + len(lines)], lines)
+            position += len(lines)
+        if position != len(entries):
+            raise ValueError(
+                f"the report has fewer lines than its record keys ({position} of {len(entries)})"
             )
 
     def result(self, counts: Mapping[int, int] | None = None) -> ChangeClass:
@@ -259,8 +265,7 @@ def compare(
     if previous_keys is None:  # the first usable check: every record is NEW, and is the report itself
         first = _Collecting(current.pairs, ignore, sample_cap, parse_all=False)
         with open(current_records, "rb") as stream:
-            for _number, line in pick_lines(stream, range(min(sample_cap, len(current)))):
-                first.add(0, line)
+            first.take(stream, [line << _CODE_BITS for line in range(min(sample_cap, len(current)))])
         result = first.result(current.code_counts())
         result.ignored = ignored_now
         return RunDiff(execution=execution, previous=previous, new=result, sample_cap=sample_cap)
@@ -271,17 +276,19 @@ def compare(
     resolved = _Collecting(current.pairs, ignore, sample_cap)
     if merged.resolved and previous_records is None:
         raise ValueError("the previous run's records are needed to list its RESOLVED records")
+    # Every record NEW (the previous check was in sync): the report itself is the full list.
+    new_out = out_dir if len(merged.new) < len(current) else None
     # Both reports are read at once: zlib inflates without the GIL, so two cores share the work.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diff-previous") as pool:
         resolved_done = (
-            pool.submit(_pick_resolved, merged.resolved, previous_records, resolved, out_dir)
+            pool.submit(_pick, previous_records, resolved, merged.resolved, out_dir, RESOLVED_FILENAME)
             if merged.resolved and previous_records is not None
             else None
         )
-        # Every record NEW (the previous check was in sync): the report itself is the full list.
-        new_out = out_dir if len(merged.new) < len(current) else None
-        new_path = _pick_current(merged.new, current_records, new, unchanged, new_out)
+        new_path = _pick(_opener(current_records), new, merged.new, new_out, NEW_FILENAME)
         resolved_path = resolved_done.result() if resolved_done is not None else None
+    with open(current_records, "rb") as stream:  # the first UNCHANGED lines: usually the first block
+        unchanged.take(stream, _first_others(merged.new, min(sample_cap, sum(merged.unchanged.values()))))
 
     unchanged_result = unchanged.result(merged.unchanged)
     unchanged_result.ignored = ignored_now - sum(new.ignored.values())
@@ -298,59 +305,45 @@ def compare(
     )
 
 
-def _pick_current(
-    new_entries: list[int], records: Path, new: _Collecting, unchanged: _Collecting, out_dir: Path | None
+def _pick(
+    records: Callable[[], IO[bytes]],
+    into: _Collecting,
+    entries: list[int],
+    out_dir: Path | None,
+    filename: str,
 ) -> Path | None:
-    """Reads the NEW lines, and the first UNCHANGED ones as samples, out of the current report."""
-    with (
-        _gzip_or_none(out_dir, NEW_FILENAME if new_entries else None) as (new.out, path),
-        open(records, "rb") as stream,
-    ):
-        pending = iter(new_entries)
-        next_new = next(pending, None)
-        for number, line in pick_lines(stream, _new_and_first_others(new_entries, unchanged.cap)):
-            if next_new is not None and number == next_new >> _CODE_BITS:
-                new.add(next_new & _CODE_MASK, line)
-                next_new = next(pending, None)
-            else:
-                unchanged.add(0, line)
-        new.flush()
-    return path
-
-
-def _pick_resolved(
-    entries: list[int], records: Callable[[], IO[bytes]], resolved: _Collecting, out_dir: Path | None
-) -> Path | None:
-    """Reads the RESOLVED lines out of the previous report."""
-    with _gzip_or_none(out_dir, RESOLVED_FILENAME) as (resolved.out, path):
+    """Copies the lines of ``entries`` out of a report into ``out_dir/filename`` (if any) and ``into``."""
+    if not entries:
+        return None
+    with _gzip_or_none(out_dir, filename) as (into.out, path):
         stream = records()
         try:
-            picked = pick_lines(stream, (entry >> _CODE_BITS for entry in entries))
-            for entry, (_number, line) in zip(entries, picked, strict=False):
-                resolved.add(entry & _CODE_MASK, line)
-            resolved.flush()
+            into.take(stream, entries)
         finally:
             stream.close()
-    if sum(resolved.counts.values()) != len(entries):
-        raise ValueError("the previous run's report has fewer records than its record keys")
+    into.out = None
     return path
 
 
-def _new_and_first_others(new: list[int], extra: int) -> Iterator[int]:
-    """The NEW line numbers, merged with the first ``extra`` line numbers that are not NEW."""
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    def open_report() -> IO[bytes]:
+        return open(path, "rb")
+
+    return open_report
+
+
+def _first_others(new: list[int], extra: int) -> list[int]:
+    """The first ``extra`` line numbers that are not NEW, as entries (``line << 8``, code 0: unknown)."""
     others: list[int] = []
     number = 0
     for entry in new:
         line = entry >> _CODE_BITS
-        while number < line and len(others) < extra:
-            others.append(number)
-            number += 1
+        others.extend(range(number, min(line, number + extra - len(others))))
+        number = line + 1
         if len(others) >= extra:
             break
-        number = line + 1
-    # Past the last NEW line every number is UNCHANGED (numbers past the end are skipped by pick_lines).
     others.extend(range(number, number + extra - len(others)))
-    return heapq.merge((entry >> _CODE_BITS for entry in new), others)
+    return [line << _CODE_BITS for line in others]
 
 
 @contextlib.contextmanager

@@ -186,7 +186,8 @@ def _numbers(summary: Summary) -> str:
     note = ""
     if changes is not None and changes.error is None and changes.previous_execution is not None:
         cells += [("New", changes.new), ("Resolved", changes.resolved), ("Unchanged", changes.unchanged)]
-        note = f"Compared with {_text(changes.previous_execution)} ({_when(changes.previous_finished_at)})."
+        when = f" ({_when(changes.previous_finished_at)})" if changes.previous_finished_at else ""
+        note = f"Compared with {_text(changes.previous_execution)}{when}."
     elif changes is not None and changes.error is not None:
         note = f"Not compared with the previous check: {_text(changes.error)}"
     elif changes is not None:

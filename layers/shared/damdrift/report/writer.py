@@ -79,7 +79,7 @@ def _json_line_encoder() -> Callable[[Any], str]:
         probe = {"a": [1, 2.5, None, True, "é\n"], "b": {}}
         if encode(probe) == encoder.encode(probe):
             return encode
-    except Exception:  # noqa: S110 - any surprise means: use the public API
+    except Exception:  # noqa: S110 - any surprise means: use the public API  # nosec B110
         pass
     return encoder.encode
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -278,6 +279,9 @@ def changes_of(diff: RunDiff, status: CheckStatus) -> Changes:
 # -- the HTML report and its link -------------------------------------------------------------------------
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def store_html(
     store: ReportStore, summary: Summary, diff: RunDiff | None, history: History, runs: int, prefix: str
 ) -> str:
@@ -294,9 +298,9 @@ def store_html(
     # Relative links: they work beside the report, in S3 as in a downloaded folder.
     files = {label: name for label, name, key in candidates if key}
     page = render_report(summary, diff, history.trend(summary, runs), files=files)
-    return store.put_bytes(
-        prefix + HTML_FILENAME, page.encode("utf-8"), HTML_CONTENT_TYPE, check_prefix=prefix
-    )
+    # A lone surrogate DX sent (JSON "\ud800") has no UTF-8 form: the page shows U+FFFD instead.
+    body = _LONE_SURROGATE.sub("\ufffd", page).encode("utf-8")
+    return store.put_bytes(prefix + HTML_FILENAME, body, HTML_CONTENT_TYPE, check_prefix=prefix)
 
 
 def report_link(store: ReportStore, settings: Settings, key: str, now: datetime) -> ReportLink | None:
