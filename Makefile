@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check-template browser clean
+.PHONY: demo test lint typecheck security check-template browser clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/damdrift check --demo --out reports-demo || [ $$? -le 2 ]
 
 ## Everything CI runs: lint, types, the deploy checks, then every test.
-test: $(STAMP) lint typecheck check-template browser
+test: $(STAMP) lint typecheck security check-template browser
 	$(BIN)/python -m pytest -n 2 -q
 
 ## The HTML report is tested in a real headless browser: Debian's chromium. As root (CI) it is
@@ -42,6 +42,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## Static security scan of our code (bandit); by-design findings carry `# nosec <id>` with a reason.
+security: $(STAMP)
+	$(BIN)/bandit -q -r layers/shared/damdrift functions src -s B101
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam reports-demo .pytest_cache .mypy_cache .ruff_cache
