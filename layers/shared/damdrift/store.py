@@ -169,17 +169,7 @@ class ReportStore:
 
     def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
         """The subscriber's ``latest.json``, or None before its first stored check."""
-        key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
-        body = self._get(key)
-        if body is None:
-            return None
-        try:
-            latest = json.loads(body)
-        except ValueError as exc:
-            raise ReportStorageError(f"s3://{self.bucket}/{key} is not JSON") from exc
-        if not isinstance(latest, dict):
-            raise ReportStorageError(f"s3://{self.bucket}/{key} is not a JSON object")
-        return latest
+        return self.get_document(self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
 
     # -- the fetch step's checkpoint and report parts (damdrift.steps.download) -----------------------
 
