@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from damdrift_cli.commands import baseline, check, report, simulate
+from damdrift_cli.commands import approve, baseline, check, report, simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.register(subparsers)
     report.register(subparsers)
     baseline.register(subparsers)
+    approve.register(subparsers)
     return parser
 
 

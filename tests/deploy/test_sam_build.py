@@ -35,6 +35,9 @@ FUNCTIONS = {
     "TriggerMismatchFunction": "trigger_mismatch",
     "PollStatusFunction": "poll_status",
     "FetchReportFunction": "fetch_report",
+    "RemediateFunction": "remediate",
+    "RequestApprovalFunction": "request_approval",
+    "ApproveFunction": "approve",
 }
 #: What the Lambda python3.11 runtime provides beside the code (the layer does not ship boto3).
 RUNTIME_PACKAGES = ["boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"]

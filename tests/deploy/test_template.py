@@ -22,19 +22,18 @@ from damdrift.store import ReportStore
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ["AuthenticateFunction", "TriggerMismatchFunction", "PollStatusFunction", "FetchReportFunction"]
-ROLES = {
-    "AuthenticateFunction": "AuthenticateRole",
-    "TriggerMismatchFunction": "TriggerMismatchRole",
-    "PollStatusFunction": "PollStatusRole",
-    "FetchReportFunction": "FetchReportRole",
-}
-LOG_GROUPS = {
-    "AuthenticateFunction": "AuthenticateLogGroup",
-    "TriggerMismatchFunction": "TriggerMismatchLogGroup",
-    "PollStatusFunction": "PollStatusLogGroup",
-    "FetchReportFunction": "FetchReportLogGroup",
-}
+#: What the state machine invokes (the approve function is called through its URL, by a person).
+STEP_FUNCTIONS = [
+    "AuthenticateFunction",
+    "TriggerMismatchFunction",
+    "PollStatusFunction",
+    "FetchReportFunction",
+    "RemediateFunction",
+    "RequestApprovalFunction",
+]
+FUNCTIONS = [*STEP_FUNCTIONS, "ApproveFunction"]
+ROLES = {f: f.removesuffix("Function") + "Role" for f in FUNCTIONS}
+LOG_GROUPS = {f: f.removesuffix("Function") + "LogGroup" for f in FUNCTIONS}
 EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx/admin-AbC123"
 EXISTING_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -151,6 +150,28 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_parts/*"),
             ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_checkpoint.json"),
         }
+    if function == "RemediateFunction":
+        expected |= {
+            ("s3:GetObject", "<ReportBucket.Arn>/remediations/*"),
+            ("s3:PutObject", "<ReportBucket.Arn>/remediations/*"),
+            ("s3:ListBucket", "<ReportBucket.Arn>"),  # only prefix remediations/* (condition)
+        }
+    if function == "RequestApprovalFunction":
+        expected |= {
+            ("s3:PutObject", "<ReportBucket.Arn>/approvals/*"),
+            ("sns:Publish", "<DriftTopic>"),
+            ("kms:GenerateDataKey", "<DataKey.Arn>"),
+            ("kms:Decrypt", "<DataKey.Arn>"),
+        }
+    if function == "ApproveFunction":
+        state_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-drift-check"
+        expected |= {
+            ("s3:GetObject", "<ReportBucket.Arn>/approvals/*"),
+            ("s3:DeleteObject", "<ReportBucket.Arn>/approvals/*"),
+            ("s3:ListBucket", "<ReportBucket.Arn>"),  # only prefix approvals/* (condition)
+            ("states:SendTaskSuccess", state_machine),
+            ("states:SendTaskFailure", state_machine),
+        }
     assert permissions(default, ROLES[function]) == expected
 
 
@@ -172,7 +193,7 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
 
 
 def test_the_state_machine_holds_exactly_its_permissions(default: StackView) -> None:
-    expected = {("lambda:InvokeFunction", f"<{f}.Arn>") for f in FUNCTIONS}
+    expected = {("lambda:InvokeFunction", f"<{f}.Arn>") for f in STEP_FUNCTIONS}
     expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
     expected |= {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
     expected |= {(action, "*") for action in STAR_RESOURCE_ACTIONS}
@@ -218,10 +239,30 @@ def test_an_existing_secret_is_read_instead_and_its_own_key_is_granted() -> None
         assert view.function(function)["Environment"]["Variables"]["CREDENTIALS_SECRET"] == EXISTING_SECRET
 
 
-def test_only_fetch_report_touches_the_bucket(any_stack: StackView) -> None:
+def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_their_prefixes(
+    any_stack: StackView,
+) -> None:
+    own_prefix = {
+        "RemediateFunction": "remediations/",
+        "RequestApprovalFunction": "approvals/",
+        "ApproveFunction": "approvals/",
+    }
     for function, role in ROLES.items():
-        s3 = {action for action, _ in permissions(any_stack, role) if action.startswith("s3:")}
-        assert bool(s3) == (function == "FetchReportFunction"), function
+        s3 = {(a, r) for a, r in permissions(any_stack, role) if a.startswith("s3:")}
+        if function == "FetchReportFunction":
+            continue
+        if function not in own_prefix:
+            assert not s3, function
+            continue
+        objects = {r for a, r in s3 if a != "s3:ListBucket"}
+        assert objects == {f"<ReportBucket.Arn>/{own_prefix[function]}*"}, function
+        for statement in statements_of(any_stack, role):
+            if "s3:ListBucket" in as_list(statement["Action"]):
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": own_prefix[function] + "*"}}
+
+
+def statements_of(view: StackView, role: str) -> list[dict[str, Any]]:
+    return [s for p in view.props(role).get("Policies", []) for s in statements(p["PolicyDocument"])]
 
 
 def test_roles_trust_only_their_service_and_take_the_permissions_boundary() -> None:
@@ -286,12 +327,16 @@ def test_the_secret_has_the_name_the_samples_use(default: StackView) -> None:
 
 
 def test_report_lifecycle_follows_its_parameters() -> None:
-    (rule,) = stack().props("ReportBucket")["LifecycleConfiguration"]["Rules"]
+    rules = {r["Id"]: r for r in stack().props("ReportBucket")["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"reports", "approval-requests", "remediation-markers"}
+    assert rules["approval-requests"]["Prefix"] == "approvals/"
+    assert rules["approval-requests"]["ExpirationInDays"] > 7  # the longest approvalTimeoutSeconds
+    rule = rules["reports"]
     assert rule["ExpirationInDays"] == "400"
     assert rule["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": "90"}]
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": "30"}
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
-    (kept,) = stack(ReportRetentionDays="0", ReportTransitionDays="0").props("ReportBucket")[
+    kept, *_ = stack(ReportRetentionDays="0", ReportTransitionDays="0").props("ReportBucket")[
         "LifecycleConfiguration"
     ]["Rules"]
     assert "ExpirationInDays" not in kept and "Transitions" not in kept
@@ -546,3 +591,52 @@ def test_samconfig_has_guided_deploy_defaults() -> None:
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["confirm_changeset"] is True
     assert deploy["resolve_s3"] is True
+
+
+def test_remediation_roles_reach_only_their_own_prefixes_and_the_approver_only_answers(
+    default: StackView,
+) -> None:
+    assert permissions(default, "RemediateRole") >= {
+        ("s3:GetObject", "<ReportBucket.Arn>/remediations/*"),
+        ("s3:PutObject", "<ReportBucket.Arn>/remediations/*"),
+    }
+    assert not any(
+        resource.endswith("/*") and "remediations/" not in resource
+        for _, resource in permissions(default, "RemediateRole")
+        if resource.startswith("<ReportBucket.Arn>")
+    )
+    approver = permissions(default, "ApproveRole")
+    assert ("s3:DeleteObject", "<ReportBucket.Arn>/approvals/*") in approver
+    state_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-drift-check"
+    assert {a for a, r in approver if r == state_machine} == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+    }
+    assert default.props("DriftCheckStateMachine")["Name"] == "dam-drift-drift-check"
+    requester = permissions(default, "RequestApprovalRole")
+    assert ("sns:Publish", "<DriftTopic>") in requester
+    assert ("s3:PutObject", "<ReportBucket.Arn>/approvals/*") in requester
+
+
+def test_the_approval_link_is_a_function_url_the_request_function_knows(default: StackView) -> None:
+    url = default.props("ApproveFunctionUrl")
+    assert url == {"TargetFunctionArn": "<ApproveFunction>", "AuthType": "NONE"}
+    public = [p["Properties"] for p in default.of_type("AWS::Lambda::Permission").values()]
+    assert {
+        "Action": "lambda:InvokeFunctionUrl",
+        "FunctionName": "<ApproveFunction>",
+        "FunctionUrlAuthType": "NONE",
+        "Principal": "*",
+    } in public
+    direct = [p for p in public if p["Action"] == "lambda:InvokeFunction"]
+    assert direct == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": "<ApproveFunction>",
+            "InvokedViaFunctionUrl": True,
+            "Principal": "*",
+        }
+    ]  # never a direct Invoke
+    substitutions = default.props("DriftCheckStateMachine")["DefinitionSubstitutions"]
+    assert substitutions["ApprovalUrl"] == "<ApproveFunctionUrl.FunctionUrl>"
+    assert default.outputs["ApprovalUrl"]["Value"] == "<ApproveFunctionUrl.FunctionUrl>"

@@ -2,6 +2,8 @@
 
 The samples name a production-like publisher and secret; the test points them at the simulator and
 the local secret and, for the poll, moves the find's start and deadline to now. Nothing else changes.
+The remediation samples also get the subscriber's DAM (a simulator too) and the local drift topic; the
+approval page's sample gets the id of a request filed by its predecessor in the flow.
 """
 
 import json
@@ -91,3 +93,94 @@ def test_fetch_report_records_the_errored_sample_with_its_diagnosis(
     assert result["outcome"]["error"]["type"] == "FindMismatchFailed"
     assert result["outcome"]["error"]["diagnosis"]["operation"]["retryCounter"] == 1
     assert result["notify"] is True
+
+
+# -- remediation (issue #8) --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def drifted_with_dam(publisher: Simulator) -> str:
+    """The samples' subscriber, with a DAM of its own where a resync's operations run."""
+    return publisher.add_subscriber(
+        "dx-sub-drifted.example.com", subscriber_id=DRIFTED, drift={"VERSION": {"CREATE": 4}}, dam=True
+    )
+
+
+def remediation_sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[str, Any]:
+    """A remediation sample pointed at the simulator (publisher and the subscriber's DAM), the local secret
+    and the local drift topic; nothing else changes."""
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    task = event["task"]
+    task["check"]["publisher"] = {
+        **task["check"]["publisher"],
+        "hostname": publisher.hostname,
+        "dxProtocol": "http",
+        "dxPort": publisher.port,
+    }
+    task["check"]["publisherId"] = f"{publisher.hostname}_{publisher.port}"
+    task["check"]["credentialsSecret"] = aws._deployed.secret_arn
+    dam = publisher.subscriber_dam(task["subscriber"]["subscriberId"])
+    task["subscriber"]["dam"] = {"hostname": dam.hostname, "dxProtocol": "http", "dxPort": dam.port}
+    notification = task.get("result", {}).get("notification")
+    if notification is not None:
+        notification["TopicArn"] = aws._deployed.drift_topic_arn
+    return event
+
+
+@pytest.mark.usefixtures("drifted_with_dam")
+def test_remediate_plan_runs_on_its_sample_event(publisher: Simulator, aws: LocalAws) -> None:
+    task = invoke(aws, "RemediateFunction", remediation_sample("remediate-plan.json", publisher, aws))
+
+    assert task["remediation"]["phase"] == "READY"
+    assert task["remediation"]["initialEffectiveTotal"] == 4
+    assert task["result"]["notify"] is True
+    notice = task["result"]["notification"]
+    assert "dam-drift is starting a staging resync" in notice["Message"]
+    assert notice["MessageAttributes"]["remediation"]["StringValue"] == "READY"
+    assert publisher.resync_trigger_count(DRIFTED) == 0
+
+
+@pytest.mark.usefixtures("drifted_with_dam")
+def test_remediate_start_and_poll_run_on_their_sample_events(publisher: Simulator, aws: LocalAws) -> None:
+    started = invoke(aws, "RemediateFunction", remediation_sample("remediate-start.json", publisher, aws))
+    assert started["phase"] == "RESYNC_RUNNING"
+    assert started["resyncStatus"] == "RESYNC_TRIGGER_START"
+    assert publisher.resync_trigger_count(DRIFTED) == 1
+
+    poll_event = remediation_sample("remediate-poll.json", publisher, aws)
+    now = datetime.now(UTC)
+    poll_event["task"]["remediation"]["startedAt"] = now.isoformat()
+    poll_event["task"]["remediation"]["deadline"] = (now + timedelta(hours=2)).isoformat()
+    polled = invoke(aws, "RemediateFunction", poll_event)
+    assert polled["phase"] in {"RESYNC_RUNNING", "OPERATIONS_RUNNING"}
+    assert polled["pollCount"] == 1
+    assert 1 <= polled["waitSeconds"] <= 60
+    assert publisher.resync_trigger_count(DRIFTED) == 1
+
+
+@pytest.mark.usefixtures("drifted_with_dam")
+def test_request_approval_and_the_approval_page_run_on_their_sample_events(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    requested = invoke(
+        aws, "RequestApprovalFunction", remediation_sample("request-approval.json", publisher, aws)
+    )
+    (pending,) = aws.pending_approvals()
+    assert datetime.fromisoformat(requested["expiresAt"]) == pending.expires_at
+    (notice,) = aws.drain_notices()
+    assert notice.attributes["remediation"] == "AWAITING_APPROVAL"
+    assert f"damdrift approve --approval-id {pending.approval_id}" in notice.message
+
+    page_event: dict[str, Any] = json.loads((EVENTS / "approve-get.json").read_text())
+    page_event["queryStringParameters"] = {"id": pending.approval_id}
+    page_event["rawQueryString"] = f"id={pending.approval_id}"
+    page = invoke(aws, "ApproveFunction", page_event)
+    assert page["statusCode"] == 200
+    assert "Start a staging resync?" in page["body"]
+    assert aws.pending_approvals() == [pending], "opening the page answers nothing"
+
+
+def test_the_approval_page_sample_with_its_made_up_id_is_gone(aws: LocalAws) -> None:
+    page = invoke(aws, "ApproveFunction", json.loads((EVENTS / "approve-get.json").read_text()))
+    assert page["statusCode"] == 410
+    assert "unknown or was already answered" in page["body"]

@@ -86,6 +86,32 @@ def test_serve_prints_the_url_subscribers_and_the_default_password() -> None:
     assert "find fails" in printed
 
 
+def test_serve_prints_each_subscriber_dams_url_and_serves_it() -> None:
+    out = io.StringIO()
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: simulate.serve(_parse("--port", "0"), stop, out))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "Press Ctrl-C" not in out.getvalue():
+            assert time.monotonic() < deadline, out.getvalue()
+            time.sleep(0.01)
+        lines = out.getvalue().splitlines()
+        [dam_line] = [line for line in lines if "subscriber DAM:" in line]
+        dam_url = dam_line.split()[2]
+        credentials = {"username": "wpsadmin", "password": "wpsadmin"}
+        login = requests.post(f"{dam_url}/dx/api/core/v1/auth/login", json=credentials, timeout=5)
+        operations = requests.get(f"{dam_url}/dx/api/dam/v1/operations", cookies=login.cookies, timeout=5)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+    publisher_url = lines[0].split()[-1]
+    assert dam_url.startswith("http://127.0.0.1:") and dam_url != publisher_url
+    assert "dx-sub-drifted.example.com" in lines[lines.index(dam_line) - 1], "printed under its subscriber"
+    assert (login.status_code, operations.json()) == (200, [])
+
+
 def test_a_bad_scenario_exits_2_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
     assert simulate.serve(_parse("--scenario", "nope"), threading.Event()) == 2
     assert "no scenario 'nope'" in capsys.readouterr().err

@@ -26,12 +26,13 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_schema_validator import OAS30ReadValidator
 
 from damdrift.dx.models import RecordAction, RecordType
-from damdrift_cli.simulator import ManualClock, Simulator
+from damdrift_cli.simulator import ManualClock, Simulator, SubscriberDam
 from damdrift_cli.simulator.pytest_plugin import (
     DRIFTED_ID,
     FIND_FAILS_ID,
     FIND_STUCK_ID,
     IN_SYNC_ID,
+    TEST_DRIFT,
     SimulatorFactory,
     login,
     make_scenario,
@@ -96,9 +97,12 @@ def specs() -> Specs:
 
 @dataclass
 class Publisher:
-    """A simulator with some history: finds completed, failed and running, a resync and its operations."""
+    """A simulator with some history: finds completed, failed and running, a resync and its operations.
 
-    sim: Simulator
+    ``sim`` is a subscriber's DAM for the subscriber DAM cases: it answers the same requests.
+    """
+
+    sim: Simulator | SubscriberDam
     session: requests.Session
     clock: ManualClock
 
@@ -124,6 +128,29 @@ def dx(dx_simulator_factory: SimulatorFactory) -> Publisher:
     dx.trigger(FIND_STUCK_ID)
     dx.clock.advance(1)
     return dx
+
+
+@pytest.fixture
+def subscriber_dam(dx_simulator_factory: SimulatorFactory) -> Publisher:
+    """A subscriber DAM after a partial resync (SUCCESS and FAILED operations) and seeded ones."""
+    clock = ManualClock()
+    drifted = {
+        "id": DRIFTED_ID,
+        "targetHost": "dx-sub-drifted.test",
+        "drift": TEST_DRIFT,
+        "dam": True,
+        "resyncOutcome": "partial",
+        "operations": [{"triggerFunction": "syncStagingMediaContent", "status": "WAIT"}],
+    }
+    sim = dx_simulator_factory(
+        make_scenario(subscribers=[drifted], operation_duration_seconds=60), clock=clock
+    )
+    url = f"{sim.dam_base_url}/staging/subscriber/{DRIFTED_ID}"
+    login(sim).patch(url, json={"resyncStatus": "RESYNC_TRIGGER_START"}, timeout=5).raise_for_status()
+    clock.advance(60.2)
+    sim.add_subscriber_operation(DRIFTED_ID, "syncStagingVersionContent", "PROCESSING")
+    dam = sim.subscriber_dam(DRIFTED_ID)
+    return Publisher(dam, login(dam), clock)
 
 
 Prepare = Callable[[Publisher], object]
@@ -250,6 +277,62 @@ CASES = [
     Case("operation, unknown", 404, "GET", "/operations/nope"),
     Case("operation, no session", 401, "GET", "/operations/nope", prepare=no_session),
 ]
+
+
+SUBSCRIBER_DAM_CASES = [
+    Case("login", 200, "POST", "/auth/login", ADMIN),
+    Case("login, wrong password", 401, "POST", "/auth/login", {**ADMIN, "password": "x"}),
+    Case("login, no JSON", 400, "POST", "/auth/login", data=b"{"),
+    Case("login, server error", 500, "POST", "/auth/login", ADMIN, prepare=fault(500, "POST /auth/login")),
+    Case("logout", 200, "POST", "/auth/logout"),
+    Case("operations", 200, "GET", "/operations"),
+    Case(
+        "operations, filtered page", 200, "GET", "/operations", params={"status": "FAILED,WAIT", "limit": "5"}
+    ),
+    Case("operations, bad status", 400, "GET", "/operations", params={"status": "NOPE"}),
+    Case("operations, bad offset", 400, "GET", "/operations", params={"offset": "-1"}),
+    Case("operations, no session", 401, "GET", "/operations", prepare=no_session),
+    Case("operations, server error", 500, "GET", "/operations", prepare=fault(500, "GET /operations")),
+    Case("operation", 200, "GET", "/operations/{operation}"),
+    Case("operation, unknown", 404, "GET", "/operations/nope"),
+    Case("operation, no session", 401, "GET", "/operations/nope", prepare=no_session),
+]
+
+
+@pytest.mark.parametrize("case", SUBSCRIBER_DAM_CASES, ids=[c.name for c in SUBSCRIBER_DAM_CASES])
+def test_the_subscriber_dams_answer_fits_the_spec(
+    specs: Specs, subscriber_dam: Publisher, case: Case
+) -> None:
+    if case.prepare:
+        case.prepare(subscriber_dam)
+
+    response = case.send(subscriber_dam)
+
+    assert response.status_code == case.status, response.text
+    specs.check(response)
+
+
+def test_the_subscriber_dams_operations_use_every_field_the_spec_allows(
+    specs: Specs, subscriber_dam: Publisher
+) -> None:
+    response = subscriber_dam.session.get(subscriber_dam.url("/operations"), timeout=5)
+    specs.check(response)
+    operations = response.json()
+
+    assert {op["status"] for op in operations} == {"WAIT", "SUCCESS", "FAILED", "PROCESSING"}
+    assert any("errorInfo" in op and op["retryCounter"] > 0 for op in operations)
+    assert all(op["inputs"]["subscriberId"] == DRIFTED_ID for op in operations)
+
+
+def test_the_subscriber_dams_unknown_paths_use_the_dam_error_body(
+    specs: Specs, subscriber_dam: Publisher
+) -> None:
+    error_body = OAS30ReadValidator(specs.dam_error_schema())
+
+    response = subscriber_dam.session.get(subscriber_dam.url("/staging/subscriber"), timeout=5)
+
+    assert response.status_code == 404
+    assert list(error_body.iter_errors(response.json())) == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from damdrift.execution_input import RemediateMode
+from damdrift.remediation.models import OperationTally, RemediationRecord, RemediationVerdict
 from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
 from damdrift.report.notification import MESSAGE_MAX_BYTES, SUBJECT_MAX, ReportLink, build_notification
 from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
@@ -357,3 +359,153 @@ def test_a_million_record_report_still_makes_a_small_notice() -> None:
         s, LOCATION, diff=diff_of(600_000, 400_000, long_id), report_link=link
     ).message
     assert len(message.encode("utf-8")) < 16 * 1024
+
+
+# -- remediation (the verifying check's notice) ------------------------------------------------------------
+
+RESYNC_STARTED = STARTED + timedelta(minutes=3)
+
+
+def remediation(**overrides: Any) -> RemediationRecord:
+    fields: dict[str, Any] = {
+        "mode": RemediateMode.AUTO,
+        "verdict": RemediationVerdict.VERIFIED_IN_SYNC,
+        "initial_summary_key": "reports/dx.example.com/sub-1/2024/05/01/exec-1/summary.json",
+        "initial_total": 12,
+        "initial_effective_total": 9,
+        "remaining_total": 0,
+        "resync_started_at": RESYNC_STARTED,
+        "operations": OperationTally(succeeded=3),
+    }
+    fields.update(overrides)
+    return RemediationRecord(**fields)
+
+
+def verified(**overrides: Any) -> Summary:
+    fields: dict[str, Any] = {
+        "status": CheckStatus.IN_SYNC,
+        "counts": {},
+        "total": 0,
+        "execution": "exec-1-verify",
+        "remediation": remediation(),
+    }
+    return summary(**{**fields, **overrides})
+
+
+def still_drifting(**overrides: Any) -> Summary:
+    record = remediation(
+        verdict=RemediationVerdict.STILL_DRIFTING,
+        remaining_total=4,
+        operations=OperationTally(succeeded=2, failed=1, failed_functions=["syncStagingRenditionContent"]),
+    )
+    return summary(
+        counts={"RENDITION": {"CREATE": 4}},
+        total=4,
+        execution="exec-1-verify",
+        remediation=record,
+        **overrides,
+    )
+
+
+def test_a_verified_remediation_is_tagged_verified_in_sync() -> None:
+    assert build_notification(verified(), LOCATION).subject == (
+        "[VERIFIED IN SYNC] dx.example.com -> sub-host.example.com: no mismatches"
+    )
+
+
+def test_a_remediation_that_left_drift_is_tagged_still_drifting_with_what_remains() -> None:
+    assert build_notification(still_drifting(), LOCATION).subject == (
+        "[STILL DRIFTING] dx.example.com -> sub-host.example.com: 4 mismatches"
+    )
+
+
+def test_a_remediation_that_failed_keeps_the_errored_tag_and_names_the_error() -> None:
+    record = remediation(verdict=None, remaining_total=None, error="ResyncFailed: RESYNC_TRIGGER_FAILED")
+    s = errored(ErrorInfo(type="ResyncFailed", message="RESYNC_TRIGGER_FAILED"), remediation=record)
+    assert build_notification(s, LOCATION).subject == (
+        "[ERRORED] dx.example.com -> sub-host.example.com: ResyncFailed"
+    )
+
+
+@pytest.mark.parametrize("make", [verified, still_drifting])
+def test_a_verdict_subject_still_fits_in_100_chars_and_keeps_the_news(make: Any) -> None:
+    subject = build_notification(make(publisher=LONG, target_host=LONG), LOCATION).subject
+    assert len(subject) <= SUBJECT_MAX
+    assert subject.startswith(("[VERIFIED IN SYNC] ", "[STILL DRIFTING] "))
+    assert subject.endswith((": no mismatches", ": 4 mismatches"))
+
+
+def test_the_remediation_attribute_carries_the_verdict_or_failed() -> None:
+    failed = errored(
+        ErrorInfo(type="ResyncTimedOut", message="m"),
+        remediation=remediation(verdict=None, remaining_total=None, error="ResyncTimedOut: m"),
+    )
+    assert build_notification(verified(), LOCATION).attributes["remediation"] == "VERIFIED_IN_SYNC"
+    assert build_notification(still_drifting(), LOCATION).attributes["remediation"] == "STILL_DRIFTING"
+    assert build_notification(failed, LOCATION).attributes["remediation"] == "FAILED"
+    assert build_notification(verified(), LOCATION).sns_message_attributes()["remediation"] == {
+        "DataType": "String",
+        "StringValue": "VERIFIED_IN_SYNC",
+    }
+
+
+def test_a_check_without_a_remediation_has_no_remediation_attribute_or_lines() -> None:
+    notification = build_notification(summary(), LOCATION)
+    assert "remediation" not in notification.attributes
+    assert "Remediation" not in notification.message
+
+
+def test_the_remediation_lines_say_what_the_resync_did() -> None:
+    lines = build_notification(verified(), LOCATION).message.splitlines()
+    start = lines.index("Remediation:    VERIFIED_IN_SYNC (remediate: auto)")
+    assert lines[start - 1] == ""
+    assert lines[start + 1 : start + 4] == [
+        "Before resync:  9 mismatches not ignored",
+        "After resync:   0 mismatches not ignored",
+        "Resync started: 2024-05-01T10:03:00Z",
+    ]
+    assert "Report before:  reports/dx.example.com/sub-1/2024/05/01/exec-1/summary.json" in lines
+    assert "Approved by" not in "\n".join(lines), "auto: nobody approved"
+
+
+def test_the_remediation_lines_name_who_approved_and_which_operations_failed() -> None:
+    record = remediation(
+        mode=RemediateMode.ASK,
+        verdict=RemediationVerdict.STILL_DRIFTING,
+        remaining_total=4,
+        approved_by="alice@example.com",
+        operations=OperationTally(
+            succeeded=2, failed=6, failed_functions=[f"syncStaging{i}Content" for i in range(6)]
+        ),
+    )
+    s = summary(counts={"RENDITION": {"CREATE": 4}}, total=4, remediation=record)
+    message = build_notification(s, LOCATION).message
+    assert "Remediation:    STILL_DRIFTING (remediate: ask)" in message.splitlines()
+    assert "Approved by:    alice@example.com" in message.splitlines()
+    assert "After resync:   4 mismatches not ignored" in message.splitlines()
+    assert "2 succeeded, 6 failed (syncStaging0Content, syncStaging1Content, syncStaging2Content, " in message
+    assert "syncStaging4Content)" in message and "syncStaging5Content" not in message, "at most five named"
+
+
+def test_a_failed_remediation_shows_no_after_count() -> None:
+    record = remediation(verdict=None, remaining_total=None, operations=None, error="ResyncFailed: x")
+    message = build_notification(
+        errored(ErrorInfo(type="ResyncFailed", message="x"), remediation=record), "x"
+    )
+    lines = message.message.splitlines()
+    assert "Remediation:    FAILED (remediate: auto)" in lines
+    assert "Before resync:  9 mismatches not ignored" in lines
+    assert not any(line.startswith(("After resync", "Sync operations")) for line in lines)
+
+
+def test_remediation_values_cannot_break_the_layout() -> None:
+    record = remediation(approved_by="alice\nStatus: IN_SYNC\x1b[2J", initial_summary_key="k\r\nEvil: 1")
+    lines = build_notification(verified(remediation=record), LOCATION).message.splitlines()
+    assert "Approved by:    alice Status: IN_SYNC[2J" in lines
+    assert "Report before:  k Evil: 1" in lines
+    assert "Status: IN_SYNC" not in lines and "Evil: 1" not in lines
+
+
+def test_the_sync_operations_line_separates_its_label_from_the_value() -> None:
+    lines = build_notification(verified(), LOCATION).message.splitlines()
+    assert "Sync operations: 3 succeeded, 0 failed" in lines

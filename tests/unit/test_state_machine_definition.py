@@ -92,6 +92,9 @@ def test_domain_errors_are_never_retried() -> None:
         "FindMismatchTimedOut",
         "CredentialsError",
         "PublisherBusy",
+        "ResyncFailed",
+        "ResyncTimedOut",
+        "RemediationRefused",
     }
     for name, state in walk_states(asl()["States"]):
         for retry in state.get("Retry", []):
@@ -116,7 +119,51 @@ def test_every_lambda_task_retries_a_timed_out_function() -> None:
         for name, state in walk_states(asl()["States"])
         if state.get("Type") == "Task" and state["Resource"].endswith("FunctionArn}")
     ]
-    assert len(lambda_tasks) == 5
+    assert len(lambda_tasks) == 8  # 4 drift-check steps, RecordErrored, 3 remediation steps
     for name, state in lambda_tasks:
         retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
         assert {"Lambda.Unknown", "Sandbox.Timedout"} <= retried, name
+
+
+def item_states() -> dict[str, Any]:
+    states: dict[str, Any] = asl()["States"]["CheckSubscribers"]["ItemProcessor"]["States"]
+    return states
+
+
+def test_remediation_is_planned_only_after_drift_when_asked_for_and_only_once_per_check() -> None:
+    (rule,) = item_states()["RemediationWanted?"]["Choices"]
+    assert rule["Next"] == "PlanRemediation"
+    conditions = rule["And"]
+    assert {"Variable": "$.remediation", "IsPresent": False} in conditions
+    assert {"Variable": "$.result.outcome.status", "StringEquals": "DRIFT"} in conditions
+    assert {"Not": {"Variable": "$.subscriber.remediate", "StringEquals": "never"}} in conditions
+    assert item_states()["RemediationWanted?"]["Default"] == "ShouldNotify?"
+    assert item_states()["FetchReport"]["Next"] == "RemediationWanted?"
+
+
+def test_a_failing_plan_or_approval_request_still_sends_the_drift_notice() -> None:
+    for name in ("PlanRemediation", "AskApproval"):
+        catch_all = [c for c in item_states()[name]["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        assert catch_all[0]["Next"] == "ShouldNotify?", name
+
+
+def test_ask_waits_for_a_task_token_with_the_inputs_timeout_and_a_timeout_denies() -> None:
+    ask = item_states()["AskApproval"]
+    assert ask["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert ask["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert ask["TimeoutSecondsPath"] == "$.check.remediation.approvalTimeoutSeconds"
+    timeout = next(c for c in ask["Catch"] if c["ErrorEquals"] == ["States.Timeout"])
+    expired = item_states()[timeout["Next"]]
+    assert expired["Result"]["approved"] is False and expired["Next"] == "Approved?"
+    (approved,) = item_states()["Approved?"]["Choices"]
+    assert approved == {"Variable": "$.approval.approved", "BooleanEquals": True, "Next": "StartResync"}
+
+
+def test_a_remediation_failure_is_recorded_and_the_verifying_find_reuses_the_find_states() -> None:
+    for name in ("StartResync", "PollResync"):
+        (catch,) = item_states()[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "RecordErrored", name
+        assert item_states()[name]["ResultPath"] == "$.remediation"
+    (done,) = item_states()["ResyncDone?"]["Choices"]
+    assert done == {"Variable": "$.remediation.phase", "StringEquals": "VERIFYING", "Next": "TriggerMismatch"}
+    assert item_states()["ResyncDone?"]["Default"] == "WaitForResync"

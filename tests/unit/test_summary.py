@@ -67,6 +67,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
         "ignoredTotal": 0,
         "ignoreRules": None,
         "changes": None,
+        "remediation": None,
         "effectiveTotal": 3,
     }
 

@@ -103,3 +103,19 @@ class PublisherBusy(DamDriftError):
 
 class ReportStorageError(DamDriftError):
     """Writing the report to S3 failed; the message lists what was already stored."""
+
+
+class RemediationRefused(DamDriftError):
+    """A guard rail stopped a resync at the moment it was to start (e.g. FAILED operations appeared)."""
+
+
+class ResyncFailed(DamDriftError):
+    """The publisher reported RESYNC_TRIGGER_FAILED, or the resync's status was taken over by another job."""
+
+
+class ResyncTimedOut(DamDriftError):
+    """The resync or the subscriber's operations outlasted ``remediation.maxDurationSeconds``."""
+
+
+class ApprovalError(DamDriftError):
+    """An approval link that is unknown, already used or expired; says which, never the task token."""

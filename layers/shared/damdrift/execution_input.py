@@ -37,6 +37,48 @@ class NotifyPolicy(StrEnum):
     ON_CHANGE = "on-change"
 
 
+class RemediateMode(StrEnum):
+    """Whether dam-drift may ask DX to repair drift (``start-staging-resync``) after a DRIFT result.
+
+    HCL warns a resync is unsafe for two-way staging, so the default is ``never``; ``ask`` waits for a
+    person to approve from the drift notice; ``auto`` starts at once (after the guard rails).
+    """
+
+    NEVER = "never"
+    ASK = "ask"
+    AUTO = "auto"
+
+
+class SubscriberOptions(WireModel):
+    """What only applies to one subscriber: its remediation mode and how to reach its own DAM API.
+
+    ``dam`` is the subscriber's DX (another host: the resync's operations run there and are watched
+    there); ``credentialsSecret`` defaults to the publisher's. ``twoWayStaging`` declares that this
+    subscriber also publishes to the publisher, which makes remediation refuse.
+    """
+
+    remediate: RemediateMode | None = None
+    dam: DxConnection | None = None
+    credentials_secret: str | None = None
+    two_way_staging: bool = False
+
+    @field_validator("credentials_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return _secret_name(value)
+
+
+class RemediationPolicy(WireModel):
+    """Limits of a remediation: how long a person has to approve, how long the resync may take.
+
+    ``force`` lifts the at-most-once-a-day limit per subscriber (never the other guard rails).
+    """
+
+    approval_timeout_seconds: int = Field(86_400, ge=1, le=7 * 86_400)
+    max_duration_seconds: int = Field(7200, ge=1, le=86_400)
+    force: bool = False
+
+
 class PollPolicy(WireModel):
     """How often to ask DX whether the find has finished.
 
@@ -69,6 +111,14 @@ class CheckInput(WireModel):
     busy_policy: BusyPolicy = BusyPolicy.WAIT
     notify_policy: NotifyPolicy = NotifyPolicy.ON_DRIFT
     max_concurrency: int = Field(2, ge=1, le=40)
+    remediate: RemediateMode = RemediateMode.NEVER
+    remediation: RemediationPolicy = Field(default_factory=RemediationPolicy)
+    subscriber_options: dict[str, SubscriberOptions] = Field(default_factory=dict, max_length=500)
+
+    def options_for(self, subscriber_id: str) -> SubscriberOptions:
+        """The subscriber's options with the check-wide remediation mode filled in."""
+        options = self.subscriber_options.get(subscriber_id, SubscriberOptions())
+        return options.model_copy(update={"remediate": options.remediate or self.remediate})
 
     @field_validator("subscriber_ids")
     @classmethod
@@ -85,6 +135,18 @@ class CheckInput(WireModel):
     @field_validator("credentials_secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and not _SECRET_NAME.fullmatch(value):
-            raise ValueError("expected a Secrets Manager secret name or ARN")
-        return value
+        return _secret_name(value)
+
+    @field_validator("subscriber_options")
+    @classmethod
+    def _option_ids(cls, values: dict[str, SubscriberOptions]) -> dict[str, SubscriberOptions]:
+        for key in values:
+            if not _SUBSCRIBER_ID.fullmatch(key):
+                raise ValueError(f"expected subscriber ids as keys, got {key[:60]!r}")
+        return values
+
+
+def _secret_name(value: str | None) -> str | None:
+    if value is not None and not _SECRET_NAME.fullmatch(value):
+        raise ValueError("expected a Secrets Manager secret name or ARN")
+    return value

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import Field
 
 from damdrift.dx.connection import DxConnection
-from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy
+from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
 from damdrift.model_base import WireModel
+from damdrift.remediation.models import ApprovalAnswer, RemediationState
 
 
 class CheckContext(WireModel):
@@ -31,12 +32,18 @@ class CheckContext(WireModel):
     notify_policy: NotifyPolicy
     max_concurrency: int
     started_at: datetime
+    remediation: RemediationPolicy = Field(default_factory=RemediationPolicy)
 
 
 class SubscriberRef(WireModel):
     subscriber_id: str
     target_host: str | None = None
     registered: bool = True
+    #: Resolved from the input's ``remediate`` and ``subscriberOptions`` (the ASL's Choice reads it).
+    remediate: RemediateMode = RemediateMode.NEVER
+    dam: DxConnection | None = None
+    dam_credentials_secret: str | None = None
+    two_way_staging: bool = False
 
 
 class CheckPlan(WireModel):
@@ -91,3 +98,16 @@ class SubscriberTask(WireModel):
     poll: PollState | None = None
     error: StepError | None = None
     result: dict[str, Any] | None = None
+    remediation: RemediationState | None = None
+    approval: ApprovalAnswer | None = None
+    #: What the Notify state recorded (SENT/FAILED); a remediation's steps run after it.
+    notified: dict[str, Any] | None = None
+    notify_error: StepError | None = None
+
+    @property
+    def report_run(self) -> str:
+        """The name the report is filed under: the execution's, or ``<execution>-verify`` for the
+        find (or the failure) that follows a started remediation, so the first report stays as it is."""
+        if self.remediation is not None and self.remediation.started_at is not None:
+            return f"{self.check.execution}-verify"
+        return self.check.execution

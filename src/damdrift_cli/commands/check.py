@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from damdrift.remediation.approval import PendingApproval
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
+from damdrift_cli.commands.approve import describe
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password
+from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = 0, 1, 2
 
@@ -69,6 +72,7 @@ def register(subparsers: Any) -> None:
         help="when to publish a notice (default on-drift; on-change: NEW/RESOLVED records or a new status)",
     )
     policy.add_argument("--max-concurrency", type=int, help="subscribers checked at once (default 2)")
+    add_remediation_arguments(parser)
     parser.add_argument(
         "--ignore-file",
         type=Path,
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
         except (OSError, IgnoreRulesError) as exc:
             print(f"damdrift check: --ignore-file {args.ignore_file}: {exc}", file=progress)
             return EXIT_ERRORED
-    with _publisher(args, progress) as (publisher, username, password, poll):
+    with _publisher(args, progress) as (publisher, username, password, poll, dams):
         execution_input: dict[str, Any] = {"publisher": publisher}
         if args.subscriber_id:
             execution_input["subscriberIds"] = args.subscriber_id
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
         ):
             if getattr(args, option) is not None:
                 execution_input[key] = getattr(args, option)
+        execution_input.update(remediation_input(args, dams))
         watcher = _Progress(progress)
         with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
             seeded = aws.upload_history(args.out)
@@ -113,7 +118,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
                 key = aws.put_ignore_rules(rules)
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
-            result = aws.run_check(execution_input)
+            result = aws.run_check(execution_input, on_approval=_Approver(args.approve, progress))
             copied = aws.download_reports(args.out)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
         return render(result, args.out, out)
@@ -122,9 +127,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
 @contextlib.contextmanager
 def _publisher(
     args: argparse.Namespace, progress: TextIO
-) -> Iterator[tuple[dict[str, Any], str, str, dict[str, Any]]]:
+) -> Iterator[tuple[dict[str, Any], str, str, dict[str, Any], dict[str, dict[str, Any]]]]:
     if not args.demo:
-        yield publisher_input(args), args.dx_username, read_password(args.dx_username), {}
+        yield publisher_input(args), args.dx_username, read_password(args.dx_username), {}, {}
         return
     from damdrift_cli.simulator import Simulator, load_scenario
 
@@ -132,7 +137,13 @@ def _publisher(
     with Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS) as simulator:
         print(f"DX simulator (scenario 'default') listening on {simulator.base_url}", file=progress)
         publisher = {"hostname": simulator.hostname, "dxProtocol": "http", "dxPort": simulator.port}
-        yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL
+        simulator.configure(resync_duration_seconds=1.0, operation_duration_seconds=2.0)
+        dams = {
+            spec.id: {"hostname": dam.hostname, "dxProtocol": "http", "dxPort": dam.port}
+            for spec in scenario.subscribers
+            if spec.dam and (dam := simulator.subscriber_dam(spec.id))
+        }
+        yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL, dams
 
 
 def _poll_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -200,6 +211,9 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
                 f"           report: {outcome.get('reportLocation')}\n           local:  {local.parent}/",
                 file=out,
             )
+        remediation = item.get("remediation")
+        if remediation:
+            print(f"           remediation: {remediation_text(status, remediation)}", file=out)
         notified = (item.get("notified") or {}).get("status")
         print(f"           notice: {notified}", file=out)
         worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
@@ -207,6 +221,42 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     return worst
+
+
+def remediation_text(status: str, remediation: dict[str, Any]) -> str:
+    """The verdict (once the verifying find ran) or where the remediation stopped, in one line."""
+    phase = remediation.get("phase")
+    if phase == "VERIFYING" and status in {"IN_SYNC", "DRIFT"}:
+        verdict = "VERIFIED_IN_SYNC" if status == "IN_SYNC" else "STILL_DRIFTING"
+        ops = remediation.get("operations") or {}
+        return (
+            f"{verdict} (resync of {remediation.get('initialEffectiveTotal', 0)} mismatches; subscriber "
+            f"operations {ops.get('succeeded', 0)} succeeded, {ops.get('failed', 0)} failed)"
+        )
+    if phase == "REFUSED":
+        return f"REFUSED: {remediation.get('reason')}"
+    if phase == "AWAITING_APPROVAL":
+        return "not approved: nothing was changed"
+    return f"FAILED during {phase} (see the error above)"
+
+
+class _Approver:
+    """Answers remediation requests while the local execution waits for them."""
+
+    def __init__(self, mode: str, stream: TextIO) -> None:
+        self.mode = mode
+        self.stream = stream
+
+    def __call__(self, pending: PendingApproval) -> bool:
+        print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
+        if self.mode != "prompt":
+            print(f"  --approve {self.mode}", file=self.stream)
+            return self.mode == "yes"
+        if not sys.stdin.isatty():
+            print("  no terminal to ask on: denied (use --approve yes|no)", file=self.stream)
+            return False
+        answer = input("  Start the staging resync now? [y/N] ")
+        return answer.strip().lower() in {"y", "yes"}
 
 
 def _changes(changes: dict[str, Any]) -> str:

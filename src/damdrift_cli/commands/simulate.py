@@ -23,6 +23,10 @@ It speaks the HTTP API that dxclient's staging commands use: Ring API login with
 cookie, DAM /staging/subscriber, /staging/mismatches and /operations. A scenario sets its
 subscribers, their drift, and how long a find-mismatch takes and how it ends. Point
 `damdrift check` or curl at the URL it prints.
+
+Subscribers with "dam": true in the scenario (the default scenario's drifted one) also get a DAM of
+their own on another port (URL printed under the subscriber): Ring login and /operations, where a
+resync's syncStaging* operations run and clear the drift as they succeed.
 """
 
 _EPILOG = """\
@@ -38,6 +42,12 @@ then, e.g.:
 """
 
 _OUTCOMES = {"complete": "find completes", "fail": "find fails", "stuck": "find never finishes"}
+_RESYNC_OUTCOMES = {
+    "complete": "resync completes",
+    "fail": "resync fails",
+    "partial": "resync partly fails",
+    "stuck": "resync never finishes",
+}
 
 
 def register(subparsers: Any) -> None:
@@ -151,14 +161,19 @@ def _describe(simulator: Simulator, scenario: Scenario, password_note: str, out:
         f"  Scenario:          {scenario.name}: {scenario.description}".rstrip(": "),
         f"  Credentials:       user {settings.username}, {password_note}",
         f"  Timings:           find {settings.find_duration_seconds:g} s,"
-        f" resync {settings.resync_duration_seconds:g} s, session {settings.token_ttl_seconds:g} s",
+        f" resync {settings.resync_duration_seconds:g} s"
+        f" + operations {settings.operation_duration_seconds:g} s, session {settings.token_ttl_seconds:g} s",
         f"  Subscribers ({len(scenario.subscribers)}):",
     ]
     for sub in scenario.subscribers:
         total = drift_of(sub.drift).total
-        lines.append(
-            f"    {sub.id}  {sub.target_host:<32} {total:>9} mismatches, {_OUTCOMES[sub.find_outcome]}"
-        )
+        outcomes = _OUTCOMES[sub.find_outcome]
+        if sub.resync_outcome != "complete":
+            outcomes += f", {_RESYNC_OUTCOMES[sub.resync_outcome]}"
+        lines.append(f"    {sub.id}  {sub.target_host:<32} {total:>9} mismatches, {outcomes}")
+        if sub.dam:
+            dam = simulator.subscriber_dam(sub.id)
+            lines.append(f"      subscriber DAM: {dam.base_url}  (Ring login and /operations)")
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), file=out, flush=True)
 

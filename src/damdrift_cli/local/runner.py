@@ -17,12 +17,16 @@ on purpose, for tests and the soak.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
+import logging
+import socket
 import time
 import types
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.report.ignore import DEFAULT_RULES_KEY
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
@@ -105,6 +110,7 @@ class LocalAws:
         self._stack.enter_context(self.deployment.lambdas.installed())
         self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))
         self._stack.enter_context(self.faults.installed())
+        self._stack.enter_context(_quiet_is_present_probes())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,11 +133,17 @@ class LocalAws:
         name: str | None = None,
         timeout_seconds: float = 900,
         on_wait: Callable[[float], None] | None = None,
+        on_approval: Callable[[PendingApproval], bool | None] | None = None,
     ) -> CheckRun:
-        """Starts one execution and waits for it to end (polling, as a person at the console would)."""
+        """Starts one execution and waits for it to end (polling, as a person at the console would).
+
+        ``on_approval`` answers a ``remediate: ask`` request while the execution waits for it: True
+        approves, False denies, None leaves it waiting (until its timeout).
+        """
         sfn = self.client("stepfunctions")
         name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         started = time.monotonic()
+        asked: set[str] = set()
         arn = sfn.start_execution(
             stateMachineArn=self._deployed.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
@@ -148,6 +160,8 @@ class LocalAws:
                 break
             if on_wait:
                 on_wait(elapsed)
+            if on_approval is not None:
+                self._answer_approvals(on_approval, asked)
             time.sleep(0.1)
         output = described.get("output")
         return CheckRun(
@@ -162,6 +176,30 @@ class LocalAws:
             notices=self.drain_notices(),
             seconds=time.monotonic() - started,
         )
+
+    def pending_approvals(self) -> list[PendingApproval]:
+        """Remediation requests (``remediate: ask``) waiting for an answer."""
+        return ApprovalStore(self.client("s3"), self._deployed.bucket).pending()
+
+    def answer_approval(self, approval_id: str, *, approved: bool, decided_by: str) -> PendingApproval:
+        """Answer as the approval link would: resumes the waiting execution (the link is then used up)."""
+        store = ApprovalStore(self.client("s3"), self._deployed.bucket)
+        return store.answer(
+            self.client("stepfunctions"),
+            approval_id,
+            approved=approved,
+            decided_by=decided_by,
+            now=datetime.now(UTC),
+        )
+
+    def _answer_approvals(self, decide: Callable[[PendingApproval], bool | None], asked: set[str]) -> None:
+        for pending in self.pending_approvals():
+            if pending.approval_id in asked:
+                continue
+            asked.add(pending.approval_id)
+            answer = decide(pending)
+            if answer is not None:
+                self.answer_approval(pending.approval_id, approved=answer, decided_by=_local_user())
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")
@@ -262,3 +300,33 @@ def _scaled_retry_sleep(scale: float) -> Iterator[None]:
     finally:
         for module, original in zip(modules, originals, strict=True):
             setattr(module, "time", original)  # noqa: B010
+
+
+class _DropIsPresentProbes(logging.Filter):
+    """moto's interpreter logs an ERROR each time a Choice's ``IsPresent`` finds the path absent,
+    which is an answer, not a failure (real failures end up in the execution's history)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg % record.args if record.args else record.msg).startswith(
+            "Exception=NoSuchJsonPathError"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_is_present_probes() -> Iterator[None]:
+    log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+    probe_filter = _DropIsPresentProbes()
+    log.addFilter(probe_filter)
+    try:
+        yield
+    finally:
+        log.removeFilter(probe_filter)
+
+
+def _local_user() -> str:
+    """Who answered from this machine, as the remediation record shows it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"damdrift check ({user}@{socket.gethostname()})"

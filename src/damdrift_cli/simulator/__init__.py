@@ -1,10 +1,10 @@
-"""A DX publisher that speaks the wire protocol of ../shared/dx-api.md over real HTTP, for tests and demos."""
+"""A DX publisher (and subscriber DAMs) speaking the wire protocol of ../shared/dx-api.md over real HTTP."""
 
 from damdrift_cli.simulator.clock import ManualClock
 from damdrift_cli.simulator.dataset import Drift, record_id
 from damdrift_cli.simulator.faults import ActiveFault, Fault
 from damdrift_cli.simulator.scenario import Scenario, ScenarioError, builtin_scenarios, load_scenario
-from damdrift_cli.simulator.server import Exchange, Simulator
+from damdrift_cli.simulator.server import Exchange, Simulator, SubscriberDam
 
 __all__ = [
     "ActiveFault",
@@ -15,6 +15,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Simulator",
+    "SubscriberDam",
     "builtin_scenarios",
     "load_scenario",
     "record_id",

@@ -1,7 +1,9 @@
 """DX's endpoints: routing, request checks and response bodies, shaped as HCL's OpenAPI specs define them.
 
 Everything here is about the protocol, nothing about sockets: a handler turns a parsed :class:`Request`
-into a :class:`Response` using the :class:`~damdrift_cli.simulator.state.PublisherState`. The two APIs
+into a :class:`Response` using the state of the host it runs on: the
+:class:`~damdrift_cli.simulator.state.PublisherState` for :data:`ROUTES`, a subscriber's DAM for
+:data:`SUBSCRIBER_DAM_ROUTES` (login, logout and operations, with the publisher's code). The two APIs
 answer errors in different shapes, as on a real DX: the Ring API (auth) with
 ``{"error": {"code", "message", "reason"}}``, the DAM API with ``{"error": {"statusCode", "message",
 "name"}}``.
@@ -11,13 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift.dx.models import OperationStatus, RecordAction, RecordType, ResyncStatus
 from damdrift_cli.simulator.dataset import MismatchFilter, hostile_row
@@ -33,6 +35,30 @@ STREAM_THRESHOLD = 2000
 _STREAM_BATCH = 1000
 
 _E = TypeVar("_E", bound=StrEnum)
+
+
+class SessionHost(Protocol):
+    """What the Ring auth endpoints and the DAM session check need of a host."""
+
+    def login(self, username: str, password: str) -> str | None: ...
+
+    def session_user(self, token: str | None) -> str | None: ...
+
+    def logout(self, token: str | None) -> None: ...
+
+
+class OperationsHost(SessionHost, Protocol):
+    """What ``GET /operations`` and ``GET /operations/{id}`` need of a host."""
+
+    def operations(
+        self, statuses: frozenset[str] | None, trigger_functions: frozenset[str] | None
+    ) -> list[dict[str, Any]]: ...
+
+    def operation(self, op_id: str) -> dict[str, Any]: ...
+
+
+_H_contra = TypeVar("_H_contra", bound=SessionHost, contravariant=True)
+_H = TypeVar("_H", bound=SessionHost)
 
 
 @dataclass
@@ -226,7 +252,7 @@ def _subscriber_body(req: Request, *, required: tuple[str, ...] = ()) -> dict[st
 # -- Ring API: auth --------------------------------------------------------------------------------------
 
 
-def _login(state: PublisherState, req: Request) -> Response:
+def _login(state: SessionHost, req: Request) -> Response:
     try:
         body = _json_body(req)
     except BadRequest as exc:
@@ -253,14 +279,14 @@ def _uid(username: str) -> str:
     return f"uid={username},o=defaultWIMFileBasedRealm"
 
 
-def _validate(state: PublisherState, req: Request) -> Response:
+def _validate(state: SessionHost, req: Request) -> Response:
     user = state.session_user(req.cookie(COOKIE_NAME))
     if user is None:
         return ring_error(401, "Not authenticated", "The LtpaToken2 cookie is missing, invalid or expired")
     return json_response(200, {"statusCode": 200, "message": "Token is valid", "data": {"UId": _uid(user)}})
 
 
-def _logout(state: PublisherState, req: Request) -> Response:
+def _logout(state: SessionHost, req: Request) -> Response:
     # ASSUMPTION: logout-without-session-200 (the spec lists 401 too; logging out twice is harmless here)
     state.logout(req.cookie(COOKIE_NAME))
     expired = f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly"
@@ -315,7 +341,7 @@ def _delete_mismatches(state: PublisherState, req: Request) -> Response:
     return Response(204)
 
 
-def _list_operations(state: PublisherState, req: Request) -> Response:
+def _list_operations(state: OperationsHost, req: Request) -> Response:
     statuses = _list_param(req, "status")
     # ASSUMPTION: operations-unknown-status-400 (values outside the spec's list are refused)
     unknown = sorted((statuses or set()) - set(OperationStatus))
@@ -326,21 +352,21 @@ def _list_operations(state: PublisherState, req: Request) -> Response:
     return json_response(200, operations[offset : None if limit is None else offset + limit])
 
 
-def _get_operation(state: PublisherState, req: Request) -> Response:
+def _get_operation(state: OperationsHost, req: Request) -> Response:
     return json_response(200, state.operation(req.params["operation_id"]))
 
 
 # -- routing ---------------------------------------------------------------------------------------------
 
-Handler = Callable[[PublisherState, Request], Response]
-
 
 @dataclass(frozen=True)
-class Route:
+class Route(Generic[_H_contra]):
+    """An endpoint and its handler; a route for any host (``Route[SessionHost]``) fits every host."""
+
     method: str
     base: str
     template: str
-    handler: Handler
+    handler: Callable[[_H_contra, Request], Response]
     pattern: re.Pattern[str]
 
     @property
@@ -349,12 +375,13 @@ class Route:
         return f"{self.method} {self.template}"
 
 
-def _route(method: str, base: str, template: str, handler: Handler) -> Route:
+def _route(method: str, base: str, template: str, handler: Callable[[_H, Request], Response]) -> Route[_H]:
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
     return Route(method, base, template, handler, re.compile(f"^{re.escape(base)}{regex}$"))
 
 
-ROUTES = (
+#: The publisher's endpoints.
+ROUTES: tuple[Route[PublisherState], ...] = (
     _route("POST", RING_BASE, "/auth/login", _login),
     _route("POST", RING_BASE, "/auth/validate", _validate),
     _route("POST", RING_BASE, "/auth/logout", _logout),
@@ -369,14 +396,26 @@ ROUTES = (
     _route("GET", DAM_BASE, "/operations/{operation_id}", _get_operation),
 )
 
+#: A subscriber's own DAM: what remediation needs to watch the resync's operations there.
+SUBSCRIBER_DAM_ROUTES: tuple[Route[OperationsHost], ...] = (
+    _route("POST", RING_BASE, "/auth/login", _login),
+    _route("POST", RING_BASE, "/auth/logout", _logout),
+    _route("GET", DAM_BASE, "/operations", _list_operations),
+    _route("GET", DAM_BASE, "/operations/{operation_id}", _get_operation),
+)
+
 #: Every endpoint key, e.g. ``"PATCH /staging/subscriber/{subscriber_id}"``.
 ENDPOINTS = frozenset(route.key for route in ROUTES)
+#: The endpoint keys a subscriber DAM serves (a subset of :data:`ENDPOINTS`).
+SUBSCRIBER_DAM_ENDPOINTS = frozenset(route.key for route in SUBSCRIBER_DAM_ROUTES)
 
 
-def resolve(method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
+def resolve(
+    routes: Sequence[Route[_H]], method: str, path: str
+) -> tuple[Route[_H], dict[str, str]] | Response:
     """The route and its path parameters, or the 404/405 answer."""
     allowed: list[str] = []
-    for route in ROUTES:
+    for route in routes:
         match = route.pattern.match(path)
         if match is None:
             continue
@@ -391,7 +430,7 @@ def resolve(method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
     return error_for(base, 404, f"No endpoint {path[:200]}")
 
 
-def dispatch(state: PublisherState, route: Route, req: Request) -> Response:
+def dispatch(state: _H, route: Route[_H], req: Request) -> Response:
     """Checks the session for DAM endpoints, runs the handler and maps refusals to error bodies."""
     if route.base == DAM_BASE and state.session_user(req.cookie(COOKIE_NAME)) is None:
         return dam_error(401, "Unauthorized: the LtpaToken2 cookie is missing, invalid or expired")

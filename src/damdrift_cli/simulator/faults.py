@@ -3,7 +3,8 @@
 A :class:`Fault` names an endpoint (``"GET /staging/mismatches"``, ``"POST /auth/login"`` or ``"*"``),
 optionally a subscriber, and how many matching requests it spares (``after``) and then hits (``times``;
 ``None`` = every one). Faults are independent: each counts its own matches. When two would answer the same
-request, the one added first wins.
+request, the one added first wins. The publisher and each subscriber DAM have an injector of their own
+(a DAM serves only login, logout and the operations endpoints: only those, or ``"*"``, fit there).
 
 Kinds, by what they do:
 
@@ -90,6 +91,32 @@ class Fault(BaseModel):
         if self.kind == "deregister" and self.subscriber_id is None:
             raise ValueError("kind 'deregister' needs subscriberId")
         return self
+
+
+def make_fault(
+    endpoint: str,
+    kind: FaultKind,
+    *,
+    status: int | None = None,
+    retry_after: int | None = None,
+    seconds: float | None = None,
+    subscriber_id: str | None = None,
+    times: int | None = None,
+    after: int = 0,
+) -> Fault:
+    """A :class:`Fault` from Python names (what ``inject_fault`` of the publisher and of a DAM take)."""
+    return Fault.model_validate(
+        {
+            "endpoint": endpoint,
+            "kind": kind,
+            "status": status,
+            "retryAfter": retry_after,
+            "seconds": seconds,
+            "subscriberId": subscriber_id,
+            "times": times,
+            "after": after,
+        }
+    )
 
 
 @dataclass

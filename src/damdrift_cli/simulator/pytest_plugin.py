@@ -64,8 +64,21 @@ def make_scenario(**overrides: Any) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def login(simulator: Simulator) -> requests.Session:
-    """A session holding a fresh LtpaToken2 cookie, as a DX client gets it."""
+class RingHost(Protocol):
+    """A host with a Ring login: the publisher (:class:`Simulator`) or a subscriber DAM."""
+
+    @property
+    def ring_base_url(self) -> str: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def password(self) -> str: ...
+
+
+def login(simulator: RingHost) -> requests.Session:
+    """A session holding a fresh LtpaToken2 cookie from the publisher or a subscriber DAM."""
     session = requests.Session()
     response = session.post(
         f"{simulator.ring_base_url}/auth/login",

@@ -3,6 +3,17 @@
 Built-ins live in ``scenarios/*.json`` next to this module; ``--scenario`` also takes a path. A file is
 validated by the pydantic models below, and a mistake is reported with the path of the offending field
 (``subscribers.1.findOutcome: ...``), so a hand-written scenario is quick to fix.
+
+A subscriber says how its jobs end: ``findOutcome`` (``complete``, ``fail``, ``stuck``) and
+``resyncOutcome``: ``complete`` (RESYNC_TRIGGER_COMPLETED, then every ``syncStaging*`` operation
+succeeds and the drift is gone), ``fail`` (RESYNC_TRIGGER_FAILED, no operations, drift kept), and, for
+a subscriber with ``"dam": true``, ``partial`` (the operation syncing the last drifted record type ends
+FAILED with ``retryCounter`` > 0 and an ``errorInfo``; the drift of the types it syncs remains, the rest
+is repaired) and ``stuck`` (the operations stay PROCESSING forever; drift kept); see :mod:`.resync`.
+``"dam": true`` gives the subscriber a DAM server of its own (Ring login, ``/operations``) where a
+resync's operations run, each clearing the drift of its record types when it succeeds; ``"operations"``
+seeds operations there, e.g.
+``[{"triggerFunction": "syncStagingMediaContent", "status": "FAILED", "retryCounter": 3}]``.
 """
 
 from __future__ import annotations
@@ -22,14 +33,16 @@ from pydantic import (
     NonNegativeInt,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from damdrift.dx.models import RecordAction, RecordType
+from damdrift.dx.models import OperationStatus, RecordAction, RecordType
 from damdrift_cli.simulator.dataset import Drift
 from damdrift_cli.simulator.faults import Fault
-from damdrift_cli.simulator.state import ConflictPolicy, FindOutcome, ResyncOutcome, Settings, SubscriberState
+from damdrift_cli.simulator.resync import OUTCOMES_NEEDING_A_DAM, ResyncOutcome
+from damdrift_cli.simulator.state import ConflictPolicy, FindOutcome, Settings, SubscriberState
 
 DEFAULT_USERNAME = "wpsadmin"
 # HCL's own test setups use it; the simulator is loopback-only (ruff S105, bandit B105)
@@ -79,12 +92,23 @@ class Credentials(_Model):
     password: str = Field(DEFAULT_PASSWORD, min_length=1, repr=False)
 
 
+class OperationSpec(_Model):
+    """An operation already on a subscriber's DAM when the simulator starts (it keeps its status)."""
+
+    trigger_function: Annotated[str, Field(min_length=1, alias="triggerFunction")]
+    status: OperationStatus
+    retry_counter: NonNegativeInt = Field(0, alias="retryCounter")
+    error_info: dict[str, Any] | None = Field(None, alias="errorInfo")
+
+
 class SubscriberSpec(_Model):
     id: str = Field(description="A UUID, as DX assigns")
     target_host: Annotated[str, Field(min_length=1, alias="targetHost")]
     drift: DriftSpec = Field(default_factory=dict)
+    dam: bool = Field(False, description="A DAM server of its own: Ring login and /operations")
     find_outcome: FindOutcome = Field("complete", alias="findOutcome")
     resync_outcome: ResyncOutcome = Field("complete", alias="resyncOutcome")
+    operations: list[OperationSpec] = Field(default_factory=list, description="Seeded on its DAM")
     find_duration_seconds: float | None = Field(None, ge=0, alias="findDurationSeconds")
     cycle_length: float = Field(2, gt=0, alias="cycleLength")
     status: bool = True
@@ -98,6 +122,20 @@ class SubscriberSpec(_Model):
         except ValueError:
             raise ValueError("must be a UUID such as 8c72ef60-e8d4-425d-903a-232bb8726222") from None
 
+    @field_validator("resync_outcome")
+    @classmethod
+    def _outcome_needs_dam(cls, value: ResyncOutcome, info: ValidationInfo) -> ResyncOutcome:
+        if value in OUTCOMES_NEEDING_A_DAM and not info.data.get("dam"):
+            raise ValueError(f'{value!r} needs "dam": true (its operations run on the subscriber\'s DAM)')
+        return value
+
+    @field_validator("operations")
+    @classmethod
+    def _operations_need_dam(cls, value: list[OperationSpec], info: ValidationInfo) -> list[OperationSpec]:
+        if value and not info.data.get("dam"):
+            raise ValueError('operations are seeded on the subscriber\'s DAM: add "dam": true')
+        return value
+
     def to_state(self) -> SubscriberState:
         return SubscriberState(
             id=self.id,
@@ -107,6 +145,7 @@ class SubscriberSpec(_Model):
             find_outcome=self.find_outcome,
             resync_outcome=self.resync_outcome,
             find_duration_seconds=self.find_duration_seconds,
+            dam=self.dam,
         )
 
 

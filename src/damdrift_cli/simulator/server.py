@@ -1,281 +1,31 @@
-"""The DX publisher simulator over real HTTP, and the Python API tests and benchmarks drive it with.
+"""The DX simulator's Python API: a publisher (and subscriber DAMs) on loopback, for tests and demos.
 
-A ``ThreadingHTTPServer`` on loopback speaks HTTP/1.1 with keep-alive, as an ingress in front of DX does,
-so a client's connection pooling, timeouts and retries meet real sockets. Wire-level faults (dropped
-connections, truncated bodies) are done here; the protocol lives in :mod:`.api`, the publisher in
-:mod:`.state`.
-
-Nothing here logs a cookie value or a password: the access log has the request line only, and an
-:class:`Exchange`'s ``repr`` leaves headers and bodies out.
+:class:`Simulator` starts the publisher's HTTP server and one per subscriber DAM (:mod:`.subscriber_dam`);
+the HTTP layer is :mod:`.httpd`, the protocol :mod:`.api`, the hosts' state :mod:`.state`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import socket
 import ssl
-import threading
 import time
 import uuid
-from collections import Counter, deque
 from collections.abc import Mapping
-from contextlib import suppress
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from damdrift_cli.simulator.api import (
-    DAM_BASE,
-    RING_BASE,
-    Request,
-    Response,
-    Route,
-    dam_error,
-    dispatch,
-    error_for,
-    resolve,
-)
+from damdrift.dx.models import OperationStatus
+from damdrift_cli.simulator.api import DAM_BASE, RING_BASE, ROUTES
 from damdrift_cli.simulator.clock import Clock
 from damdrift_cli.simulator.dataset import Drift
-from damdrift_cli.simulator.faults import ActiveFault, Fault, FaultInjector, FaultKind
+from damdrift_cli.simulator.faults import ActiveFault, Fault, FaultInjector, FaultKind, make_fault
+from damdrift_cli.simulator.httpd import Exchange, Listener, Site
+from damdrift_cli.simulator.resync import ResyncOutcome
 from damdrift_cli.simulator.scenario import Scenario, SubscriberSpec, load_scenario, parse_drift
-from damdrift_cli.simulator.state import (
-    ConflictPolicy,
-    FindOutcome,
-    PublisherState,
-    Rejected,
-    ResyncOutcome,
-    SubscriberState,
-)
+from damdrift_cli.simulator.state import ConflictPolicy, FindOutcome, PublisherState, SubscriberState
+from damdrift_cli.simulator.subscriber_dam import SubscriberDam
 
-_log = logging.getLogger(__name__)
-
-_HTML_PAGE = (
-    "<html><head><title>{status} {title}</title></head><body><center><h1>{status} {title}</h1></center>"
-    "<hr><center>ingress</center></body></html>"
-)
-
-
-@dataclass
-class Exchange:
-    """One request and what the simulator answered (``status`` is ``None`` when the connection dropped).
-
-    Bodies are kept up to the simulator's ``max_body_bytes``; ``response_truncated`` says when cut.
-    """
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    request_headers: dict[str, str]
-    request_body: bytes
-    endpoint: str | None
-    faults: tuple[str, ...] = ()
-    status: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_body: bytes = b""
-    response_truncated: bool = False
-
-    def json(self) -> Any:
-        return json.loads(self.response_body)
-
-    def __repr__(self) -> str:  # headers and bodies may hold a session cookie or a password
-        return (
-            f"Exchange({self.method} {self.path} query={self.query} -> {self.status}, "
-            f"faults={list(self.faults)}, {len(self.response_body)} response bytes)"
-        )
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client refusing the TLS certificate, or hanging up, is what some tests are about: no traceback.
-        _log.debug("connection from %s ended with an error", client_address, exc_info=True)
-
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
-        self.simulator = simulator
-        self.open_connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def close_open_connections(self) -> None:
-        """Idle keep-alive connections would otherwise outlive the server."""
-        with self.connections_lock:
-            for conn in self.open_connections:
-                with suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "dx-simulator"
-    timeout = 60
-    server: _HttpServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.open_connections.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.server.connections_lock:
-                self.server.open_connections.discard(self.connection)
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = do_GET
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
-            while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-            self.rfile.readline()
-            return b"".join(parts)
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _handle(self) -> None:
-        sim = self.server.simulator
-        split = urlsplit(self.path)
-        resolved = resolve(self.command, split.path)
-        route, params = resolved if isinstance(resolved, tuple) else (None, {})
-        req = Request(
-            method=self.command,
-            path=split.path,
-            query=parse_qs(split.query, keep_blank_values=True),
-            headers=dict(self.headers.items()),
-            cookie_headers=self.headers.get_all("Cookie") or [],
-            body=self._read_body(),
-            params={name: unquote(value) for name, value in params.items()},
-        )
-        endpoint = route.key if route else None
-        exchange = Exchange(req.method, req.path, req.query, dict(req.headers), req.body, endpoint)
-        sim._note_request(endpoint)
-        key = req.subscriber_key
-        plan = sim.faults.plan(endpoint, key and (sim.state.subscriber_id(key) or key))
-        exchange.faults = tuple(plan.kinds)
-        if plan.delay:
-            sim._stopping.wait(plan.delay)
-        if plan.expire_sessions:
-            sim.state.expire_sessions()
-        for subscriber_id in plan.deregister:
-            with suppress(Rejected):
-                sim.state.deregister(subscriber_id)
-        req.ignore_offset, req.find_outcome = plan.ignore_offset, plan.find_outcome
-        req.hostile_records = plan.hostile_records
-        if plan.answer is not None and plan.answer.kind == "drop":
-            sim._record(exchange)
-            self.close_connection = True
-            return
-        base = route.base if route else (RING_BASE if req.path.startswith(RING_BASE) else DAM_BASE)
-        if plan.answer is not None:
-            response = _fault_answer(plan.answer, base)
-        elif route is None:
-            assert isinstance(resolved, Response)
-            response = resolved
-        else:
-            response = _dispatch_safely(sim.state, route, req)
-        try:
-            self._send(response, plan.spoil, exchange)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _send(self, response: Response, spoil: Fault | None, exchange: Exchange) -> None:
-        body = response.body
-        declared: int | None = None
-        if spoil is not None and spoil.kind == "drop_answer":  # processed; the answer never leaves
-            if not isinstance(body, bytes):
-                body = b"".join(body)  # the rows are generated while sending: let that happen
-            exchange.status = response.status
-            self.server.simulator._record(exchange)
-            self.close_connection = True
-            return
-        if spoil is not None:
-            whole = body if isinstance(body, bytes) else b"".join(body)
-            if spoil.kind == "malformed_json":
-                body = whole[: len(whole) // 2] if len(whole) > 1 else b"{"
-            else:  # truncate: promise the whole body, send half of it, hang up
-                declared, body = len(whole) or 16, whole[: len(whole) // 2]
-                self.close_connection = True
-        headers = list(response.headers)
-        if isinstance(body, bytes):
-            if response.status != 204:
-                headers.append(("Content-Length", str(declared if declared is not None else len(body))))
-        else:
-            headers.append(("Transfer-Encoding", "chunked"))
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        # Recorded before the client can see the answer, so a test reading the exchanges never races.
-        sim = self.server.simulator
-        exchange.status, exchange.response_headers = response.status, dict(headers)
-        if isinstance(body, bytes):
-            cap = sim._max_body_bytes
-            exchange.response_body, exchange.response_truncated = body[:cap], len(body) > cap
-        sim._record(exchange)
-        self.send_response(response.status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        if isinstance(body, bytes):
-            self.wfile.write(body)
-            return
-        cap = sim._max_body_bytes
-        kept = bytearray()
-        for chunk in body:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            if len(kept) < cap:
-                kept += chunk[: cap - len(kept)]
-            else:
-                exchange.response_truncated = True
-        exchange.response_body = bytes(kept)
-        self.wfile.write(b"0\r\n\r\n")
-
-
-def _dispatch_safely(state: PublisherState, route: Route, req: Request) -> Response:
-    try:
-        return dispatch(state, route, req)
-    except Exception:
-        _log.exception("simulator bug answering %s %s", req.method, req.path)
-        return dam_error(500, "Internal error in the DX simulator")
-
-
-def _fault_answer(fault: Fault, base: str) -> Response:
-    if fault.kind == "html":
-        status = fault.status or 200
-        title = "OK" if status == 200 else "Error"
-        page = _HTML_PAGE.format(status=status, title=title).encode()
-        return Response(status, page, [("Content-Type", "text/html; charset=utf-8")])
-    status = fault.status or 500
-    headers = [("Retry-After", str(fault.retry_after))] if fault.retry_after is not None else []
-    message = (
-        "Forbidden: you do not have permission to access this API"
-        if status == 403
-        else f"Injected fault: HTTP {status}"
-    )
-    return error_for(base, status, message, headers)
+__all__ = ["Exchange", "Simulator", "SubscriberDam"]
 
 
 class Simulator:
@@ -289,6 +39,12 @@ class Simulator:
     ``max_body_bytes``) for tests; it is off by default so a long benchmark keeps nothing.
     ``tls`` (a server-side ``ssl.SSLContext`` with its certificate loaded) serves HTTPS instead of HTTP,
     like an ingress with a private or self-signed certificate.
+
+    Subscribers with ``dam`` (scenario ``"dam": true``, ``add_subscriber(dam=True)``) also get a DAM
+    server of their own on another port (:meth:`subscriber_dam`), started and stopped with this one:
+    there a resync's ``syncStaging*`` operations run, and each clears its record types' drift when it
+    succeeds. Without one, a completed resync lists its operations on the publisher's ``/operations``
+    and clears the drift at once.
     """
 
     def __init__(
@@ -310,51 +66,63 @@ class Simulator:
         self.state = PublisherState(self.scenario.settings(), clock)
         if find_duration is not None:
             self.state.configure(find_duration_seconds=find_duration)
+        self._site = Site(
+            ROUTES,
+            self.state,
+            record_exchanges=record_exchanges,
+            max_exchanges=max_exchanges,
+            max_body_bytes=max_body_bytes,
+        )
+        self._listener = Listener(self._site, host, port, tls, "dx-simulator")
+        self._bind_host, self._max_exchanges = host, max_exchanges
+        self._dams: dict[str, SubscriberDam] = {}
         for spec in self.scenario.subscribers:
-            self.state.add_subscriber(spec.to_state())
-        self.faults = FaultInjector()
+            self._add(spec.id, spec.to_state())
+            for operation in spec.operations:
+                self.add_subscriber_operation(
+                    spec.id,
+                    operation.trigger_function,
+                    operation.status,
+                    retry_counter=operation.retry_counter,
+                    error_info=operation.error_info,
+                )
+        self.faults: FaultInjector = self._site.faults
         for fault in self.scenario.faults:
             self.faults.add(fault)
-        self.record_exchanges = record_exchanges
-        self._exchanges: deque[Exchange] = deque(maxlen=max_exchanges)
-        self._max_body_bytes = max_body_bytes
-        self._hits: Counter[str] = Counter()
-        self._hits_lock = threading.Lock()
-        self._address = (host, port)
-        self._server: _HttpServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
 
-    # -- lifecycle --------------------------------------------------------------------------------------
+    def _add(self, subscriber_id: str, sub: SubscriberState) -> None:
+        self.state.add_subscriber(sub)
+        if sub.dam and subscriber_id not in self._dams:
+            dam = SubscriberDam(
+                self.state.dam(subscriber_id),
+                host=self._bind_host,
+                tls=self.tls,
+                record_exchanges=self.record_exchanges,
+                max_exchanges=self._max_exchanges,
+                max_body_bytes=self._site.max_body_bytes,
+            )
+            self._dams[subscriber_id] = dam
+            if self._listener.running:
+                dam.start()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
 
     def start(self) -> Self:
-        if self._server is not None:
+        if self._listener.running:
             raise RuntimeError("the simulator is already running")
-        self._stopping.clear()
-        self._server = _HttpServer(self._address, self)
-        if self.tls is not None:  # the handshake happens in the connection's thread, on first read
-            self._server.socket = self.tls.wrap_socket(
-                self._server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="dx-simulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._listener.start()
+        try:
+            for dam in self._dams.values():
+                dam.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        server.close_open_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for dam in self._dams.values():
+            dam.stop()
+        self._listener.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -366,22 +134,21 @@ class Simulator:
 
     @property
     def hostname(self) -> str:
-        return str(self._running().server_address[0])
+        return self._listener.hostname
 
     @property
     def port(self) -> int:
-        return int(self._running().server_address[1])
+        return self._listener.port
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` (the APIs are under ``/dx/api/core/v1`` and ``/dx/api/dam/v1``)."""
-        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
-        return f"{self.protocol}://{host}:{self.port}"
+        return self._listener.base_url
 
     @property
     def protocol(self) -> str:
         """``https`` when serving TLS, else ``http`` (what ``dxProtocol`` must say)."""
-        return "https" if self.tls is not None else "http"
+        return self._listener.protocol
 
     @property
     def ring_base_url(self) -> str:
@@ -399,12 +166,7 @@ class Simulator:
     def password(self) -> str:
         return self.state.settings.password
 
-    def _running(self) -> _HttpServer:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running: call start() first")
-        return self._server
-
-    # -- the publisher ----------------------------------------------------------------------------------
+    # -- the publisher -------------------------------------------------------------------------------------
 
     def configure(
         self,
@@ -434,12 +196,18 @@ class Simulator:
         find_outcome: FindOutcome = "complete",
         resync_outcome: ResyncOutcome = "complete",
         find_duration_seconds: float | None = None,
+        dam: bool = False,
     ) -> str:
-        """Registers a subscriber (as if staged long ago) and returns its id."""
+        """Registers a subscriber (as if staged long ago) and returns its id.
+
+        ``dam=True`` gives it a DAM server of its own (see :meth:`subscriber_dam`), where a resync's
+        operations then run; ``resync_outcome`` ``"partial"`` and ``"stuck"`` need one.
+        """
         spec = SubscriberSpec.model_validate(
             {
                 "id": subscriber_id or str(uuid.uuid4()),
                 "targetHost": target_host,
+                "dam": dam,
                 "findOutcome": find_outcome,
                 "resyncOutcome": resync_outcome,
                 "findDurationSeconds": find_duration_seconds,
@@ -447,7 +215,7 @@ class Simulator:
         )
         sub: SubscriberState = spec.to_state()
         sub.drift = parse_drift(drift)
-        self.state.add_subscriber(sub)
+        self._add(spec.id, sub)
         return sub.id
 
     def remove_subscriber(self, subscriber_id: str) -> None:
@@ -469,13 +237,46 @@ class Simulator:
         resync_outcome: ResyncOutcome | None = None,
         find_duration_seconds: float | None = None,
     ) -> None:
-        """Change how the subscriber's next jobs end; ``None`` leaves a setting as it is."""
+        """Change how the subscriber's next jobs end; ``None`` leaves a setting as it is.
+
+        Resync outcomes: ``complete``, ``fail`` (RESYNC_TRIGGER_FAILED, no operations, drift kept), and
+        for a subscriber with a DAM ``partial`` and ``stuck`` (see :mod:`.resync`).
+        """
         self.state.set_outcomes(subscriber_id, find_outcome, resync_outcome, find_duration_seconds)
 
     def expire_sessions(self) -> None:
         self.state.expire_sessions()
 
-    # -- faults -----------------------------------------------------------------------------------------
+    # -- subscriber DAMs -----------------------------------------------------------------------------------
+
+    def subscriber_dam(self, subscriber_id: str) -> SubscriberDam:
+        """The DAM server of a subscriber added with ``dam`` (``KeyError`` if it has none)."""
+        return self._dams[self.state.dam(subscriber_id).owner_id]
+
+    @property
+    def subscriber_dams(self) -> list[SubscriberDam]:
+        """Every subscriber DAM, in the order their subscribers were added."""
+        return list(self._dams.values())
+
+    def add_subscriber_operation(
+        self,
+        subscriber_id: str,
+        trigger_function: str,
+        status: OperationStatus | str,
+        *,
+        retry_counter: int = 0,
+        error_info: dict[str, Any] | None = None,
+    ) -> str:
+        """Seeds an operation on the subscriber's DAM, showing ``status`` from now on; returns its id.
+
+        E.g. a FAILED ``syncStagingMediaContent`` left by earlier staging (what remediation must refuse
+        to resync over), or a PROCESSING one that keeps the subscriber busy. ``KeyError`` without a DAM.
+        """
+        return self.subscriber_dam(subscriber_id).add_operation(
+            trigger_function, status, retry_counter=retry_counter, error_info=error_info
+        )
+
+    # -- faults --------------------------------------------------------------------------------------------
 
     def inject_fault(
         self,
@@ -493,17 +294,15 @@ class Simulator:
 
         Returns the fault in force; its ``seen``/``applied`` counters show whether requests met it.
         """
-        fault = Fault.model_validate(
-            {
-                "endpoint": endpoint,
-                "kind": kind,
-                "status": status,
-                "retryAfter": retry_after,
-                "seconds": seconds,
-                "subscriberId": subscriber_id,
-                "times": times,
-                "after": after,
-            }
+        fault = make_fault(
+            endpoint,
+            kind,
+            status=status,
+            retry_after=retry_after,
+            seconds=seconds,
+            subscriber_id=subscriber_id,
+            times=times,
+            after=after,
         )
         return self.faults.add(fault)
 
@@ -513,7 +312,7 @@ class Simulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    # -- instrumentation --------------------------------------------------------------------------------
+    # -- instrumentation -----------------------------------------------------------------------------------
 
     def find_trigger_count(self, subscriber_id: str) -> int:
         """``PATCH resyncStatus=FIND_MISMATCH_START`` requests for the subscriber, refused ones included."""
@@ -530,22 +329,26 @@ class Simulator:
     @property
     def endpoint_hits(self) -> dict[str, int]:
         """Requests per endpoint key (unknown paths under ``None`` are not counted); always on."""
-        with self._hits_lock:
-            return dict(self._hits)
+        return self._site.endpoint_hits
+
+    @property
+    def record_exchanges(self) -> bool:
+        """Whether the publisher and the subscriber DAMs keep exchanges (settable)."""
+        return self._site.record_exchanges
+
+    @record_exchanges.setter
+    def record_exchanges(self, value: bool) -> None:
+        self._site.record_exchanges = value
+        for dam in self._dams.values():
+            dam.record_exchanges = value
 
     @property
     def exchanges(self) -> list[Exchange]:
-        """Recorded requests and answers, oldest first (empty unless ``record_exchanges``)."""
-        return list(self._exchanges)
+        """The publisher's recorded requests and answers, oldest first (empty unless ``record_exchanges``).
+
+        A subscriber DAM keeps its own: ``subscriber_dam(id).exchanges``.
+        """
+        return self._site.exchanges
 
     def clear_exchanges(self) -> None:
-        self._exchanges.clear()
-
-    def _note_request(self, endpoint: str | None) -> None:
-        if endpoint is not None:
-            with self._hits_lock:
-                self._hits[endpoint] += 1
-
-    def _record(self, exchange: Exchange) -> None:
-        if self.record_exchanges:
-            self._exchanges.append(exchange)
+        self._site.clear_exchanges()

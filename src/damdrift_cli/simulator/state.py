@@ -1,4 +1,5 @@
-"""What the simulated publisher knows: sessions, subscribers, find/resync jobs, the mismatch log, operations.
+"""What the simulated publisher knows: sessions, subscribers, find/resync jobs, the mismatch log, operations,
+and the subscribers' own DAMs (where a resync's operations run and, as they succeed, repair the drift).
 
 Jobs are not threads. Each has an end time on the injected clock, and every public method first
 *advances* the state to "now", applying whatever finished since the last call. So a test can jump a
@@ -10,7 +11,6 @@ Python API may call in concurrently.
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 import uuid
 from collections import Counter
@@ -22,11 +22,11 @@ from typing import Any, Literal
 from damdrift.dx.models import FIND_MISMATCH_TRIGGER_FUNCTION, OperationStatus, RecordType, ResyncStatus
 from damdrift_cli.simulator.clock import Clock, WallTime
 from damdrift_cli.simulator.dataset import Drift, MismatchFilter, MismatchLog, Segment
+from damdrift_cli.simulator.operations import OperationLog, Step
+from damdrift_cli.simulator.resync import OUTCOMES_NEEDING_A_DAM, ResyncOutcome, plan_sync_operations
+from damdrift_cli.simulator.sessions import Sessions, credentials_match
 
 FindOutcome = Literal["complete", "fail", "stuck"]
-ResyncOutcome = Literal["complete", "fail"]
-
-_NAMESPACE = uuid.UUID("0f3e8f5e-8a51-4c1c-b2a4-52f0c1de7a61")
 
 #: The wire fields of ``SubscriberRegistration`` besides ``id``/``targetHost``, in the order DX sends them.
 SUBSCRIBER_FIELDS = (
@@ -40,23 +40,6 @@ SUBSCRIBER_FIELDS = (
     "created",
     "updated",
 )
-
-#: Which ``syncStaging*`` operation a resync creates for drift of each record type (MISMATCH-DOC names).
-_SYNC_FUNCTIONS = {
-    RecordType.COLLECTION: "syncStagingCollectionContent",
-    RecordType.COLLECTION_MEDIA_RELATION: "syncStagingCollectionContent",
-    RecordType.MEDIA_ITEM: "syncStagingMediaContent",
-    RecordType.KEYWORD: "syncStagingMediaContent",
-    RecordType.CUSTOM_URL: "syncStagingMediaContent",
-    RecordType.RENDITION: "syncStagingRenditionContent",
-    RecordType.VERSION: "syncStagingVersionContent",
-    RecordType.FAVORITE: "syncStagingFavoriteContent",
-    RecordType.MEDIA_TYPE: "syncStagingMediaTypeContent",
-    RecordType.MEDIA_TYPE_GROUP: "syncStagingMediaTypeGroupContent",
-    RecordType.PERMISSION: "syncStagingPermissionResource",
-    RecordType.RESOURCE: "syncStagingPermissionResource",
-}
-_ALWAYS_SYNCED = ("syncStagingCollectionContent", "syncStagingMediaContent")
 
 
 class Rejected(Exception):
@@ -102,6 +85,7 @@ class SubscriberState:
     find_outcome: FindOutcome = "complete"
     resync_outcome: ResyncOutcome = "complete"
     find_duration_seconds: float | None = None
+    dam: bool = False  # a simulated subscriber DAM serves its login and /operations
 
 
 @dataclass
@@ -109,75 +93,44 @@ class _Job:
     kind: Literal["find", "resync"]
     subscriber_id: str
     ends_at: float
-    outcome: str
+    outcome: FindOutcome | ResyncOutcome
     drift: Drift
     operation_id: str | None = None
 
 
 @dataclass(frozen=True)
-class _Step:
+class _Repair:
+    """At ``at`` a sync operation succeeds: the subscriber's drift of these record types is gone."""
+
     at: float
-    status: OperationStatus
-    retry_counter: int = 0
-    error_info: dict[str, Any] | None = None
-
-
-@dataclass
-class _Operation:
-    """An operation whose status is a timeline, read off at the current time (no mutation to advance it)."""
-
-    id: str
-    trigger_function: str
-    inputs: dict[str, Any]
-    priority: int
-    steps: list[_Step]
-
-    def current(self, now: float) -> _Step:
-        return [s for s in self.steps if s.at <= now][-1]
-
-    def to_wire(self, now: float, wall: WallTime) -> dict[str, Any]:
-        step = self.current(now)
-        wire: dict[str, Any] = {
-            "id": self.id,
-            "triggerFunction": self.trigger_function,
-            "inputs": self.inputs,
-            "status": step.status.value,
-            "retryCounter": step.retry_counter,
-            "created": wall.iso(self.steps[0].at),
-            "updated": wall.iso(step.at),
-            "owner": 1,  # owner and priority are numbers in the spec; the values are invented
-            "priority": self.priority,
-        }
-        if step.error_info is not None:
-            wire["errorInfo"] = step.error_info
-        return wire
-
-
-@dataclass(frozen=True)
-class _Session:
-    username: str
-    expires_at: float
+    subscriber_id: str
+    record_types: frozenset[RecordType]
 
 
 class PublisherState:
-    """The publisher. Every public method takes the lock and advances time first."""
+    """The publisher, and the DAMs of the subscribers that have one (a resync writes to them).
+
+    Every public method takes the lock and advances time first.
+    """
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self._clock = clock
         self._wall = WallTime(clock)
         self._lock = threading.RLock()
-        self._sessions: dict[str, _Session] = {}
+        self._sessions = Sessions(clock)
         self._subscribers: dict[str, SubscriberState] = {}
+        self._dams: dict[str, SubscriberDamState] = {}
         self._jobs: dict[str, _Job] = {}
-        self._operations: dict[str, _Operation] = {}
+        self._repairs: list[_Repair] = []
+        self._operations = OperationLog()
         self._log = MismatchLog()
         self._runs = 0
         self.find_triggers: Counter[str] = Counter()
         self.resync_triggers: Counter[str] = Counter()
         self.max_concurrent_finds = 0
 
-    # -- settings and time ----------------------------------------------------------------------------
+    # -- settings and time ---------------------------------------------------------------------------------
 
     def configure(self, **changes: Any) -> None:
         """Replace settings fields, e.g. ``configure(find_duration_seconds=0.1)``."""
@@ -194,82 +147,76 @@ class PublisherState:
                 break
             del self._jobs[job.subscriber_id]
             self._finish(job)
+        if self._repairs:  # after the jobs: a resync finishing now may have planned repairs already due
+            due = sorted((r for r in self._repairs if r.at <= now), key=lambda r: r.at)
+            self._repairs = [r for r in self._repairs if r.at > now]
+            for repair in due:
+                self._repair(repair)
         return now
 
     def _finish(self, job: _Job) -> None:
         sub = self._subscribers[job.subscriber_id]
         at = self._wall.iso(job.ends_at)
-        ok = job.outcome == "complete"
         if job.kind == "find":
+            ok = job.outcome == "complete"
             status = ResyncStatus.FIND_MISMATCH_COMPLETED if ok else ResyncStatus.FIND_MISMATCH_FAILED
             if ok:
                 # ASSUMPTION: find-appends-rows (only DELETE /staging/mismatches clears the log)
                 self._runs += 1
                 self._log.append(Segment(self._runs, self.settings.seed, sub.id, job.drift, at))
         else:
+            ok = job.outcome != "fail"
             status = ResyncStatus.RESYNC_TRIGGER_COMPLETED if ok else ResyncStatus.RESYNC_TRIGGER_FAILED
             if ok:
-                self._create_sync_operations(sub, job)
-                # ASSUMPTION: resync-clears-drift (so the verifying find comes back empty, as MISMATCH-DOC's
-                # find -> resync -> find flow expects)
-                sub.drift = Drift()
+                self._run_sync_operations(sub, job)
         # ASSUMPTION: last-resync-time-on-finish (set when a find or resync ends, COMPLETED or FAILED)
         sub.fields.update(resyncStatus=status.value, lastResyncTime=at, updated=at)
 
-    def _create_sync_operations(self, sub: SubscriberState, job: _Job) -> None:
-        # ASSUMPTION: resync-creates-sync-operations (served on this /operations; on DX they run on the
-        # subscriber)
-        functions = dict.fromkeys(_ALWAYS_SYNCED)
-        functions.update(dict.fromkeys(_SYNC_FUNCTIONS[b.record_type] for b in job.drift.blocks))
-        half = self.settings.operation_duration_seconds / 2
-        for name in functions:
-            self._add_operation(
-                name,
-                {"subscriberId": sub.id, "targetHost": sub.target_host},
-                priority=2,
-                steps=[
-                    _Step(job.ends_at, OperationStatus.TODO),
-                    _Step(job.ends_at + half, OperationStatus.PROCESSING),
-                    _Step(job.ends_at + 2 * half, OperationStatus.SUCCESS),
-                ],
-            )
+    def _run_sync_operations(self, sub: SubscriberState, job: _Job) -> None:
+        """A resync's operations: on the subscriber's DAM if it has one, else on the publisher's log."""
+        planned = plan_sync_operations(
+            job.drift, job.outcome, job.ends_at, self.settings.operation_duration_seconds
+        )
+        dam = self._dams.get(sub.id)
+        # ASSUMPTION: resync-creates-sync-operations (on DX they run on the subscriber: served on its DAM's
+        # /operations when the simulator has one, else on the publisher's)
+        log = self._operations if dam is None else dam.operation_log
+        for operation in planned:
+            inputs = {"subscriberId": sub.id, "targetHost": sub.target_host}
+            log.add(self.settings.seed, operation.trigger_function, inputs, 2, operation.steps)
+            if dam is not None and operation.succeeds_at is not None:
+                self._repairs.append(_Repair(operation.succeeds_at, sub.id, operation.repairs))
+        if dam is None:
+            # ASSUMPTION: resync-clears-drift (so the verifying find comes back empty, as MISMATCH-DOC's
+            # find -> resync -> find flow expects; with a subscriber DAM, each operation's success clears
+            # its record types instead)
+            sub.drift = Drift()
 
-    def _add_operation(self, function: str, inputs: dict[str, Any], priority: int, steps: list[_Step]) -> str:
-        op_id = str(uuid.uuid5(_NAMESPACE, f"operation/{self.settings.seed}/{len(self._operations)}"))
-        self._operations[op_id] = _Operation(op_id, function, inputs, priority, steps)
-        return op_id
+    def _repair(self, repair: _Repair) -> None:
+        sub = self._subscribers.get(repair.subscriber_id)
+        if sub is not None:  # a subscriber deregistered meanwhile has no drift to repair
+            sub.drift = Drift(tuple(b for b in sub.drift.blocks if b.record_type not in repair.record_types))
 
-    # -- sessions ---------------------------------------------------------------------------------------
+    # -- sessions ------------------------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> str | None:
         """A new LtpaToken2 value, or ``None`` for wrong credentials."""
-        user_ok = secrets.compare_digest(username.encode(), self.settings.username.encode())
-        password_ok = secrets.compare_digest(password.encode(), self.settings.password.encode())
-        if not (user_ok and password_ok):
+        settings = self.settings
+        if not credentials_match(username, password, settings.username, settings.password):
             return None
-        token = secrets.token_hex(16)
-        with self._lock:
-            self._sessions[token] = _Session(username, self._clock() + self.settings.token_ttl_seconds)
-        return token
+        return self._sessions.open(username, settings.token_ttl_seconds)
 
     def session_user(self, token: str | None) -> str | None:
         """The user of a live session, ``None`` if the token is missing, unknown or expired."""
-        with self._lock:
-            session = self._sessions.get(token or "")
-            if session is not None and session.expires_at <= self._clock():
-                self._sessions.pop(token or "")
-                session = None
-            return session.username if session else None
+        return self._sessions.user(token)
 
     def logout(self, token: str | None) -> None:
-        with self._lock:
-            self._sessions.pop(token or "", None)
+        self._sessions.close(token)
 
     def expire_sessions(self) -> None:
-        with self._lock:
-            self._sessions.clear()
+        self._sessions.clear()
 
-    # -- subscribers -------------------------------------------------------------------------------------
+    # -- subscribers ---------------------------------------------------------------------------------------
 
     def add_subscriber(self, sub: SubscriberState) -> None:
         with self._lock:
@@ -278,9 +225,12 @@ class PublisherState:
                 raise Rejected(409, f"A subscriber with targetHost {sub.target_host!r} is already registered")
             if sub.id in self._subscribers:
                 raise Rejected(409, f"A subscriber with id {sub.id!r} is already registered")
+            _check_outcome_fits(sub.resync_outcome, sub.dam)
             now = self.now_iso()
             sub.fields = {"created": now, "updated": now, **sub.fields}
             self._subscribers[sub.id] = sub
+            if sub.dam and sub.id not in self._dams:  # a DAM outlives its registration, as a real one does
+                self._dams[sub.id] = SubscriberDamState(self, sub.id)
 
     def register(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /staging/subscriber``: a new subscriber without drift; returns its wire form."""
@@ -332,6 +282,7 @@ class PublisherState:
 
     def drift(self, key: str) -> Drift:
         with self._lock:
+            self._advance()
             return self._lookup(key).drift
 
     def set_outcomes(
@@ -344,6 +295,8 @@ class PublisherState:
         """How the subscriber's next jobs end; ``None`` leaves a setting as it is."""
         with self._lock:
             sub = self._lookup(key)
+            if resync_outcome is not None:
+                _check_outcome_fits(resync_outcome, sub.id in self._dams)
             sub.find_outcome = find_outcome or sub.find_outcome
             sub.resync_outcome = resync_outcome or sub.resync_outcome
             if find_duration_seconds is not None:
@@ -357,9 +310,10 @@ class PublisherState:
             # ASSUMPTION: deregister-aborts-find (its operation ends ABORT; its logged rows stay)
             job = self._jobs.pop(sub.id, None)
             if job is not None and job.operation_id is not None:
-                operation = self._operations[job.operation_id]
+                operation = self._operations.get(job.operation_id)
+                assert operation is not None, "a find's operation is never removed"
                 past = [step for step in operation.steps if step.at <= now]
-                operation.steps = [*past, _Step(now, OperationStatus.ABORT)]
+                operation.steps = [*past, Step(now, OperationStatus.ABORT)]
 
     def update(
         self, key: str, fields: Mapping[str, Any], find_outcome: FindOutcome | None = None
@@ -402,17 +356,16 @@ class PublisherState:
             else sub.find_duration_seconds
         )
         ends_at = math.inf if outcome == "stuck" else now + duration
-        steps = [_Step(now, OperationStatus.PROCESSING)]
+        steps = [Step(now, OperationStatus.PROCESSING)]
         if outcome == "complete":
-            steps.append(_Step(ends_at, OperationStatus.SUCCESS))
+            steps.append(Step(ends_at, OperationStatus.SUCCESS))
         elif outcome == "fail":
             # ASSUMPTION: find-failed-operation (FAILED with retryCounter > 0, as MISMATCH-DOC describes;
             # the errorInfo content is invented)
             error = {"code": "FIND_STAGING_MISMATCH_FAILED", "message": "Too many records to compare"}
-            steps.append(_Step(ends_at, OperationStatus.FAILED, retry_counter=1, error_info=error))
-        op_id = self._add_operation(
-            FIND_MISMATCH_TRIGGER_FUNCTION, {"subscriberId": sub.id, "targetHost": sub.target_host}, 1, steps
-        )
+            steps.append(Step(ends_at, OperationStatus.FAILED, retry_counter=1, error_info=error))
+        inputs = {"subscriberId": sub.id, "targetHost": sub.target_host}
+        op_id = self._operations.add(self.settings.seed, FIND_MISMATCH_TRIGGER_FUNCTION, inputs, 1, steps)
         self._jobs[sub.id] = _Job("find", sub.id, ends_at, outcome, sub.drift, op_id)
         running = sum(job.kind == "find" for job in self._jobs.values())
         self.max_concurrent_finds = max(self.max_concurrent_finds, running)
@@ -423,7 +376,7 @@ class PublisherState:
             self._advance()
             self._lookup(key).drift = drift
 
-    # -- mismatch log ------------------------------------------------------------------------------------
+    # -- mismatch log --------------------------------------------------------------------------------------
 
     def mismatch_page(
         self, query: MismatchFilter, offset: int, limit: int | None
@@ -441,30 +394,121 @@ class PublisherState:
     def mismatch_log(self) -> MismatchLog:
         return self._log
 
-    # -- operations --------------------------------------------------------------------------------------
+    # -- operations ----------------------------------------------------------------------------------------
 
     def operations(
         self, statuses: frozenset[str] | None, trigger_functions: frozenset[str] | None
     ) -> list[dict[str, Any]]:
         with self._lock:
-            now = self._advance()
-            # ASSUMPTION: operations-oldest-first (the order and paging base are not documented)
-            wires = [op.to_wire(now, self._wall) for op in self._operations.values()]
-        return [
-            w
-            for w in wires
-            if (statuses is None or w["status"] in statuses)
-            and (trigger_functions is None or w["triggerFunction"] in trigger_functions)
-        ]
+            return self._operations.wires(self._advance(), self._wall, statuses, trigger_functions)
 
     def operation(self, op_id: str) -> dict[str, Any]:
         with self._lock:
-            now = self._advance()
-            if op_id not in self._operations:
-                raise Rejected(404, f"Operation {op_id!r} not found")
-            return self._operations[op_id].to_wire(now, self._wall)
+            return _operation_wire(self._operations, op_id, self._advance(), self._wall)
 
     def running_finds(self) -> int:
         with self._lock:
             self._advance()
             return sum(job.kind == "find" for job in self._jobs.values())
+
+    # -- subscriber DAMs -----------------------------------------------------------------------------------
+
+    def dam(self, key: str) -> SubscriberDamState:
+        """The DAM of the subscriber ``key`` names (an id, or a registered target host)."""
+        with self._lock:
+            dam = self._dams.get(key) or self._dams.get(self.subscriber_id(key) or "")
+            if dam is None:
+                raise KeyError(f"subscriber {key!r} has no simulated DAM (add it with dam=True)")
+            return dam
+
+    def dams(self) -> list[SubscriberDamState]:
+        with self._lock:
+            return list(self._dams.values())
+
+
+class SubscriberDamState:
+    """A subscriber's own DAM: its sessions and ``/operations``, what its HTTP server answers from.
+
+    It shares the publisher's lock and clock because a resync on the publisher writes its operations
+    and their success repairs the publisher's view of the drift. Login takes the publisher's
+    credentials and session TTL; the sessions are the DAM's own (a publisher token is no good here).
+    """
+
+    def __init__(self, publisher: PublisherState, owner_id: str) -> None:
+        self.owner_id = owner_id
+        self._publisher = publisher
+        self._sessions = Sessions(publisher._clock)
+        self.operation_log = OperationLog(scope=owner_id)  # guarded by the publisher's lock
+
+    @property
+    def settings(self) -> Settings:
+        return self._publisher.settings
+
+    def login(self, username: str, password: str) -> str | None:
+        settings = self._publisher.settings
+        if not credentials_match(username, password, settings.username, settings.password):
+            return None
+        return self._sessions.open(username, settings.token_ttl_seconds)
+
+    def session_user(self, token: str | None) -> str | None:
+        return self._sessions.user(token)
+
+    def logout(self, token: str | None) -> None:
+        self._sessions.close(token)
+
+    def expire_sessions(self) -> None:
+        self._sessions.clear()
+
+    def subscriber_id(self, key: str) -> str | None:
+        """What faults match ``subscriberId`` against: the publisher's subscribers."""
+        return self._publisher.subscriber_id(key)
+
+    def deregister(self, key: str) -> None:
+        """A ``deregister`` fault on the DAM: the publisher forgets the subscriber (the DAM stays)."""
+        self._publisher.deregister(key)
+
+    def operations(
+        self, statuses: frozenset[str] | None = None, trigger_functions: frozenset[str] | None = None
+    ) -> list[dict[str, Any]]:
+        publisher = self._publisher
+        with publisher._lock:
+            now = publisher._advance()
+            return self.operation_log.wires(now, publisher._wall, statuses, trigger_functions)
+
+    def operation(self, op_id: str) -> dict[str, Any]:
+        publisher = self._publisher
+        with publisher._lock:
+            return _operation_wire(self.operation_log, op_id, publisher._advance(), publisher._wall)
+
+    def add_operation(
+        self,
+        trigger_function: str,
+        status: OperationStatus,
+        *,
+        retry_counter: int = 0,
+        error_info: dict[str, Any] | None = None,
+    ) -> str:
+        """An operation that shows ``status`` from now on, as if left by earlier staging; returns its id."""
+        publisher = self._publisher
+        with publisher._lock:
+            now = publisher._advance()
+            sub = publisher._subscribers.get(self.owner_id)
+            inputs = {"subscriberId": self.owner_id}
+            if sub is not None:
+                inputs["targetHost"] = sub.target_host
+            step = Step(now, status, retry_counter, error_info)
+            return self.operation_log.add(publisher.settings.seed, trigger_function, inputs, 2, [step])
+
+
+def _operation_wire(log: OperationLog, op_id: str, now: float, wall: WallTime) -> dict[str, Any]:
+    operation = log.get(op_id)
+    if operation is None:
+        raise Rejected(404, f"Operation {op_id!r} not found")
+    return operation.to_wire(now, wall)
+
+
+def _check_outcome_fits(resync_outcome: ResyncOutcome, has_dam: bool) -> None:
+    if resync_outcome in OUTCOMES_NEEDING_A_DAM and not has_dam:
+        raise ValueError(
+            f"resync outcome {resync_outcome!r} needs a subscriber DAM (dam=True): its operations run there"
+        )

@@ -101,12 +101,19 @@ def build_notification(
             "status": str(summary.status),
             "subscriberId": _inline(summary.subscriber_id, 256) or "-",
             "publisher": _inline(summary.publisher, 256) or "-",
+            **(
+                {"remediation": str(summary.remediation.verdict or "FAILED")}
+                if summary.remediation is not None
+                else {}
+            ),
         },
     )
 
 
 def _subject(summary: Summary) -> str:
     tag = _SUBJECT_TAGS[summary.status]
+    if summary.remediation is not None and summary.remediation.verdict is not None:
+        tag = "[" + summary.remediation.verdict.replace("_", " ") + "]"
     if summary.status is CheckStatus.ERRORED:
         tail = ": " + _ascii(summary.error.type if summary.error else "error", 40)
     elif summary.effective_total == 0:
@@ -152,6 +159,7 @@ def _message(
         lines += _records("New records", diff.new)
         lines += _records("Resolved records", diff.resolved)
     lines += _rule_lines(summary)
+    lines += _remediation_lines(summary)
     lines += [
         "",
         _field("Started", _time(summary.started_at)),
@@ -328,7 +336,7 @@ def _failed_on_volume(diagnosis: Mapping[str, Any] | None) -> bool:
 
 
 def _field(label: str, value: str) -> str:
-    return f"{label + ':':<16}{_inline(value, _FIELD_MAX) or '-'}"
+    return f"{label + ':':<15} {_inline(value, _FIELD_MAX) or '-'}"  # a long label still gets its space
 
 
 def _time(value: datetime | None) -> str:
@@ -361,3 +369,25 @@ def _shorten(value: str, limit: int) -> str:
     if limit <= 3:
         return value[:limit]
     return value[: limit - 3] + "..."
+
+
+def _remediation_lines(summary: Summary) -> list[str]:
+    record = summary.remediation
+    if record is None:
+        return []
+    lines = ["", _field("Remediation", f"{record.verdict or 'FAILED'} (remediate: {record.mode})")]
+    lines.append(_field("Before resync", f"{record.initial_effective_total} mismatches not ignored"))
+    if record.remaining_total is not None:
+        lines.append(_field("After resync", f"{record.remaining_total} mismatches not ignored"))
+    if record.approved_by:
+        lines.append(_field("Approved by", record.approved_by))
+    lines.append(_field("Resync started", _time(record.resync_started_at)))
+    ops = record.operations
+    if ops is not None:
+        text = f"{ops.succeeded} succeeded, {ops.failed} failed"
+        if ops.failed_functions:
+            text += " (" + ", ".join(ops.failed_functions[:5]) + ")"
+        lines.append(_field("Sync operations", text))
+    if record.initial_summary_key:
+        lines.append(_field("Report before", record.initial_summary_key))
+    return lines

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from damdrift.dx.models import RecordAction, RecordType
+from damdrift.remediation.models import RemediationRecord
 
 
 class CheckStatus(StrEnum):
@@ -167,6 +168,8 @@ class Summary(_Camel):
     ignored_total: NonNegativeInt = 0
     ignore_rules: IgnoreSummary | None = None
     changes: Changes | None = None
+    #: Set on the check that verifies a remediation (``<execution>-verify``): the verdict and what led to it.
+    remediation: RemediationRecord | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

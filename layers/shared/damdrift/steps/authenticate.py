@@ -49,6 +49,7 @@ def plan_check(
         notify_policy=check_input.notify_policy,
         max_concurrency=check_input.max_concurrency,
         started_at=request.start_time or now,
+        remediation=check_input.remediation,
     )
     return check, check_input
 
@@ -58,7 +59,9 @@ def authenticate(request: AuthenticateRequest, settings: Settings, now: datetime
     warn_if_unprotected(check.publisher)
     client = dx_client(check, settings)
     client.login()
-    subscribers = resolve_subscribers(client, check_input.subscriber_ids)
+    subscribers = [
+        with_options(ref, check_input) for ref in resolve_subscribers(client, check_input.subscriber_ids)
+    ]
     metrics.add_metric(name="SubscribersToCheck", unit=MetricUnit.Count, value=len(subscribers))
     return CheckPlan(check=check, subscribers=subscribers)
 
@@ -100,3 +103,16 @@ def resolve_subscribers(client: DxClient, requested: list[str]) -> list[Subscrib
         )
         for i in requested
     ]
+
+
+def with_options(ref: SubscriberRef, check_input: CheckInput) -> SubscriberRef:
+    """The subscriber with its remediation mode and DAM connection from the input's options."""
+    options = check_input.options_for(ref.subscriber_id)
+    return ref.model_copy(
+        update={
+            "remediate": options.remediate,
+            "dam": options.dam,
+            "dam_credentials_secret": options.credentials_secret,
+            "two_way_staging": options.two_way_staging,
+        }
+    )

@@ -1,4 +1,5 @@
-"""What every step needs: a logged-in DX client for the check's publisher, and the time."""
+"""What every step needs: a logged-in DX client for the check's publisher (or a subscriber's own DX), and
+the time."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from damdrift.credentials import load_credentials
 from damdrift.dx.client import DxClient
 from damdrift.dx.sessions import client_for
 from damdrift.settings import Settings
-from damdrift.state import CheckContext
+from damdrift.state import CheckContext, SubscriberTask
 
 
 def dx_client(check: CheckContext, settings: Settings) -> DxClient:
     return client_for(check.publisher, load_credentials(check.credentials_secret), settings.client_tuning())
+
+
+def subscriber_dam_client(task: SubscriberTask, settings: Settings) -> DxClient | None:
+    """A client for the subscriber's own DAM API (its own login), or None when the input gave none."""
+    dam = task.subscriber.dam
+    if dam is None:
+        return None
+    secret = task.subscriber.dam_credentials_secret or task.check.credentials_secret
+    return client_for(dam, load_credentials(secret), settings.client_tuning())
 
 
 def utcnow() -> datetime:

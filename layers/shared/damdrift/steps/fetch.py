@@ -25,6 +25,7 @@ from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
+from damdrift.remediation.verdict import remediation_record
 from damdrift.report.diff import RunDiff
 from damdrift.report.html import HTML_FILENAME
 from damdrift.report.notification import Notification, build_notification
@@ -94,12 +95,12 @@ def fetch_with(
     client: DxClient, task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime
 ) -> FetchResult:
     check, subscriber_id = task.check, task.subscriber.subscriber_id
-    workdir = settings.work_dir / "dam-drift" / check.execution / subscriber_id
+    workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, check.execution)
+    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
-    history = load_history(store, settings, check.publisher_id, subscriber_id, check.execution)
+    history = load_history(store, settings, check.publisher_id, subscriber_id, task.report_run)
     tracker = RecordTracker(rules.matcher)
     try:
         download = download_report(
@@ -121,9 +122,9 @@ def fetch_with(
         if download.resumed_at:  # parts stored by an earlier attempt were not seen while writing
             tracker = RecordTracker.from_records_file(files.records_path, rules.matcher)
         status = status_for(files.total - tracker.ignored_total)
-        previous = previous_usable(store, history, check.execution)
+        previous = previous_usable(store, history, task.report_run)
         comparison = compare_with_previous(
-            store, check.execution, status, tracker, files, prefix, workdir, previous
+            store, task.report_run, status, tracker, files, prefix, workdir, previous
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -151,11 +152,11 @@ def record_errored(
     check, subscriber_id = task.check, task.subscriber.subscriber_id
     message, diagnosis = split_diagnosis(task.error.message())
     error = ErrorInfo(type=task.error.Error, message=message, diagnosis=diagnosis)
-    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, check.execution)
+    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     salvaged: Download | None = None
     stored: dict[str, str] = {}
     if task.poll is not None and task.poll.phase is PollPhase.COMPLETED:  # the download had begun
-        workdir = settings.work_dir / "dam-drift" / check.execution / subscriber_id
+        workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
         shutil.rmtree(workdir, ignore_errors=True)
         try:
             salvaged = salvage(store, prefix, workdir)
@@ -198,7 +199,7 @@ def _summary(
         status=status,
         counts=files.counts if files else {},
         total=files.total if files else 0,
-        execution=task.check.execution,
+        execution=task.report_run,
         started_at=task.check.started_at,
         find_started_at=poll.find_started_at if poll else None,
         find_completed_at=find_completed,
@@ -213,6 +214,12 @@ def _summary(
         report_prefix=prefix,
         ignored=ignored or {},
         ignored_total=sum(n for actions in (ignored or {}).values() for n in actions.values()),
+        remediation=remediation_record(
+            task,
+            status,
+            files.total - sum(n for a in (ignored or {}).values() for n in a.values()) if files else None,
+            error,
+        ),
     )
 
 
@@ -221,6 +228,8 @@ def should_notify(policy: NotifyPolicy, summary: Summary) -> bool:
     ``always`` does, ``on-drift`` when drift remains that no rule ignores, and ``on-change`` when the
     check differs from the previous usable one (see ``Changes.changed``)."""
     if summary.status is CheckStatus.ERRORED or policy is NotifyPolicy.ALWAYS:
+        return True
+    if summary.remediation is not None:  # the verdict of a resync someone approved or allowed
         return True
     if policy is NotifyPolicy.ON_DRIFT:
         return summary.status is CheckStatus.DRIFT

@@ -21,16 +21,20 @@ from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
 from damdrift.settings import Settings
 from damdrift.state import PollPhase, PollState, SubscriberTask
-from damdrift.steps.common import dx_client
+from damdrift.steps.common import dx_client, subscriber_dam_client
 
 STAGING_OPERATION_PREFIX = "syncStaging"
 
 
 def trigger_mismatch(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:
-    return trigger_with(dx_client(task.check, settings), task, now)
+    return trigger_with(dx_client(task.check, settings), task, now, subscriber_dam_client(task, settings))
 
 
-def trigger_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollState:
+def trigger_with(
+    client: DxClient, task: SubscriberTask, now: datetime, subscriber_dam: DxClient | None = None
+) -> PollState:
+    """``subscriber_dam``: the subscriber's own DX when the input names it (subscriberOptions.<id>.dam),
+    where a resync's operations run; they count as "busy" too."""
     subscriber_id = task.subscriber.subscriber_id
     if not task.subscriber.registered:
         raise SubscriberNotFound(
@@ -43,7 +47,11 @@ def trigger_with(client: DxClient, task: SubscriberTask, now: datetime) -> PollS
         logger.info("a find is already running for this subscriber; joining it")
         return _running(task, now, joined=True, status=subscriber.resync_status)
 
-    busy_reason = _busy_reason(client, subscriber_id, subscriber.resync_status)
+    busy_reason = _busy_reason(client, subscriber_id, subscriber.resync_status) or (
+        _busy_reason(subscriber_dam, subscriber_id, None, where="on the subscriber")
+        if subscriber_dam is not None
+        else None
+    )
     if busy_reason:
         return _busy(task, now, busy_reason)
 
@@ -73,7 +81,9 @@ def _running(task: SubscriberTask, now: datetime, joined: bool, status: ResyncSt
     )
 
 
-def _busy_reason(client: DxClient, subscriber_id: str, status: ResyncStatus | None) -> str | None:
+def _busy_reason(
+    client: DxClient, subscriber_id: str, status: ResyncStatus | None, *, where: str = "on the publisher"
+) -> str | None:
     if status is ResyncStatus.RESYNC_TRIGGER_START:
         return "a staging resync is being triggered for this subscriber"
     operations = client.list_operations(status=sorted(IN_PROGRESS_OPERATION_STATUSES))
@@ -82,13 +92,14 @@ def _busy_reason(client: DxClient, subscriber_id: str, status: ResyncStatus | No
         for op in operations
         if op.trigger_function.startswith(STAGING_OPERATION_PREFIX)
         and op.status in IN_PROGRESS_OPERATION_STATUSES
-        # ASSUMPTION: resync-creates-sync-operations (their inputs name the subscriber)
-        and op.inputs.get("subscriberId") in (None, subscriber_id)
+        # ASSUMPTION: resync-creates-sync-operations (their inputs name the subscriber); on the subscriber's
+        # own DX every staging operation is its own
+        and (where != "on the publisher" or op.inputs.get("subscriberId") in (None, subscriber_id))
     ]
     if not pending:
         return None
     kinds = sorted({op.trigger_function for op in pending})
-    return f"{len(pending)} staging operation(s) in progress ({', '.join(kinds[:5])})"
+    return f"{len(pending)} staging operation(s) in progress {where} ({', '.join(kinds[:5])})"
 
 
 def _busy(task: SubscriberTask, now: datetime, reason: str) -> PollState:

@@ -1,0 +1,61 @@
+"""approve: the approval link's endpoint (a Lambda function URL). GET asks, POST answers and resumes."""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from damdrift.errors import ApprovalError
+from damdrift.observability import logger, metrics
+from damdrift.remediation.approval import ApprovalStore
+from damdrift.remediation.approval_page import HEADERS, answered_page, error_page, question_page
+from damdrift.settings import Settings
+from damdrift.steps.approval import answer_approval
+from damdrift.steps.common import utcnow
+
+SETTINGS = Settings.from_env()
+APPROVALS = ApprovalStore(boto3.client("s3"), SETTINGS.report_bucket)
+STEP_FUNCTIONS = boto3.client("stepfunctions")
+app = LambdaFunctionUrlResolver()
+
+
+@app.get("/")
+def ask() -> Response[str]:
+    approval_id = (app.current_event.query_string_parameters or {}).get("id", "")
+    try:
+        return _html(200, question_page(APPROVALS.get(approval_id)))
+    except ApprovalError as exc:
+        return _html(410, error_page(exc.message))
+
+
+@app.post("/")
+def answer() -> Response[str]:
+    form = parse_qs(app.current_event.decoded_body or "")
+    approval_id, decision = form.get("id", [""])[0], form.get("decision", [""])[0]
+    if decision not in {"approve", "deny"}:
+        return _html(400, error_page("expected decision=approve or decision=deny"))
+    source = app.current_event.request_context.http.source_ip
+    try:
+        pending = answer_approval(
+            APPROVALS,
+            STEP_FUNCTIONS,
+            approval_id,
+            approved=decision == "approve",
+            decided_by=f"approval link ({source})",
+            now=utcnow(),
+        )
+    except ApprovalError as exc:
+        return _html(410, error_page(exc.message))
+    return _html(200, answered_page(pending, decision == "approve"))
+
+
+def _html(status: int, body: str) -> Response[str]:
+    return Response(status_code=status, body=body, headers=HEADERS)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

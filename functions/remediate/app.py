@@ -1,0 +1,36 @@
+"""remediate: plan a remediation after DRIFT, start the resync, watch it (the ASL names the action)."""
+
+from typing import Any, Literal
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from damdrift.model_base import WireModel
+from damdrift.observability import bind, logger, metrics
+from damdrift.remediation.ledger import RemediationLedger
+from damdrift.settings import Settings
+from damdrift.state import SubscriberTask
+from damdrift.steps.common import utcnow
+from damdrift.steps.remediate import plan_remediation, poll_remediation, start_remediation
+from damdrift.validation import parse_input
+
+SETTINGS = Settings.from_env()
+LEDGER = RemediationLedger(boto3.client("s3"), SETTINGS.report_bucket)
+
+
+class RemediateEvent(WireModel):
+    action: Literal["plan", "start", "poll"]
+    task: SubscriberTask
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse_input(RemediateEvent, event, "remediate event")
+    task, now = request.task, utcnow()
+    bind(task.check.execution, task.subscriber.subscriber_id)
+    if request.action == "plan":  # the whole task: its drift notice now says what happens next
+        return plan_remediation(task, SETTINGS, LEDGER, now).to_wire()
+    if request.action == "start":
+        return start_remediation(task, SETTINGS, LEDGER, now).to_wire()
+    return poll_remediation(task, SETTINGS, now).to_wire()

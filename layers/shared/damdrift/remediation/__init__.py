@@ -1,0 +1,1 @@
+"""Opt-in remediation: start a staging resync, watch it finish on the subscriber, verify with a find."""

@@ -1,0 +1,36 @@
+"""The verdict of a remediation, read off the verifying find (or the error that ended it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from damdrift.remediation.models import RemediationRecord, RemediationVerdict
+
+if TYPE_CHECKING:
+    from damdrift.report.summary import CheckStatus, ErrorInfo
+    from damdrift.state import SubscriberTask
+
+
+def remediation_record(
+    task: SubscriberTask, status: CheckStatus, remaining: int | None, error: ErrorInfo | None
+) -> RemediationRecord | None:
+    """None unless a resync was started for this check; then VERIFIED_IN_SYNC when the verifying find
+    found nothing that no ignore rule covers, STILL_DRIFTING otherwise, no verdict if a step failed."""
+    state = task.remediation
+    if state is None or state.started_at is None:
+        return None
+    verdict = None
+    if error is None and remaining is not None:
+        verdict = RemediationVerdict.VERIFIED_IN_SYNC if remaining == 0 else RemediationVerdict.STILL_DRIFTING
+    return RemediationRecord(
+        mode=state.mode,
+        verdict=verdict,
+        initial_summary_key=state.initial_summary_key,
+        initial_total=state.initial_total,
+        initial_effective_total=state.initial_effective_total,
+        remaining_total=remaining if error is None else None,
+        approved_by=state.approved_by,
+        resync_started_at=state.started_at,
+        operations=state.operations,
+        error=f"{error.type}: {error.message}" if error is not None else None,
+    )

@@ -1,0 +1,81 @@
+"""``damdrift check``'s remediation options: they build the execution input's remediation fields.
+
+A subscriber's own DX is given as a URL (``--subscriber-dam ID=https://sub.example.com[:port]``),
+because it has a host, a protocol and a port of its own; ``--approve`` answers ``remediate: ask``
+requests while the local execution waits (``prompt`` asks on the terminal).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def add_remediation_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("remediation (opt-in: start-staging-resync after DRIFT, then verify)")
+    group.add_argument(
+        "--remediate",
+        choices=["never", "ask", "auto"],
+        help="after DRIFT: never (default), ask before a resync, or resync automatically",
+    )
+    group.add_argument(
+        "--subscriber-dam",
+        action="append",
+        default=[],
+        metavar="ID=URL",
+        type=_subscriber_dam,
+        help="the subscriber's own DX, e.g. 8c72...=https://dx-sub.example.com (repeatable)",
+    )
+    group.add_argument(
+        "--two-way",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="declare two-way staging for this subscriber: remediation refuses (repeatable)",
+    )
+    group.add_argument(
+        "--force-remediation", action="store_true", help="lift the one-remediation-a-day limit"
+    )
+    group.add_argument("--approval-timeout", type=int, help="seconds to wait for an answer (remediate ask)")
+    group.add_argument(
+        "--approve",
+        choices=["prompt", "yes", "no"],
+        default="prompt",
+        help="answer remediate-ask requests: prompt on the terminal (default), or yes/no for all",
+    )
+
+
+def remediation_input(args: argparse.Namespace, demo_dams: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The remediation fields of the execution input (empty when no option asked for any)."""
+    fields: dict[str, Any] = {}
+    if args.remediate:
+        fields["remediate"] = args.remediate
+    policy: dict[str, Any] = {}
+    if args.force_remediation:
+        policy["force"] = True
+    if args.approval_timeout is not None:
+        policy["approvalTimeoutSeconds"] = args.approval_timeout
+    if policy:
+        fields["remediation"] = policy
+    options: dict[str, dict[str, Any]] = {sub: {"dam": dam} for sub, dam in demo_dams.items()}
+    for subscriber_id, dam in args.subscriber_dam:
+        options.setdefault(subscriber_id, {})["dam"] = dam
+    for subscriber_id in args.two_way:
+        options.setdefault(subscriber_id, {})["twoWayStaging"] = True
+    if options and (args.remediate or args.subscriber_dam or args.two_way):
+        fields["subscriberOptions"] = options
+    return fields
+
+
+def _subscriber_dam(value: str) -> tuple[str, dict[str, Any]]:
+    subscriber_id, sep, url = value.partition("=")
+    parts = urlsplit(url)
+    if not sep or not subscriber_id or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected SUBSCRIBER_ID=https://host[:port] (the subscriber's own DX), got {value!r}"
+        )
+    dam: dict[str, Any] = {"hostname": parts.hostname, "dxProtocol": parts.scheme}
+    if parts.port is not None:
+        dam["dxPort"] = parts.port
+    return subscriber_id, dam
