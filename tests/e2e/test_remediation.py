@@ -266,3 +266,18 @@ def test_remediation_leaks_no_password_cookie_or_task_token(publisher: Simulator
     assert tokens[0] in history  # (so the search below would find it)
     seen = everything_runs_show(aws, [run]).replace(history, "")
     assert leaked([publisher.password, *cookies, *tokens], seen) == []
+
+
+def test_drift_that_ignore_rules_cover_entirely_is_not_remediated(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    sub = drifted_subscriber(publisher)
+    rules = [{"recordType": t, "comment": "accepted difference"} for t in DRIFT]
+    aws.put_ignore_rules(json.dumps({"rules": rules}))
+
+    run = aws.run_check(remediation_input(publisher, sub, "auto"))
+
+    item = outcome_of(run, sub)
+    assert (item["status"], item["outcome"]["ignoredTotal"]) == ("IN_SYNC", 9)
+    assert "remediation" not in item
+    assert publisher.resync_trigger_count(sub) == 0
