@@ -1,23 +1,38 @@
 """Cold-start benchmark: how long each Lambda handler module takes to import in a fresh interpreter.
 
-Each handler (``functions/<name>/app.py``) is imported in a new process, with its folder and the layer
-(``layers/shared``) first on ``sys.path`` and the environment a deployed function has (bucket, topics,
-region), timed from inside the process so that the interpreter's own start is left out, as it is the
-same for every function. The floor, measured in the same rounds: ``import boto3, requests`` (what any
-Python Lambda that talks to AWS and HTTP pays). The median of several rounds is kept; rounds
-interleave the floor and the handlers so that load from elsewhere hits them alike.
+Each handler (``functions/<name>/app.py``, every one there is) is imported in a new process, with its
+folder and the layer (``layers/shared``) first on ``sys.path`` and the environment a deployed function
+has (bucket, topics, region), timed from inside the process so that the interpreter's own start is left
+out, as it is the same for every function. The floor, measured in the same rounds: ``import boto3,
+requests`` (what any Python Lambda that talks to AWS and HTTP pays). The median of several rounds is
+kept; rounds interleave the floor and the handlers so that load from elsewhere hits them alike.
 
 Target: every handler <= 1.3x the floor. ``--breakdown`` lists, from ``python -X importtime``, what a
 handler imports beyond the floor, by package (self time, summed).
+
+Bytecode decides a good part of an import's time, so it is set here, never inherited: by default every
+module, ours and the floor's alike, is compiled once into a private cache before the timed rounds (an
+environment with ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile our code, and only ours, in every
+round). ``--layer DIR`` instead measures a built layer (``sam build``'s ``SharedLayer/python``) as Lambda
+loads it: ``/opt`` is read-only, so whatever bytecode the build did not ship is compiled at every cold
+start (``sam build`` ships none); the floor's requests and urllib3 come from that layer too.
+``--precompile`` measures a copy of it with the bytecode a build step could add (``compileall`` with
+unchecked hashes, which a zip's rounded mtimes cannot invalidate).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import compileall
 import os
+import py_compile
+import shutil
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 from support import FAKE_AWS_ENV, PYTHON, REPO, busy_cpus, median, result_line, wait_for_quiet
 
@@ -38,63 +53,98 @@ FUNCTION_ENV = {
 }
 
 
+@dataclass(frozen=True)
+class Setup:
+    """Where the layer is imported from, and the environment that decides where bytecode comes from."""
+
+    layer: Path
+    env: dict[str, str]
+    label: str
+
+    @classmethod
+    def cached(cls, cache: Path) -> Setup:
+        """The source tree, every module's bytecode in ``cache`` (filled by ``warm_up``)."""
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(FUNCTION_ENV, PYTHONPYCACHEPREFIX=str(cache))
+        return cls(LAYER, env, "source tree, all bytecode cached")
+
+    @classmethod
+    def built(cls, layer: Path, label: str) -> Setup:
+        """A built layer, read as Lambda reads ``/opt``: its own bytecode or none, nothing written."""
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
+        env.update(FUNCTION_ENV, PYTHONDONTWRITEBYTECODE="1")
+        return cls(layer, env, label)
+
+    def script(self, statement: str, function: str | None) -> str:
+        paths = [str(self.layer)] + ([str(FUNCTIONS / function)] if function else [])
+        return (
+            f"import sys, time\nsys.path[:0] = {paths!r}\n"
+            f"started = time.perf_counter()\n{statement}\n"
+            "print(time.perf_counter() - started)\n"
+        )
+
+    def run(self, statement: str, function: str | None, *flags: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [PYTHON, *flags, "-c", self.script(statement, function)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=self.env,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{statement!r} ({function or 'floor'}) failed:\n{done.stderr[-3000:]}")
+        return done
+
+
 def handlers() -> list[str]:
+    """Every ``functions/*/app.py``: a new function is measured without touching this file."""
     return sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
 
 
-def _script(statement: str, function: str | None) -> str:
-    paths = [str(LAYER)] + ([str(FUNCTIONS / function)] if function else [])
-    return (
-        f"import sys, time\nsys.path[:0] = {paths!r}\n"
-        f"started = time.perf_counter()\n{statement}\n"
-        "print(time.perf_counter() - started)\n"
-    )
-
-
-def import_seconds(statement: str, function: str | None = None) -> float:
+def import_seconds(setup: Setup, statement: str, function: str | None = None) -> float:
     """Seconds ``statement`` takes in a fresh interpreter (``function``'s folder on the path)."""
-    done = subprocess.run(
-        [PYTHON, "-c", _script(statement, function)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **FUNCTION_ENV},
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{statement!r} ({function or 'floor'}) failed:\n{done.stderr[-3000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+    return float(setup.run(statement, function).stdout.strip().splitlines()[-1])
 
 
-def _importtime(statement: str, function: str | None) -> dict[str, int]:
+def warm_up(setup: Setup, names: list[str]) -> None:
+    """One untimed import of everything, so that the timed rounds find every module compiled."""
+    import_seconds(setup, FLOOR)
+    for name in names:
+        import_seconds(setup, "import app", name)
+
+
+def _importtime(setup: Setup, statement: str, function: str | None) -> dict[str, int]:
     """Self time (us) per module from ``python -X importtime``."""
-    done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-c", _script(statement, function)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **FUNCTION_ENV},
-        check=True,
-    )
     result: dict[str, int] = {}
-    for line in done.stderr.splitlines():
+    for line in setup.run(statement, function, "-X", "importtime").stderr.splitlines():
         if line.startswith("import time:") and "self [us]" not in line:
             own, _cumulative, name = line.removeprefix("import time:").split("|")
             result[name.strip()] = int(own)
     return result
 
 
-def breakdown(function: str, top: int = 15) -> list[tuple[str, float]]:
+def breakdown(setup: Setup, function: str, top: int = 15) -> list[tuple[str, float]]:
     """What ``function`` imports beyond the floor, summed per package (ours per module), in ms."""
-    floor = _importtime(FLOOR, None)
+    floor = _importtime(setup, FLOOR, None)
     extra: collections.Counter[str] = collections.Counter()
-    for name, own in _importtime("import app", function).items():
+    for name, own in _importtime(setup, "import app", function).items():
         if name in floor:
             continue
         parts = name.split(".")
         group = name if parts[0] in ("damdrift", "app") else ".".join(parts[:2])
         extra[group] += own
     return [(name, us / 1000) for name, us in extra.most_common(top)]
+
+
+def precompiled_copy(layer: Path, into: Path) -> Path:
+    """A copy of ``layer`` with the bytecode a build step would add."""
+    copy = into / "python"
+    shutil.copytree(layer, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    if not compileall.compile_dir(copy, quiet=1, invalidation_mode=mode):
+        raise RuntimeError(f"compileall failed on {copy}")
+    return copy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,20 +163,49 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="before each round, wait up to this long for an idle machine (default: %(default)s)",
     )
+    parser.add_argument(
+        "--layer",
+        type=Path,
+        metavar="DIR",
+        help="import the layer from this built folder (sam build's SharedLayer/python) as Lambda does: "
+        "only the bytecode it holds, nothing cached between processes",
+    )
+    parser.add_argument(
+        "--precompile",
+        action="store_true",
+        help="with --layer: measure a copy of it with bytecode compiled in, as a build step could ship",
+    )
     args = parser.parse_args(argv)
+    if args.precompile and args.layer is None:
+        parser.error("--precompile needs --layer")
+    if args.layer is not None and not (args.layer / "damdrift").is_dir():
+        parser.error(f"{args.layer} holds no damdrift package: expected a built SharedLayer/python")
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+        if args.layer is None:
+            setup = Setup.cached(Path(scratch))
+        elif args.precompile:
+            setup = Setup.built(precompiled_copy(args.layer, Path(scratch)), f"{args.layer}, precompiled")
+        else:
+            setup = Setup.built(args.layer, f"{args.layer}, bytecode as built")
+        return measure(args, setup)
+
+
+def measure(args: argparse.Namespace, setup: Setup) -> int:
     rounds = 3 if args.quick else args.rounds
     names = handlers()
+    warm_up(setup, names)
     timings: dict[str, list[float]] = {name: [] for name in ["floor", *names]}
     busiest = 0.0
     for _ in range(rounds):
         if not args.quick and args.quiet_wait:
             busiest = max(busiest, wait_for_quiet(args.quiet_wait))
-        timings["floor"].append(import_seconds(FLOOR))
+        timings["floor"].append(import_seconds(setup, FLOOR))
         for name in names:
-            timings[name].append(import_seconds("import app", name))
+            timings[name].append(import_seconds(setup, "import app", name))
     if args.quick:
         busiest = busy_cpus(0.2)
     floor_ms = median(timings["floor"]) * 1000
+    print(f"layer: {setup.label}")
     print(f"median of {rounds} fresh interpreters each; others kept up to {busiest:.2f} CPUs busy")
     print(f"{'module':<18} {'ms':>7} {'x floor':>8}")
     print(f"{'floor: ' + FLOOR:<18} {floor_ms:>7.1f} {1:>8.2f}")
@@ -140,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.breakdown:
         for name in names:
             print(f"{name}: beyond the floor (python -X importtime, self ms per package)")
-            for group, ms in breakdown(name):
+            for group, ms in breakdown(setup, name):
                 print(f"  {ms:7.1f}  {group}")
     print(f"target: every handler <= {TARGET_RATIO}x the floor: {'met' if met else 'MISSED'}")
     print(

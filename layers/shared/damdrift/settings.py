@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from damdrift.dx.client import ClientTuning
 from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, RESYNC_DEFAULT, TriggerRequest
 from damdrift.errors import ConfigurationError
-from damdrift.report.ignore import DEFAULT_RULES_KEY
+
+#: Where the ignore rules file is looked for (damdrift.report.ignore) unless IGNORE_RULES_KEY says. Kept
+#: here, not beside the rules' models, so that a function's settings do not import those models.
+DEFAULT_RULES_KEY = "config/ignore-rules.json"
 
 
 class Settings(BaseModel):

@@ -86,9 +86,13 @@ class Subscriber(BaseModel):
 
 
 class Operation(BaseModel):
-    """A DAM background operation (DAM-SPEC ``Operation``)."""
+    """A DAM background operation (DAM-SPEC ``Operation``).
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    Built on first use, not at import: only trigger-mismatch and remediation read operations on every
+    call; poll-status only when a find failed, the other functions never (cold start).
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     id: str
     trigger_function: str = Field(alias="triggerFunction")
@@ -107,7 +111,7 @@ class MismatchRecord(BaseModel):
     ``type``/``action``, so both spellings are accepted. Everything else DX sends is kept in ``raw``.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)  # no function uses it
 
     record_type: str = Field(validation_alias=AliasChoices("recordType", "type"))
     record_action: str = Field(validation_alias=AliasChoices("recordAction", "action"))

@@ -1,0 +1,62 @@
+"""What keeps the functions' cold start small without changing behaviour: settings do not pull in the
+ignore rules' models, and the DX models few functions use are built on first use, validating as before."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from damdrift.dx.models import MismatchRecord, Operation
+from damdrift.report import ignore
+from damdrift.settings import DEFAULT_RULES_KEY, Settings
+
+LAYER = Path(__file__).resolve().parents[2] / "layers" / "shared"
+
+
+def _modules_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``statement`` (this process's are shared by tests)."""
+    script = f"import sys\nsys.path.insert(0, {str(LAYER)!r})\n{statement}\nprint(*sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"REPORT_BUCKET": "reports", "PATH": ""},
+        check=True,
+    )
+    return set(done.stdout.split())
+
+
+def test_settings_do_not_import_the_ignore_rules() -> None:
+    loaded = _modules_after("import damdrift.settings")
+    assert "damdrift.settings" in loaded
+    assert "damdrift.report.ignore" not in loaded
+
+
+def test_the_rules_key_default_has_one_value_wherever_it_is_read() -> None:
+    settings = Settings.from_env({"REPORT_BUCKET": "reports"})
+    assert settings.ignore_rules_key == DEFAULT_RULES_KEY == "config/ignore-rules.json"
+    assert ignore.DEFAULT_RULES_KEY is DEFAULT_RULES_KEY
+
+
+def test_a_deferred_operation_validates_as_before() -> None:
+    operation = Operation.model_validate(
+        {
+            "id": "op-1",
+            "triggerFunction": "findStagingMismatch",
+            "status": "FAILED",
+            "retryCounter": 2,
+            "errorInfo": {"message": "too many rows"},
+            "created": "2026-11-01T05:00:00Z",
+            "futureField": "kept",
+        }
+    )
+    assert operation.trigger_function == "findStagingMismatch"
+    assert operation.retry_counter == 2
+    assert operation.created is not None and operation.created.year == 2026
+    assert operation.model_extra == {"futureField": "kept"}
+
+
+def test_a_deferred_mismatch_record_accepts_both_spellings() -> None:
+    table = MismatchRecord.model_validate({"type": "RENDITION", "action": "DELETE", "recordId": "r-1"})
+    api = MismatchRecord.model_validate({"recordType": "RENDITION", "recordAction": "DELETE"})
+    assert (table.record_type, table.record_action, table.record_id) == ("RENDITION", "DELETE", "r-1")
+    assert (api.record_type, api.record_action, api.record_id) == ("RENDITION", "DELETE", None)
