@@ -1,5 +1,7 @@
 """approve: the approval link's endpoint (a Lambda function URL). GET asks, POST answers and resumes."""
 
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -13,12 +15,16 @@ from damdrift.remediation.approval import ApprovalStore
 from damdrift.remediation.approval_page import HEADERS, answered_page, error_page, question_page
 from damdrift.settings import Settings
 from damdrift.steps.approval import answer_approval
-from damdrift.steps.common import utcnow
 
 SETTINGS = Settings.from_env()
 APPROVALS = ApprovalStore(boto3.client("s3"), SETTINGS.report_bucket)
-STEP_FUNCTIONS = boto3.client("stepfunctions")
 app = LambdaFunctionUrlResolver()
+
+
+@cache
+def step_functions() -> Any:
+    """Only an answer (a POST) needs it; opening the link (a GET) does not pay for the client."""
+    return boto3.client("stepfunctions")
 
 
 @app.get("/")
@@ -40,11 +46,11 @@ def answer() -> Response[str]:
     try:
         pending = answer_approval(
             APPROVALS,
-            STEP_FUNCTIONS,
+            step_functions(),
             approval_id,
             approved=decision == "approve",
             decided_by=f"approval link ({source})",
-            now=utcnow(),
+            now=datetime.now(UTC),
         )
     except ApprovalError as exc:
         return _html(410, error_page(exc.message))

@@ -1,5 +1,6 @@
 """remediate: plan a remediation after DRIFT, start the resync, watch it (the ASL names the action)."""
 
+from functools import cache
 from typing import Any, Literal
 
 import boto3
@@ -15,7 +16,12 @@ from damdrift.steps.remediate import plan_remediation, poll_remediation, start_r
 from damdrift.validation import parse_input
 
 SETTINGS = Settings.from_env()
-LEDGER = RemediationLedger(boto3.client("s3"), SETTINGS.report_bucket)
+
+
+@cache
+def ledger() -> RemediationLedger:
+    """plan and start read or write today's marker; poll, the most frequent call, never does."""
+    return RemediationLedger(boto3.client("s3"), SETTINGS.report_bucket)
 
 
 class RemediateEvent(WireModel):
@@ -30,7 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     task, now = request.task, utcnow()
     bind(task.check.execution, task.subscriber.subscriber_id)
     if request.action == "plan":  # the whole task: its drift notice now says what happens next
-        return plan_remediation(task, SETTINGS, LEDGER, now).to_wire()
+        return plan_remediation(task, SETTINGS, ledger(), now).to_wire()
     if request.action == "start":
-        return start_remediation(task, SETTINGS, LEDGER, now).to_wire()
+        return start_remediation(task, SETTINGS, ledger(), now).to_wire()
     return poll_remediation(task, SETTINGS, now).to_wire()

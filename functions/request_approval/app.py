@@ -4,6 +4,7 @@ Invoked by ``lambda:invoke.waitForTaskToken``: what it returns is not the state'
 (``SendTaskSuccess`` from the approve function or the CLI) is.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -16,7 +17,6 @@ from damdrift.remediation.approval import ApprovalStore
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
 from damdrift.steps.approval import request_approval
-from damdrift.steps.common import utcnow
 from damdrift.validation import parse_input
 
 SETTINGS = Settings.from_env()
@@ -40,6 +40,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = parse_input(ApprovalRequestEvent, event, "request-approval event")
     bind(request.task.check.execution, request.task.subscriber.subscriber_id)
     pending = request_approval(
-        request.task, request.task_token, request.approval_url or None, APPROVALS, SNS, utcnow()
+        request.task, request.task_token, request.approval_url or None, APPROVALS, SNS, datetime.now(UTC)
     )
     return {"expiresAt": pending.expires_at.isoformat()}

@@ -126,7 +126,7 @@ def step_functions() -> FakeStepFunctions:
 @pytest.fixture
 def approve(aws: Aws, step_functions: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_handler("approve")
-    monkeypatch.setattr(module, "STEP_FUNCTIONS", step_functions)
+    monkeypatch.setattr(module, "step_functions", lambda: step_functions)
     return module
 
 

@@ -57,6 +57,9 @@ class SubscriberOptions(WireModel):
     subscriber also publishes to the publisher, which makes remediation refuse.
     """
 
+    # Only authenticate validates the input: the other functions do not build it at cold start.
+    model_config = WireModel.model_config | {"defer_build": True}
+
     remediate: RemediateMode | None = None
     dam: DxConnection | None = None
     credentials_secret: str | None = None
@@ -102,6 +105,8 @@ class PollPolicy(WireModel):
 
 
 class CheckInput(WireModel):
+    model_config = WireModel.model_config | {"defer_build": True}  # authenticate's alone (cold start)
+
     publisher: DxConnection
     credentials_secret: str | None = Field(
         None, description="Secrets Manager name or ARN; default from settings"

@@ -49,6 +49,8 @@ class SubscriberRef(WireModel):
 class CheckPlan(WireModel):
     """Output of authenticate: the context and the subscribers the Map fans out over."""
 
+    model_config = WireModel.model_config | {"defer_build": True}  # authenticate's alone (cold start)
+
     check: CheckContext
     subscribers: list[SubscriberRef]
 

@@ -36,7 +36,7 @@ from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
-from damdrift.report.ignore import DEFAULT_RULES_KEY
+from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.stack import LocalDeployment, deploy
