@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck security check-template browser clean
+.PHONY: demo test build lint typecheck security check-template browser clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 ## make only fails if the command itself broke (status above 2).
 demo: $(STAMP)
 	$(BIN)/damdrift check --demo --out reports-demo || [ $$? -le 2 ]
+
+## What to deploy: sam build, then Python 3.11 bytecode added to the build (scripts/precompile.py),
+## so cold starts do not compile the layer from source. Then: .venv-sam/bin/sam deploy.
+build: $(STAMP) check-template
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build
+	$(BIN)/python scripts/precompile.py .aws-sam/build
 
 ## Everything CI runs: lint, types, the deploy checks, then every test.
 test: $(STAMP) lint typecheck security check-template browser

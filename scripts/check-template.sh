@@ -93,6 +93,7 @@ for i in "${!architectures[@]}"; do
     fi
 done
 [[ $failed == 0 ]]
+for arch in "${architectures[@]}"; do .venv/bin/python scripts/precompile.py "$CHECK_DIR/$arch"; done
 .venv/bin/python -m tests.deploy.sam_artifacts stamp
 took
 

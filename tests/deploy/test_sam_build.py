@@ -7,6 +7,7 @@ are absent or older than the working tree, and the script runs these tests with
 ``DAMDRIFT_REQUIRE_SAM_BUILD=1`` so that in CI a skip is a failure.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -208,3 +209,21 @@ def site_packages() -> list[Path]:
 
 def test_the_deployable_build_is_arm64() -> None:
     assert DEPLOYED_ARCHITECTURE == "arm64" == stack().raw["Parameters"]["Architecture"]["Default"]
+
+
+@pytest.mark.parametrize("architecture", build_architectures())
+def test_the_build_ships_python_311_bytecode_that_lambda_can_use_without_recompiling(
+    builds: Path, architecture: str
+) -> None:
+    layer = layer_dir(builds, architecture)
+    for module in ("damdrift/steps/fetch.py", "pydantic/main.py", "aws_lambda_powertools/logging/logger.py"):
+        source = layer / module
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        assert cached.name.endswith(".cpython-311.pyc"), cached
+        header = cached.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, module  # compiled by 3.11, what Lambda runs
+        flags = int.from_bytes(header[4:8], "little")
+        assert flags == 0b01, (module, flags)  # hash-based and unchecked: zip mtimes cannot stale it
+    for logical_id in FUNCTIONS:
+        handler = builds / architecture / logical_id / "app.py"
+        assert Path(importlib.util.cache_from_source(str(handler))).is_file(), logical_id
