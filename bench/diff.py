@@ -9,10 +9,11 @@ them as DX's do; the second run's blocks start 10% later (the oldest 10% resolve
 
 Measured, each in a fresh child process (same imports in both, so the same baseline RSS):
 
-* **ours** — what the fetch step does after writing the report: sort the current run's collected keys
-  (``SortedKeys.from_collector``), read the previous run's ``record-keys.bin``, then
-  ``damdrift.report.diff.compare``: merge the keys, pick the NEW and RESOLVED lines out of both reports
-  into ``new.jsonl.gz`` / ``resolved.jsonl.gz``, count, sample, and serialise ``diff.json``;
+* **ours** — what the fetch step does after writing the report (which sorted the keys in chunks of 64k
+  and spilled them to disk as it went, ``SortedRuns``): merge the runs into this run's
+  ``record-keys.bin`` (``write_sorted``), open the previous run's (``KeyFile``), then
+  ``damdrift.report.diff.compare``: merge the keys a block at a time, pick the NEW and RESOLVED lines out
+  of both reports into ``new.jsonl.gz`` / ``resolved.jsonl.gz``, count, sample, serialise ``diff.json``;
 * **naive** — load both reports as sets of ``(recordType, recordAction, recordId)`` tuples and take the
   two set differences, counted by type and action (no files written: it does less than ours).
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -76,23 +78,28 @@ def _run_records(records: int, run: int) -> Iterator[dict[str, str]]:
 
 def write_runs(records: int, work: Path) -> dict[str, int]:
     """Both runs' reports, the previous run's record-keys.bin and the current run's collected keys."""
-    from damdrift.report.keyset import SortedKeys
+    from damdrift.report.keyset import SortedRuns, write_sorted
     from damdrift.report.tracker import RecordTracker
     from damdrift.report.writer import ReportWriter
 
     totals = {}
     for run in (1, 2):
-        tracker = RecordTracker()
+        tracker = RecordTracker(spill_dir=work / f"spill{run}")
         with ReportWriter(work / f"run{run}", observer=tracker.observe) as writer:
             writer.add_many(_run_records(records, run))
         totals[f"run{run}"] = writer.result.total
         collector = tracker.collector
         if run == 1:
-            with open(work / "run1" / "record-keys.bin", "wb") as out:
-                SortedKeys.from_collector(collector).write(out)
-        else:  # what the fetch step holds in memory when it starts the diff
+            write_sorted(collector, work / "run1" / "record-keys.bin")
+        else:  # what the fetch step has when the report is written: sorted runs, and the last keys
+            assert isinstance(collector.sink, SortedRuns)
+            state = {
+                "pairs": collector.pairs.dynamic(),
+                "spilled": collector.spilled,
+                "runs": [[str(path), count] for path, count in collector.sink.runs],
+            }
             with open(work / "run2" / "collected.bin", "wb") as out:
-                out.write(json.dumps(collector.pairs.dynamic()).encode() + b"\n")
+                out.write(json.dumps(state).encode() + b"\n")
                 collector.keys.tofile(out)
                 collector.checks.tofile(out)
     return totals
@@ -111,21 +118,27 @@ def _imports() -> None:
 def child_ours(work: Path) -> dict[str, Any]:
     from damdrift.report.diff import compare, diff_document
     from damdrift.report.identity import KeyCollector, PairTable
-    from damdrift.report.keyset import SortedKeys
+    from damdrift.report.keyset import KeyFile, SortedRuns, write_sorted
 
     collected = work / "run2" / "collected.bin"
-    with open(collected, "rb") as source:
-        pairs = PairTable((code, (rtype, action)) for code, (rtype, action) in json.loads(source.readline()))
+    with open(collected, "rb") as source:  # the collector as the writer left it
+        state = json.loads(source.readline())
+        pairs = PairTable((code, (rtype, action)) for code, (rtype, action) in state["pairs"])
+        # A copy of the runs: merging them removes them, and every round starts from the same state.
+        runs = SortedRuns(work / "ours-runs")
+        shutil.rmtree(runs.directory)
+        shutil.copytree(work / "spill2", runs.directory)
+        runs.runs = [(runs.directory / Path(path).name, count) for path, count in state["runs"]]
+        collector = KeyCollector(pairs, sink=runs)
+        collector.spilled = state["spilled"]
         count = (collected.stat().st_size - source.tell()) // 16
-        collector = KeyCollector(pairs)
         collector.keys.fromfile(source, count)
         collector.checks.fromfile(source, count)
     out = work / "ours-out"
     before = current_rss_mb()
     started = time.perf_counter()
-    current = SortedKeys.from_collector(collector)
-    del collector
-    previous = SortedKeys.read((work / "run1" / "record-keys.bin").read_bytes())
+    current = write_sorted(collector, work / "run2" / "record-keys.bin")
+    previous = KeyFile.open(work / "run1" / "record-keys.bin")
     result = compare(
         "bench-run-2",
         current,

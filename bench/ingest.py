@@ -2,10 +2,12 @@
 
 What is measured: ``damdrift.steps.fetch.fetch_with`` — the library function the fetch-report Lambda
 runs — with a real ``DxClient`` against the DX simulator and a ``ReportStore`` on moto S3: every record
-downloaded, written to ``records.jsonl.gz`` and ``report.csv``, both uploaded, ``summary.json`` and
-``latest.json`` stored. The handler's own wrapper (event parsing, the Powertools decorators) is not
-in the loop: it costs the same at any size, and running it through LocalAws would put moto's in-memory
-AWS into the measured process.
+downloaded (the next pages in a thread while one is written), written to ``records.jsonl.gz`` and
+``report.csv`` and keyed, stored in checkpointed parts and then assembled in S3 from them, the keys
+sorted into ``record-keys.bin`` and stored, ``summary.json``, ``report.html`` and ``latest.json``
+stored. The handler's own wrapper (event parsing, the Powertools decorators) is not in the loop: it
+costs the same at any size, and running it through LocalAws would put moto's in-memory AWS into the
+measured process.
 
 The comparison: the same client paging through the same records and dropping them (the least any
 ingest must do). Both run in a fresh child process per case, while the simulator and moto's S3 run in
@@ -21,14 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -88,65 +87,13 @@ def scenario_for(sizes: list[int]) -> dict[str, Any]:
     return {"name": "ingest-bench", "findDurationSeconds": 0, "seed": 1, "subscribers": subscribers}
 
 
-def _client(port: int, page_size: int | None = None, read_ahead_pages: int = 0) -> Any:
+def _client(port: int, page_size: int | None = None) -> Any:
     from damdrift.dx.client import ClientTuning, DxClient
     from damdrift.dx.connection import DxConnection, DxCredentials
 
-    class ReadAheadClient(DxClient):
-        """The experiment behind ``--read-ahead``: the next pages download while this one is written."""
-
-        def iter_mismatches(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-            return read_ahead(
-                super().iter_mismatches(*args, **kwargs), self.tuning.page_size, read_ahead_pages
-            )
-
     tuning = ClientTuning() if page_size is None else ClientTuning(page_size=page_size)
     connection = DxConnection(hostname="127.0.0.1", protocol="http", dx_port=port)
-    kind = ReadAheadClient if read_ahead_pages else DxClient
-    return kind(connection, DxCredentials(username=_USER, password=_USER), tuning)
-
-
-def read_ahead(source: Iterator[T], batch: int, depth: int) -> Iterator[T]:
-    """Yields what ``source`` yields, while a thread pulls up to ``depth`` batches ahead of the consumer.
-
-    Downloading (mostly waiting for DX) then overlaps with writing instead of alternating with it. An
-    error in ``source`` is raised after the items before it, so a partial report keeps every record;
-    a consumer that stops early stops the thread.
-    """
-    ready: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: list[T] | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            chunk: list[T] = []
-            for item in source:
-                chunk.append(item)
-                if len(chunk) >= batch:
-                    if not put(chunk):
-                        return
-                    chunk = []
-            if (not chunk or put(chunk)) and put(None):
-                return
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(exc)
-
-    threading.Thread(target=produce, name="read-ahead", daemon=True).start()
-    try:
-        while (got := ready.get()) is not None:
-            if isinstance(got, BaseException):
-                raise got
-            yield from got
-    finally:
-        stop.set()
+    return DxClient(connection, DxCredentials(username=_USER, password=_USER), tuning)
 
 
 def prepare(sim_port: int, s3_url: str, sizes: list[int]) -> None:
@@ -195,9 +142,7 @@ def child_plain(port: int, records: int, page_size: int | None) -> dict[str, Any
     }
 
 
-def child_ingest(
-    port: int, records: int, page_size: int | None, s3_url: str, read_ahead_pages: int
-) -> dict[str, Any]:
+def child_ingest(port: int, records: int, page_size: int | None, s3_url: str) -> dict[str, Any]:
     """The fetch-report step's library function, end to end, on moto S3 in another process."""
     from datetime import UTC, datetime
 
@@ -207,7 +152,7 @@ def child_ingest(
     from damdrift.store import ReportStore
 
     work = Path(tempfile.mkdtemp(prefix="dam-drift-ingest-"))
-    client = _client(port, page_size, read_ahead_pages)
+    client = _client(port, page_size)
     settings = Settings.from_env({"REPORT_BUCKET": BUCKET, "WORK_DIR": str(work)})
     s3 = s3_client(s3_url)
     store = ReportStore(s3, BUCKET)
@@ -258,11 +203,11 @@ def child_ingest(
 
 
 def run_once(
-    sim: Service, s3: Service, mode: str, records: int, page_size: int | None, read_ahead: int, quiet: float
+    sim: Service, s3: Service, mode: str, records: int, page_size: int | None, quiet: float
 ) -> dict[str, Any]:
     """One fresh child; also what the helper processes spent meanwhile and how busy the machine was."""
     args = [PYTHON, __file__, "--child", mode, "--sim-port", str(sim.port), "--s3-url", s3.url]
-    args += ["--records", str(records), "--read-ahead", str(read_ahead)]
+    args += ["--records", str(records)]
     if page_size is not None:
         args += ["--page-size", str(page_size)]
     busy = wait_for_quiet(quiet) if quiet else 0.0
@@ -293,7 +238,6 @@ def measure(
     records: int,
     page_size: int | None,
     repeat: int,
-    read_ahead_pages: int,
     quiet_wait: float,
 ) -> dict[str, Any]:
     """``repeat`` rounds of (plain, ingest), each a fresh child, interleaved so that load from anything
@@ -302,7 +246,7 @@ def measure(
     runs: dict[str, list[dict[str, Any]]] = {"plain": [], "ingest": []}
     for _ in range(repeat):
         for mode, found in runs.items():
-            found.append(run_once(sim, s3, mode, records, page_size, read_ahead_pages, quiet_wait))
+            found.append(run_once(sim, s3, mode, records, page_size, quiet_wait))
     return {mode: summarise(found) for mode, found in runs.items()}
 
 
@@ -314,7 +258,7 @@ def sweep_page_sizes(
     runs: dict[int, list[dict[str, Any]]] = {size: [] for size in page_sizes}
     for _ in range(repeat):
         for size, found in runs.items():
-            found.append(run_once(sim, s3, "plain", records, size, 0, quiet_wait))
+            found.append(run_once(sim, s3, "plain", records, size, quiet_wait))
     print(f"{'page':>6} {'requests':>9} {'fastest s':>10} {'cpu s':>7} {'peak MB':>8} {'busy':>5}")
     rows = {size: summarise(found) for size, found in runs.items()}
     for size, row in rows.items():
@@ -396,14 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: the plain download at these page sizes (comma-separated), at the largest --records",
     )
     parser.add_argument(
-        "--read-ahead",
-        type=int,
-        default=0,
-        metavar="PAGES",
-        help="experiment: download up to PAGES pages ahead in a thread while writing (default 0: off, "
-        "as the product does today)",
-    )
-    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=120.0,
@@ -421,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.child == "plain":
             emit_result(child_plain(args.sim_port, records, args.page_size))
         else:
-            emit_result(child_ingest(args.sim_port, records, args.page_size, args.s3_url, args.read_ahead))
+            emit_result(child_ingest(args.sim_port, records, args.page_size, args.s3_url))
         return 0
 
     from damdrift.dx.client import ClientTuning
@@ -439,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         with simulator(scenario) as sim, s3_server() as s3:
             prepare(sim.port, s3.url, sizes)
             print(
-                f"client default page size {default_page}; read-ahead {args.read_ahead or 'off'}; "
+                f"client default page size {default_page}; "
                 f"{repeat} round(s) per case, fastest kept; "
                 f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
             )
@@ -449,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                 return sweep_page_sizes(sim, s3, sizes[0], page_sizes, repeat, quiet_wait)
             print(_HEADER)
             for size in sizes:
-                measured = measure(sim, s3, size, args.page_size, repeat, args.read_ahead, quiet_wait)
+                measured = measure(sim, s3, size, args.page_size, repeat, quiet_wait)
                 rows.append(_row(size, args.page_size or default_page, measured))
                 _print_row(rows[-1])
     small, large = rows[0], rows[-1]
@@ -475,7 +411,6 @@ def main(argv: list[str] | None = None) -> int:
             cpu_ratio=large["cpu_ratio"],
             peak_rss_mb=large["peak_rss_mb"],
             rss_growth_mb=growth,
-            read_ahead=args.read_ahead,
             targets_met=met,
         )
     )

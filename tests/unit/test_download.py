@@ -5,6 +5,7 @@ import csv
 import gzip
 import io
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,16 @@ from moto import mock_aws
 
 from damdrift.errors import DxUnavailable, ReportStorageError, UnexpectedResponse
 from damdrift.report.records import CSV_COLUMNS
+from damdrift.steps import download as download_module
 from damdrift.steps.download import (
     CHECKPOINT_FILENAME,
     Download,
     discard_parts,
     download_report,
     load_checkpoint,
+    read_ahead,
     salvage,
+    store_report,
 )
 from damdrift.store import ReportStore
 from damdrift_cli.local.aws_faults import AwsFaults
@@ -222,3 +226,96 @@ def test_a_checkpoint_that_is_not_ours_is_a_storage_error(store: ReportStore, tm
 
     with pytest.raises(ReportStorageError, match="not a dam-drift checkpoint"):
         download_report(FlakyDx(records(3)), store, PREFIX, tmp_path, part_records=8)
+
+
+def stored_object(key: str) -> tuple[bytes, str]:
+    got = boto3.client("s3", region_name="us-east-1").get_object(Bucket=BUCKET, Key=key)
+    return got["Body"].read(), got["ETag"]
+
+
+@pytest.fixture
+def small_s3_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3's 5 MiB minimum part, scaled down so that a few records make a part S3 accepts."""
+    import moto.s3.models
+
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 128)
+    monkeypatch.setattr(download_module, "MIN_PART_BYTES", 128)
+
+
+@pytest.mark.parametrize("size", [19, 24])  # a short last part, and none
+def test_a_report_in_parts_is_assembled_in_s3_from_them_byte_for_byte(
+    store: ReportStore, tmp_path: Path, small_s3_parts: None, size: int
+) -> None:
+    download = download_report(FlakyDx(records(size)), store, PREFIX, tmp_path, part_records=8)
+
+    keys = store_report(store, PREFIX, download)
+
+    records_body, records_etag = stored_object(keys["records"])
+    csv_body, csv_etag = stored_object(keys["csv"])
+    assert records_body == download.files.records_path.read_bytes()
+    assert csv_body == download.files.csv_path.read_bytes()
+    # S3 joined three parts: two copied and the short last one uploaded, or three copied.
+    assert records_etag.strip('"').endswith("-3") and csv_etag.strip('"').endswith("-3")
+
+
+def test_parts_too_small_for_s3_are_uploaded_whole_instead(store: ReportStore, tmp_path: Path) -> None:
+    download = download_report(FlakyDx(records(19)), store, PREFIX, tmp_path, part_records=8)
+
+    keys = store_report(store, PREFIX, download)  # parts of ~1 KB: S3 would refuse to join them
+
+    records_body, records_etag = stored_object(keys["records"])
+    assert records_body == download.files.records_path.read_bytes()
+    assert "-" not in records_etag
+    assert stored_object(keys["csv"])[0] == download.files.csv_path.read_bytes()
+
+
+def test_a_failed_assembly_says_what_is_stored_and_leaves_no_upload_behind(
+    store: ReportStore, tmp_path: Path, small_s3_parts: None, s3_faults: AwsFaults
+) -> None:
+    download = download_report(FlakyDx(records(19)), store, PREFIX, tmp_path, part_records=8)
+    s3_faults.fail("s3", "CompleteMultipartUpload", code="InternalError", status=500, times=10)
+
+    with pytest.raises(ReportStorageError, match="InternalError"):
+        store_report(store, PREFIX, download)
+
+    uploads = boto3.client("s3", region_name="us-east-1").list_multipart_uploads(Bucket=BUCKET)
+    assert not uploads.get("Uploads")
+
+
+def test_read_ahead_yields_everything_in_order_and_never_takes_more_than_its_limit() -> None:
+    taken: list[int] = []
+
+    def source() -> Iterator[int]:
+        for n in range(10_000):
+            taken.append(n)
+            yield n
+
+    items = source()
+    first = list(read_ahead(items, 2_500, batch=100, depth=2))
+    second = list(read_ahead(items, 10**9, batch=100, depth=2))
+
+    assert first == list(range(2_500)) and second == list(range(2_500, 10_000))
+    assert taken == list(range(10_000))
+
+
+def test_read_ahead_raises_the_sources_error_after_the_items_before_it() -> None:
+    def failing() -> Iterator[int]:
+        yield from range(150)
+        raise DxUnavailable("HTTP 503")
+
+    got: list[int] = []
+    with pytest.raises(DxUnavailable):
+        for item in read_ahead(failing(), 10**9, batch=100, depth=2):
+            got.append(item)
+
+    assert got == list(range(150))
+
+
+def test_closing_a_read_ahead_early_stops_its_thread() -> None:
+    before = threading.active_count()
+    reader = read_ahead(iter(range(10**6)), 10**9, batch=10, depth=1)
+
+    assert next(reader) == 0
+    reader.close()
+
+    assert threading.active_count() == before

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 from moto import mock_aws
 
 from damdrift.errors import ReportStorageError
@@ -127,7 +128,7 @@ def test_report_files_are_stored_byte_for_byte_with_their_content_types(
     assert csv_object["Body"].read() == files.csv_path.read_bytes()
 
 
-def test_a_file_over_8_mib_goes_multipart_and_comes_back_identical(
+def test_a_file_over_the_threshold_goes_multipart_and_comes_back_identical(
     s3: Any, store: ReportStore, tmp_path: Path
 ) -> None:
     small = report_files(tmp_path)
@@ -135,12 +136,18 @@ def test_a_file_over_8_mib_goes_multipart_and_comes_back_identical(
     content = os.urandom(9 * 1024 * 1024 + 123)
     big.write_bytes(content)
     files = ReportFiles(big, small.csv_path, {}, 0, len(content), small.csv_bytes)
+    eight_mib = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
 
-    keys = store.upload_report_files(PREFIX, files)
+    keys = ReportStore(s3, BUCKET, transfer_config=eight_mib).upload_report_files(PREFIX, files)
 
     head = s3.head_object(Bucket=BUCKET, Key=keys["records"])
     assert head["ETag"].strip('"').endswith("-2")  # S3's ETag of a 2-part multipart upload
     assert head["ContentType"] == "application/gzip"
+    assert s3.get_object(Bucket=BUCKET, Key=keys["records"])["Body"].read() == content
+
+    # A report part's size (tens of MB) is one streamed PUT with the default configuration.
+    keys = store.upload_report_files(PREFIX, files)
+    assert "-" not in s3.head_object(Bucket=BUCKET, Key=keys["records"])["ETag"]
     assert s3.get_object(Bucket=BUCKET, Key=keys["records"])["Body"].read() == content
 
 
@@ -275,3 +282,14 @@ def test_a_presigned_link_downloads_the_object_without_credentials(s3: Any, stor
     url = store.presigned_url("reports/p/s/x/report.html", 3600)
     assert "Expires=" in url or "X-Amz-Expires=3600" in url
     assert requests.get(url, timeout=10).content == b"<html>hi</html>"
+
+
+def test_download_streams_an_object_to_a_file_and_says_when_there_is_none(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    store.put_bytes("reports/x/keys.bin", b"\x00\x01" * 1000, "application/octet-stream", check_prefix="x")
+
+    assert store.download("reports/x/keys.bin", tmp_path / "got.bin")
+    assert (tmp_path / "got.bin").read_bytes() == b"\x00\x01" * 1000
+    assert not store.download("reports/x/missing.bin", tmp_path / "missing.bin")
+    assert not (tmp_path / "missing.bin").exists()

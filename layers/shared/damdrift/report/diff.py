@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from pydantic.alias_generators import to_camel
 from damdrift.report.gzlines import pick_lines
 from damdrift.report.identity import CODE_SHIFT, Pair, PairTable
 from damdrift.report.ignore import IgnoreMatcher
-from damdrift.report.keyset import SortedKeys
+from damdrift.report.keyset import Block, KeySource
 from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.summary import CheckStatus
 
@@ -117,49 +118,13 @@ class KeyDiff:
     collisions: int
 
 
-def diff_keys(previous: SortedKeys, current: SortedKeys) -> KeyDiff:
-    """Merge two runs' sorted keys. ``previous`` must number pairs as ``current`` does (``recoded``)."""
-    pk, pc, pl = previous.keys, previous.checks, previous.lines
-    ck, cc, cl = current.keys, current.checks, current.lines
-    end_p, end_c = len(pk), len(ck)
-    new: list[int] = []
-    resolved: list[int] = []
-    collisions = i = j = run = 0
-    shift = CODE_SHIFT
-    while i < end_p and j < end_c:
-        a, b = pk[i], ck[j]
-        if a == b:
-            x, y = pc[i], cc[j]
-            if x == y:  # the common case: the same record in both runs
-                i += 1
-                j += 1
-                run += 1
-                if run >= _GALLOP_AFTER:  # a long unchanged stretch: skip it in doubling blocks
-                    step = _GALLOP_AFTER
-                    while (
-                        i + step <= end_p
-                        and j + step <= end_c
-                        and pk[i : i + step] == ck[j : j + step]
-                        and pc[i : i + step] == cc[j : j + step]
-                    ):
-                        i += step
-                        j += step
-                        step *= 2
-                    run = 0
-                continue
-            collisions += 1  # the same key, another record: the check tells them apart
-            previous_first = x < y
-        else:
-            previous_first = a < b
-        run = 0
-        if previous_first:
-            resolved.append(pl[i] << _CODE_BITS | a >> shift)
-            i += 1
-        else:
-            new.append(cl[j] << _CODE_BITS | b >> shift)
-            j += 1
-    resolved.extend(pl[k] << _CODE_BITS | pk[k] >> shift for k in range(i, end_p))
-    new.extend(cl[k] << _CODE_BITS | ck[k] >> shift for k in range(j, end_c))
+def diff_keys(previous: KeySource, current: KeySource) -> KeyDiff:
+    """Merge two runs' sorted keys. ``previous`` must number pairs as ``current`` does (``recoded``).
+
+    Both are read a block at a time (a :class:`~damdrift.report.keyset.KeyFile` never sits in memory
+    whole); memory is the blocks and the NEW and RESOLVED entries.
+    """
+    new, resolved, collisions = _merge(previous.blocks(), current.blocks())
     new.sort()
     resolved.sort()
     unchanged = current.code_counts()
@@ -167,6 +132,82 @@ def diff_keys(previous: SortedKeys, current: SortedKeys) -> KeyDiff:
         code = entry & _CODE_MASK
         unchanged[code] -= 1
     return KeyDiff(new, resolved, {code: n for code, n in unchanged.items() if n}, collisions)
+
+
+def _merge(
+    previous_blocks: Iterator[Block], current_blocks: Iterator[Block]
+) -> tuple[list[int], list[int], int]:
+    """NEW and RESOLVED entries (in key order) and the collisions seen, block by block."""
+    new: list[int] = []
+    resolved: list[int] = []
+    collisions = 0
+    shift = CODE_SHIFT
+    pk, pc, pl = next(previous_blocks, _EMPTY)
+    ck, cc, cl = next(current_blocks, _EMPTY)
+    i = j = run = 0
+    while True:
+        end_p, end_c = len(pk), len(ck)
+        if i == end_p:
+            (pk, pc, pl), i = next(previous_blocks, _EMPTY), 0
+            if not pk:
+                break
+            continue
+        if j == end_c:
+            (ck, cc, cl), j = next(current_blocks, _EMPTY), 0
+            if not ck:
+                break
+            continue
+        while i < end_p and j < end_c:
+            a, b = pk[i], ck[j]
+            if a == b:
+                x, y = pc[i], cc[j]
+                if x == y:  # the common case: the same record in both runs
+                    i += 1
+                    j += 1
+                    run += 1
+                    if run >= _GALLOP_AFTER:  # a long unchanged stretch: skip it in doubling blocks
+                        step = _GALLOP_AFTER
+                        while (
+                            i + step <= end_p
+                            and j + step <= end_c
+                            and pk[i : i + step] == ck[j : j + step]
+                            and pc[i : i + step] == cc[j : j + step]
+                        ):
+                            i += step
+                            j += step
+                            step *= 2
+                        run = 0
+                    continue
+                collisions += 1  # the same key, another record: the check tells them apart
+                previous_first = x < y
+            else:
+                previous_first = a < b
+            run = 0
+            if previous_first:
+                resolved.append(pl[i] << _CODE_BITS | a >> shift)
+                i += 1
+            else:
+                new.append(cl[j] << _CODE_BITS | b >> shift)
+                j += 1
+    # One side is exhausted: the rest of the other is all RESOLVED (or all NEW).
+    _drain(pk, pl, i, previous_blocks, resolved)
+    _drain(ck, cl, j, current_blocks, new)
+    return new, resolved, collisions
+
+
+def _drain(keys: array[int], lines: array[int], at: int, rest: Iterator[Block], into: list[int]) -> None:
+    """Every entry from ``keys[at]`` on, and of the blocks after it, as ``line << 8 | code``."""
+    while keys:
+        into.extend(map(_entry, lines[at:], keys[at:]))
+        keys, _checks, lines = next(rest, _EMPTY)
+        at = 0
+
+
+_EMPTY: Block = (array("Q"), array("Q"), array("I"))
+
+
+def _entry(line: int, key: int) -> int:
+    return line << _CODE_BITS | key >> CODE_SHIFT
 
 
 # -- 2. the records behind the keys ---------------------------------------------------------------------
@@ -239,11 +280,11 @@ class _Collecting:
 
 def compare(
     execution: str,
-    current: SortedKeys,
+    current: KeySource,
     current_records: Path,
     *,
     previous: PreviousRun | None = None,
-    previous_keys: SortedKeys | None = None,
+    previous_keys: KeySource | None = None,
     previous_records: Callable[[], IO[bytes]] | None = None,
     ignore: IgnoreMatcher | None = None,
     current_ignored: Mapping[Pair, int] | None = None,

@@ -23,7 +23,7 @@ import json
 from array import array
 from collections.abc import Iterable
 from hashlib import blake2b
-from typing import Any
+from typing import Any, Protocol
 
 from damdrift.dx.models import RecordAction, RecordType
 from damdrift.report.records import field_value, record_action, record_type
@@ -104,23 +104,42 @@ class PairTable:
         return sorted((code, pair) for code, pair in self._pairs.items() if code >= _FIRST_DYNAMIC_CODE)
 
 
+class ChunkSink(Protocol):
+    """Takes the collected keys a chunk at a time (see :class:`damdrift.report.keyset.SortedRuns`)."""
+
+    def add(self, keys: array[int], checks: array[int], first_line: int) -> None: ...
+
+
+#: Records a :class:`KeyCollector` with a sink holds before it hands them over (1 MB of keys).
+CHUNK_RECORDS = 1 << 16
+
+
 class KeyCollector:
     """Collects each record's key and check in record order.
 
     :class:`~damdrift.report.tracker.RecordTracker` feeds it while the report is written, so the
-    current run's identities cost one hash per record and 16 bytes each, never a second read.
+    current run's identities cost one hash per record and 16 bytes each, never a second read. With a
+    ``sink``, every :data:`CHUNK_RECORDS` records go to the sink (sorted and spilled to disk) instead of
+    staying here, so memory does not grow with the report: ``keys``/``checks`` then hold only the
+    records since the last chunk, the first of them being record number :attr:`spilled`.
     """
 
-    def __init__(self, pairs: PairTable | None = None) -> None:
+    def __init__(
+        self, pairs: PairTable | None = None, sink: ChunkSink | None = None, chunk: int = CHUNK_RECORDS
+    ) -> None:
         self.pairs = pairs or PairTable()
+        self.sink = sink
         self.keys = array("Q")
         self.checks = array("Q")
+        #: Records handed to the sink so far (they are numbered 0 .. spilled - 1).
+        self.spilled = 0
+        self._chunk = chunk if sink is not None else -1
         # Per pair: its code, shifted, and a blake2b already fed the identity's "type<US>action<US>"
         # head, so a record only hashes its id (a copy of the state is cheaper than hashing it again).
         self._heads: dict[Pair, tuple[int, Any]] = {}
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self.spilled + len(self.keys)
 
     def add(self, pair: Pair, record_id: object) -> None:
         """Add the record ``(pair, record_id)``; runs once per record, so it is kept to a few steps."""
@@ -133,12 +152,23 @@ class KeyCollector:
             digest = int.from_bytes(state.digest(), "little")
         except (AttributeError, UnicodeEncodeError):  # not a str, or a lone surrogate: the general path
             digest = identity_digest(identity_text(pair[0], pair[1], record_id))
-        self.keys.append(head[0] | (digest & _LOW56))
+        keys = self.keys
+        keys.append(head[0] | (digest & _LOW56))
         self.checks.append(digest >> 64)
+        if len(keys) == self._chunk:
+            self.hand_over()
 
     def add_record(self, raw: dict[str, Any]) -> None:
         """Add a raw record as DX sent it (any accepted spelling of the fields)."""
         self.add((record_type(raw), record_action(raw)), field_value(raw, "recordId"))
+
+    def hand_over(self) -> None:
+        """Give the records held here to the sink (no-op without one, or with nothing held)."""
+        if self.sink is None or not self.keys:
+            return
+        self.sink.add(self.keys, self.checks, self.spilled)
+        self.spilled += len(self.keys)
+        self.keys, self.checks = array("Q"), array("Q")
 
     def _head(self, pair: Pair) -> tuple[int, Any]:
         state = blake2b(digest_size=16)

@@ -14,14 +14,19 @@ from pathlib import Path
 
 from damdrift.report.identity import KeyCollector, Pair
 from damdrift.report.ignore import IgnoreMatcher
+from damdrift.report.keyset import SortedRuns
 from damdrift.report.records import field_value, record_action, record_type
 
 
 class RecordTracker:
-    """Keys every record (:class:`KeyCollector`) and counts what the ignore rules match."""
+    """Keys every record (:class:`KeyCollector`) and counts what the ignore rules match.
 
-    def __init__(self, ignore: IgnoreMatcher | None = None) -> None:
-        self.collector = KeyCollector()
+    With ``spill_dir`` the keys are sorted in chunks and spilled there as they come
+    (:class:`~damdrift.report.keyset.SortedRuns`): the fetch step's memory then stays flat at any size.
+    """
+
+    def __init__(self, ignore: IgnoreMatcher | None = None, *, spill_dir: Path | None = None) -> None:
+        self.collector = KeyCollector(sink=SortedRuns(spill_dir) if spill_dir is not None else None)
         self._ignore = ignore if ignore else None
         #: Ignored records by (type, action), and by the index of the rule that matched.
         self.ignored: dict[Pair, int] = {}
@@ -52,9 +57,11 @@ class RecordTracker:
             self.hits[rule] = self.hits.get(rule, 0) + 1
 
     @classmethod
-    def from_records_file(cls, path: Path, ignore: IgnoreMatcher | None = None) -> RecordTracker:
+    def from_records_file(
+        cls, path: Path, ignore: IgnoreMatcher | None = None, *, spill_dir: Path | None = None
+    ) -> RecordTracker:
         """Track a stored report after the fact: for a download resumed from parts stored earlier."""
-        tracker = cls(ignore)
+        tracker = cls(ignore, spill_dir=spill_dir)
         with gzip.open(path, "rb") as lines:
             for line in lines:
                 if line.strip():

@@ -22,12 +22,16 @@ parts' rows after the header. Once the summary is stored, :func:`discard_parts` 
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import sys
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -35,10 +39,20 @@ from damdrift.errors import DxError, ReportStorageError
 from damdrift.model_base import WireModel
 from damdrift.observability import logger
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, RecordObserver, ReportFiles, ReportWriter
-from damdrift.store import ReportStore
+from damdrift.store import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, ReportStore
 
 CHECKPOINT_FILENAME = "_checkpoint.json"
 PARTS_DIRNAME = "_parts"
+#: S3 multipart limits: every part but the last at least 5 MiB, at most 10,000 parts.
+MIN_PART_BYTES = 5 * 1024 * 1024
+MAX_PARTS = 10_000
+#: Records handed from the download thread to the writer at a time (one DX page at the default size), and
+#: how many such batches the thread may fetch ahead of the writer (a few MB of records at most).
+READ_AHEAD_BATCH = 1000
+READ_AHEAD_DEPTH = 4
+#: The GIL switch interval while the download thread runs (CPython's default is 5 ms). See read_ahead().
+_SWITCH_INTERVAL = 0.0002
+T = TypeVar("T")
 
 #: Records from ``offset`` on, as DX sends them; when resuming, also the report's first record, so that a
 #: server ignoring ``offset`` is caught (``DxClient.iter_mismatches(start_offset=…, known_first=…)``).
@@ -97,6 +111,37 @@ class Download:
     files: ReportFiles
     checkpoint: Checkpoint
     resumed_at: int
+    #: The records after the last stored part, in files of their own (None: no parts, or none after).
+    tail: ReportFiles | None = None
+    #: Bytes of each stored part's records.jsonl.gz and report.csv, in order.
+    part_bytes: tuple[tuple[int, int], ...] = ()
+
+
+def store_report(store: ReportStore, prefix: str, download: Download) -> dict[str, str]:
+    """Stores the whole report under ``prefix``; returns ``{"records": key, "csv": key}``.
+
+    A report stored in parts is assembled in S3 from them (multipart ``UploadPartCopy``, plus the short
+    last part uploaded), so its bytes are not uploaded twice. S3 needs every part but the last to be at
+    least 5 MiB: with smaller parts (a small ``REPORT_PART_RECORDS``, or a part cut short by a failure)
+    the local files are uploaded whole instead, as they are for a report without parts.
+    """
+    parts, sizes, tail = download.checkpoint.parts, download.part_bytes, download.tail
+    inner = sizes if tail is not None else sizes[:-1]
+    if (
+        not parts
+        or len(sizes) != len(parts)
+        or len(parts) >= MAX_PARTS
+        or any(min(part) < MIN_PART_BYTES for part in inner)
+    ):
+        return store.upload_report_files(prefix, download.files)
+    keys: dict[str, str] = {}
+    for name, filename, content_type, local in (
+        ("records", RECORDS_FILENAME, RECORDS_CONTENT_TYPE, tail.records_path if tail else None),
+        ("csv", CSV_FILENAME, CSV_CONTENT_TYPE, tail.csv_path if tail else None),
+    ):
+        copies = [part.prefix + filename for part in parts]
+        keys[name] = store.compose(prefix + filename, copies, local, content_type, check_prefix=prefix)
+    return keys
 
 
 def merge_counts(into: dict[str, dict[str, int]], more: Mapping[str, Mapping[str, int]]) -> None:
@@ -145,17 +190,17 @@ def download_report(
     resumed_at = checkpoint.offset
     if resumed_at:
         logger.info("resuming the download from the checkpoint", extra={"offset": resumed_at})
-    with _Assembly(workdir) as assembly:
-        for part in checkpoint.parts:
-            assembly.append_stored(store, part)
+    with _Assembly(workdir) as assembly, contextlib.ExitStack() as stack:
+        sizes = [assembly.append_stored(store, part) for part in checkpoint.parts]
         first: list[Mapping[str, Any]] = []
         records = _noting_first(iter(source(resumed_at, checkpoint.first_record)), first, resumed_at == 0)
+        stack.callback(records.close)
         while True:
             part_dir = workdir / f"part-{len(checkpoint.parts) + 1:05d}"
             writer = ReportWriter(part_dir, csv_header=checkpoint.offset == 0, observer=observer)
             try:
-                with writer:
-                    writer.add_many(islice(records, part_records))
+                with writer, contextlib.closing(read_ahead(records, part_records)) as fetched:
+                    writer.add_many(fetched)
             except DxError:
                 if writer.total:
                     checkpoint = _store_after_failure(store, prefix, checkpoint, writer.result, first)
@@ -163,14 +208,20 @@ def download_report(
             files = writer.result
             if files.total == part_records:
                 checkpoint = store_part(store, prefix, checkpoint, files, first)
+                sizes.append((files.records_bytes, files.csv_bytes))
             if files.total or not assembly.written:
                 assembly.append_local(files)
-            shutil.rmtree(part_dir, ignore_errors=True)
             if files.total < part_records:
                 break  # the log ended: this last, short part stays local
+            shutil.rmtree(part_dir, ignore_errors=True)
     counts = checkpoint.counts
     merge_counts(counts, files.counts)
-    return Download(assembly.result(counts, checkpoint.offset + files.total), checkpoint, resumed_at)
+    tail = files if files.total and checkpoint.parts else None
+    if tail is None:
+        shutil.rmtree(part_dir, ignore_errors=True)
+    return Download(
+        assembly.result(counts, checkpoint.offset + files.total), checkpoint, resumed_at, tail, tuple(sizes)
+    )
 
 
 def salvage(store: ReportStore, prefix: str, workdir: Path) -> Download | None:
@@ -243,9 +294,68 @@ def _store_after_failure(
         return checkpoint
 
 
+def read_ahead(
+    source: Iterator[T], limit: int, batch: int = READ_AHEAD_BATCH, depth: int = READ_AHEAD_DEPTH
+) -> Generator[T]:
+    """Yields the next ``limit`` items of ``source``, while a thread pulls up to ``depth`` batches ahead.
+
+    Why: DX takes its time over every page (here the simulator needs ~25 ms a page, a real DX a query
+    and a network), and writing a page costs about as much again; one after the other, each waits for
+    the other. With the next pages downloading while this one is written, the download takes little
+    longer than DX itself. An error of ``source`` is raised after every item before it, so a partial
+    report still holds each record that arrived. Closing the generator stops the thread and waits for
+    it, so the client is never used by two threads at once; and the thread never takes more than
+    ``limit`` items, so DX is asked for exactly the pages it would be asked for without it (a part ends
+    where it did, and nothing past a failed part is downloaded and thrown away).
+
+    While the thread runs the GIL switch interval is 0.2 ms instead of 5 ms: the thread reads each page
+    from its socket in ~10 KB reads, and every read would otherwise wait up to 5 ms for the writer to
+    let go of the GIL — that wait, not the GIL itself, is what made an earlier read-ahead no faster.
+    """
+    ready: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: list[T] | BaseException | None) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                ready.put(item, timeout=0.05)
+                return True
+        return False
+
+    def produce() -> None:
+        chunk: list[T] = []
+        try:
+            for item in islice(source, limit):
+                chunk.append(item)
+                if len(chunk) >= batch:
+                    if not put(chunk):
+                        return
+                    chunk = []
+            if chunk and not put(chunk):
+                return
+            put(None)
+        except BaseException as exc:  # handed to the writer, which raises it after the records before it
+            if not chunk or put(chunk):
+                put(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
+    thread = threading.Thread(target=produce, name="dx-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (got := ready.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            yield from got
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+
+
 def _noting_first(
     records: Iterator[Mapping[str, Any]], first: list[Mapping[str, Any]], note: bool
-) -> Iterator[Mapping[str, Any]]:
+) -> Generator[Mapping[str, Any]]:
     """``records`` unchanged; the first one is also put in ``first`` (when ``note``)."""
     if note:
         for record in records:
@@ -275,10 +385,12 @@ class _Assembly:
         finally:
             self._csv.close()
 
-    def append_stored(self, store: ReportStore, part: StoredPart) -> None:
-        store.append_object(part.prefix + RECORDS_FILENAME, self._records)
-        store.append_object(part.prefix + CSV_FILENAME, self._csv)
+    def append_stored(self, store: ReportStore, part: StoredPart) -> tuple[int, int]:
+        """Appends a stored part; returns the bytes of its records and CSV."""
+        records = store.append_object(part.prefix + RECORDS_FILENAME, self._records)
+        csv = store.append_object(part.prefix + CSV_FILENAME, self._csv)
         self.written = True
+        return records, csv
 
     def append_local(self, files: ReportFiles) -> None:
         for source, target in ((files.records_path, self._records), (files.csv_path, self._csv)):

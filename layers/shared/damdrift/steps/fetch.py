@@ -35,7 +35,7 @@ from damdrift.report.writer import ReportFiles
 from damdrift.settings import Settings
 from damdrift.state import PollPhase, SubscriberTask
 from damdrift.steps.common import dx_client
-from damdrift.steps.download import Download, discard_parts, download_report, salvage
+from damdrift.steps.download import Download, discard_parts, download_report, salvage, store_report
 from damdrift.steps.insight import (
     History,
     compare_with_previous,
@@ -101,7 +101,7 @@ def fetch_with(
     prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
     history = load_history(store, settings, check.publisher_id, subscriber_id, task.report_run)
-    tracker = RecordTracker(rules.matcher)
+    tracker = RecordTracker(rules.matcher, spill_dir=workdir / "keys")
     try:
         download = download_report(
             lambda offset, first: client.iter_mismatches(
@@ -115,12 +115,14 @@ def fetch_with(
         )
         files = download.files
         try:
-            stored = store.upload_report_files(prefix, files)
+            stored = store_report(store, prefix, download)
         except ReportStorageError as exc:
             described = download.checkpoint.describe(store.bucket, prefix)
             raise ReportStorageError(f"{exc.message}; {described}") from exc
         if download.resumed_at:  # parts stored by an earlier attempt were not seen while writing
-            tracker = RecordTracker.from_records_file(files.records_path, rules.matcher)
+            tracker = RecordTracker.from_records_file(
+                files.records_path, rules.matcher, spill_dir=workdir / "keys-resumed"
+            )
         status = status_for(files.total - tracker.ignored_total)
         previous = previous_usable(store, history, task.report_run)
         comparison = compare_with_previous(

@@ -34,7 +34,7 @@ from damdrift.report.diff import (
 )
 from damdrift.report.html import HTML_CONTENT_TYPE, HTML_FILENAME, TrendPoint, render_report
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRulesError, load_rules
-from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
+from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeySource, SortedKeys, write_sorted
 from damdrift.report.notification import ReportLink
 from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
@@ -180,16 +180,18 @@ def compare_with_previous(
     workdir: Path,
     previous: tuple[str, Summary] | None,
 ) -> Comparison:
-    """Stores this check's ``record-keys.bin``, diffs it against ``previous``, stores the diff."""
-    current = SortedKeys.from_collector(tracker.collector)
+    """Stores this check's ``record-keys.bin``, diffs it against ``previous``, stores the diff.
+
+    Both runs' keys are read from files in ``workdir`` a block at a time, so the comparison's memory does
+    not grow with the report.
+    """
     keys_path = workdir / KEYS_FILENAME
-    with open(keys_path, "wb") as out:
-        current.write(out)
+    current = write_sorted(tracker.collector, keys_path)
     stored = {
         "keys": store.put_file(prefix + KEYS_FILENAME, keys_path, KEYS_CONTENT_TYPE, check_prefix=prefix)
     }
     try:
-        diff = _diff(store, execution, current, tracker, files, workdir / "diff", previous)
+        diff = _diff(store, execution, current, tracker, files, workdir, previous)
     except Exception as exc:  # whatever it is: the comparison is an extra, the report must be stored
         logger.exception("the comparison with the previous check failed")
         reason = f"{type(exc).__name__}: {exc}"[:500]
@@ -212,14 +214,14 @@ def compare_with_previous(
 def _diff(
     store: ReportStore,
     execution: str,
-    current: SortedKeys,
+    current: KeySource,
     tracker: RecordTracker,
     files: ReportFiles,
-    out_dir: Path,
+    workdir: Path,
     previous: tuple[str, Summary] | None,
 ) -> RunDiff:
     previous_run: PreviousRun | None = None
-    previous_keys: SortedKeys | None = None
+    previous_keys: KeySource | None = None
     source: Literal["record-keys", "records"] | None = None
     if previous is not None:
         key, summary = previous
@@ -233,9 +235,9 @@ def _diff(
             total=summary.total,
         )
         keys_key = (summary.files.keys if summary.files else None) or prev_prefix + KEYS_FILENAME
-        data = store.get_bytes(keys_key)
-        if data is not None:
-            previous_keys, source = SortedKeys.read(data), "record-keys"
+        local_keys = workdir / f"previous-{KEYS_FILENAME}"
+        if store.download(keys_key, local_keys):
+            previous_keys, source = KeyFile.open(local_keys), "record-keys"
         else:  # a check stored before record-keys.bin existed: key its records instead
             with contextlib.closing(store.open_object(records_key)) as stream:
                 previous_keys, source = SortedKeys.from_records_gz(stream), "records"
@@ -252,7 +254,7 @@ def _diff(
         previous_records=previous_records if previous is not None else None,
         ignore=tracker.ignore,
         current_ignored=tracker.ignored,
-        out_dir=out_dir,
+        out_dir=workdir / "diff",
     )
     diff.previous_keys = source
     return diff
