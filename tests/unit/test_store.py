@@ -172,6 +172,7 @@ def test_latest_pointer_round_trip(store: ReportStore) -> None:
         "status": "DRIFT",
         "total": 3,
         "execution": "exec-1",
+        "startedAt": "2024-05-01T23:30:00Z",
         "finishedAt": "2024-05-01T23:35:00Z",
     }
     assert store.get_latest("dx.example.com", "sub-1") == {**pointer, "lastGood": pointer}
@@ -293,3 +294,57 @@ def test_download_streams_an_object_to_a_file_and_says_when_there_is_none(
     assert (tmp_path / "got.bin").read_bytes() == b"\x00\x01" * 1000
     assert not store.download("reports/x/missing.bin", tmp_path / "missing.bin")
     assert not (tmp_path / "missing.bin").exists()
+
+
+def test_a_check_that_started_earlier_but_finished_later_does_not_move_the_pointer_back(
+    store: ReportStore,
+) -> None:
+    newer = drift_summary(execution="newer", started_at=STARTED + timedelta(hours=1))
+    store.put_latest("p", "s", "reports/p/s/2024/05/02/newer/summary.json", newer)
+    older = drift_summary(execution="older", finished_at=STARTED + timedelta(hours=2))
+
+    store.put_latest("p", "s", "reports/p/s/2024/05/01/older/summary.json", older)
+
+    latest = store.get_latest("p", "s")
+    assert latest is not None and latest["execution"] == "newer"
+
+
+def test_a_verifying_check_of_the_same_execution_moves_the_pointer_forward(store: ReportStore) -> None:
+    store.put_latest("p", "s", "reports/p/s/2024/05/01/exec-1/summary.json", drift_summary())
+    verify = drift_summary(
+        execution="exec-1-verify",
+        status=CheckStatus.IN_SYNC,
+        counts={},
+        total=0,
+        finished_at=STARTED + timedelta(minutes=20),
+    )
+
+    store.put_latest("p", "s", "reports/p/s/2024/05/01/exec-1-verify/summary.json", verify)
+
+    latest = store.get_latest("p", "s")
+    assert latest is not None and (latest["execution"], latest["status"]) == ("exec-1-verify", "IN_SYNC")
+
+
+def test_the_pointer_is_written_conditionally_and_a_lost_race_is_retried(
+    s3: Any, store: ReportStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put_latest("p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary(execution="one"))
+    conditions: list[dict[str, Any]] = []
+    real_put = s3.put_object
+
+    def racing_put(**kwargs: Any) -> Any:
+        if kwargs["Key"].endswith("latest.json"):
+            conditions.append({k: v for k, v in kwargs.items() if k.startswith("If")})
+            if len(conditions) == 1:  # another execution writes between our read and our write
+                real_put(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"{}")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", racing_put)
+    later = drift_summary(execution="two", started_at=STARTED + timedelta(days=1))
+
+    store.put_latest("p", "s", "reports/p/s/2024/05/02/two/summary.json", later)
+
+    assert len(conditions) == 2 and all("IfMatch" in c for c in conditions)
+    assert conditions[0]["IfMatch"] != conditions[1]["IfMatch"]
+    latest = store.get_latest("p", "s")
+    assert latest is not None and latest["execution"] == "two"

@@ -211,18 +211,36 @@ class ReportStore:
 
         ``lastGood`` points at the newest *usable* check (not ERRORED: a complete report), the one the
         next run compares itself with: this check if it is usable, else ``last_good`` carried over.
+
+        The pointer only moves forward: two executions finishing out of order must not leave it on the
+        older one. It is replaced with a conditional write (``If-Match`` the version read, or
+        ``If-None-Match`` when there is none) unless it already holds a check that started later.
         """
         key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
         pointer = {
             "summaryKey": summary_key,
             **summary.model_dump(
-                by_alias=True, mode="json", include={"status", "total", "execution", "finished_at"}
+                by_alias=True,
+                mode="json",
+                include={"status", "total", "execution", "started_at", "finished_at"},
             ),
         }
         good = dict(pointer) if summary.status is not CheckStatus.ERRORED else last_good
         check_prefix = summary_key.rpartition("/")[0] + "/"
-        self._put_json(key, {**pointer, "lastGood": good}, check_prefix=check_prefix)
-        return key
+        for _ in range(_LATEST_ATTEMPTS):
+            current, etag = self._get_with_etag(key)
+            if current is not None and _started_later(current, pointer):
+                return key  # a check that started after this one is already recorded
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            try:
+                self._put_json(
+                    key, {**pointer, "lastGood": good}, check_prefix=check_prefix, condition=condition
+                )
+                return key
+            except ReportStorageError as exc:
+                if not isinstance(exc.__cause__, ClientError) or _code(exc.__cause__) not in _LOST_RACE:
+                    raise
+        raise ReportStorageError(f"s3://{self.bucket}/{key} kept changing while being updated; not moved")
 
     def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
         """The subscriber's ``latest.json``, or None before its first stored check."""
@@ -384,14 +402,26 @@ class ReportStore:
             raise self._read_error(prefix, exc) from exc
         return items
 
-    def _put_json(self, key: str, document: dict[str, Any], *, check_prefix: str) -> None:
+    def _put_json(
+        self,
+        key: str,
+        document: dict[str, Any],
+        *,
+        check_prefix: str,
+        condition: dict[str, Any] | None = None,
+    ) -> None:
         text = json.dumps(document, ensure_ascii=False, indent=2)
         try:
             body = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate DX sent (a JSON "\ud800"): keep it as an escape
             body = json.dumps(document, ensure_ascii=True, indent=2).encode("ascii")
         put = partial(
-            self._s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=JSON_CONTENT_TYPE
+            self._s3.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=JSON_CONTENT_TYPE,
+            **(condition or {}),
         )
         self._storing(key, put, check_prefix=check_prefix)
 
@@ -406,6 +436,23 @@ class ReportStore:
                 + (", ".join(done) or "nothing")
             ) from exc
         self._recent.append(key)
+
+    def _get_with_etag(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The JSON object at ``key`` and its ETag, or (None, None) when there is no such key."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"].read()
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                return None, None
+            raise self._read_error(key, exc) from exc
+        except _STORAGE_ERRORS as exc:
+            raise self._read_error(key, exc) from exc
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None  # unreadable: replace it (conditionally, like any other)
+        return (document if isinstance(document, dict) else {}), response.get("ETag")
 
     def _get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""
@@ -431,3 +478,35 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, Boto3Error) and isinstance(cause, ClientError):
         return _describe(cause)
     return f"{type(exc).__name__}: {exc}"
+
+
+_LATEST_ATTEMPTS = 5
+#: S3's answers when another writer changed the object between our read and our conditional write.
+_LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _started_later(current: dict[str, Any], pointer: dict[str, Any]) -> bool:
+    """Whether ``current`` (latest.json) records a check that started after ``pointer``'s.
+
+    A verifying check (``<execution>-verify``) shares its execution's start and finishes later, so it
+    moves the pointer; a pointer written before ``startedAt`` existed counts as older.
+    """
+
+    def moment(document: dict[str, Any], field: str) -> datetime | None:
+        value = document.get(field)
+        try:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+        except ValueError:
+            return None
+
+    current_start, ours = moment(current, "startedAt"), moment(pointer, "startedAt")
+    if current_start is None or ours is None:
+        return False
+    if current_start != ours:
+        return current_start > ours
+    current_end, our_end = moment(current, "finishedAt"), moment(pointer, "finishedAt")
+    return current_end is not None and our_end is not None and current_end > our_end
