@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from typing import TextIO
 
 from aws_lambda_powertools import Logger, Metrics
@@ -38,6 +39,9 @@ class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
 
 logger = Logger(service=SERVICE, logger_handler=_CurrentStdout())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# A step that fails before its first metric (bad input, DX down) has nothing to publish; Powertools
+# says so with a UserWarning on every such invocation, which is noise in the logs, not news.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 __all__ = ["MetricUnit", "bind", "logger", "metrics"]
 
