@@ -140,3 +140,31 @@ def test_the_first_check_says_every_record_is_new() -> None:
     page = render_report(summary(changes=Changes(new=2)), first)
     assert "first check" in page
     assert 'id="resolved"' not in page
+
+
+def test_a_verifying_check_shows_the_remediation_verdict_and_what_led_to_it() -> None:
+    from damdrift.execution_input import RemediateMode
+    from damdrift.remediation.models import OperationTally, RemediationRecord, RemediationVerdict
+
+    record = RemediationRecord(
+        mode=RemediateMode.ASK,
+        verdict=RemediationVerdict.STILL_DRIFTING,
+        initial_effective_total=590,
+        remaining_total=43,
+        approved_by=HOSTILE[0],
+        resync_started_at=STARTED,
+        operations=OperationTally(succeeded=5, failed=1, failed_functions=["syncStagingRenditionContent"]),
+        initial_summary_key="reports/p/s/2024/05/01/exec-2/summary.json",
+    )
+
+    page = render_report(summary(execution="exec-2-verify", remediation=record))
+
+    section = page.split('id="remediation"', 1)[1].split("</section>", 1)[0]
+    assert "STILL_DRIFTING (remediate: ask)" in section
+    assert "590 mismatches not ignored" in section and "43 not ignored" in section
+    assert "5 succeeded, 1 failed (syncStagingRenditionContent)" in section
+    assert HOSTILE[0] not in page and html.escape(HOSTILE[0]) in section  # who approved is text
+
+
+def test_an_ordinary_check_has_no_remediation_section() -> None:
+    assert 'id="remediation"' not in render_report(summary())

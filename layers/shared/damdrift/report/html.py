@@ -129,6 +129,7 @@ def render_report(
     ]
     if summary.error is not None:
         parts.append(_error(summary))
+    parts.append(_remediation(summary))
     if summary.counts:
         parts.append(_section("Records by type and action", _by_type_chart(summary), "chart"))
     if len(trend) > 1:
@@ -205,6 +206,31 @@ def _error(summary: Summary) -> str:
         text += "\n\n" + json.dumps(summary.error.diagnosis, indent=2, ensure_ascii=False, default=str)
     body = f"<p><b>{_text(summary.error.type)}</b></p><div class=error>{_text(text)}</div>"
     return _section("Error", body, "error")
+
+
+def _remediation(summary: Summary) -> str:
+    """The verdict of a resync (on a remediation's verifying check only) and what led to it."""
+    record = summary.remediation
+    if record is None:
+        return ""
+    verdict = record.verdict or "FAILED"
+    facts = [
+        ("Verdict", f"{verdict} (remediate: {record.mode})"),
+        ("Before resync", f"{record.initial_effective_total} mismatches not ignored"),
+        ("After resync", "-" if record.remaining_total is None else f"{record.remaining_total} not ignored"),
+        ("Approved by", record.approved_by or "-"),
+        ("Resync started", _when(record.resync_started_at)),
+    ]
+    ops = record.operations
+    if ops is not None:
+        failed = f" ({', '.join(ops.failed_functions)})" if ops.failed_functions else ""
+        facts.append(("Sync operations", f"{ops.succeeded} succeeded, {ops.failed} failed{failed}"))
+    if record.initial_summary_key:
+        facts.append(("Report before", record.initial_summary_key))
+    if record.error:
+        facts.append(("Error", record.error))
+    rows = "".join(f"<dt>{_text(label)}</dt><dd>{_text(value)}</dd>" for label, value in facts)
+    return _section("Remediation", f'<dl class="facts" id="remediation-facts">{rows}</dl>', "remediation")
 
 
 def _by_type_chart(summary: Summary) -> str:
