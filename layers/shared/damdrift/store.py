@@ -228,18 +228,12 @@ class ReportStore:
         good = dict(pointer) if summary.status is not CheckStatus.ERRORED else last_good
         check_prefix = summary_key.rpartition("/")[0] + "/"
         for _ in range(_LATEST_ATTEMPTS):
-            current, etag = self._get_with_etag(key)
+            current, etag = self.get_document_version(key)
             if current is not None and _started_later(current, pointer):
                 return key  # a check that started after this one is already recorded
-            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-            try:
-                self._put_json(
-                    key, {**pointer, "lastGood": good}, check_prefix=check_prefix, condition=condition
-                )
+            document = {**pointer, "lastGood": good}
+            if self.put_document(key, document, check_prefix=check_prefix, replacing=etag, only_new=not etag):
                 return key
-            except ReportStorageError as exc:
-                if not isinstance(exc.__cause__, ClientError) or _code(exc.__cause__) not in _LOST_RACE:
-                    raise
         raise ReportStorageError(f"s3://{self.bucket}/{key} kept changing while being updated; not moved")
 
     def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
@@ -248,9 +242,53 @@ class ReportStore:
 
     # -- the fetch step's checkpoint and report parts (damdrift.steps.download) -----------------------
 
-    def put_document(self, key: str, document: dict[str, Any], *, check_prefix: str) -> None:
-        """Store a JSON object at ``key`` (``check_prefix``: whose stored keys a failure lists)."""
-        self._put_json(key, document, check_prefix=check_prefix)
+    def put_document(
+        self,
+        key: str,
+        document: dict[str, Any],
+        *,
+        check_prefix: str,
+        replacing: str | None = None,
+        only_new: bool = False,
+    ) -> bool:
+        """Store a JSON object at ``key`` (``check_prefix``: whose stored keys a failure lists).
+
+        Conditional when asked: ``replacing`` the version read (an ETag from
+        :meth:`get_document_version`), or ``only_new`` (create, never replace). Returns False when
+        another writer got there first; True when stored.
+        """
+        condition: dict[str, Any] = {}
+        if replacing is not None:
+            condition = {"IfMatch": replacing}
+        elif only_new:
+            condition = {"IfNoneMatch": "*"}
+        try:
+            self._put_json(key, document, check_prefix=check_prefix, condition=condition)
+        except ReportStorageError as exc:
+            if condition and isinstance(exc.__cause__, ClientError) and _code(exc.__cause__) in _LOST_RACE:
+                return False
+            raise
+        return True
+
+    def get_document_version(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The JSON object at ``key`` and its ETag, or (None, None) when there is no such key.
+
+        For a read-then-replace (:meth:`put_document` ``replacing``): an object that is not a JSON
+        object reads as ``{}``, so it gets replaced like any other.
+        """
+        found = self._get_object(key)
+        if found is None:
+            return None, None
+        body, etag = found
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        return (document if isinstance(document, dict) else {}), etag or None
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``."""
+        return [str(item["Key"]) for item in self._list(prefix)]
 
     def get_document(self, key: str) -> dict[str, Any] | None:
         """The JSON object at ``key``, or None when there is no such key."""
@@ -437,29 +475,18 @@ class ReportStore:
             ) from exc
         self._recent.append(key)
 
-    def _get_with_etag(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
-        """The JSON object at ``key`` and its ETag, or (None, None) when there is no such key."""
-        try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=key)
-            body = response["Body"].read()
-        except ClientError as exc:
-            if _code(exc) in {"NoSuchKey", "404"}:
-                return None, None
-            raise self._read_error(key, exc) from exc
-        except _STORAGE_ERRORS as exc:
-            raise self._read_error(key, exc) from exc
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = None  # unreadable: replace it (conditionally, like any other)
-        return (document if isinstance(document, dict) else {}), response.get("ETag")
-
     def _get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""
+        found = self._get_object(key)
+        return None if found is None else found[0]
+
+    def _get_object(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, or None when there is no such key."""
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            return response["Body"].read(), str(response.get("ETag", ""))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
+            if _code(exc) in _MISSING:
                 return None
             raise self._read_error(key, exc) from exc
         except _STORAGE_ERRORS as exc:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from damdrift.errors import ApprovalError, ReportStorageError
 from damdrift.remediation.models import ApprovalAnswer
+from damdrift.store import ReportStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -52,8 +55,7 @@ class PendingApproval:
 
 class ApprovalStore:
     def __init__(self, s3_client: S3Client, bucket: str) -> None:
-        self._s3 = s3_client
-        self.bucket = bucket
+        self._store = ReportStore(s3_client, bucket)
 
     def create(
         self,
@@ -79,27 +81,18 @@ class ApprovalStore:
             expires_at=now + timedelta(seconds=timeout_seconds),
         )
         document = {**_wire(pending), "taskToken": task_token}
-        key = self._key(pending.approval_id)
-        try:
-            self._s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(document).encode(),
-                ContentType="application/json",
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise ReportStorageError(f"storing the approval request s3://{self.bucket}/{key} failed") from exc
+        with _quiet_about(pending.approval_id, "storing"):
+            self._store.put_document(self._key(pending.approval_id), document, check_prefix=ROOT + "/")
         return pending
 
     def pending(self) -> list[PendingApproval]:
         """Every approval still waiting for an answer (``damdrift check`` asks about these)."""
         found = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=ROOT + "/"):
-            for item in page.get("Contents", []):
-                approval_id = item["Key"].removeprefix(ROOT + "/").removesuffix(".json")
-                document = self._read(approval_id)
-                if document is not None:
-                    found.append(_pending(approval_id, document))
+        for key in self._store.keys_under(ROOT + "/"):
+            approval_id = key.removeprefix(ROOT + "/").removesuffix(".json")
+            document = self._read(approval_id)
+            if document is not None:
+                found.append(_pending(approval_id, document))
         return found
 
     def get(self, approval_id: str) -> PendingApproval:
@@ -138,17 +131,13 @@ class ApprovalStore:
     def _read(self, approval_id: str) -> dict[str, Any] | None:
         if not _valid_id(approval_id):
             return None
-        try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=self._key(approval_id))["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                return None
-            raise ReportStorageError(f"reading approval {_short(approval_id)} failed") from exc
-        document = json.loads(body)
-        return document if isinstance(document, dict) and "taskToken" in document else None
+        with _quiet_about(approval_id, "reading"):
+            document = self._store.get_document(self._key(approval_id))
+        return document if document is not None and "taskToken" in document else None
 
     def _delete(self, approval_id: str) -> None:
-        self._s3.delete_object(Bucket=self.bucket, Key=self._key(approval_id))
+        with _quiet_about(approval_id, "deleting"):
+            self._store.delete_objects([self._key(approval_id)])
 
     @staticmethod
     def _key(approval_id: str) -> str:
@@ -158,6 +147,16 @@ class ApprovalStore:
 def approval_links(base_url: str, approval_id: str) -> dict[str, str]:
     """The page that asks (a GET only shows it: mail scanners follow links; the answer is a POST)."""
     return {"review": f"{base_url.rstrip('/')}/?{urlencode({'id': approval_id})}"}
+
+
+@contextmanager
+def _quiet_about(approval_id: str, doing: str) -> Iterator[None]:
+    """Storage errors name the object's key, and an approval's key holds its id, the link's only secret:
+    say which approval (its first characters) and drop the detailed cause."""
+    try:
+        yield
+    except ReportStorageError:
+        raise ReportStorageError(f"{doing} approval {_short(approval_id)} failed") from None
 
 
 def _valid_id(approval_id: str) -> bool:
