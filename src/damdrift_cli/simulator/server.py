@@ -15,10 +15,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from damdrift.dx.models import OperationStatus
-from damdrift_cli.simulator.api import DAM_BASE, RING_BASE, ROUTES
+from damdrift_cli.simulator.api import ROUTES
 from damdrift_cli.simulator.clock import Clock
 from damdrift_cli.simulator.dataset import Drift
-from damdrift_cli.simulator.faults import ActiveFault, Fault, FaultInjector, FaultKind, make_fault
+from damdrift_cli.simulator.faults import FaultInjector
+from damdrift_cli.simulator.host import SimulatedHost
 from damdrift_cli.simulator.httpd import Exchange, Listener, Site
 from damdrift_cli.simulator.resync import ResyncOutcome
 from damdrift_cli.simulator.scenario import Scenario, SubscriberSpec, load_scenario, parse_drift
@@ -28,7 +29,7 @@ from damdrift_cli.simulator.subscriber_dam import SubscriberDam
 __all__ = ["Exchange", "Simulator", "SubscriberDam"]
 
 
-class Simulator:
+class Simulator(SimulatedHost[PublisherState]):
     """A DX publisher on loopback. Start it (or use ``with``), point a client at :attr:`base_url`.
 
     ``scenario`` is a :class:`Scenario`, a built-in name or a JSON file path (``None``: ``default``);
@@ -131,40 +132,6 @@ class Simulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-    @property
-    def hostname(self) -> str:
-        return self._listener.hostname
-
-    @property
-    def port(self) -> int:
-        return self._listener.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the APIs are under ``/dx/api/core/v1`` and ``/dx/api/dam/v1``)."""
-        return self._listener.base_url
-
-    @property
-    def protocol(self) -> str:
-        """``https`` when serving TLS, else ``http`` (what ``dxProtocol`` must say)."""
-        return self._listener.protocol
-
-    @property
-    def ring_base_url(self) -> str:
-        return self.base_url + RING_BASE
-
-    @property
-    def dam_base_url(self) -> str:
-        return self.base_url + DAM_BASE
-
-    @property
-    def username(self) -> str:
-        return self.state.settings.username
-
-    @property
-    def password(self) -> str:
-        return self.state.settings.password
 
     # -- the publisher -------------------------------------------------------------------------------------
 
@@ -276,43 +243,7 @@ class Simulator:
             trigger_function, status, retry_counter=retry_counter, error_info=error_info
         )
 
-    # -- faults --------------------------------------------------------------------------------------------
-
-    def inject_fault(
-        self,
-        endpoint: str,
-        kind: FaultKind,
-        *,
-        status: int | None = None,
-        retry_after: int | None = None,
-        seconds: float | None = None,
-        subscriber_id: str | None = None,
-        times: int | None = None,
-        after: int = 0,
-    ) -> ActiveFault:
-        """E.g. ``inject_fault("GET /staging/mismatches", "status", status=503, retry_after=1, times=2)``.
-
-        Returns the fault in force; its ``seen``/``applied`` counters show whether requests met it.
-        """
-        fault = make_fault(
-            endpoint,
-            kind,
-            status=status,
-            retry_after=retry_after,
-            seconds=seconds,
-            subscriber_id=subscriber_id,
-            times=times,
-            after=after,
-        )
-        return self.faults.add(fault)
-
-    def add_fault(self, fault: Fault) -> ActiveFault:
-        return self.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    # -- instrumentation -----------------------------------------------------------------------------------
+    # -- instrumentation (faults and exchanges: SimulatedHost) ------------------------------------------
 
     def find_trigger_count(self, subscriber_id: str) -> int:
         """``PATCH resyncStatus=FIND_MISMATCH_START`` requests for the subscriber, refused ones included."""
@@ -341,14 +272,3 @@ class Simulator:
         self._site.record_exchanges = value
         for dam in self._dams.values():
             dam.record_exchanges = value
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        """The publisher's recorded requests and answers, oldest first (empty unless ``record_exchanges``).
-
-        A subscriber DAM keeps its own: ``subscriber_dam(id).exchanges``.
-        """
-        return self._site.exchanges
-
-    def clear_exchanges(self) -> None:
-        self._site.clear_exchanges()

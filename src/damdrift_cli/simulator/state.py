@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from damdrift.dx.models import FIND_MISMATCH_TRIGGER_FUNCTION, OperationStatus, RecordType, ResyncStatus
 from damdrift_cli.simulator.clock import Clock, WallTime
@@ -107,7 +107,37 @@ class _Repair:
     record_types: frozenset[RecordType]
 
 
-class PublisherState:
+class _SessionHost(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def _sessions(self) -> Sessions: ...
+
+
+class RingSessions:
+    """The Ring login of a host's state: the publisher's credentials and session TTL (a subscriber DAM
+    logs in with them too), and the host's own sessions (a publisher token is no good elsewhere)."""
+
+    def login(self: _SessionHost, username: str, password: str) -> str | None:
+        """A new LtpaToken2 value, or ``None`` for wrong credentials."""
+        settings = self.settings
+        if not credentials_match(username, password, settings.username, settings.password):
+            return None
+        return self._sessions.open(username, settings.token_ttl_seconds)
+
+    def session_user(self: _SessionHost, token: str | None) -> str | None:
+        """The user of a live session, ``None`` if the token is missing, unknown or expired."""
+        return self._sessions.user(token)
+
+    def logout(self: _SessionHost, token: str | None) -> None:
+        self._sessions.close(token)
+
+    def expire_sessions(self: _SessionHost) -> None:
+        self._sessions.clear()
+
+
+class PublisherState(RingSessions):
     """The publisher, and the DAMs of the subscribers that have one (a resync writes to them).
 
     Every public method takes the lock and advances time first.
@@ -196,25 +226,6 @@ class PublisherState:
         sub = self._subscribers.get(repair.subscriber_id)
         if sub is not None:  # a subscriber deregistered meanwhile has no drift to repair
             sub.drift = Drift(tuple(b for b in sub.drift.blocks if b.record_type not in repair.record_types))
-
-    # -- sessions ------------------------------------------------------------------------------------------
-
-    def login(self, username: str, password: str) -> str | None:
-        """A new LtpaToken2 value, or ``None`` for wrong credentials."""
-        settings = self.settings
-        if not credentials_match(username, password, settings.username, settings.password):
-            return None
-        return self._sessions.open(username, settings.token_ttl_seconds)
-
-    def session_user(self, token: str | None) -> str | None:
-        """The user of a live session, ``None`` if the token is missing, unknown or expired."""
-        return self._sessions.user(token)
-
-    def logout(self, token: str | None) -> None:
-        self._sessions.close(token)
-
-    def expire_sessions(self) -> None:
-        self._sessions.clear()
 
     # -- subscribers ---------------------------------------------------------------------------------------
 
@@ -426,7 +437,7 @@ class PublisherState:
             return list(self._dams.values())
 
 
-class SubscriberDamState:
+class SubscriberDamState(RingSessions):
     """A subscriber's own DAM: its sessions and ``/operations``, what its HTTP server answers from.
 
     It shares the publisher's lock and clock because a resync on the publisher writes its operations
@@ -443,21 +454,6 @@ class SubscriberDamState:
     @property
     def settings(self) -> Settings:
         return self._publisher.settings
-
-    def login(self, username: str, password: str) -> str | None:
-        settings = self._publisher.settings
-        if not credentials_match(username, password, settings.username, settings.password):
-            return None
-        return self._sessions.open(username, settings.token_ttl_seconds)
-
-    def session_user(self, token: str | None) -> str | None:
-        return self._sessions.user(token)
-
-    def logout(self, token: str | None) -> None:
-        self._sessions.close(token)
-
-    def expire_sessions(self) -> None:
-        self._sessions.clear()
 
     def subscriber_id(self, key: str) -> str | None:
         """What faults match ``subscriberId`` against: the publisher's subscribers."""

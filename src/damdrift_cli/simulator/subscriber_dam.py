@@ -14,13 +14,14 @@ import ssl
 from typing import Any
 
 from damdrift.dx.models import OperationStatus
-from damdrift_cli.simulator.api import DAM_BASE, RING_BASE, SUBSCRIBER_DAM_ENDPOINTS, SUBSCRIBER_DAM_ROUTES
-from damdrift_cli.simulator.faults import ActiveFault, Fault, FaultKind, make_fault
-from damdrift_cli.simulator.httpd import Exchange, Listener, Site
+from damdrift_cli.simulator.api import SUBSCRIBER_DAM_ENDPOINTS, SUBSCRIBER_DAM_ROUTES
+from damdrift_cli.simulator.faults import ActiveFault, Fault
+from damdrift_cli.simulator.host import SimulatedHost
+from damdrift_cli.simulator.httpd import Listener, Site
 from damdrift_cli.simulator.state import SubscriberDamState
 
 
-class SubscriberDam:
+class SubscriberDam(SimulatedHost[SubscriberDamState]):
     """One subscriber's DAM server; it starts and stops with its :class:`~.server.Simulator`.
 
     The address properties need it running; operations, faults and counters work at any time.
@@ -62,41 +63,6 @@ class SubscriberDam:
     def stop(self) -> None:
         self._listener.stop()
 
-    # -- where it listens ----------------------------------------------------------------------------------
-
-    @property
-    def hostname(self) -> str:
-        return self._listener.hostname
-
-    @property
-    def port(self) -> int:
-        return self._listener.port
-
-    @property
-    def protocol(self) -> str:
-        """``https`` when the simulator serves TLS (same certificate as the publisher), else ``http``."""
-        return self._listener.protocol
-
-    @property
-    def base_url(self) -> str:
-        return self._listener.base_url
-
-    @property
-    def ring_base_url(self) -> str:
-        return self.base_url + RING_BASE
-
-    @property
-    def dam_base_url(self) -> str:
-        return self.base_url + DAM_BASE
-
-    @property
-    def username(self) -> str:
-        return self.state.settings.username
-
-    @property
-    def password(self) -> str:
-        return self.state.settings.password
-
     # -- state ---------------------------------------------------------------------------------------------
 
     def operations(self) -> list[dict[str, Any]]:
@@ -121,60 +87,16 @@ class SubscriberDam:
 
     # -- faults --------------------------------------------------------------------------------------------
 
-    def inject_fault(
-        self,
-        endpoint: str,
-        kind: FaultKind,
-        *,
-        status: int | None = None,
-        retry_after: int | None = None,
-        seconds: float | None = None,
-        subscriber_id: str | None = None,
-        times: int | None = None,
-        after: int = 0,
-    ) -> ActiveFault:
-        """As ``Simulator.inject_fault``, for this DAM's endpoints, e.g. ``("GET /operations", "drop")``."""
-        fault = make_fault(
-            endpoint,
-            kind,
-            status=status,
-            retry_after=retry_after,
-            seconds=seconds,
-            subscriber_id=subscriber_id,
-            times=times,
-            after=after,
-        )
-        return self.add_fault(fault)
-
     def add_fault(self, fault: Fault) -> ActiveFault:
         if fault.endpoint != "*" and fault.endpoint not in SUBSCRIBER_DAM_ENDPOINTS:
             raise ValueError(
                 f"a subscriber DAM does not serve {fault.endpoint!r}; use '*' or one of: "
                 f"{', '.join(sorted(SUBSCRIBER_DAM_ENDPOINTS))}"
             )
-        return self._site.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._site.faults.clear()
+        return super().add_fault(fault)
 
     # -- instrumentation -----------------------------------------------------------------------------------
 
     def endpoint_hits(self) -> dict[str, int]:
         """Requests per endpoint key, e.g. ``{"GET /operations": 3}``; always counted."""
         return self._site.endpoint_hits
-
-    @property
-    def record_exchanges(self) -> bool:
-        return self._site.record_exchanges
-
-    @record_exchanges.setter
-    def record_exchanges(self, value: bool) -> None:
-        self._site.record_exchanges = value
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        """Recorded requests and answers, oldest first (when the simulator records exchanges)."""
-        return self._site.exchanges
-
-    def clear_exchanges(self) -> None:
-        self._site.clear_exchanges()
