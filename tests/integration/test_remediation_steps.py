@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from damdrift.dx.client import ClientTuning, DxClient
 from damdrift.dx.connection import DxConnection, DxCredentials
@@ -25,10 +23,10 @@ from damdrift.state import CheckContext, SubscriberRef, SubscriberTask
 from damdrift.steps.remediate import plan_with, poll_with, start_with
 from damdrift_cli.simulator import ManualClock, Simulator
 from damdrift_cli.simulator.pytest_plugin import TEST_DRIFT, SimulatorFactory, make_scenario
+from tests.aws import REPORT_BUCKET, s3_with_report_bucket
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "dam-drift-reports"
 EXECUTION = "exec-1"
 TARGET = "dx-sub-remediated.test"
 FAST = ClientTuning(retries=1, backoff_factor=0.01, backoff_jitter=0.0, read_timeout=2.0, page_size=100)
@@ -141,17 +139,8 @@ def client(hostname: str, port: int, username: str, password: str) -> DxClient:
 
 @pytest.fixture
 def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[RemediationLedger]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        yield RemediationLedger(s3, BUCKET)
+    for s3 in s3_with_report_bucket(monkeypatch):
+        yield RemediationLedger(s3, REPORT_BUCKET)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import importlib.util
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -22,36 +22,20 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.remediation.approval_page import HEADERS
 from damdrift_cli.local.lambda_adapter import FakeContext
+from tests.aws import REGION, REPORT_BUCKET, FakeStepFunctions, s3_with_report_bucket
 
 ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-BUCKET = "dam-drift-reports"
+BUCKET = REPORT_BUCKET
 APPROVAL_URL = "https://abcdefghij.lambda-url.us-east-1.on.aws/"
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAf4k3-t4sk-t0k3n-" + "Q" * 60
 HOSTILE_HOST = "<script>alert('x')</script>.example.com"
 SOURCE_IP = "203.0.113.7"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-@dataclass
-class FakeStepFunctions:
-    error: ClientError | None = None
-    successes: list[dict[str, str]] = field(default_factory=list)
-
-    def send_task_success(self, *, taskToken: str, output: str) -> Any:
-        if self.error is not None:
-            raise self.error
-        self.successes.append({"taskToken": taskToken, "output": output})
-        return {}
-
-    def send_task_failure(self, *, taskToken: str, error: str, cause: str) -> Any:
-        raise AssertionError("an answer is always SendTaskSuccess")
 
 
 @dataclass
@@ -79,20 +63,13 @@ class Aws:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
+    environment = {
         "AWS_REGION": REGION,
         "POWERTOOLS_SERVICE_NAME": "dam-drift",
         "POWERTOOLS_METRICS_NAMESPACE": "DamDrift",
         "REPORT_BUCKET": BUCKET,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
+    }
+    for s3 in s3_with_report_bucket(monkeypatch, **environment):
         sns = boto3.client("sns", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         topic_arn = sns.create_topic(Name="dam-drift-DriftTopic")["TopicArn"]
@@ -119,8 +96,10 @@ def context(function: str) -> FakeContext:
 
 
 @pytest.fixture
-def step_functions() -> FakeStepFunctions:
-    return FakeStepFunctions()
+def step_functions() -> Iterator[FakeStepFunctions]:
+    fake = FakeStepFunctions()
+    yield fake
+    assert fake.failures == [], "an answer is always SendTaskSuccess"
 
 
 @pytest.fixture

@@ -4,27 +4,18 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift_cli.main import build_parser
+from tests.aws import REPORT_BUCKET, s3_with_report_bucket
 
-BUCKET = "dam-drift-reports"
+BUCKET = REPORT_BUCKET
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApprovalStore]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+    for s3 in s3_with_report_bucket(monkeypatch):
         yield ApprovalStore(s3, BUCKET)
 
 

@@ -6,38 +6,26 @@ Step Functions is a small fake here: the store only calls ``send_task_success``,
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from damdrift.errors import ApprovalError, RemediationRefused
 from damdrift.remediation.approval import ApprovalStore, PendingApproval, approval_links
 from damdrift.remediation.ledger import RemediationLedger
 from damdrift.steps.approval import answer_approval
+from tests.aws import REPORT_BUCKET, FakeStepFunctions, s3_with_report_bucket
 
-BUCKET = "dam-drift-reports"
+BUCKET = REPORT_BUCKET
 NOW = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAfake-task-token-ZmFrZS10YXNrLXRva2Vu" * 3
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    yield from s3_with_report_bucket(monkeypatch)
 
 
 @pytest.fixture
@@ -48,25 +36,6 @@ def ledger(s3: Any) -> RemediationLedger:
 @pytest.fixture
 def approvals(s3: Any) -> ApprovalStore:
     return ApprovalStore(s3, BUCKET)
-
-
-@dataclass
-class FakeCallbacks:
-    """Records ``send_task_success`` calls; raises ``error`` instead when one is set."""
-
-    error: ClientError | None = None
-    successes: list[dict[str, str]] = field(default_factory=list)
-    failures: list[dict[str, str]] = field(default_factory=list)
-
-    def send_task_success(self, *, taskToken: str, output: str) -> Any:
-        if self.error is not None:
-            raise self.error
-        self.successes.append({"taskToken": taskToken, "output": output})
-        return {}
-
-    def send_task_failure(self, *, taskToken: str, error: str, cause: str) -> Any:
-        self.failures.append({"taskToken": taskToken, "error": error, "cause": cause})
-        return {}
 
 
 def step_functions_error(code: str) -> ClientError:
@@ -94,7 +63,9 @@ def create(approvals: ApprovalStore, *, timeout_seconds: int = 3600, **overrides
     return approvals.create(TOKEN, **fields)
 
 
-def answer_error(approvals: ApprovalStore, callbacks: FakeCallbacks, approval_id: str, **kwargs: Any) -> str:
+def answer_error(
+    approvals: ApprovalStore, callbacks: FakeStepFunctions, approval_id: str, **kwargs: Any
+) -> str:
     with pytest.raises(ApprovalError) as caught:
         approvals.answer(
             callbacks,
@@ -232,7 +203,7 @@ def test_the_link_carries_only_the_approval_id() -> None:
 
 def test_an_answer_resumes_the_execution_once_with_the_decision(approvals: ApprovalStore, s3: Any) -> None:
     pending = create(approvals)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
 
     answered = approvals.answer(
         callbacks, pending.approval_id, approved=True, decided_by="alice", now=NOW + timedelta(minutes=5)
@@ -252,7 +223,7 @@ def test_an_answer_resumes_the_execution_once_with_the_decision(approvals: Appro
 
 def test_a_denial_is_an_answer_too(approvals: ApprovalStore) -> None:
     pending = create(approvals)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
     approvals.answer(callbacks, pending.approval_id, approved=False, decided_by="bob", now=NOW)
     (call,) = callbacks.successes
     assert json.loads(call["output"])["approved"] is False
@@ -260,7 +231,7 @@ def test_a_denial_is_an_answer_too(approvals: ApprovalStore) -> None:
 
 def test_a_second_answer_is_refused_and_does_not_resume_anything(approvals: ApprovalStore) -> None:
     pending = create(approvals)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
     approvals.answer(callbacks, pending.approval_id, approved=True, decided_by="alice", now=NOW)
 
     message = answer_error(approvals, callbacks, pending.approval_id, approved=False)
@@ -271,7 +242,7 @@ def test_a_second_answer_is_refused_and_does_not_resume_anything(approvals: Appr
 
 def test_an_expired_request_is_refused_and_deleted(approvals: ApprovalStore, s3: Any) -> None:
     pending = create(approvals, timeout_seconds=60)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
 
     message = answer_error(approvals, callbacks, pending.approval_id, now=NOW + timedelta(seconds=60))
 
@@ -282,7 +253,7 @@ def test_an_expired_request_is_refused_and_deleted(approvals: ApprovalStore, s3:
 
 def test_an_answer_just_before_expiry_is_accepted(approvals: ApprovalStore) -> None:
     pending = create(approvals, timeout_seconds=60)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
     approvals.answer(
         callbacks, pending.approval_id, approved=True, decided_by="a", now=NOW + timedelta(seconds=59)
     )
@@ -294,7 +265,7 @@ def test_an_answer_just_before_expiry_is_accepted(approvals: ApprovalStore) -> N
     ["short", "../../reports/x" + "y" * 20, "<script>alert(1)</script>" + "z" * 20, "a" * 65, ""],
 )
 def test_a_malformed_id_is_refused_without_echoing_it(approvals: ApprovalStore, approval_id: str) -> None:
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
     message = answer_error(approvals, callbacks, approval_id)
     assert "(malformed id)" in message
     if approval_id:
@@ -304,7 +275,7 @@ def test_a_malformed_id_is_refused_without_echoing_it(approvals: ApprovalStore, 
 
 def test_an_error_names_only_the_start_of_a_well_formed_id(approvals: ApprovalStore) -> None:
     approval_id = "Abcdef" + "x" * 26
-    message = answer_error(approvals, FakeCallbacks(), approval_id)
+    message = answer_error(approvals, FakeStepFunctions(), approval_id)
     assert "Abcdef..." in message
     assert approval_id not in message
 
@@ -314,7 +285,9 @@ def test_an_execution_that_moved_on_is_an_approval_error_and_the_request_is_dele
     approvals: ApprovalStore, s3: Any, code: str
 ) -> None:
     pending = create(approvals)
-    message = answer_error(approvals, FakeCallbacks(error=step_functions_error(code)), pending.approval_id)
+    message = answer_error(
+        approvals, FakeStepFunctions(error=step_functions_error(code)), pending.approval_id
+    )
     assert f"no longer awaited ({code})" in message
     assert objects(s3, "approvals/") == []
 
@@ -325,7 +298,7 @@ def test_another_step_functions_error_is_raised_and_the_request_kept_for_a_retry
     pending = create(approvals)
     with pytest.raises(ClientError):
         approvals.answer(
-            FakeCallbacks(error=step_functions_error("ThrottlingException")),
+            FakeStepFunctions(error=step_functions_error("ThrottlingException")),
             pending.approval_id,
             approved=True,
             decided_by="alice",
@@ -338,14 +311,14 @@ def test_the_task_token_never_appears_in_an_approval_error(approvals: ApprovalSt
     expired = create(approvals, timeout_seconds=1)
     moved_on = create(approvals)
     answered = create(approvals)
-    approvals.answer(FakeCallbacks(), answered.approval_id, approved=True, decided_by="a", now=NOW)
+    approvals.answer(FakeStepFunctions(), answered.approval_id, approved=True, decided_by="a", now=NOW)
     messages = [
-        answer_error(approvals, FakeCallbacks(), expired.approval_id, now=NOW + timedelta(seconds=2)),
+        answer_error(approvals, FakeStepFunctions(), expired.approval_id, now=NOW + timedelta(seconds=2)),
         answer_error(
-            approvals, FakeCallbacks(error=step_functions_error("TaskDoesNotExist")), moved_on.approval_id
+            approvals, FakeStepFunctions(error=step_functions_error("TaskDoesNotExist")), moved_on.approval_id
         ),
-        answer_error(approvals, FakeCallbacks(), answered.approval_id),
-        answer_error(approvals, FakeCallbacks(), "bad id"),
+        answer_error(approvals, FakeStepFunctions(), answered.approval_id),
+        answer_error(approvals, FakeStepFunctions(), "bad id"),
     ]
     for message in messages:
         assert TOKEN not in message
@@ -354,7 +327,7 @@ def test_the_task_token_never_appears_in_an_approval_error(approvals: ApprovalSt
 
 def test_who_decided_is_capped_and_never_empty(approvals: ApprovalStore) -> None:
     long_name, empty = create(approvals), create(approvals)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
     approvals.answer(callbacks, long_name.approval_id, approved=True, decided_by="x" * 500, now=NOW)
     approvals.answer(callbacks, empty.approval_id, approved=True, decided_by="", now=NOW)
     decided = [json.loads(call["output"])["decidedBy"] for call in callbacks.successes]
@@ -363,7 +336,7 @@ def test_who_decided_is_capped_and_never_empty(approvals: ApprovalStore) -> None
 
 def test_answer_approval_step_returns_what_was_approved(approvals: ApprovalStore) -> None:
     pending = create(approvals)
-    callbacks = FakeCallbacks()
+    callbacks = FakeStepFunctions()
     answered = answer_approval(
         approvals, callbacks, pending.approval_id, approved=True, decided_by="cli", now=NOW
     )

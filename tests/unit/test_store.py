@@ -8,34 +8,23 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
-from moto import mock_aws
 
 from damdrift.errors import ReportStorageError
 from damdrift.report.summary import CheckStatus, Summary
 from damdrift.report.writer import ReportFiles, ReportWriter
 from damdrift.store import ReportStore
+from tests.aws import REPORT_BUCKET, s3_with_report_bucket
 
-BUCKET = "dam-drift-reports"
+BUCKET = REPORT_BUCKET
 STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
 PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    yield from s3_with_report_bucket(monkeypatch)
 
 
 @pytest.fixture
