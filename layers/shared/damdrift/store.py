@@ -112,20 +112,10 @@ class ReportStore:
             ("records", files.records_path, RECORDS_FILENAME, RECORDS_CONTENT_TYPE),
             ("csv", files.csv_path, CSV_FILENAME, CSV_CONTENT_TYPE),
         )
-        keys: dict[str, str] = {}
-        for name, path, filename, content_type in uploads:
-            key = prefix + filename
-            upload = partial(
-                self._s3.upload_file,
-                str(path),
-                self.bucket,
-                key,
-                ExtraArgs={"ContentType": content_type},
-                Config=self._transfer_config,
-            )
-            self._storing(key, upload, check_prefix=check_prefix or prefix)
-            keys[name] = key
-        return keys
+        return {
+            name: self.put_file(prefix + filename, path, content_type, check_prefix=check_prefix or prefix)
+            for name, path, filename, content_type in uploads
+        }
 
     def compose(
         self, key: str, copies: list[str], last: Path | None, content_type: str, *, check_prefix: str
