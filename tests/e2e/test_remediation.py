@@ -281,3 +281,25 @@ def test_drift_that_ignore_rules_cover_entirely_is_not_remediated(
     assert (item["status"], item["outcome"]["ignoredTotal"]) == ("IN_SYNC", 9)
     assert "remediation" not in item
     assert publisher.resync_trigger_count(sub) == 0
+
+
+def test_a_resync_refused_at_start_is_recorded_apart_and_the_drift_report_stays(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    sub = drifted_subscriber(publisher)
+
+    def approve_after_a_sync_failed(pending: Any) -> bool:  # while the approval waited
+        publisher.add_subscriber_operation(sub, "syncStagingMediaContent", "FAILED", retry_counter=1)
+        return True
+
+    run = aws.run_check(remediation_input(publisher, sub, "ask"), on_approval=approve_after_a_sync_failed)
+
+    assert run.status == "SUCCEEDED", run.cause
+    item = outcome_of(run, sub)
+    assert item["outcome"]["error"]["type"] == "RemediationRefused"
+    assert publisher.resync_trigger_count(sub) == 0
+    errored = summary(aws, item["outcome"]["summaryKey"])
+    assert errored["execution"] == f"{run.name}-verify"
+    assert "RemediationRefused" in errored["remediation"]["error"]
+    first = summary(aws, item["remediation"]["initialSummaryKey"])
+    assert (first["status"], first["total"], first["execution"]) == ("DRIFT", 9, run.name)

@@ -108,8 +108,8 @@ class SubscriberTask(WireModel):
 
     @property
     def report_run(self) -> str:
-        """The name the report is filed under: the execution's, or ``<execution>-verify`` for the
-        find (or the failure) that follows a started remediation, so the first report stays as it is."""
-        if self.remediation is not None and self.remediation.started_at is not None:
-            return f"{self.check.execution}-verify"
-        return self.check.execution
+        """The name the report is filed under: the execution's, or ``<execution>-verify`` for what
+        follows a remediation's start — the verifying find, or the failure of any step from StartResync
+        on (the state machine records nothing else once ``remediation`` is set), so the first report
+        stays as it is."""
+        return self.check.execution if self.remediation is None else f"{self.check.execution}-verify"

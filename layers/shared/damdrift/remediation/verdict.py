@@ -14,10 +14,11 @@ if TYPE_CHECKING:
 def remediation_record(
     task: SubscriberTask, status: CheckStatus, remaining: int | None, error: ErrorInfo | None
 ) -> RemediationRecord | None:
-    """None unless a resync was started for this check; then VERIFIED_IN_SYNC when the verifying find
-    found nothing that no ignore rule covers, STILL_DRIFTING otherwise, no verdict if a step failed."""
+    """None unless this check follows a remediation's start (see ``SubscriberTask.report_run``); then
+    VERIFIED_IN_SYNC when the verifying find found nothing that no ignore rule covers, STILL_DRIFTING
+    otherwise, no verdict if a step failed (the resync may never have started)."""
     state = task.remediation
-    if state is None or state.started_at is None:
+    if state is None:
         return None
     verdict = None
     if error is None and remaining is not None:
