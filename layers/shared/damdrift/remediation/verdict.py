@@ -7,21 +7,20 @@ from typing import TYPE_CHECKING
 from damdrift.remediation.models import RemediationRecord, RemediationVerdict
 
 if TYPE_CHECKING:
-    from damdrift.report.summary import CheckStatus, ErrorInfo
+    from damdrift.report.summary import Summary
     from damdrift.state import SubscriberTask
 
 
-def remediation_record(
-    task: SubscriberTask, status: CheckStatus, remaining: int | None, error: ErrorInfo | None
-) -> RemediationRecord | None:
+def remediation_record(task: SubscriberTask, summary: Summary) -> RemediationRecord | None:
     """None unless this check follows a remediation's start (see ``SubscriberTask.report_run``); then
     VERIFIED_IN_SYNC when the verifying find found nothing that no ignore rule covers, STILL_DRIFTING
     otherwise, no verdict if a step failed (the resync may never have started)."""
     state = task.remediation
     if state is None:
         return None
+    error, remaining = summary.error, summary.effective_total
     verdict = None
-    if error is None and remaining is not None:
+    if error is None:
         verdict = RemediationVerdict.VERIFIED_IN_SYNC if remaining == 0 else RemediationVerdict.STILL_DRIFTING
     return RemediationRecord(
         mode=state.mode,

@@ -194,7 +194,7 @@ def _summary(
 ) -> Summary:
     poll = task.poll
     find_completed = now if poll is not None and poll.phase == "COMPLETED" else None
-    return Summary(
+    summary = Summary(
         publisher=task.check.publisher_id,
         subscriber_id=task.subscriber.subscriber_id,
         target_host=task.subscriber.target_host,
@@ -216,13 +216,9 @@ def _summary(
         report_prefix=prefix,
         ignored=ignored or {},
         ignored_total=sum(n for actions in (ignored or {}).values() for n in actions.values()),
-        remediation=remediation_record(
-            task,
-            status,
-            files.total - sum(n for a in (ignored or {}).values() for n in a.values()) if files else None,
-            error,
-        ),
     )
+    summary.remediation = remediation_record(task, summary)
+    return summary
 
 
 def should_notify(policy: NotifyPolicy, summary: Summary) -> bool:
