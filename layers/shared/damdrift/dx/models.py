@@ -68,6 +68,10 @@ IN_PROGRESS_OPERATION_STATUSES = frozenset(
 )
 
 FIND_MISMATCH_TRIGGER_FUNCTION = "findStagingMismatch"
+#: The operations staging (and a resync) runs, as HCL's own test selects them (``LIKE 'syncStaging%'``).
+STAGING_OPERATION_PREFIX = "syncStaging"
+#: MISMATCH-DOC's resync precondition speaks of FAILED ``sync*`` operations: any sync, not staging's only.
+SYNC_OPERATION_PREFIX = "sync"
 
 
 class Subscriber(BaseModel):

@@ -12,11 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from damdrift.dx.client import DxClient
-from damdrift.dx.models import OperationStatus
+from damdrift.dx.models import SYNC_OPERATION_PREFIX, OperationStatus
 from damdrift.remediation.ledger import RemediationLedger, already_today
 from damdrift.state import SubscriberTask
-
-STAGING_OPERATION_PREFIX = "sync"
 
 
 def refusal(
@@ -42,7 +40,7 @@ def refusal(
     failed = [
         op
         for op in subscriber_dam.list_operations(status=OperationStatus.FAILED.value)
-        if op.trigger_function.startswith(STAGING_OPERATION_PREFIX) and op.status == OperationStatus.FAILED
+        if op.trigger_function.startswith(SYNC_OPERATION_PREFIX) and op.status == OperationStatus.FAILED
     ]
     if failed:
         kinds = ", ".join(sorted({op.trigger_function for op in failed})[:5])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.approval import ApprovalStore, PendingApproval, TaskCallbacks, approval_links
 from damdrift.remediation.models import RemediationPhase
+from damdrift.remediation.notice import with_remediation_note
 from damdrift.state import SubscriberTask
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ def _with_approval(
     notification: dict[str, Any], pending: PendingApproval, approval_url: str | None
 ) -> dict[str, Any]:
     lines = [
-        "",
         "Remediation (remediate: ask): dam-drift can start a staging resync for this subscriber (DX repairs",
         "the subscriber from the publisher), wait for it, and verify with a second find. Nothing starts",
         f"without an answer; the request expires at {pending.expires_at:%Y-%m-%d %H:%M} UTC.",
@@ -67,18 +67,7 @@ def _with_approval(
         link = approval_links(approval_url, pending.approval_id)["review"]
         lines += ["", "Review and approve or deny (one use):", f"  {link}"]
     lines += ["", f"Or from a shell: damdrift approve --approval-id {pending.approval_id} [--deny]"]
-    message = str(notification.get("Message", "")).rstrip("\n") + "\n" + "\n".join(lines) + "\n"
-    attributes = dict(notification.get("MessageAttributes") or {})
-    attributes["remediation"] = {
-        "DataType": "String",
-        "StringValue": RemediationPhase.AWAITING_APPROVAL.value,
-    }
-    return {
-        "TopicArn": notification["TopicArn"],
-        "Subject": notification["Subject"],
-        "Message": message,
-        "MessageAttributes": attributes,
-    }
+    return with_remediation_note(notification, RemediationPhase.AWAITING_APPROVAL, "\n".join(lines))
 
 
 def answer_approval(

@@ -18,14 +18,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from damdrift.dx.client import DxClient
-from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, OperationStatus, ResyncStatus
+from damdrift.dx.models import (
+    IN_PROGRESS_OPERATION_STATUSES,
+    SYNC_OPERATION_PREFIX,
+    OperationStatus,
+    ResyncStatus,
+)
 from damdrift.errors import DxError, RemediationRefused, ResyncFailed, ResyncTimedOut
 from damdrift.execution_input import RemediateMode
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
-from damdrift.remediation.guards import STAGING_OPERATION_PREFIX, refusal
+from damdrift.remediation.guards import refusal
 from damdrift.remediation.ledger import RemediationLedger
 from damdrift.remediation.models import OperationTally, RemediationPhase, RemediationState
+from damdrift.remediation.notice import with_remediation_note
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
 from damdrift.steps.common import dx_client, subscriber_dam_client
@@ -96,14 +102,8 @@ def planned_text(state: RemediationState) -> str:
 
 def _amend_notice(result: dict[str, Any], state: RemediationState, text: str) -> None:
     notification = result.get("notification")
-    if not isinstance(notification, dict):
-        return
-    notification = dict(notification)
-    notification["Message"] = str(notification.get("Message", "")).rstrip("\n") + "\n\n" + text + "\n"
-    attributes = dict(notification.get("MessageAttributes") or {})
-    attributes["remediation"] = {"DataType": "String", "StringValue": state.phase.value}
-    notification["MessageAttributes"] = attributes
-    result["notification"] = notification
+    if isinstance(notification, dict):
+        result["notification"] = with_remediation_note(notification, state.phase, text)
 
 
 # -- start -------------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def tally_operations(subscriber_dam: DxClient, since: datetime) -> OperationTall
     in_progress = succeeded = failed = 0
     failed_functions: set[str] = set()
     for op in subscriber_dam.list_operations():
-        if not op.trigger_function.startswith(STAGING_OPERATION_PREFIX):
+        if not op.trigger_function.startswith(SYNC_OPERATION_PREFIX):  # the tally matches the guard
             continue
         if op.status in IN_PROGRESS_OPERATION_STATUSES:
             in_progress += 1  # whoever started it: a verifying find must not race a running sync

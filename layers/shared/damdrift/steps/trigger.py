@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from damdrift.dx.client import DxClient
-from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, ResyncStatus
+from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, STAGING_OPERATION_PREFIX, ResyncStatus
 from damdrift.errors import Conflict, PublisherBusy, SubscriberNotFound
 from damdrift.execution_input import BusyPolicy
 from damdrift.observability import MetricUnit, logger, metrics
@@ -22,8 +22,6 @@ from damdrift.poll_schedule import next_wait
 from damdrift.settings import Settings
 from damdrift.state import PollPhase, PollState, SubscriberTask
 from damdrift.steps.common import dx_client, subscriber_dam_client
-
-STAGING_OPERATION_PREFIX = "syncStaging"
 
 
 def trigger_mismatch(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:
