@@ -25,13 +25,10 @@ SNS = boto3.client("sns")
 
 
 class ApprovalRequestEvent(WireModel):
-    task_token: str
+    task_token: str = Field(repr=False)  # it resumes the execution: never in a log line
     #: The approve function's URL (empty where nothing serves it: the notice then names the CLI).
     approval_url: str = Field("", pattern=r"^(https://\S+)?$")
     task: SubscriberTask
-
-    def __repr__(self) -> str:  # the token resumes the execution: never in a log line
-        return f"ApprovalRequestEvent(task={self.task.subscriber.subscriber_id!r})"
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -502,3 +502,13 @@ def test_the_request_needs_a_remediation_awaiting_approval(aws: Aws) -> None:
     with pytest.raises(ValueError, match="AWAITING_APPROVAL"):
         request(aws, task)
     assert aws.approvals().pending() == []
+
+
+def test_the_approval_request_event_never_shows_its_task_token(aws: Aws) -> None:
+    module = load_handler("request_approval")
+    sample = json.loads((ROOT / "events" / "request-approval.json").read_text())
+
+    event = module.ApprovalRequestEvent.model_validate(sample)
+
+    assert sample["taskToken"] not in repr(event) and sample["taskToken"] not in str(event)
+    assert event.task_token == sample["taskToken"]

@@ -307,9 +307,7 @@ class _DropIsPresentProbes(logging.Filter):
     which is an answer, not a failure (real failures end up in the execution's history)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg % record.args if record.args else record.msg).startswith(
-            "Exception=NoSuchJsonPathError"
-        )
+        return not record.getMessage().startswith("Exception=NoSuchJsonPathError")
 
 
 @contextlib.contextmanager
