@@ -1,22 +1,49 @@
-"""The `damdrift` console script: one command for people, with a subcommand per job."""
+"""The `damdrift` console script: one command for people, with a subcommand per job.
+
+Whatever happens, a person sees one sentence naming the cause, never a traceback, and the exit status
+tells the truth (see :mod:`damdrift_cli.exit_status`). ``DAMDRIFT_DEBUG=1`` shows the traceback of an
+unexpected error, for a bug report.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
-from damdrift_cli.commands import approve, baseline, check, report, simulate
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from damdrift.errors import DamDriftError
+from damdrift_cli import exit_status
+from damdrift_cli.commands import approve, baseline, check, report, simulate, subscribers
+from damdrift_cli.exit_status import CommandFailed
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error exits with TOOL_FAILED: 2 means "a check errored" here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(exit_status.TOOL_FAILED, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="damdrift",
         description="Find and report drift between an HCL DX DAM publisher and its staging subscribers.",
+        epilog="Exit status: 0 all in sync, 1 drift found, 2 a check errored, 3 or more: damdrift itself "
+        "could not run (3 bad settings or an unreachable publisher, 4 a bug, 130 interrupted).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate.register(subparsers)
     check.register(subparsers)
+    subscribers.register(subparsers)
     report.register(subparsers)
     baseline.register(subparsers)
     approve.register(subparsers)
@@ -25,9 +52,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    result: int = args.run(args)
-    return result
+    try:
+        args = parser.parse_args(argv)
+        result: int = args.run(args)
+        sys.stdout.flush()
+        return result
+    except CommandFailed as exc:
+        return _fail(exc.message, exc.status)
+    except NoCredentialsError:
+        return _fail("no AWS credentials found: configure them (aws configure; AWS_PROFILE)")
+    except (DamDriftError, BotoCoreError, ClientError) as exc:
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except KeyboardInterrupt:
+        return _fail("interrupted", exit_status.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader left (`| head`): point stdout at /dev/null so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exit_status.BROKEN_PIPE
+    except Exception as exc:  # the last line of defence: one sentence, never a traceback
+        if os.environ.get("DAMDRIFT_DEBUG"):
+            traceback.print_exc()
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc} (a bug in damdrift; DAMDRIFT_DEBUG=1 shows where)",
+            exit_status.INTERNAL_ERROR,
+        )
+
+
+def _fail(message: str, status: int = exit_status.TOOL_FAILED) -> int:
+    with contextlib.suppress(OSError):
+        print(f"damdrift: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def _version() -> str:
+    try:
+        return version("dam-drift")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

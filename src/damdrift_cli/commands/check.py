@@ -3,27 +3,38 @@
 ``--demo`` starts the bundled DX simulator (one subscriber in sync, one drifting, one whose find
 fails); otherwise the options point at a real publisher. Either way AWS is moto in this process, the
 handlers are the real ones, and the reports are copied to ``--out`` with the S3 key layout.
-Exit status like diff(1): 0 all in sync, 1 drift found, 2 a check errored.
+Exit status like diff(1): 0 all in sync, 1 drift found, 2 a check errored; 3 or more: the check
+could not run (bad settings, an unreachable publisher, an unwritable --out; 130 interrupted).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import logging
+import os
+import select
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from damdrift.remediation.approval import PendingApproval
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
+from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
+from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.runner import CheckRun, LocalAws
-from damdrift_cli.options import add_connection_arguments, publisher_input, read_password
+from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
+from damdrift_cli.preflight import connection_of, login_once
 from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
 
-EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = 0, 1, 2
+EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = exit_status.IN_SYNC, exit_status.DRIFT, exit_status.ERRORED
+#: How long `--approve prompt` waits for an answer on the terminal before it denies.
+APPROVAL_PROMPT_SECONDS = 300
 
 #: The demo's timings: the simulator's finds take a few seconds and the poll schedule is scaled to
 #: match. The poll logic is the production one; only the numbers differ.
@@ -82,21 +93,17 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
+    resolve_connection(args)
     if not args.demo and not args.hostname:
-        print(
-            "damdrift check: give --hostname (a real publisher) or --demo (the bundled simulator)",
-            file=progress,
+        raise CommandFailed(
+            "give --hostname (a real publisher; or --config with dxclient's config.json) "
+            "or --demo (the bundled simulator)"
         )
-        return EXIT_ERRORED
-    rules = None
-    if args.ignore_file is not None:
-        try:
-            rules = args.ignore_file.read_bytes()
-            IgnoreRules.parse(rules)
-        except (OSError, IgnoreRulesError) as exc:
-            print(f"damdrift check: --ignore-file {args.ignore_file}: {exc}", file=progress)
-            return EXIT_ERRORED
+    rules = _ignore_rules(args)
+    ensure_writable(args.out)
+    quiet_moto_logs()
     with _publisher(args, progress) as (publisher, username, password, poll, dams):
+        _preflight(args, publisher, username, password, progress)
         execution_input: dict[str, Any] = {"publisher": publisher}
         if args.subscriber_id:
             execution_input["subscriberIds"] = args.subscriber_id
@@ -118,10 +125,64 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
                 key = aws.put_ignore_rules(rules)
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
-            result = aws.run_check(execution_input, on_approval=_Approver(args.approve, progress))
+            approver = _Approver(args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS)
+            try:
+                result = aws.run_check(execution_input, on_approval=approver)
+            except KeyboardInterrupt:
+                copied = aws.download_reports(args.out)
+                print(
+                    f"\nInterrupted: the execution was stopped; {len(copied)} report files it had written "
+                    f"are in {args.out}/",
+                    file=progress,
+                )
+                return exit_status.INTERRUPTED
             copied = aws.download_reports(args.out)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
         return render(result, args.out, out)
+
+
+def ensure_writable(folder: Path) -> None:
+    """Refuses an --out that cannot take the reports, before a check spends minutes producing them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".damdrift-write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CommandFailed(f"--out {folder}: cannot write reports there ({reason})") from None
+
+
+def _ignore_rules(args: argparse.Namespace) -> bytes | None:
+    if args.ignore_file is None:
+        return None
+    try:
+        rules: bytes = args.ignore_file.read_bytes()
+        IgnoreRules.parse(rules)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise CommandFailed(f"--ignore-file {args.ignore_file}: cannot read it ({reason})") from None
+    except IgnoreRulesError as exc:
+        raise CommandFailed(f"--ignore-file {args.ignore_file}: {exc}") from None
+    return rules
+
+
+def _preflight(
+    args: argparse.Namespace, publisher: dict[str, Any], username: str, password: str, progress: TextIO
+) -> None:
+    """One login before the state machine starts: a wrong host, port, protocol or password fails now."""
+    subscribers = login_once(publisher, username, password)
+    registered = {s.id for s in subscribers}
+    unknown = [i for i in args.subscriber_id if i not in registered]
+    if unknown:
+        known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
+        raise CommandFailed(
+            f"--subscriber-id {', '.join(unknown)}: not registered on {publisher['hostname']}; "
+            f"registered: {known}"
+        )
+    print(
+        f"Logged in to {publisher['hostname']} as {username}: {len(subscribers)} subscribers registered",
+        file=progress,
+    )
 
 
 @contextlib.contextmanager
@@ -129,7 +190,9 @@ def _publisher(
     args: argparse.Namespace, progress: TextIO
 ) -> Iterator[tuple[dict[str, Any], str, str, dict[str, Any], dict[str, dict[str, Any]]]]:
     if not args.demo:
-        yield publisher_input(args), args.dx_username, read_password(args.dx_username), {}, {}
+        publisher = publisher_input(args)
+        connection_of(publisher)  # a bad option fails before the password prompt
+        yield publisher, args.dx_username, read_password(args.dx_username, args.config_password), {}, {}
         return
     from damdrift_cli.simulator import Simulator, load_scenario
 
@@ -175,7 +238,7 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
     """Prints each subscriber's outcome and the notices; returns the exit status."""
     print(f"\nExecution {result.name}: {result.status} in {result.seconds:.1f} s", file=out)
     if result.status != "SUCCEEDED":
-        print(f"  error: {result.error}\n  cause: {result.cause}", file=out)
+        print(f"  error: {failure_text(result.error, result.cause)}", file=out)
         _print_notices(result, out)
         return EXIT_ERRORED
     outcomes = result.outcomes
@@ -223,6 +286,24 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
     return worst
 
 
+def failure_text(error: str | None, cause: str | None) -> str:
+    """A failed execution's error in one line: a Lambda error envelope's type and message, no stack."""
+    try:
+        envelope = json.loads(cause or "")
+    except ValueError:
+        envelope = None
+    if isinstance(envelope, dict) and envelope.get("errorMessage"):
+        return f"{envelope.get('errorType') or error}: {envelope['errorMessage']}"
+    return f"{error}: {cause}" if cause else str(error)
+
+
+def quiet_moto_logs() -> None:
+    """moto's interpreter logs each failed state as ``FailureEventException ... object at 0x...``; the
+    execution's history (which the outcome is read from) already says what failed and why."""
+    if not os.environ.get("DAMDRIFT_DEBUG"):
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+
+
 def remediation_text(status: str, remediation: dict[str, Any]) -> str:
     """The verdict (once the verifying find ran) or where the remediation stopped, in one line."""
     phase = remediation.get("phase")
@@ -241,22 +322,40 @@ def remediation_text(status: str, remediation: dict[str, Any]) -> str:
 
 
 class _Approver:
-    """Answers remediation requests while the local execution waits for them."""
+    """Answers remediation requests while the local execution waits for them.
 
-    def __init__(self, mode: str, stream: TextIO) -> None:
+    The question goes to the progress stream (stderr, flushed) and the answer is read from stdin with
+    a timeout, so it shows on a terminal even while the handlers' output is being captured, and an
+    unattended run does not wait forever: no answer (or just Enter) is "no".
+    """
+
+    def __init__(self, mode: str, stream: TextIO, timeout: float, stdin: TextIO | None = None) -> None:
         self.mode = mode
         self.stream = stream
+        self.timeout = timeout
+        self.stdin = stdin or sys.stdin
 
     def __call__(self, pending: PendingApproval) -> bool:
         print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
             print(f"  --approve {self.mode}", file=self.stream)
             return self.mode == "yes"
-        if not sys.stdin.isatty():
+        if not self.stdin.isatty():
             print("  no terminal to ask on: denied (use --approve yes|no)", file=self.stream)
             return False
-        answer = input("  Start the staging resync now? [y/N] ")
-        return answer.strip().lower() in {"y", "yes"}
+        print(
+            f"  Start the staging resync now? [y/N] (no answer in {self.timeout:g} s: no) ",
+            end="",
+            file=self.stream,
+            flush=True,
+        )
+        ready, _, _ = select.select([self.stdin], [], [], self.timeout)
+        if not ready:
+            print(f"\n  no answer in {self.timeout:g} s: denied", file=self.stream, flush=True)
+            return False
+        answer = self.stdin.readline().strip().lower() in {"y", "yes"}
+        print(f"  {'approved' if answer else 'denied'}", file=self.stream, flush=True)
+        return answer
 
 
 def _changes(changes: dict[str, Any]) -> str:

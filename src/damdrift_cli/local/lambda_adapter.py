@@ -15,6 +15,10 @@ client for every task, and botocore reads the proxy variables by iterating ``os.
 otherwise see a key vanish mid-iteration. A variable one function has and the invoked one lacks is empty
 during its invocation; between invocations the last one's values stay.
 
+A handler's stdout (its Powertools log lines) is captured per thread: while installed, ``sys.stdout`` is
+a proxy that sends the invoking thread's writes to that invocation's log and every other thread's to
+the real stdout, so the command line's own output (a question waiting for an answer) is never swallowed.
+
 For tests, :meth:`InProcessLambdas.time_out_after_run` makes Lambda report a timeout for an invocation
 whose handler did run — the worst kind of timeout for idempotence: the work happened, its result is lost,
 and Step Functions retries the step.
@@ -117,6 +121,7 @@ class InProcessLambdas:
         self._modules: dict[str, ModuleType] = {}
         self.timeouts: list[InjectedTimeout] = []
         self._saved_env: dict[str, str | None] = {}
+        self._stdout: _PerThreadStdout | None = None
 
     def time_out_after_run(
         self, function: str, *, times: int = 1, after: int = 0, error_type: str = "Sandbox.Timedout"
@@ -135,10 +140,14 @@ class InProcessLambdas:
             return adapter.invoke(fn, event)
 
         setattr(HOOK_OWNER, HOOK_NAME, _invoke_lambda)
+        real_stdout = sys.stdout
+        sys.stdout = self._stdout = _PerThreadStdout(real_stdout)
         try:
             yield self
         finally:
             setattr(HOOK_OWNER, HOOK_NAME, original)
+            if sys.stdout is self._stdout:
+                sys.stdout = real_stdout
             with self._lock:
                 for name, value in self._saved_env.items():
                     if value is None:
@@ -189,7 +198,7 @@ class InProcessLambdas:
         for name in self._saved_env:
             os.environ[name] = env.get(name, "")
         output = io.StringIO()
-        with contextlib.redirect_stdout(output):
+        with self._captured(output):
             try:
                 handler = self._handler(local)
                 context = FakeContext(local.name, local.memory_size, fn.function_arn)
@@ -207,6 +216,12 @@ class InProcessLambdas:
                 print(json.dumps({"level": "ERROR", "errorType": type(exc).__name__, "message": str(exc)}))
         return payload, errored, output.getvalue()
 
+    def _captured(self, output: io.StringIO) -> contextlib.AbstractContextManager[Any]:
+        if self._stdout is not None and sys.stdout is self._stdout:
+            capture: contextlib.AbstractContextManager[Any] = self._stdout.capturing(output)
+            return capture
+        return contextlib.redirect_stdout(output)  # invoked without installed() (a unit test)
+
     def _handler(self, local: LocalFunction) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = local.handler.rpartition(".")
         module = self._modules.get(local.name)
@@ -221,6 +236,45 @@ class InProcessLambdas:
             self._modules[local.name] = module
         handler: Callable[[Any, Any], Any] = getattr(module, attribute)
         return handler
+
+
+class _PerThreadStdout(io.TextIOBase):
+    """``sys.stdout`` while the adapter is installed: each thread writes to its own capture, if any."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def capturing(self, buffer: io.StringIO) -> Iterator[None]:
+        previous = getattr(self._local, "buffer", None)
+        self._local.buffer = buffer
+        try:
+            yield
+        finally:
+            self._local.buffer = previous
+
+    def _target(self) -> Any:
+        buffer = getattr(self._local, "buffer", None)
+        return self._real if buffer is None else buffer
+
+    def write(self, text: str) -> int:
+        written: int = self._target().write(text)
+        return written
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def isatty(self) -> bool:
+        return bool(self._target().isatty())
+
+    def fileno(self) -> int:
+        fileno: int = self._real.fileno()
+        return fileno
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._real, "encoding", "utf-8"))
 
 
 def _timed_out(local: LocalFunction, error_type: str) -> str:

@@ -147,22 +147,27 @@ class LocalAws:
         arn = sfn.start_execution(
             stateMachineArn=self._deployed.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
-        while True:
-            described = sfn.describe_execution(executionArn=arn)
-            if described["status"] in TERMINAL:
-                break
-            elapsed = time.monotonic() - started
-            if elapsed > timeout_seconds:
-                sfn.stop_execution(
-                    executionArn=arn, error="LocalTimeout", cause=f"gave up after {timeout_seconds} s"
-                )
+        try:
+            while True:
                 described = sfn.describe_execution(executionArn=arn)
-                break
-            if on_wait:
-                on_wait(elapsed)
-            if on_approval is not None:
-                self._answer_approvals(on_approval, asked)
-            time.sleep(0.1)
+                if described["status"] in TERMINAL:
+                    break
+                elapsed = time.monotonic() - started
+                if elapsed > timeout_seconds:
+                    sfn.stop_execution(
+                        executionArn=arn, error="LocalTimeout", cause=f"gave up after {timeout_seconds} s"
+                    )
+                    described = sfn.describe_execution(executionArn=arn)
+                    break
+                if on_wait:
+                    on_wait(elapsed)
+                if on_approval is not None:
+                    self._answer_approvals(on_approval, asked)
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            # Ctrl-C: the execution stops as StopExecution stops it on AWS; the caller copies what exists.
+            sfn.stop_execution(executionArn=arn, error="Interrupted", cause="stopped by Ctrl-C")
+            raise
         output = described.get("output")
         return CheckRun(
             execution_arn=arn,
