@@ -112,8 +112,8 @@ def test_serve_prints_each_subscriber_dams_url_and_serves_it() -> None:
     assert (login.status_code, operations.json()) == (200, [])
 
 
-def test_a_bad_scenario_exits_2_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
-    assert simulate.serve(_parse("--scenario", "nope"), threading.Event()) == 2
+def test_a_bad_scenario_exits_3_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    assert simulate.serve(_parse("--scenario", "nope"), threading.Event()) == 3
     assert "no scenario 'nope'" in capsys.readouterr().err
 
 

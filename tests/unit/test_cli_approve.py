@@ -51,7 +51,7 @@ def test_list_shows_each_waiting_request_with_its_id_and_subscriber(store: Appro
 def test_an_unknown_id_is_refused_with_exit_status_2_and_the_id_is_not_echoed(store: ApprovalStore) -> None:
     status, _, err = run("--approval-id", "x" * 32)
 
-    assert status == 2
+    assert status == 3
     assert "unknown or was already answered" in err and "x" * 32 not in err
 
 
@@ -62,11 +62,11 @@ def test_an_answer_resumes_the_execution_once_and_the_id_is_then_used_up(store: 
     again = run("--approval-id", request.approval_id)
 
     assert first[0] == 0 and first[1].startswith(f"Denied: {request.approval_id}")
-    assert again[0] == 2 and "already answered" in again[2]
+    assert again[0] == 3 and "already answered" in again[2]
     assert store.pending() == []
 
 
 def test_without_an_id_or_list_it_says_what_is_missing(store: ApprovalStore) -> None:
     status, _, err = run()
 
-    assert status == 2 and "--approval-id" in err
+    assert status == 3 and "--approval-id" in err

@@ -77,7 +77,7 @@ def test_show_prints_the_latest_check_by_subscriber_id_or_host(reports: Path, su
 
 def test_show_lists_the_subscribers_it_knows_when_asked_for_another(reports: Path) -> None:
     code, _out, err = cli("report", "show", "nobody", "--reports", str(reports))
-    assert code == 2
+    assert code == 3
     assert "no reports for 'nobody'" in err and SUBSCRIBER in err
 
 
@@ -123,7 +123,7 @@ def test_open_prints_the_stored_report_when_there_is_one(reports: Path) -> None:
 
 def test_open_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     code, _out, err = cli("report", "open", str(tmp_path))
-    assert code == 2 and "is not a run" in err
+    assert code == 3 and "is not a run" in err
 
 
 def test_baseline_create_prints_rules_for_every_record_of_the_run(reports: Path) -> None:
@@ -153,7 +153,7 @@ def test_baseline_create_refuses_a_broken_rules_file_instead_of_overwriting_it(
     rules_file = tmp_path / "rules.json"
     rules_file.write_text("{broken", encoding="utf-8")
     code, _out, err = cli("baseline", "create", str(run_folder(reports, "run-1")), "--out", str(rules_file))
-    assert code == 2 and "invalid ignore rules" in err
+    assert code == 3 and "invalid ignore rules" in err
     assert rules_file.read_text(encoding="utf-8") == "{broken"
 
 

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from damdrift.errors import ApprovalError
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
+from damdrift_cli.exit_status import TOOL_FAILED
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         return 0
     if not args.approval_id:
         print("damdrift approve: give --approval-id (or --list)", file=err)
-        return 2
+        return TOOL_FAILED
     try:
         pending = store.answer(
             boto3.client("stepfunctions", region_name=args.region),
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         )
     except ApprovalError as exc:
         print(f"damdrift approve: {exc.message}", file=err)
-        return 2
+        return TOOL_FAILED
     print(f"{'Denied' if args.deny else 'Approved'}: {describe(pending)}", file=out)
     return 0
 

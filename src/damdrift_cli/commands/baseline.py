@@ -16,9 +16,10 @@ from typing import Any, TextIO
 
 from damdrift.report.baseline import baseline_rules, merged
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
+from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.reports import ReportsError, Run
 
-EXIT_OK, EXIT_FAILED = 0, 2
+EXIT_OK, EXIT_FAILED = 0, TOOL_FAILED
 
 
 def register(subparsers: Any) -> None:

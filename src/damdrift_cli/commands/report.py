@@ -17,6 +17,7 @@ from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, since_text
 from damdrift.report.summary import Summary, counts_table
+from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.reports import (
     DEFAULT_REPORTS,
     ReportsError,
@@ -26,7 +27,7 @@ from damdrift_cli.local.reports import (
     trend,
 )
 
-EXIT_OK, EXIT_FAILED = 0, 2
+EXIT_OK, EXIT_FAILED = 0, TOOL_FAILED
 
 
 def register(subparsers: Any) -> None:

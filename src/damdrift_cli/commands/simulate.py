@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.options import PASSWORD_ENV
 from damdrift_cli.simulator import Scenario, ScenarioError, Simulator, builtin_scenarios, load_scenario
 from damdrift_cli.simulator.scenario import DEFAULT_PASSWORD, drift_of
@@ -113,7 +114,7 @@ def serve(args: argparse.Namespace, stop: threading.Event, out: TextIO | None = 
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         print(f"damdrift simulate: {exc}", file=sys.stderr)
-        return 2
+        return TOOL_FAILED
     scenario, password_note = _with_credentials(scenario, args.dx_username, os.environ.get(PASSWORD_ENV))
     if args.verbose:
         logging.basicConfig(format="%(asctime)s %(message)s")
@@ -126,7 +127,7 @@ def serve(args: argparse.Namespace, stop: threading.Event, out: TextIO | None = 
             f"damdrift simulate: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
             file=sys.stderr,
         )
-        return 2
+        return TOOL_FAILED
     try:
         print(f"DX simulator listening on {simulator.base_url}", file=out, flush=True)
         _describe(simulator, scenario, password_note, out)

@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     resolve_connection(args)
     if not args.hostname:
         print("damdrift subscribers: give --hostname (or --config with dxclient's config.json)", file=err)

@@ -1,0 +1,219 @@
+"""`damdrift` as a new user meets it: a wrong host, port, protocol or password fails at the first login,
+before the state machine starts, with the cause in one sentence, no traceback and exit status 3."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from damdrift_cli.main import main
+from damdrift_cli.simulator import Scenario, Simulator, load_scenario
+
+PASSWORD = "cli-Pa55-word-17"
+
+
+@pytest.fixture
+def publisher(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    demo = load_scenario("default").model_dump(by_alias=True)
+    scenario = Scenario.model_validate({**demo, "credentials": {"password": PASSWORD}})
+    monkeypatch.setenv("DX_PASSWORD", PASSWORD)
+    with Simulator(scenario) as simulator:
+        yield simulator
+
+
+def damdrift(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # closed again: nothing listens there
+
+
+def test_a_port_where_nothing_listens_fails_before_the_check_starts_naming_the_address(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DX_PASSWORD", PASSWORD)
+    port = free_port()
+    status, _, err = damdrift(
+        capsys, "check", "--hostname", "127.0.0.1", "--dx-port", str(port), "--out", str(tmp_path)
+    )
+    assert status == 3
+    assert f"nothing listens on 127.0.0.1:{port}" in err
+    assert "Running the drift check" not in err
+
+
+def test_https_against_a_plain_http_publisher_says_to_use_http(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, err = damdrift(
+        capsys, "check", "--hostname", "127.0.0.1", "--dx-port", str(publisher.port), "--out", str(tmp_path)
+    )
+    assert status == 3
+    assert f"127.0.0.1:{publisher.port} answers plain http: use --dx-protocol http" in err
+    assert "CA bundle" not in err
+
+
+def test_a_wrong_password_fails_at_the_first_login_and_is_never_printed(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DX_PASSWORD", "not-the-Pa55word")
+    status, out, err = damdrift(
+        capsys, "check", "-hostname", "127.0.0.1", "-dxPort", str(publisher.port), "-dxProtocol", "http",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert status == 3
+    assert "refused the login of user 'wpsadmin'" in err and "--dx-username" in err
+    assert "not-the-Pa55word" not in out + err
+
+
+def test_an_unknown_subscriber_id_is_refused_listing_the_registered_ones(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, err = damdrift(
+        capsys, "check", "--hostname", "127.0.0.1", "--dx-port", str(publisher.port), "--dx-protocol", "http",
+        "--subscriber-id", "no-such-id", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert status == 3
+    assert "--subscriber-id no-such-id: not registered" in err
+    for subscriber in publisher.scenario.subscribers:
+        assert subscriber.id in err
+
+
+def test_subscribers_lists_id_target_host_and_statuses_with_dxclient_spellings(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = damdrift(
+        capsys, "subscribers", "-hostname", "127.0.0.1", "-dxPort", str(publisher.port), "-dxProtocol", "http"
+    )
+    assert status == 0
+    header, *rows = out.splitlines()
+    assert header.split() == ["ID", "TARGET", "HOST", "SYNC", "STATUS", "RESYNC", "STATUS", "LAST", "RESYNC"]
+    assert sorted(row.split()[0] for row in rows) == sorted(s.id for s in publisher.scenario.subscribers)
+
+
+def test_config_reads_dxclients_config_json_and_options_on_the_command_line_win(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DX_PASSWORD")
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "dxProtocol": "http",
+                "hostname": "127.0.0.1",
+                "dxPort": str(free_port()),  # dxclient keeps ports as text
+                "dxUsername": "wpsadmin",
+                "dxPassword": PASSWORD,
+            }
+        )
+    )
+    port = str(publisher.port)
+    status, out, err = damdrift(capsys, "subscribers", "--config", str(config), "--dx-port", port)
+    assert status == 0, err
+    assert publisher.scenario.subscribers[0].id in out
+    assert PASSWORD not in out + err
+
+
+def test_a_broken_config_file_is_named_with_what_is_wrong(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"hostname": "dx.example.com", "dxPort": "https"}')
+    status, _, err = damdrift(capsys, "subscribers", "--config", str(config))
+    assert status == 3
+    assert f"--config {config}: dxPort is 'https'; expected a port number" in err
+
+
+def test_a_hostname_with_a_scheme_is_refused_naming_the_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DX_PASSWORD", PASSWORD)
+    status, _, err = damdrift(capsys, "check", "--hostname", "http://dx.example.com", "--out", str(tmp_path))
+    assert status == 3
+    assert "--hostname 'http://dx.example.com': expected a bare host name" in err
+    assert "stackTrace" not in err
+
+
+def test_the_password_option_is_answered_with_how_the_password_is_passed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for spelling in ("--dx-password", "-dxPassword"):
+        with pytest.raises(SystemExit) as exited:
+            main(["check", "--hostname", "dx.example.com", spelling, "secret"])
+        assert exited.value.code == 3
+        err = capsys.readouterr().err
+        assert "set DX_PASSWORD" in err and "prompt" in err and "secret" not in err
+
+
+def test_a_usage_error_exits_3_because_2_means_a_check_errored(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--dx-protocol", "ftp"])
+    assert exited.value.code == 3
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("damdrift 0.")
+
+
+@pytest.mark.parametrize("kind", ["file", "folder under a file", "read-only folder"])
+def test_an_out_that_cannot_take_reports_fails_before_the_check_with_status_3(
+    kind: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("not a folder")
+    elif kind == "folder under a file":
+        out.write_text("not a folder")
+        out = out / "reports"
+    else:
+        out.mkdir()
+        out.chmod(0o500)
+        if os.access(out, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: a read-only folder is writable")
+    status, _, err = damdrift(capsys, "check", "--demo", "--out", str(out))
+    assert status == 3
+    assert f"--out {out}: cannot write reports there" in err
+    assert "DX simulator" not in err, "fails before anything starts"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(publisher: Simulator) -> None:
+    """`damdrift subscribers | head -0`: the real entry point, its stdout a pipe nobody reads."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        process = subprocess.run(
+            [str(Path(sys.executable).with_name("damdrift")), "subscribers", "--hostname", "127.0.0.1",
+             "--dx-port", str(publisher.port), "--dx-protocol", "http"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert process.returncode == 141
+    assert "Traceback" not in process.stderr and "BrokenPipe" not in process.stderr
+
+
+def test_approve_without_aws_credentials_says_so_in_one_sentence(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    status, _, err = damdrift(capsys, "approve", "--bucket", "b", "--region", "us-east-1", "--list")
+    assert status == 3
+    assert err.count("\n") == 1 and "credentials" in err
