@@ -139,6 +139,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 return exit_status.INTERRUPTED
             copied = aws.download_reports(args.out)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
+        if aws.refused_keys:
+            print(
+                f"damdrift: warning: {len(aws.refused_keys)} paths outside {args.out}/ were refused: "
+                + ", ".join(repr(key) for key in aws.refused_keys[:5]),
+                file=progress,
+            )
         return render(result, args.out, out)
 
 

@@ -116,8 +116,9 @@ def latest_run(subscriber_directory: Path) -> Run | None:
         except (ValueError, KeyError, TypeError):
             key = None
         reports = subscriber_directory.parents[2]  # DIR/reports/<publisher>/<subscriber> -> DIR
-        if isinstance(key, str) and (reports / key).is_file():
-            return Run.at(reports / key)
+        path = inside(reports, key) if isinstance(key, str) else None
+        if path is not None and path.is_file():
+            return Run.at(path)
     runs = runs_of(subscriber_directory)
     return runs[-1] if runs else None
 
@@ -141,6 +142,19 @@ def trend(run: Run, limit: int = 30) -> list[TrendPoint]:
 def _before(candidate: Run, run: Run) -> bool:
     mine, theirs = run.summary.finished_at, candidate.summary.finished_at
     return mine is None or theirs is None or theirs <= mine
+
+
+def inside(root: Path, key: str) -> Path | None:
+    """``root / key`` when it stays under ``root`` once resolved (``..`` and symlinks followed), else None.
+
+    Paths are resolved, not compared as text: ``out/reports/../../x`` and a symlink to ``/etc`` both
+    start with ``out/`` lexically."""
+    parts = Path(key).parts
+    if not parts or Path(key).is_absolute() or ".." in parts:
+        return None
+    base = root.resolve()
+    target = (root / key).resolve()
+    return target if target.is_relative_to(base) and target != base else None
 
 
 def _plain(value: str) -> bool:

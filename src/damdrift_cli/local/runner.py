@@ -39,6 +39,7 @@ from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
+from damdrift_cli.local.reports import inside
 from damdrift_cli.local.stack import LocalDeployment, deploy
 from damdrift_cli.local.template import TEMPLATE_PATH
 
@@ -100,6 +101,8 @@ class LocalAws:
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None
         self.faults = AwsFaults()
+        #: Keys upload_history or download_reports refused because they lead outside their folder.
+        self.refused_keys: list[str] = []
 
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
@@ -249,7 +252,10 @@ class LocalAws:
     def upload_history(self, source: Path) -> int:
         """Seeds the bucket from a reports folder written by an earlier local run, so that this run is
         compared with it: every ``latest.json`` and ``summary.json`` (the trend), and the records and
-        record keys of each subscriber's last usable check. Returns how many files were uploaded."""
+        record keys of each subscriber's last usable check. Returns how many files were uploaded.
+
+        Only files under ``source`` are read: a ``summaryKey`` that climbs out of it, or a symlink that
+        leads out, is refused (and listed in :attr:`refused_keys`)."""
         root = source / "reports"
         if not root.is_dir():
             return 0
@@ -265,16 +271,28 @@ class LocalAws:
                 run / name for name in ("record-keys.bin", "records.jsonl.gz") if (run / name).is_file()
             ]
         s3 = self.client("s3")
+        uploaded = 0
         for path in wanted:
-            s3.upload_file(str(path), self._deployed.bucket, path.relative_to(source).as_posix())
-        return len(wanted)
+            key = path.relative_to(source).as_posix()
+            if inside(source, key) is None or not path.is_file():
+                self.refused_keys.append(key)
+                continue
+            s3.upload_file(str(path), self._deployed.bucket, key)
+            uploaded += 1
+        return uploaded
 
     def download_reports(self, destination: Path) -> list[Path]:
-        """Copies every object of the report bucket to ``destination``, keeping the S3 key layout."""
+        """Copies every object of the report bucket to ``destination``, keeping the S3 key layout.
+
+        A key that would land outside ``destination`` (``..``, an absolute path, a symlink out) is not
+        written but listed in :attr:`refused_keys`: subscriber ids in the keys come from DX."""
         s3 = self.client("s3")
         written = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self._deployed.bucket):
             for item in page.get("Contents", []):
+                if inside(destination, item["Key"]) is None:
+                    self.refused_keys.append(item["Key"])
+                    continue
                 target = destination / item["Key"]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(self._deployed.bucket, item["Key"], str(target))
