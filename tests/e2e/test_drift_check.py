@@ -5,6 +5,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -144,10 +145,14 @@ def test_find_mismatch_failed_ends_errored_with_dx_diagnosis_and_an_ops_notice(
     assert error["diagnosis"]["operation"]["retryCounter"] > 0
     summary = json.loads(s3_objects(aws)[item["outcome"]["summaryKey"]])
     assert summary["status"] == "ERRORED"
+    # The poll that saw FAILED counts: the error, summary, notice and HTML give one number.
+    polls = int(re.search(r"and (\d+) polls", error["message"]).group(1))  # type: ignore[union-attr]
+    assert summary["pollCount"] == polls
     [notice] = run.notices
     assert notice.topic == "OpsTopic"
     assert notice.attributes["status"] == "ERRORED"
     assert "retryCounter" in notice.message
+    assert f"Status polls:   {polls}\n" in notice.message
 
 
 def test_find_stuck_past_the_cap_ends_errored_as_timed_out(publisher: Simulator, aws: LocalAws) -> None:

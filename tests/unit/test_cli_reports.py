@@ -75,6 +75,22 @@ def test_show_prints_the_latest_check_by_subscriber_id_or_host(reports: Path, su
     assert "  MEDIA_ITEM   CREATE      4\n" in out
 
 
+def test_show_accepts_the_reports_subfolder_itself(reports: Path) -> None:
+    code, out, err = cli("report", "show", SUBSCRIBER, "--reports", str(reports / "reports"))
+    assert code == 0, err
+    assert "run-2" in out
+
+
+def test_show_words_an_errored_checks_mismatches_as_the_notice_does(tmp_path: Path) -> None:
+    folder = store_run(tmp_path, "run-1", [])
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(status="ERRORED", error={"type": "FindMismatchFailed", "message": "find failed"})
+    (folder / "summary.json").write_text(json.dumps(summary))
+    code, out, _err = cli("report", "show", SUBSCRIBER, "--reports", str(tmp_path))
+    assert code == 0
+    assert "Mismatches:     unknown (the check did not finish)" in out
+
+
 def test_show_lists_the_subscribers_it_knows_when_asked_for_another(reports: Path) -> None:
     code, _out, err = cli("report", "show", "nobody", "--reports", str(reports))
     assert code == 3

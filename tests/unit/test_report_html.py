@@ -89,7 +89,7 @@ def test_an_error_message_and_diagnosis_are_text_too() -> None:
     page = render_report(errored)
     assert HOSTILE[1] not in page and HOSTILE[0] not in page
     assert 'id="error"' in page and "FindMismatchFailed" in page
-    assert '<b id="n-mismatches">?</b>' in page  # unknown, not "0": that would read as in sync
+    assert '<b id="n-mismatches">unknown</b>' in page  # unknown, not "0": that would read as in sync
 
 
 def test_only_the_pages_own_script_may_run_and_nothing_is_loaded_from_elsewhere() -> None:
@@ -168,3 +168,37 @@ def test_a_verifying_check_shows_the_remediation_verdict_and_what_led_to_it() ->
 
 def test_an_ordinary_check_has_no_remediation_section() -> None:
     assert 'id="remediation"' not in render_report(summary())
+
+
+def test_a_drift_report_ends_with_the_next_steps_as_ready_to_run_commands() -> None:
+    page = render_report(summary(publisher="dx.example.com_8443"))
+    steps = page.split('id="next-steps"', 1)[1].split("</ol>", 1)[0]
+    assert "damdrift baseline create . --out ignore-rules.json" in steps
+    ours = "damdrift check --hostname dx.example.com --dx-port 8443 --subscriber-id sub-1 --remediate ask"
+    theirs = "start-staging-resync -hostname dx.example.com -dxPort 8443 -subscriberId sub-1"
+    assert ours in steps and f"dxclient manage-dam-staging {theirs}" in steps
+
+
+def test_a_subscriber_id_from_dx_is_shell_quoted_in_the_next_steps() -> None:
+    page = render_report(summary(subscriber_id="x; rm -rf ~"))
+    steps = page.split('id="next-steps"', 1)[1].split("</ol>", 1)[0]
+    assert "--subscriber-id &#x27;x; rm -rf ~&#x27;" in steps
+    assert "--subscriber-id x; rm" not in steps
+
+
+def test_in_sync_and_errored_reports_have_no_next_steps_but_an_errored_find_has_hcls_hint() -> None:
+    assert 'id="next-steps"' not in render_report(summary(status=CheckStatus.IN_SYNC, counts={}, total=0))
+    errored = summary(
+        status=CheckStatus.ERRORED,
+        counts={},
+        total=0,
+        error=ErrorInfo(
+            type="FindMismatchFailed",
+            message="find failed",
+            diagnosis={"operation": {"status": "FAILED", "retryCounter": 2}},
+        ),
+    )
+    page = render_report(errored)
+    assert 'id="next-steps"' not in page
+    hint = page.split('id="hint"', 1)[1].split("</p>", 1)[0]
+    assert "failed on volume" in hint and "deregister and register the subscriber again" in hint

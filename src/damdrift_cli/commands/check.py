@@ -17,16 +17,22 @@ import os
 import select
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from damdrift.remediation.approval import PendingApproval
+from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
+from damdrift.report.next_steps import error_hint, next_steps
+from damdrift.report.summary import Summary
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
+from damdrift_cli.demo import DEMO_PORT, demo_scenario, run_number
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local.lambda_adapter import Invocation
+from damdrift_cli.local.reports import inside
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
@@ -201,11 +207,21 @@ def _publisher(
         connection_of(publisher)  # a bad option fails before the password prompt
         yield publisher, args.dx_username, read_password(args.dx_username, args.config_password), {}, {}
         return
-    from damdrift_cli.simulator import Simulator, load_scenario
+    from damdrift_cli.simulator import Simulator
 
-    scenario = load_scenario("default")
-    with Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS) as simulator:
-        print(f"DX simulator (scenario 'default') listening on {simulator.base_url}", file=progress)
+    number = run_number(args.out)
+    scenario = demo_scenario(number)
+    try:
+        simulator = Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS, port=DEMO_PORT).start()
+    except OSError:
+        simulator = Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS).start()
+        print(
+            f"damdrift: warning: port {DEMO_PORT} is taken; the demo publisher runs on {simulator.port}, "
+            "so this check is not compared with earlier demo checks",
+            file=progress,
+        )
+    with contextlib.closing(_Stopping(simulator)):
+        print(f"DX simulator (demo run {number}) listening on {simulator.base_url}", file=progress)
         publisher = {"hostname": simulator.hostname, "dxProtocol": "http", "dxPort": simulator.port}
         simulator.configure(resync_duration_seconds=1.0, operation_duration_seconds=2.0)
         dams = {
@@ -214,6 +230,16 @@ def _publisher(
             if spec.dam and (dam := simulator.subscriber_dam(spec.id))
         }
         yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL, dams
+
+
+class _Stopping:
+    """``contextlib.closing`` for a started simulator (its own ``with`` would start it again)."""
+
+    def __init__(self, simulator: Any) -> None:
+        self.simulator = simulator
+
+    def close(self) -> None:
+        self.simulator.stop()
 
 
 def _poll_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -259,7 +285,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
         total = outcome.get("total", 0)
         ignored = outcome.get("ignoredTotal") or 0
         counted = f"{total - ignored} mismatches ({ignored} ignored)" if ignored else f"{total} mismatches"
-        found = counted if status != "ERRORED" or outcome.get("partial") else "check errored"
+        unknown = "mismatches unknown (the check did not finish)"  # as the notice and HTML word it
+        found = counted if status != "ERRORED" or outcome.get("partial") else unknown
         if outcome.get("partial"):
             found += " downloaded before the failure"
         print(f"\n  {status:<8} {name} (subscriber {outcome.get('subscriberId')}): {found}", file=out)
@@ -275,22 +302,59 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
                 f"           error: {error.get('type') or error.get('Error')}: {error.get('message', '')}",
                 file=out,
             )
+        summary = _local_summary(out_dir, outcome.get("summaryKey"))
+        if summary is not None:
+            _print_diagnosis(summary[1], out)
         if outcome.get("summaryKey"):
-            local = out_dir / outcome["summaryKey"]
-            print(
-                f"           report: {outcome.get('reportLocation')}\n           local:  {local.parent}/",
-                file=out,
-            )
+            folder = inside(out_dir, outcome["summaryKey"])
+            html = folder.parent / HTML_FILENAME if folder is not None else None
+            shown = html if html is not None and html.is_file() else (folder.parent if folder else "-")
+            print(f"           report: {shown}", file=out)
         remediation = item.get("remediation")
         if remediation:
             print(f"           remediation: {remediation_text(status, remediation)}", file=out)
         notified = (item.get("notified") or {}).get("status")
         print(f"           notice: {notified}", file=out)
+        if summary is not None and not remediation:
+            _print_next_steps(*summary, out)
         worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     return worst
+
+
+def _local_summary(out_dir: Path, key: str | None) -> tuple[Path, Summary] | None:
+    """The outcome's summary.json as copied to --out (its folder and content), if it is there."""
+    path = inside(out_dir, key) if key else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return path.parent, Summary.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _print_diagnosis(summary: Summary, out: TextIO) -> None:
+    """An ERRORED check's diagnosis (what DX said) and HCL's hint, as the notice and HTML give them."""
+    error = summary.error
+    if error is None:
+        return
+    for key, value in sorted((error.diagnosis or {}).items()):
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        print(f"           dx:     {key}: {shown[:200]}", file=out)
+    hint = error_hint(error)
+    if hint is not None:
+        for number, line in enumerate(textwrap.wrap(hint, 88)):
+            print(f"           {'hint:  ' if number == 0 else '       '}{line}", file=out)
+
+
+def _print_next_steps(folder: Path, summary: Summary, out: TextIO) -> None:
+    steps = next_steps(summary, check_folder=str(folder))
+    if steps:
+        print("           next steps:", file=out)
+    for step in steps:
+        print(f"             {step.what}:\n               {step.command}", file=out)
 
 
 def failure_text(error: str | None, cause: str | None) -> str:

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
-from damdrift.report.notification import counts_lines, since_text
-from damdrift.report.summary import Summary, counts_table
+from damdrift.report.notification import counts_lines, mismatches_text, since_text
+from damdrift.report.summary import CheckStatus, Summary, counts_table
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.reports import (
     DEFAULT_REPORTS,
@@ -204,6 +204,8 @@ def _files(run: Run, target: Path) -> dict[str, str]:
 
 
 def _mismatches(summary: Summary) -> str:
+    if summary.status is CheckStatus.ERRORED:
+        return mismatches_text(summary)  # as the notice and the HTML report say it
     if summary.ignored_total:
         return f"{summary.effective_total} ({summary.ignored_total} ignored, {summary.total} in all)"
     return str(summary.total)

@@ -88,6 +88,8 @@ class Run:
 def subscriber_directories(reports: Path, subscriber: str) -> list[Path]:
     """Folders of ``subscriber`` (its id, or its target host as the latest summary names it)."""
     root = reports / ROOT
+    if not root.is_dir() and reports.name == ROOT and reports.is_dir():
+        root, reports = reports, reports.parent  # given DIR/reports instead of DIR: no reports/reports/
     if not root.is_dir():
         raise ReportsError(
             f"{reports} holds no reports (no {root}/): run `damdrift check --out {reports}` first"

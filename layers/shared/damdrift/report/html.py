@@ -18,6 +18,7 @@ from datetime import datetime
 from html import escape
 
 from damdrift.report.diff import ChangeClass, RecordSample, RunDiff
+from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.summary import CheckStatus, Summary, counts_table
 
 HTML_FILENAME = "report.html"
@@ -78,6 +79,7 @@ td.num,th.num{text-align:right}
 table.sortable th{cursor:pointer;user-select:none;background:#f0f2f5}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 .note{color:#5c6670;font-size:13px}.error{white-space:pre-wrap;background:#fff4f2;padding:8px}
+pre{white-space:pre-wrap;background:#f4f6f8;padding:6px;margin:4px 0}
 svg text{font:12px system-ui,sans-serif;fill:#1d232a}
 """
 
@@ -129,6 +131,7 @@ def render_report(
     ]
     if summary.error is not None:
         parts.append(_error(summary))
+    parts.append(_next_steps(summary))
     parts.append(_remediation(summary))
     if summary.counts:
         parts.append(_section("Records by type and action", _by_type_chart(summary), "chart"))
@@ -180,8 +183,8 @@ def _header(summary: Summary) -> str:
 def _numbers(summary: Summary) -> str:
     unknown = summary.status is CheckStatus.ERRORED and not summary.partial  # "0" would read as in sync
     cells: list[tuple[str, object]] = [
-        ("Mismatches", "?" if unknown else summary.effective_total),
-        ("Ignored", "?" if unknown else summary.ignored_total),
+        ("Mismatches", "unknown" if unknown else summary.effective_total),
+        ("Ignored", "unknown" if unknown else summary.ignored_total),
     ]
     changes = summary.changes
     note = ""
@@ -205,7 +208,20 @@ def _error(summary: Summary) -> str:
     if summary.error.diagnosis:
         text += "\n\n" + json.dumps(summary.error.diagnosis, indent=2, ensure_ascii=False, default=str)
     body = f"<p><b>{_text(summary.error.type)}</b></p><div class=error>{_text(text)}</div>"
+    hint = error_hint(summary.error)
+    if hint is not None:
+        body += f'<p id="hint"><b>Hint:</b> {_text(hint)}</p>'
     return _section("Error", body, "error")
+
+
+def _next_steps(summary: Summary) -> str:
+    """A DRIFT check's next steps, as the terminal prints them, for a terminal in this report's folder."""
+    steps = next_steps(summary)
+    if not steps:
+        return ""
+    items = "".join(f"<li>{_text(step.what)}:<pre>{_text(step.command)}</pre></li>" for step in steps)
+    intro = '<p class="note">Commands for a terminal opened in this report\'s folder.</p>'
+    return _section("Next steps", f'{intro}<ol id="next-steps">{items}</ol>', "next-steps")
 
 
 def _remediation(summary: Summary) -> str:

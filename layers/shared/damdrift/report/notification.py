@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from damdrift.report.diff import ChangeClass, RunDiff
+from damdrift.report.next_steps import error_hint
 from damdrift.report.summary import Changes, CheckStatus, Summary, counts_table
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
@@ -47,19 +48,6 @@ _INVISIBLE = re.compile(
     r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")
-
-VOLUME_HINT = (
-    "HCL: a find that fails, or runs for more than 30 minutes, usually means too much data. Look at DX's "
-    "findStagingMismatch operations: status FAILED with retryCounter > 0 means it failed on volume. "
-    "HCL's remedy is to deregister and register the subscriber again (which restages everything); "
-    "from CF218 HCL recommends maxRecordsToCompare = 1000."
-)
-FAILED_ON_VOLUME_HINT = (
-    "DX's findStagingMismatch operation is FAILED with retryCounter > 0: by HCL's documentation it "
-    "failed on volume (too much data). HCL's remedy is to deregister and register the subscriber again "
-    "(which restages everything); from CF218 HCL recommends maxRecordsToCompare = 1000."
-)
-_FIND_ERRORS = frozenset({"FindMismatchFailed", "FindMismatchTimedOut"})
 
 
 class ReportLink(BaseModel):
@@ -150,7 +138,7 @@ def _message(
     if summary.target_host:
         lines.append(_field("Target host", summary.target_host))
     lines.append(_field("Status", str(summary.status)))
-    lines.append(_field("Mismatches", _mismatches(summary)))
+    lines.append(_field("Mismatches", mismatches_text(summary)))
     if summary.changes is not None and summary.status is not CheckStatus.ERRORED:
         lines.append(_field("Since previous", since_text(summary.changes)))
     if summary.counts or (diff is not None and diff.resolved.total):
@@ -186,7 +174,8 @@ def _message(
     return text
 
 
-def _mismatches(summary: Summary) -> str:
+def mismatches_text(summary: Summary) -> str:
+    """The mismatch count as every view words it: "unknown" (never "0") when the check did not finish."""
     if summary.partial:
         return f"{summary.total} so far (partial report)"
     if summary.status is CheckStatus.ERRORED and summary.total == 0:
@@ -300,10 +289,9 @@ def _error_lines(summary: Summary) -> list[str]:
             lines.append(f"  {_inline(key, 80)}: {_inline(text, _DIAGNOSIS_VALUE_MAX)}")
         if len(items) > _DIAGNOSIS_MAX_ITEMS:
             lines.append(f"  ... and {len(items) - _DIAGNOSIS_MAX_ITEMS} more (see summary.json)")
-    if _failed_on_volume(error.diagnosis):
-        lines += ["", "Hint:", *_wrapped(FAILED_ON_VOLUME_HINT)]
-    elif error.type in _FIND_ERRORS:
-        lines += ["", "Hint:", *_wrapped(VOLUME_HINT)]
+    hint = error_hint(error)
+    if hint is not None:
+        lines += ["", "Hint:", *_wrapped(hint)]
     return lines
 
 
@@ -315,24 +303,6 @@ def _flatten(diagnosis: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
                 yield f"{key}.{inner}", inner_value
         else:
             yield str(key), value
-
-
-def _failed_on_volume(diagnosis: Mapping[str, Any] | None) -> bool:
-    """Whether the diagnosis shows a FAILED operation with ``retryCounter > 0`` (top level or one down)."""
-    if not diagnosis:
-        return False
-    if diagnosis.get("failedOnVolume") is True:
-        return True
-    candidates = [diagnosis, *(value for value in diagnosis.values() if isinstance(value, Mapping))]
-    for candidate in candidates:
-        retries = candidate.get("retryCounter")
-        if (
-            str(candidate.get("status", "")).upper() == "FAILED"
-            and isinstance(retries, int | float)
-            and retries > 0
-        ):
-            return True
-    return False
 
 
 def _field(label: str, value: str) -> str:

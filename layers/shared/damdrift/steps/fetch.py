@@ -28,12 +28,13 @@ from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.diff import RunDiff
 from damdrift.report.html import HTML_FILENAME
+from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
 from damdrift.settings import Settings
-from damdrift.state import PollPhase, SubscriberTask
+from damdrift.state import PollPhase, PollState, SubscriberTask
 from damdrift.steps.common import dx_client
 from damdrift.steps.download import Download, discard_parts, download_report, salvage, store_report
 from damdrift.steps.insight import (
@@ -210,7 +211,7 @@ def _summary(
         find_duration_seconds=max(0.0, (now - poll.find_started_at).total_seconds())
         if poll and find_completed
         else None,
-        poll_count=poll.poll_count if poll else None,
+        poll_count=_polls(poll, error),
         error=error,
         partial=partial,
         report_prefix=prefix,
@@ -219,6 +220,15 @@ def _summary(
     )
     summary.remediation = remediation_record(task, summary)
     return summary
+
+
+def _polls(poll: PollState | None, error: ErrorInfo | None) -> int | None:
+    """Status polls made. A poll that failed the find (FAILED, or past the cap) raised instead of
+    returning its state, so ``$.poll`` lacks it; the error's message counts it, and so does this."""
+    if poll is None:
+        return None
+    failed_poll = error is not None and error.type in FIND_ERRORS and poll.phase != PollPhase.COMPLETED
+    return poll.poll_count + (1 if failed_poll else 0)
 
 
 def should_notify(policy: NotifyPolicy, summary: Summary) -> bool:
