@@ -19,16 +19,15 @@ from damdrift_cli.simulator.scenario import DriftRange, SubscriberSpec
 #: WebSphere Portal's classic HTTP port, which a DX administrator will recognise; loopback only.
 DEMO_PORT = 10039
 DEMO_HOST = "127.0.0.1"
-PUBLISHER_ID = f"{DEMO_HOST}_{DEMO_PORT}"
 #: How many (record type, action) counts move from one run to the next, and by how much at most.
 _MOVES, _STEP = 4, 3
 
 
-def run_number(out: Path) -> int:
+def run_number(out: Path, port: int) -> int:
     """1 for the first demo check in ``out``, then 2, 3, ...: earlier checks of the demo publisher + 1."""
     runs = {
         path.parent.name
-        for path in (out / ROOT / PUBLISHER_ID).glob("*/*/*/*/*/summary.json")
+        for path in (out / ROOT / f"{DEMO_HOST}_{port}").glob("*/*/*/*/*/summary.json")
         if not path.parent.name.endswith("-verify")  # a remediation's verifying check is not a run
     }
     return 1 + len(runs)

@@ -27,9 +27,9 @@ from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.summary import Summary
-from damdrift_cli import exit_status
+from damdrift_cli import demo, exit_status
 from damdrift_cli.commands.approve import describe
-from damdrift_cli.demo import DEMO_PORT, demo_scenario, run_number
+from damdrift_cli.demo import demo_scenario, run_number
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.reports import inside
@@ -209,14 +209,14 @@ def _publisher(
         return
     from damdrift_cli.simulator import Simulator
 
-    number = run_number(args.out)
+    number = run_number(args.out, demo.DEMO_PORT)
     scenario = demo_scenario(number)
     try:
-        simulator = Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS, port=DEMO_PORT).start()
+        simulator = Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS, port=demo.DEMO_PORT).start()
     except OSError:
         simulator = Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS).start()
         print(
-            f"damdrift: warning: port {DEMO_PORT} is taken; the demo publisher runs on {simulator.port}, "
+            f"damdrift: warning: port {demo.DEMO_PORT} is taken; the demo publisher is on {simulator.port}, "
             "so this check is not compared with earlier demo checks",
             file=progress,
         )
