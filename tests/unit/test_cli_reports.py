@@ -189,3 +189,27 @@ def test_check_accepts_the_on_change_policy_and_an_ignore_file() -> None:
         ["check", "--notify-policy", "on-change", "--ignore-file", "rules.json"]
     )
     assert (args.notify_policy, args.ignore_file) == ("on-change", Path("rules.json"))
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("next week", "expected a date as YYYY-MM-DD, e.g. 2026-12-31; got 'next week'"),
+        ("31/12/2030", "expected a date as YYYY-MM-DD"),
+        ("2020-01-01", "2020-01-01 is in the past: give today"),
+    ],
+)
+def test_baseline_expires_takes_only_a_future_iso_date_and_says_so(
+    reports: Path, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = run_folder(reports, "run-2")
+    with pytest.raises(SystemExit) as exited:
+        main(["baseline", "create", str(folder), "--expires", value])
+    assert exited.value.code == 3
+    assert said in capsys.readouterr().err
+
+
+def test_baseline_expires_accepts_a_future_date(reports: Path) -> None:
+    code, out, _err = cli("baseline", "create", str(run_folder(reports, "run-2")), "--expires", "2099-12-31")
+    assert code == 0
+    assert '"expires": "2099-12-31"' in out

@@ -91,8 +91,21 @@ def test_an_expiry_timestamp_is_exact() -> None:
     ],
 )
 def test_a_bad_rules_file_is_refused_naming_the_place(document: str, where: str) -> None:
-    with pytest.raises(IgnoreRulesError, match=rf"first at {where}"):
+    with pytest.raises(IgnoreRulesError, match=rf"\(1 problem\): {where}: "):
         IgnoreRules.parse(document)
+
+
+def test_every_mistake_of_a_rules_file_is_reported_at_once() -> None:
+    document = (
+        '{"rules": [{"recordTyp": "COLLECTION"}, {"recordType": "MEDIA_ITEM"},'
+        ' {"recordType": "X", "expires": "next week"}, {"comment": "matches everything"}]}'
+    )
+    with pytest.raises(IgnoreRulesError) as refused:
+        IgnoreRules.parse(document)
+    message = str(refused.value)
+    assert message.startswith("invalid ignore rules (3 problems): ")
+    assert "rules.0.recordTyp: " in message and "rules.3: name at least one of recordType" in message
+    assert "rules.2.expires: expected a date YYYY-MM-DD" in message and "rules.1" not in message
 
 
 def summary() -> Summary:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,9 +40,26 @@ def register(subparsers: Any) -> None:
     create.add_argument("--out", type=Path, help="the rules file to write or add to (default: print)")
     create.add_argument("--comment", help="why this drift is accepted (default: names the check)")
     create.add_argument(
-        "--expires", type=date.fromisoformat, help="YYYY-MM-DD: the last day the baseline applies"
+        "--expires",
+        type=future_date,
+        metavar="YYYY-MM-DD",
+        help="the last day the baseline applies, a future date (default: it never expires)",
     )
     create.set_defaults(run=run_create)
+
+
+def future_date(value: str) -> date:
+    """``--expires``: an ISO date (YYYY-MM-DD) from today (UTC) on; anything else says what it wants."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date as YYYY-MM-DD, e.g. 2026-12-31; got {value!r}"
+        ) from None
+    today = datetime.now(UTC).date()
+    if day < today:
+        raise argparse.ArgumentTypeError(f"{value} is in the past: give today ({today}) or a later day")
+    return day
 
 
 def run_create(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

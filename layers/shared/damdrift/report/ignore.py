@@ -38,6 +38,17 @@ from damdrift.settings import DEFAULT_RULES_KEY as DEFAULT_RULES_KEY  # noqa: PL
 _MAX_PATTERN = 1024
 
 
+_MAX_PROBLEMS = 20
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    if "expires" in loc:  # one problem, not one per member of the date | datetime union
+        loc = loc[: loc.index("expires") + 1]
+        message = "expected a date YYYY-MM-DD (the last day it applies) or a time like 2026-12-31T18:00:00Z"
+    where = ".".join(str(part) for part in loc) or "file"
+    return f"{where}: {message.removeprefix('Value error, ')}"
+
+
 class IgnoreRulesError(ValueError):
     """The rules file is not valid; the message says where."""
 
@@ -99,15 +110,17 @@ class IgnoreRules(BaseModel):
 
     @classmethod
     def parse(cls, text: str | bytes) -> IgnoreRules:
-        """Parse a rules file; :class:`IgnoreRulesError` names the first problem (``rules.3.expires``)."""
+        """Parse a rules file; :class:`IgnoreRulesError` names every problem (``rules.3.expires: ...``), so
+        a file with several mistakes is fixed in one go."""
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            where = ".".join(str(part) for part in first["loc"]) or "file"
-            raise IgnoreRulesError(
-                f"invalid ignore rules ({exc.error_count()} problems), first at {where}: {first['msg']}"
-            ) from None
+            errors = exc.errors(include_url=False, include_input=False)
+            problems = list(dict.fromkeys(_problem(error["loc"], error["msg"]) for error in errors))
+            more = f"; and {len(problems) - _MAX_PROBLEMS} more" if len(problems) > _MAX_PROBLEMS else ""
+            count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+            shown = "; ".join(problems[:_MAX_PROBLEMS])
+            raise IgnoreRulesError(f"invalid ignore rules ({count}): {shown}{more}") from None
 
     def dumps(self) -> str:
         return json.dumps(
