@@ -33,6 +33,7 @@ from damdrift_cli.demo import demo_scenario, run_number
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.reports import inside
+from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
@@ -125,6 +126,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         execution_input.update(remediation_input(args, dams))
         watcher = _Progress(progress)
         with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
+            watcher.retries = RetryTracker(
+                retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
+            )
             seeded = aws.upload_history(args.out)
             if seeded:
                 print(f"Compared with the checks in {args.out}/ ({seeded} files uploaded)", file=progress)
@@ -252,10 +256,12 @@ def _poll_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class _Progress:
-    """Prints one line per step as the handlers run, so a person sees the check move."""
+    """Prints one line per step as the handlers run, so a person sees the check move; a failure says
+    why and what the state machine does next (``retrying in up to 4 s (2/5)``)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.retries = RetryTracker({})
 
     def invoked(self, invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
@@ -263,8 +269,27 @@ class _Progress:
             "subscriberId", ""
         )
         step = invocation.function.rsplit("-", 1)[-1].removesuffix("Function")
-        what = "failed" if invocation.errored else "done"
-        print(f"  [{step}] {subscriber} {what}", file=self.stream, flush=True)
+        if not invocation.errored:
+            self.retries.succeeded(invocation.function, subscriber)
+            print(f"  [{step}] {subscriber} done", file=self.stream, flush=True)
+            return
+        error_type, message = _lambda_error(invocation.payload)
+        then = self.retries.failed(invocation.function, subscriber, error_type)
+        print(
+            f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}", file=self.stream, flush=True
+        )
+
+
+def _lambda_error(payload: str) -> tuple[str, str]:
+    """Lambda's error envelope as (errorType, errorMessage's first line, capped)."""
+    try:
+        envelope = json.loads(payload)
+    except ValueError:
+        envelope = None
+    if not isinstance(envelope, dict):
+        return "Lambda.Unknown", ""
+    message = str(envelope.get("errorMessage") or "").splitlines()
+    return str(envelope.get("errorType") or "Lambda.Unknown"), (message[0][:300] if message else "")
 
 
 def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
