@@ -22,12 +22,15 @@ def own_demo_port(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_second_demo_run_shows_new_and_resolved_records_and_the_next_steps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check", "--demo", "--out", str(tmp_path)]) == 2
+    assert main(["check", "--demo", "--out", str(tmp_path / "out")]) == 2
     first = capsys.readouterr()
     assert "none (the first check)" in first.out
 
-    assert main(["check", "--demo", "--out", str(tmp_path)]) == 2
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": [{"recordType": "MEDIA_ITEM", "subscriberId": "deregistered-sub"}]}')
+    assert main(["check", "--demo", "--out", str(tmp_path / "out"), "--ignore-file", str(rules)]) == 2
     second = capsys.readouterr()
+    assert "rules.0 names subscriber 'deregistered-sub', which is not registered" in second.err
     assert "(demo run 2)" in second.err
     drift = second.out.split("  DRIFT    ", 1)[1].split("\n\n", 1)[0]
     changes = re.search(r"since previous check: \+(\d+) new, -(\d+) resolved, (\d+) unchanged", drift)

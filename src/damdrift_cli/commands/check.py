@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
     ensure_writable(args.out)
     quiet_moto_logs()
     with _publisher(args, progress) as (publisher, username, password, poll, dams):
-        _preflight(args, publisher, username, password, progress)
+        _preflight(args, publisher, (username, password), rules, progress)
         execution_input: dict[str, Any] = {"publisher": publisher}
         if args.subscriber_id:
             execution_input["subscriberIds"] = args.subscriber_id
@@ -184,9 +184,14 @@ def _ignore_rules(args: argparse.Namespace) -> bytes | None:
 
 
 def _preflight(
-    args: argparse.Namespace, publisher: dict[str, Any], username: str, password: str, progress: TextIO
+    args: argparse.Namespace,
+    publisher: dict[str, Any],
+    credentials: tuple[str, str],
+    rules: bytes | None,
+    progress: TextIO,
 ) -> None:
     """One login before the state machine starts: a wrong host, port, protocol or password fails now."""
+    username, password = credentials
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
     unknown = [i for i in args.subscriber_id if i not in registered]
@@ -200,6 +205,10 @@ def _preflight(
         f"Logged in to {publisher['hostname']} as {username}: {len(subscribers)} subscribers registered",
         file=progress,
     )
+    if rules is not None:
+        publisher_id = connection_of(publisher).publisher_id
+        for stranger in IgnoreRules.parse(rules).strangers(publisher_id, sorted(registered)):
+            print(f"damdrift: warning: --ignore-file {args.ignore_file}: {stranger}", file=progress)
 
 
 @contextlib.contextmanager

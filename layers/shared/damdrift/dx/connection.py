@@ -92,9 +92,12 @@ class DxConnection(BaseModel):
 
     @property
     def publisher_id(self) -> str:
-        """The name reports are filed under: host, plus the port when it is not the default."""
+        """The name reports, baselines and history are filed under: the host name lower-cased (DNS
+        names are case-insensitive), plus the DAM API's port when it is not the protocol's default, so
+        ``--dx-port 443`` and no port are one publisher, not two histories."""
         port = self.dam_api_port or self.dx_port
-        return self.hostname + (f"_{port}" if port else "")
+        default = 443 if self.protocol == "https" else 80
+        return self.hostname.lower() + (f"_{port}" if port and port != default else "")
 
 
 def _is_ipv6_literal(value: str) -> bool:

@@ -127,6 +127,21 @@ class IgnoreRules(BaseModel):
             self.model_dump(mode="json", by_alias=True, exclude_none=True), indent=2, ensure_ascii=False
         )
 
+    def strangers(self, publisher: str, subscriber_ids: list[str]) -> list[str]:
+        """Rules scoped to a publisher or subscriber this check does not have, described: a rule that
+        names ``dx.example.com_443`` or a deregistered subscriber silently ignores nothing."""
+        found = []
+        for index, rule in enumerate(self.rules):
+            if not _glob(rule.publisher)(publisher):
+                found.append(
+                    f"rules.{index} names publisher {rule.publisher!r}; this check's is {publisher!r}"
+                )
+            elif rule.subscriber_id is not None and not any(map(_glob(rule.subscriber_id), subscriber_ids)):
+                found.append(
+                    f"rules.{index} names subscriber {rule.subscriber_id!r}, which is not registered"
+                )
+        return found
+
     def matcher(self, publisher: str, subscriber_id: str, now: datetime) -> IgnoreMatcher:
         """The rules that apply to one subscriber's check at ``now``, ready to match records."""
         active: list[tuple[int, IgnoreRule]] = []
