@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -24,8 +24,31 @@ from damdrift_cli.commands import approve, baseline, check, report, simulate, su
 from damdrift_cli.exit_status import CommandFailed
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written, and every option's default in its help (unless the help says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if text == argparse.SUPPRESS or "default" in text or not action.option_strings:
+            return text
+        if default in (None, False, [], argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse's parser, but a usage error exits with TOOL_FAILED: 2 means "a check errored" here."""
+    """argparse's parser, but a usage error exits with TOOL_FAILED: 2 means "a check errored" here,
+    and --help shows every default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("formatter_class") in (
+            None,
+            argparse.HelpFormatter,
+            argparse.RawDescriptionHelpFormatter,
+        ):
+            kwargs["formatter_class"] = _HelpFormatter
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)

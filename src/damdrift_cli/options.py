@@ -86,7 +86,9 @@ def add_connection_arguments(parser: argparse.ArgumentParser, *, hostname_requir
         metavar="PATH",
         help="dxclient's config.json: connection settings (and dxPassword) not given as options",
     )
-    group.add_argument("--ca-bundle", help="CA bundle (PEM) of a DX ingress with a private CA")
+    group.add_argument(
+        "--ca-bundle", help="CA bundle (PEM) of a DX ingress with a private CA (default: the public CAs)"
+    )
     group.add_argument(
         "--insecure",
         action="store_true",

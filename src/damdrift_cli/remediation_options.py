@@ -37,7 +37,12 @@ def add_remediation_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--force-remediation", action="store_true", help="lift the one-remediation-a-day limit"
     )
-    group.add_argument("--approval-timeout", type=int, help="seconds to wait for an answer (remediate ask)")
+    group.add_argument(
+        "--approval-timeout",
+        type=int,
+        help="seconds the execution waits for an answer (remediate ask; default 86400); "
+        "the terminal prompt denies after 300 s without one",
+    )
     group.add_argument(
         "--approve",
         choices=["prompt", "yes", "no"],

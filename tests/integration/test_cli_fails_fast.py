@@ -217,3 +217,44 @@ def test_approve_without_aws_credentials_says_so_in_one_sentence(
     status, _, err = damdrift(capsys, "approve", "--bucket", "b", "--region", "us-east-1", "--list")
     assert status == 3
     assert err.count("\n") == 1 and "credentials" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "default"),
+    [
+        (["check"], "--out OUT", "(default: dam-drift-reports)"),
+        (["check"], "--dx-protocol", "default: https"),
+        (["check"], "--dx-username", "(default: wpsadmin)"),
+        (["check"], "--busy-policy", "(default: wait)"),
+        (
+            ["report", "show"],
+            "--reports REPORTS",
+            "(default: dam-drift-reports; make demo writes reports-demo)",
+        ),
+        (["report", "open"], "--trend TREND", "(default 30)"),
+    ],
+)
+def test_help_shows_the_defaults(
+    command: list[str], option: str, default: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    options = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())
+    assert default in options.split(option, 1)[1].split(" --", 1)[0]
+
+
+def test_dx_protocol_http_warns_that_the_password_crosses_unencrypted(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = damdrift(
+        capsys,
+        "subscribers",
+        "--hostname",
+        "127.0.0.1",
+        "--dx-port",
+        str(publisher.port),
+        "--dx-protocol",
+        "http",
+    )
+    assert status == 0
+    assert "warning: dxProtocol http: the DX password and session cookie cross the network unencrypted" in err

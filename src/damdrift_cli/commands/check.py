@@ -82,7 +82,10 @@ def register(subparsers: Any) -> None:
         "--max-find-duration", type=int, help="give up on a find after this many seconds (default 7200)"
     )
     policy.add_argument(
-        "--busy-policy", choices=["wait", "report"], help="when staging operations are running"
+        "--busy-policy",
+        choices=["wait", "report"],
+        help="when staging operations are running: wait for them, or end as ERRORED 'publisher busy' "
+        "(default: wait)",
     )
     policy.add_argument(
         "--notify-policy",
@@ -94,7 +97,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ignore-file",
         type=Path,
-        help="ignore rules (JSON) for this run: stored where the functions read them (IGNORE_RULES_KEY)",
+        help="ignore rules (JSON) for this run: stored where the functions read them (IGNORE_RULES_KEY; "
+        "default: none)",
     )
     parser.set_defaults(run=run)
 
