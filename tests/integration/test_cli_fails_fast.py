@@ -229,7 +229,7 @@ def test_approve_without_aws_credentials_says_so_in_one_sentence(
         (
             ["report", "show"],
             "--reports REPORTS",
-            "(default: dam-drift-reports; make demo writes reports-demo)",
+            "default: dam-drift-reports; make demo's is",
         ),
         (["report", "open"], "--trend TREND", "(default 30)"),
     ],

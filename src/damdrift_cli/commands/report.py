@@ -76,8 +76,8 @@ def _reports_option(parser: argparse.ArgumentParser) -> None:
         "--reports",
         type=Path,
         default=DEFAULT_REPORTS,
-        help=f"the folder damdrift check wrote with its out option (default: {DEFAULT_REPORTS}; "
-        "make demo writes reports-demo)",
+        help=f"the folder damdrift check wrote (its out option; default: {DEFAULT_REPORTS}; "
+        "make demo's is reports-demo)",
     )
 
 
