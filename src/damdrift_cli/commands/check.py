@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import select
+import shlex
 import sys
 import tempfile
 import textwrap
@@ -159,7 +160,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 + ", ".join(repr(key) for key in aws.refused_keys[:5]),
                 file=progress,
             )
-        return render(result, args.out, out)
+        rerun = f"damdrift check --demo --out {shlex.quote(str(args.out))}" if args.demo else None
+        return render(result, args.out, out, rerun)
 
 
 def ensure_writable(folder: Path) -> None:
@@ -305,8 +307,9 @@ def _lambda_error(payload: str) -> tuple[str, str]:
     return str(envelope.get("errorType") or "Lambda.Unknown"), (message[0][:300] if message else "")
 
 
-def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
-    """Prints each subscriber's outcome and the notices; returns the exit status."""
+def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None) -> int:
+    """Prints each subscriber's outcome and the notices; returns the exit status. ``rerun`` is the
+    check command the next steps suggest (default: ``damdrift check --hostname ...``)."""
     print(f"\nExecution {result.name}: {result.status} in {result.seconds:.1f} s", file=out)
     if result.status != "SUCCEEDED":
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
@@ -344,17 +347,19 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
         if summary is not None:
             _print_diagnosis(summary[1], out)
         if outcome.get("summaryKey"):
-            folder = inside(out_dir, outcome["summaryKey"])
-            html = folder.parent / HTML_FILENAME if folder is not None else None
-            shown = html if html is not None and html.is_file() else (folder.parent if folder else "-")
+            # As --out was given (relative stays relative), once it is known to stay inside it.
+            key = outcome["summaryKey"]
+            folder = (out_dir / key).parent if inside(out_dir, key) is not None else None
+            html = folder / HTML_FILENAME if folder is not None else None
+            shown = html if html is not None and html.is_file() else (folder or "-")
             print(f"           report: {shown}", file=out)
         remediation = item.get("remediation")
         if remediation:
             print(f"           remediation: {remediation_text(status, remediation)}", file=out)
         notified = (item.get("notified") or {}).get("status")
         print(f"           notice: {notified}", file=out)
-        if summary is not None and not remediation:
-            _print_next_steps(*summary, out)
+        if summary is not None:
+            _print_next_steps(summary[1], (out_dir / outcome["summaryKey"]).parent, rerun, out)
         worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
@@ -387,8 +392,8 @@ def _print_diagnosis(summary: Summary, out: TextIO) -> None:
             print(f"           {'hint:  ' if number == 0 else '       '}{line}", file=out)
 
 
-def _print_next_steps(folder: Path, summary: Summary, out: TextIO) -> None:
-    steps = next_steps(summary, check_folder=str(folder))
+def _print_next_steps(summary: Summary, folder: Path, rerun: str | None, out: TextIO) -> None:
+    steps = next_steps(summary, check_folder=str(folder), rerun=rerun)
     if steps:
         print("           next steps:", file=out)
     for step in steps:

@@ -68,9 +68,10 @@ def failed_on_volume(diagnosis: Mapping[str, Any] | None) -> bool:
     return False
 
 
-def next_steps(summary: Summary, *, check_folder: str = ".") -> list[NextStep]:
+def next_steps(summary: Summary, *, check_folder: str = ".", rerun: str | None = None) -> list[NextStep]:
     """A DRIFT check's next steps; ``check_folder`` is where the reader has the check's files (the
-    HTML report says ``.``: a terminal opened in the report's folder)."""
+    HTML report says ``.``: a terminal opened in the report's folder); ``rerun`` the ``damdrift check``
+    command with its connection options, when it is not ``--hostname`` and ``--dx-port`` (the demo)."""
     if summary.status is not CheckStatus.DRIFT:
         return []
     host, port = publisher_host_port(summary.publisher)
@@ -85,7 +86,7 @@ def next_steps(summary: Summary, *, check_folder: str = ".") -> list[NextStep]:
         ),
         NextStep(
             "remediate: resync the subscriber after you approve, then verify with a new find",
-            f"damdrift check {ours} --subscriber-id {subscriber} --remediate ask",
+            f"{rerun or f'damdrift check {ours}'} --subscriber-id {subscriber} --remediate ask",
         ),
         NextStep(
             "or by hand with dxclient (connection settings from its config.json)",
