@@ -1,0 +1,23 @@
+"""What `damdrift check` prints for a failed execution: one line, no Lambda stack trace."""
+
+import json
+
+from damdrift_cli.commands.check import failure_text
+
+
+def test_a_lambda_error_envelope_prints_as_its_type_and_message_without_the_stack() -> None:
+    cause = json.dumps(
+        {
+            "errorMessage": "publisher.hostname: expected a bare host name",
+            "errorType": "InvalidInput",
+            "stackTrace": ['  File "/var/task/app.py", line 20, in handler\n'],
+        }
+    )
+    assert (
+        failure_text("InvalidInput", cause) == "InvalidInput: publisher.hostname: expected a bare host name"
+    )
+
+
+def test_a_plain_cause_is_kept_and_a_missing_one_leaves_the_error() -> None:
+    assert failure_text("Interrupted", "stopped by Ctrl-C") == "Interrupted: stopped by Ctrl-C"
+    assert failure_text("States.Timeout", None) == "States.Timeout"
