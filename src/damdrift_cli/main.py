@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import sys
 import traceback
@@ -52,7 +53,36 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(exit_status.TOOL_FAILED, f"{self.prog}: error: {message}\n")
+        self.exit(exit_status.TOOL_FAILED, f"{self.prog}: error: {message}{self._did_you_mean()}\n")
+
+    def _did_you_mean(self) -> str:
+        """For a misspelt option (``-dxport``, ``--host-name``): the closest spelling damdrift has, in
+        the typed style (dxclient's ``-camelCase`` or ours)."""
+        known: dict[str, list[str]] = {}
+        for name in sorted(_option_strings(self)):
+            known.setdefault(name.lower().replace("-", ""), []).append(name)
+        spelled = {name for names in known.values() for name in names}
+        for arg in getattr(self, "argv", None) or sys.argv[1:]:
+            typed = arg.split("=", 1)[0]
+            if not typed.startswith("-") or typed in spelled:
+                continue
+            close = difflib.get_close_matches(typed.lower().replace("-", ""), known, n=1, cutoff=0.8)
+            if close:
+                names = known[close[0]]
+                same_style = [n for n in names if n.startswith("--") == typed.startswith("--")]
+                return f" (did you mean {(same_style or names)[0]}?)"
+        return ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every long option of the parser and its subcommands (argparse keeps them in ``_actions``)."""
+    found: set[str] = set()
+    for action in parser._actions:
+        found.update(name for name in action.option_strings if len(name) > 2)
+        if isinstance(action.choices, dict):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    parser.argv = list(argv) if argv is not None else sys.argv[1:]  # type: ignore[attr-defined]
     try:
         args = parser.parse_args(argv)
         result: int = args.run(args)

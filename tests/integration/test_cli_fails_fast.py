@@ -258,3 +258,16 @@ def test_dx_protocol_http_warns_that_the_password_crosses_unencrypted(
     )
     assert status == 0
     assert "warning: dxProtocol http: the DX password and session cookie cross the network unencrypted" in err
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("-dxport", "-dxPort"), ("--host-name", "--hostname"), ("-dxusername", "-dxUsername")],
+)
+def test_a_misspelt_option_is_answered_with_the_closest_spelling(
+    typed: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", typed, "x"])
+    assert exited.value.code == 3
+    assert f"(did you mean {meant}?)" in capsys.readouterr().err
