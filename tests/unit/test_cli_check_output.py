@@ -2,7 +2,7 @@
 
 import json
 
-from damdrift_cli.commands.check import failure_text
+from damdrift_cli.commands.check import failure_text, printable
 
 
 def test_a_lambda_error_envelope_prints_as_its_type_and_message_without_the_stack() -> None:
@@ -21,3 +21,7 @@ def test_a_lambda_error_envelope_prints_as_its_type_and_message_without_the_stac
 def test_a_plain_cause_is_kept_and_a_missing_one_leaves_the_error() -> None:
     assert failure_text("Interrupted", "stopped by Ctrl-C") == "Interrupted: stopped by Ctrl-C"
     assert failure_text("States.Timeout", None) == "States.Timeout"
+
+
+def test_text_from_dx_cannot_drive_the_terminal() -> None:
+    assert printable("sub\x1b]0;owned\x07\nhost\x9b2J") == "sub ]0;owned  host 2J"

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import select
 import shlex
 import sys
@@ -28,6 +29,7 @@ from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.summary import Summary
+from damdrift.store import SUMMARY_FILENAME
 from damdrift_cli import demo, exit_status
 from damdrift_cli.commands.approve import describe
 from damdrift_cli.demo import demo_scenario, run_number
@@ -41,6 +43,7 @@ from damdrift_cli.preflight import connection_of, login_once
 from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = exit_status.IN_SYNC, exit_status.DRIFT, exit_status.ERRORED
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: How long `--approve prompt` waits for an answer on the terminal before it denies.
 APPROVAL_PROMPT_SECONDS = 300
 
@@ -330,7 +333,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
         found = counted if status != "ERRORED" or outcome.get("partial") else unknown
         if outcome.get("partial"):
             found += " downloaded before the failure"
-        print(f"\n  {status:<8} {name} (subscriber {outcome.get('subscriberId')}): {found}", file=out)
+        who = printable(f"{name} (subscriber {outcome.get('subscriberId')})")
+        print(f"\n  {status:<8} {who}: {found}", file=out)
         changes = outcome.get("changes")
         if changes and status != "ERRORED":
             print(f"           since previous check: {_changes(changes)}", file=out)
@@ -339,17 +343,15 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
             print(f"           {record_type:<26} {cells}", file=out)
         error = outcome.get("error")
         if error:
-            print(
-                f"           error: {error.get('type') or error.get('Error')}: {error.get('message', '')}",
-                file=out,
-            )
-        summary = _local_summary(out_dir, outcome.get("summaryKey"))
+            said = f"{error.get('type') or error.get('Error')}: {error.get('message', '')}"
+            print(f"           error: {printable(said)}", file=out)
+        # The run's folder as --out was given (relative stays relative), once known to stay inside it.
+        key = outcome.get("summaryKey")
+        folder = (out_dir / key).parent if key and inside(out_dir, key) is not None else None
+        summary = _read_summary(folder)
         if summary is not None:
-            _print_diagnosis(summary[1], out)
-        if outcome.get("summaryKey"):
-            # As --out was given (relative stays relative), once it is known to stay inside it.
-            key = outcome["summaryKey"]
-            folder = (out_dir / key).parent if inside(out_dir, key) is not None else None
+            _print_diagnosis(summary, out)
+        if key:
             html = folder / HTML_FILENAME if folder is not None else None
             shown = html if html is not None and html.is_file() else (folder or "-")
             print(f"           report: {shown}", file=out)
@@ -358,8 +360,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
             print(f"           remediation: {remediation_text(status, remediation)}", file=out)
         notified = (item.get("notified") or {}).get("status")
         print(f"           notice: {notified}", file=out)
-        if summary is not None:
-            _print_next_steps(summary[1], (out_dir / outcome["summaryKey"]).parent, rerun, out)
+        if summary is not None and folder is not None:
+            _print_next_steps(summary, folder, rerun, out)
         worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
@@ -367,15 +369,17 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
     return worst
 
 
-def _local_summary(out_dir: Path, key: str | None) -> tuple[Path, Summary] | None:
-    """The outcome's summary.json as copied to --out (its folder and content), if it is there."""
-    path = inside(out_dir, key) if key else None
-    if path is None or not path.is_file():
-        return None
+def _read_summary(folder: Path | None) -> Summary | None:
+    """The run's summary.json as copied to --out, if it is there."""
     try:
-        return path.parent, Summary.model_validate_json(path.read_bytes())
+        return Summary.model_validate_json((folder / SUMMARY_FILENAME).read_bytes()) if folder else None
     except (OSError, ValueError):
         return None
+
+
+def printable(text: str) -> str:
+    """DX's text for a terminal: control characters (escape sequences, line breaks) become spaces."""
+    return _CONTROL.sub(" ", text)
 
 
 def _print_diagnosis(summary: Summary, out: TextIO) -> None:
@@ -385,7 +389,7 @@ def _print_diagnosis(summary: Summary, out: TextIO) -> None:
         return
     for key, value in sorted((error.diagnosis or {}).items()):
         shown = value if isinstance(value, str) else json.dumps(value, default=str)
-        print(f"           dx:     {key}: {shown[:200]}", file=out)
+        print(f"           dx:     {printable(str(key))[:80]}: {printable(shown)[:200]}", file=out)
     hint = error_hint(error)
     if hint is not None:
         for number, line in enumerate(textwrap.wrap(hint, 88)):
@@ -397,7 +401,7 @@ def _print_next_steps(summary: Summary, folder: Path, rerun: str | None, out: Te
     if steps:
         print("           next steps:", file=out)
     for step in steps:
-        print(f"             {step.what}:\n               {step.command}", file=out)
+        print(f"             {step.what}:\n               {printable(step.command)}", file=out)
 
 
 def failure_text(error: str | None, cause: str | None) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from damdrift.dx.models import Subscriber
+from damdrift_cli.commands.check import printable
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import login_once
@@ -45,11 +46,11 @@ def print_table(subscribers: list[Subscriber], out: TextIO) -> None:
     if not subscribers:
         print("No staging subscribers are registered on this publisher.", file=out)
         return
-    rows = [("ID", "TARGET HOST", "SYNC STATUS", "RESYNC STATUS", "LAST RESYNC")]
+    rows: list[list[str]] = [["ID", "TARGET HOST", "SYNC STATUS", "RESYNC STATUS", "LAST RESYNC"]]
     for s in subscribers:
         last = _when(s.last_resync_time)
         resync = str(s.resync_status) if s.resync_status is not None else "-"
-        rows.append((s.id, s.target_host, s.sync_status or "-", resync, last))
+        rows.append([printable(cell) for cell in (s.id, s.target_host, s.sync_status or "-", resync, last)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
