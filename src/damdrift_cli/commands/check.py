@@ -117,8 +117,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         )
     rules = _ignore_rules(args)
     ensure_writable(args.out)
-    quiet_moto_logs()
-    with _publisher(args, progress) as (publisher, username, password, poll, dams):
+    with quiet_moto_logs(), _publisher(args, progress) as (publisher, username, password, poll, dams):
         _preflight(args, publisher, (username, password), rules, progress)
         execution_input: dict[str, Any] = {"publisher": publisher}
         if args.subscriber_id:
@@ -415,11 +414,18 @@ def failure_text(error: str | None, cause: str | None) -> str:
     return f"{error}: {cause}" if cause else str(error)
 
 
-def quiet_moto_logs() -> None:
+@contextlib.contextmanager
+def quiet_moto_logs() -> Iterator[None]:
     """moto's interpreter logs each failed state as ``FailureEventException ... object at 0x...``; the
     execution's history (which the outcome is read from) already says what failed and why."""
+    log = logging.getLogger("moto")
+    level = log.level
     if not os.environ.get("DAMDRIFT_DEBUG"):
-        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def remediation_text(status: str, remediation: dict[str, Any]) -> str:
