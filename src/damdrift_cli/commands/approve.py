@@ -13,11 +13,13 @@ import getpass
 import socket
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from damdrift.errors import ApprovalError
-from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift_cli.exit_status import TOOL_FAILED
+
+if TYPE_CHECKING:
+    from damdrift.remediation.approval import PendingApproval
 
 
 def register(subparsers: Any) -> None:
@@ -37,6 +39,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     import boto3
+
+    from damdrift.remediation.approval import ApprovalStore
 
     store = ApprovalStore(boto3.client("s3", region_name=args.region), args.bucket)
     if args.list:

@@ -22,25 +22,24 @@ import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from damdrift.remediation.approval import PendingApproval
 from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.summary import Summary
-from damdrift.store import SUMMARY_FILENAME
-from damdrift_cli import demo, exit_status
-from damdrift_cli.commands.approve import describe
-from damdrift_cli.demo import demo_scenario, run_number
+from damdrift_cli import exit_status
 from damdrift_cli.exit_status import CommandFailed
-from damdrift_cli.local.lambda_adapter import Invocation
-from damdrift_cli.local.reports import inside
+from damdrift_cli.local.paths import inside
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
-from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
 from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
+
+if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
+    from damdrift.remediation.approval import PendingApproval
+    from damdrift_cli.local.lambda_adapter import Invocation
+    from damdrift_cli.local.runner import CheckRun
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = exit_status.IN_SYNC, exit_status.DRIFT, exit_status.ERRORED
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -131,6 +130,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
             if getattr(args, option) is not None:
                 execution_input[key] = getattr(args, option)
         execution_input.update(remediation_input(args, dams))
+        from damdrift_cli.local.runner import LocalAws
+
         watcher = _Progress(progress)
         with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
             watcher.retries = RetryTracker(
@@ -228,10 +229,11 @@ def _publisher(
         connection_of(publisher)  # a bad option fails before the password prompt
         yield publisher, args.dx_username, read_password(args.dx_username, args.config_password), {}, {}
         return
+    from damdrift_cli import demo
     from damdrift_cli.simulator import Simulator
 
-    number = run_number(args.out, demo.DEMO_PORT)
-    scenario = demo_scenario(number)
+    number = demo.run_number(args.out, demo.DEMO_PORT)
+    scenario = demo.demo_scenario(number)
     try:
         simulator = Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS, port=demo.DEMO_PORT).start()
     except OSError:
@@ -370,6 +372,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
 
 def _read_summary(folder: Path | None) -> Summary | None:
     """The run's summary.json as copied to --out, if it is there."""
+    from damdrift.store import SUMMARY_FILENAME  # loaded with boto3, once the check ran
+
     try:
         return Summary.model_validate_json((folder / SUMMARY_FILENAME).read_bytes()) if folder else None
     except (OSError, ValueError):
@@ -460,6 +464,8 @@ class _Approver:
         self.stdin = stdin or sys.stdin
 
     def __call__(self, pending: PendingApproval) -> bool:
+        from damdrift_cli.commands.approve import describe
+
         print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
             print(f"  --approve {self.mode}", file=self.stream)

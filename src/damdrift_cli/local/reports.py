@@ -20,8 +20,18 @@ from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
 from damdrift.report.summary import Summary
 from damdrift.report.writer import RECORDS_FILENAME
 from damdrift.store import LATEST_FILENAME, ROOT, SUMMARY_FILENAME
+from damdrift_cli.local.paths import DEFAULT_REPORTS, inside
 
-DEFAULT_REPORTS = Path("dam-drift-reports")  # damdrift check's default --out
+__all__ = [
+    "DEFAULT_REPORTS",
+    "ReportsError",
+    "Run",
+    "inside",
+    "latest_run",
+    "runs_of",
+    "subscriber_directories",
+    "trend",
+]
 
 
 class ReportsError(Exception):
@@ -144,19 +154,6 @@ def trend(run: Run, limit: int = 30) -> list[TrendPoint]:
 def _before(candidate: Run, run: Run) -> bool:
     mine, theirs = run.summary.finished_at, candidate.summary.finished_at
     return mine is None or theirs is None or theirs <= mine
-
-
-def inside(root: Path, key: str) -> Path | None:
-    """``root / key`` when it stays under ``root`` once resolved (``..`` and symlinks followed), else None.
-
-    Paths are resolved, not compared as text: ``out/reports/../../x`` and a symlink to ``/etc`` both
-    start with ``out/`` lexically."""
-    parts = Path(key).parts
-    if not parts or Path(key).is_absolute() or ".." in parts:
-        return None
-    base = root.resolve()
-    target = (root / key).resolve()
-    return target if target.is_relative_to(base) and target != base else None
 
 
 def _plain(value: str) -> bool:

@@ -39,7 +39,7 @@ from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
-from damdrift_cli.local.reports import inside
+from damdrift_cli.local.paths import inside
 from damdrift_cli.local.stack import LocalDeployment, deploy
 from damdrift_cli.local.template import TEMPLATE_PATH
 
