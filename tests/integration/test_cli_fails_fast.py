@@ -13,6 +13,7 @@ import pytest
 
 from damdrift_cli.main import main
 from damdrift_cli.simulator import Scenario, Simulator, load_scenario
+from tests.certificates import make_pki
 
 PASSWORD = "cli-Pa55-word-17"
 
@@ -271,3 +272,43 @@ def test_a_misspelt_option_is_answered_with_the_closest_spelling(
         main(["check", typed, "x"])
     assert exited.value.code == 3
     assert f"(did you mean {meant}?)" in capsys.readouterr().err
+
+
+@pytest.fixture
+def tls_publisher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, Path]]:
+    pki = make_pki(tmp_path / "pki")
+    demo = load_scenario("default").model_dump(by_alias=True)
+    scenario = Scenario.model_validate({**demo, "credentials": {"password": PASSWORD}})
+    monkeypatch.setenv("DX_PASSWORD", PASSWORD)
+    with Simulator(scenario, tls=pki.server_context) as simulator:
+        yield simulator, pki.ca_bundle
+
+
+def test_an_untrusted_certificate_is_named_with_the_option_that_fixes_it(
+    tls_publisher: tuple[Simulator, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulator, ca_bundle = tls_publisher
+    where = ["--hostname", "127.0.0.1", "--dx-port", str(simulator.port)]
+    status, _, err = damdrift(capsys, "subscribers", *where)
+    assert status == 3
+    assert f"the TLS certificate of 127.0.0.1:{simulator.port} is not trusted" in err and "--ca-bundle" in err
+    status, out, _ = damdrift(capsys, "subscribers", *where, "--ca-bundle", str(ca_bundle))
+    assert status == 0 and simulator.scenario.subscribers[0].id in out
+
+
+def test_http_against_an_https_publisher_says_to_use_https(
+    tls_publisher: tuple[Simulator, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulator, _ = tls_publisher
+    status, _, err = damdrift(
+        capsys,
+        "subscribers",
+        "--hostname",
+        "127.0.0.1",
+        "--dx-port",
+        str(simulator.port),
+        "--dx-protocol",
+        "http",
+    )
+    assert status == 3
+    assert f"127.0.0.1:{simulator.port} answers https: use --dx-protocol https" in err
