@@ -54,7 +54,8 @@ QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "requests", "s3transfer")
 def _pin_library_loggers() -> None:
     for name in QUIET_LIBRARIES:
         library = logging.getLogger(name)
-        if library.getEffectiveLevel() < logging.INFO:
+        # Its own level, not the inherited one: a root logger set to DEBUG later must not reach it.
+        if library.level < logging.INFO:  # NOTSET (0) included
             library.setLevel(logging.INFO)
 
 
