@@ -165,3 +165,13 @@ def test_a_huge_retry_after_is_capped(dx: Simulator) -> None:
     assert client.list_subscribers() == []
     # Not a speed target: today's client sleeps the 6 hours DX asked for.
     assert time.monotonic() - started < 30
+
+
+def test_the_request_deadline_also_ends_urllib3s_retries_and_their_waits(dx: Simulator) -> None:
+    dx.inject_fault(SUBSCRIBERS, "status", status=503, retry_after=60)
+    client = client_for(dx, ClientTuning(retries=4, retry_after_max=60, request_deadline=0.5))
+    started = time.monotonic()
+    with pytest.raises(DxUnavailable, match=r"deadline|HTTP 503"):
+        client.list_subscribers()
+    assert time.monotonic() - started < 30  # not 4 waits of 60 s
+    assert dx.endpoint_hits[SUBSCRIBERS] <= 2  # the wait was cut at the deadline; no attempt after it

@@ -79,8 +79,37 @@ class ClientTuning:
     resync_request: TriggerRequest = RESYNC_DEFAULT
 
 
-def _retry_policy(tuning: ClientTuning) -> Retry:
-    return Retry(
+class _DeadlineRetry(Retry):
+    """urllib3's ``Retry`` that never waits past the request's deadline nor starts an attempt after it.
+
+    urllib3's timeouts bound each socket operation, not a request: with retries, backoff and
+    ``Retry-After`` one request could last many minutes. The deadline makes the whole request's time
+    ``request_deadline`` plus at most one attempt already under way.
+    """
+
+    deadline: float | None = None
+
+    def new(self, **kw: Any) -> _DeadlineRetry:
+        retry = super().new(**kw)
+        retry.deadline = self.deadline
+        return retry
+
+    def _remaining(self) -> float:
+        return float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def get_backoff_time(self) -> float:
+        return min(super().get_backoff_time(), self._remaining())
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self._remaining())
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or (self.deadline is not None and self._remaining() <= 0)
+
+
+def _retry_policy(tuning: ClientTuning) -> _DeadlineRetry:
+    return _DeadlineRetry(
         total=tuning.retries,
         connect=tuning.retries,
         read=tuning.retries,
@@ -126,9 +155,10 @@ class DxClient:
         self._credentials = credentials
         self.tuning = tuning or ClientTuning()
         self._session = session or requests.Session()
-        adapter = HTTPAdapter(max_retries=_retry_policy(self.tuning))
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._retry = _retry_policy(self.tuning)
+        self._adapter = HTTPAdapter(max_retries=self._retry)
+        self._session.mount("https://", self._adapter)
+        self._session.mount("http://", self._adapter)
         # Passed with every request too: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
         # environment override a session's ``verify``, which would ignore caBundle and verifyTls.
         self._verify: str | bool = connection.ca_bundle or connection.verify_tls
@@ -357,6 +387,10 @@ class DxClient:
         url = base + path
         self.calls += 1
         deadline = time.monotonic() + self.tuning.request_deadline
+        # Per request (a client is used by one thread at a time): urllib3's retries end at the deadline.
+        retry = self._retry.new()
+        retry.deadline = deadline
+        self._adapter.max_retries = retry
         headers = {"Cookie": f"{SESSION_COOKIE}={self._token}"} if self._token else None
         try:
             response = self._session.request(
