@@ -42,6 +42,8 @@ MATRIX_ENV = {
     "DX_REQUEST_DEADLINE": "3",
     "DX_RETRY_AFTER_MAX": "1",
     "REPORT_MAX_RECORDS": "40",
+    # The credentials are bound to the simulator's host, as a deployed stack binds them to DxHostname.
+    "ALLOWED_DX_HOSTS": "127.0.0.1",
 }
 NO_WAIT_POLL = {"initialWaitSeconds": 0, "maxWaitSeconds": 0, "jitterSeconds": 0, "maxDurationSeconds": 60}
 
@@ -377,6 +379,25 @@ def test_a_log_that_never_ends_stops_at_the_record_cap_keeping_the_records_befor
     assert max(mismatch_offsets(matrix.dx)) == 40  # the retry did not ask DX for more
     [notice] = notices_for(run, sub)
     assert (notice.topic, notice.attributes["status"]) == ("OpsTopic", "ERRORED")
+
+
+@pytest.mark.parametrize("where", ["publisher", "subscriber-dam"])
+def test_an_input_naming_a_host_the_credentials_are_not_for_fails_before_any_request(
+    matrix: Matrix, where: str
+) -> None:
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    # localhost reaches the very same simulator: only the binding stops the password going there.
+    other = {"hostname": "localhost", "dxProtocol": "http", "dxPort": matrix.dx.port}
+    extra: dict[str, Any] = (
+        {"publisher": other} if where == "publisher" else {"subscriberOptions": {sub: {"dam": other}}}
+    )
+
+    run = matrix.check(**extra)
+
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    field = "publisher" if where == "publisher" else f"subscriberOptions.{sub}.dam"
+    assert f"{field}.hostname: 'localhost' is not a DX host" in (run.cause or "")
+    assert matrix.dx.exchanges == [], "a request went out before the input was refused"
 
 
 # -- one subscriber cannot be checked: it ends ERRORED, the others go on --------------------------------

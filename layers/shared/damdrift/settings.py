@@ -13,8 +13,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from damdrift.dx.client import ClientTuning
+from damdrift.dx.connection import DxConnection
 from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, RESYNC_DEFAULT, TriggerRequest
-from damdrift.errors import ConfigurationError
+from damdrift.errors import ConfigurationError, InvalidInput
 
 #: Where the ignore rules file is looked for (damdrift.report.ignore) unless IGNORE_RULES_KEY says. Kept
 #: here, not beside the rules' models, so that a function's settings do not import those models.
@@ -28,6 +29,13 @@ class Settings(BaseModel):
     drift_topic_arn: str | None = Field(None, alias="DRIFT_TOPIC_ARN")
     ops_topic_arn: str | None = Field(None, alias="OPS_TOPIC_ARN")
     credentials_secret: str | None = Field(None, alias="CREDENTIALS_SECRET")
+    #: The DX hosts the stack's credentials are for (comma separated): the publisher (template parameter
+    #: DxHostname) and the subscriber DAMs (AllowedDxHosts). An input naming another host is refused
+    #: before any request. ``*`` allows any host: only the local CLI sets it (its user typed the password
+    #: for the host they named); the template's parameters cannot hold it. Unset: no host is allowed.
+    allowed_dx_hosts: frozenset[str] = Field(frozenset(), alias="ALLOWED_DX_HOSTS")
+    #: Whether an input may send the credentials unprotected (dxProtocol http, verifyTls false).
+    allow_insecure_dx: bool = Field(False, alias="ALLOW_INSECURE_DX")
     work_dir: Path = Field(Path("/tmp"), alias="WORK_DIR")  # noqa: S108 - Lambda's /tmp  # nosec B108
     dx_page_size: int = Field(1000, alias="DX_PAGE_SIZE", ge=1, le=100_000)
     dx_connect_timeout: float = Field(5.0, alias="DX_CONNECT_TIMEOUT", gt=0)
@@ -71,6 +79,31 @@ class Settings(BaseModel):
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("allowed_dx_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(_host_key(host) for host in value.split(",") if host.strip())
+        return value
+
+    def permit(self, connection: DxConnection, field: str) -> None:
+        """Refuses (``InvalidInput``, before any request) a DX the stack's credentials are not for, or a
+        connection that would carry them unprotected when the stack does not allow that."""
+        allowed = self.allowed_dx_hosts
+        if "*" not in allowed and _host_key(connection.hostname) not in allowed:
+            listed = ", ".join(sorted(allowed)) or "none"
+            raise InvalidInput(
+                f"invalid execution input: {field}.hostname: {connection.hostname!r} is not a DX host this "
+                f"stack's credentials are for (allowed: {listed}; set by the stack parameters DxHostname "
+                "and AllowedDxHosts)"
+            )
+        if not self.allow_insecure_dx and (connection.protocol == "http" or not connection.verify_tls):
+            what = "dxProtocol: http" if connection.protocol == "http" else "verifyTls: false"
+            raise InvalidInput(
+                f"invalid execution input: {field}: {what} would send the DX password unprotected; the "
+                "stack allows it only when deployed with AllowInsecureDx=true"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
@@ -108,3 +141,8 @@ class Settings(BaseModel):
                 else RESYNC_DEFAULT
             ),
         )
+
+
+def _host_key(host: str) -> str:
+    """A host name as compared: trimmed, lower case, an IPv6 literal without its brackets."""
+    return host.strip().lower().removeprefix("[").removesuffix("]")
