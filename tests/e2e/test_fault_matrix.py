@@ -333,7 +333,7 @@ HOSTILE = {
         "UnexpectedResponse",
     ),
     "gzip-bomb": (dx_fault(MISMATCHES, "gzip_bomb", after=1), "UnexpectedResponse"),
-    "drip-fed-body": (dx_fault(MISMATCHES, "drip", seconds=0.25, after=1), "DxUnavailable"),
+    "drip-fed-body": (dx_fault(MISMATCHES, "drip", seconds=0.25, after=1), "UnexpectedResponse"),
     "huge-retry-after": (
         dx_fault(MISMATCHES, "status", status=429, retry_after=21600, after=1),
         "DxUnavailable",

@@ -42,19 +42,19 @@ class Settings(BaseModel):
     dx_read_timeout: float = Field(60.0, alias="DX_READ_TIMEOUT", gt=0)
     dx_retries: int = Field(4, alias="DX_RETRIES", ge=0, le=10)
     dx_backoff_factor: float = Field(0.5, alias="DX_BACKOFF_FACTOR", ge=0)
-    #: Most bytes one DX response may have (a 1,000-record page measures ~0.3 MiB); more is refused.
+    #: Most bytes one DX response may have (a 1,000-record page measures ~0.27 MiB); more is refused.
     dx_max_response_bytes: int = Field(
         8 * 1024 * 1024, alias="DX_MAX_RESPONSE_BYTES", ge=64 * 1024, le=256 * 1024 * 1024
     )
     #: Most seconds one DX request may take, first byte sent to last byte read (a drip-fed body fails).
     dx_request_deadline: float = Field(120.0, alias="DX_REQUEST_DEADLINE", gt=0, le=900)
     #: Longest Retry-After the client honours (urllib3 alone would wait up to 6 hours).
-    dx_retry_after_max: int = Field(20, alias="DX_RETRY_AFTER_MAX", ge=0, le=60)
+    dx_retry_after_max: int = Field(10, alias="DX_RETRY_AFTER_MAX", ge=0, le=60)
     #: The fetch step stores a checkpoint part every this many records (see damdrift.steps.download).
     report_part_records: int = Field(250_000, alias="REPORT_PART_RECORDS", ge=1, le=10_000_000)
     #: Most records one report may have: past it the download stops (ERRORED, the records kept as partial),
     #: so a DX that pages forever cannot keep a check running.
-    report_max_records: int = Field(10_000_000, alias="REPORT_MAX_RECORDS", ge=1, le=1_000_000_000)
+    report_max_records: int = Field(5_000_000, alias="REPORT_MAX_RECORDS", ge=1, le=1_000_000_000)
     dx_find_mismatch_request: str | None = Field(None, alias="DX_FIND_MISMATCH_REQUEST")
     dx_resync_request: str | None = Field(None, alias="DX_RESYNC_REQUEST")
     #: The ignore rules file in the report bucket (damdrift.report.ignore); absent = no rules.

@@ -69,12 +69,12 @@ class ClientTuning:
     backoff_max: float = 20.0
     backoff_jitter: float = 0.5
     page_size: int = 1000
-    #: Most bytes one response may have (after any decompression); a 1,000-record page is ~0.4 MiB.
+    #: Most bytes one response may have (after any decompression); a 1,000-record page measures ~0.27 MiB.
     max_response_bytes: int = 8 * 1024 * 1024
     #: Most seconds one request may take from sending to its last body byte (a drip-fed body fails).
     request_deadline: float = 120.0
     #: Longest ``Retry-After`` honoured (urllib3's own cap is 6 hours).
-    retry_after_max: int = 20
+    retry_after_max: int = 10
     find_mismatch_request: TriggerRequest = FIND_MISMATCH_DEFAULT
     resync_request: TriggerRequest = RESYNC_DEFAULT
 
@@ -460,8 +460,8 @@ class DxClient:
                 raise UnexpectedResponse(
                     f"{where}: the response passed {cap} bytes (the cap of one response)"
                 )
-            if time.monotonic() > deadline:
-                raise DxUnavailable(
+            if time.monotonic() > deadline:  # broken or hostile, not busy: not worth four more tries
+                raise UnexpectedResponse(
                     f"{where}: the response was still arriving after {self.tuning.request_deadline:g} s "
                     "(the deadline of one request)"
                 )
