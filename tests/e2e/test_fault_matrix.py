@@ -12,8 +12,10 @@ retries 10 ms apart, a 1 s read timeout, the ASL's retry intervals scaled by 0.0
 """
 
 import json
+import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +33,22 @@ pytestmark = pytest.mark.e2e
 #: 19 records: pages of 4 (0-3, 4-7, 8-11, 12-15, 16-18); parts of 8 (0-7, 8-15), then a tail of 3.
 DRIFT = {"COLLECTION": {"CREATE": 5}, "MEDIA_ITEM": {"UPDATE": 9}, "RENDITION": {"DELETE": 5}}
 TOTAL = 19
-MATRIX_ENV = {**FAST_CLIENT, "DX_PAGE_SIZE": "4", "REPORT_PART_RECORDS": "8", "DX_READ_TIMEOUT": "1"}
+MATRIX_ENV = {
+    **FAST_CLIENT,
+    "DX_PAGE_SIZE": "4",
+    "REPORT_PART_RECORDS": "8",
+    "DX_READ_TIMEOUT": "1",
+    # A hostile DX meets the same caps as in production, shrunk like the rest of the timings.
+    "DX_REQUEST_DEADLINE": "3",
+    "DX_RETRY_AFTER_MAX": "1",
+    "REPORT_MAX_RECORDS": "40",
+    # The credentials are bound to the simulator's host, as a deployed stack binds them to DxHostname.
+    "ALLOWED_DX_HOSTS": "127.0.0.1",
+}
 NO_WAIT_POLL = {"initialWaitSeconds": 0, "maxWaitSeconds": 0, "jitterSeconds": 0, "maxDurationSeconds": 60}
 
 MISMATCHES = "GET /staging/mismatches"
+LOGIN = "POST /auth/login"
 SUBSCRIBER = "GET /staging/subscriber/{subscriber_id}"
 SUBSCRIBERS = "GET /staging/subscriber"
 TRIGGER = "PATCH /staging/subscriber/{subscriber_id}"
@@ -273,6 +287,117 @@ def test_a_server_that_ignores_offset_is_detected_not_looped_on_and_its_first_pa
     # First attempt: page 1, then the repeat; the retry (once, for UnexpectedResponse) resumes at
     # record 4 and is answered page 1 again: caught by the first record the checkpoint remembers.
     assert mismatch_offsets(matrix.dx) == [0, 4, 4]
+
+
+# -- a hostile DX: never followed elsewhere, bounded in size and time (issue 12) ---------------------------
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[socket.socket]:
+    """A listening socket standing for another host: a client that followed a redirect would connect."""
+    with closing(socket.create_server(("127.0.0.1", 0))) as server:
+        server.setblocking(False)
+        yield server
+
+
+def connections_to(server: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def test_a_login_redirect_fails_the_check_at_once_and_nothing_goes_to_its_host(
+    matrix: Matrix, elsewhere: socket.socket
+) -> None:
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    location = f"http://localhost:{elsewhere.getsockname()[1]}/dx/api/core/v1/auth/login"
+    matrix.dx.inject_fault(LOGIN, "redirect", status=308, location=location)
+
+    run = matrix.check()
+
+    assert (run.status, run.error) == ("FAILED", "UnexpectedResponse")
+    assert "a redirect to localhost" in (run.cause or "")
+    assert connections_to(elsewhere) == 0, "the password went to the redirect's host"
+    assert matrix.dx.find_trigger_count(sub) == 0
+
+
+HOSTILE = {
+    # Each spares the first page (4 records), then answers every request for the rest its way.
+    "dam-redirect": (
+        dx_fault(MISMATCHES, "redirect", status=302, location="http://127.0.0.1:9/x", after=1),
+        "UnexpectedResponse",
+    ),
+    "gzip-bomb": (dx_fault(MISMATCHES, "gzip_bomb", after=1), "UnexpectedResponse"),
+    "drip-fed-body": (dx_fault(MISMATCHES, "drip", seconds=0.25, after=1), "UnexpectedResponse"),
+    "huge-retry-after": (
+        dx_fault(MISMATCHES, "status", status=429, retry_after=21600, after=1),
+        "DxUnavailable",
+    ),
+    "deep-json": (dx_fault(MISMATCHES, "deep_json", after=1), "UnexpectedResponse"),
+    "page-longer-than-limit": (dx_fault(MISMATCHES, "ignore_limit", after=1), "UnexpectedResponse"),
+}
+
+
+@pytest.mark.parametrize("cell_id", HOSTILE)
+def test_a_hostile_dx_ends_the_subscriber_errored_by_itself_keeping_the_first_page(
+    matrix: Matrix, cell_id: str
+) -> None:
+    fault, error = HOSTILE[cell_id]
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    matrix.dx.inject_fault(**fault)
+
+    run = matrix.check()
+
+    assert run.status == "SUCCEEDED"
+    kept_partial(matrix, run, sub, error, 4)
+
+
+def test_a_log_that_never_ends_stops_at_the_record_cap_keeping_the_records_before_it(matrix: Matrix) -> None:
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    matrix.dx.inject_fault(MISMATCHES, "endless_pages")
+
+    run = matrix.check()
+
+    result = audit(matrix.aws, matrix.dx, run, sub)
+    # DX delivered one page past the cap (that is how the cap is noticed); only those 4 are not kept.
+    assert (result.status, result.error_type, result.delivered, result.stored) == (
+        "ERRORED",
+        "UnexpectedResponse",
+        44,
+        40,
+    )
+    summary_key = outcome_of(run, sub)["outcome"]["summaryKey"]
+    summary = stored_report(matrix.aws, summary_key.rpartition("/")[0] + "/").summary
+    assert summary is not None
+    assert (summary["status"], summary["partial"], summary["total"]) == ("ERRORED", True, 40)
+    assert "more than 40 records (REPORT_MAX_RECORDS)" in summary["error"]["message"]
+    assert max(mismatch_offsets(matrix.dx)) == 40  # the retry did not ask DX for more
+    [notice] = notices_for(run, sub)
+    assert (notice.topic, notice.attributes["status"]) == ("OpsTopic", "ERRORED")
+
+
+@pytest.mark.parametrize("where", ["publisher", "subscriber-dam"])
+def test_an_input_naming_a_host_the_credentials_are_not_for_fails_before_any_request(
+    matrix: Matrix, where: str
+) -> None:
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    # localhost reaches the very same simulator: only the binding stops the password going there.
+    other = {"hostname": "localhost", "dxProtocol": "http", "dxPort": matrix.dx.port}
+    extra: dict[str, Any] = (
+        {"publisher": other} if where == "publisher" else {"subscriberOptions": {sub: {"dam": other}}}
+    )
+
+    run = matrix.check(**extra)
+
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    field = "publisher" if where == "publisher" else f"subscriberOptions.{sub}.dam"
+    assert f"{field}.hostname: 'localhost' is not a DX host" in (run.cause or "")
+    assert matrix.dx.exchanges == [], "a request went out before the input was refused"
 
 
 # -- one subscriber cannot be checked: it ends ERRORED, the others go on --------------------------------

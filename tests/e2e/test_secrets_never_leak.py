@@ -2,12 +2,13 @@
 execution history, function logs, CloudWatch Logs, S3 objects, notifications, the execution output."""
 
 import json
+import logging
 
 import pytest
 
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input
 from tests.e2e.leaks import everything_a_reader_can_see, issued_cookies
 
 pytestmark = pytest.mark.e2e
@@ -43,3 +44,28 @@ def test_a_failed_login_leaks_neither_the_wrong_password_nor_the_right_one(publi
     assert run.status == "FAILED"
     assert wrong not in seen
     assert publisher.password not in seen
+
+
+def test_a_check_at_debug_level_writes_no_secret_to_any_log_line(
+    publisher: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botocore logs whole response bodies at DEBUG (GetSecretValue's too): the library loggers stay at
+    INFO whatever the function's level, while the function's own DEBUG lines still show."""
+    publisher.add_subscriber("sub.example.com", drift=DRIFT)
+    caplog.set_level(logging.DEBUG)
+    env = {**FAST_CLIENT, "POWERTOOLS_LOG_LEVEL": "DEBUG", "LOG_LEVEL": "DEBUG"}
+    with LocalAws(
+        {"username": publisher.username, "password": publisher.password},
+        retry_time_scale=0.01,
+        function_env=env,
+    ) as aws:
+        caplog.clear()  # the local deployment itself (CreateSecret) is the test's doing, not the stack's
+        run = aws.run_check(check_input(publisher))
+        function_logs = aws.function_logs()
+
+    assert run.status == "SUCCEEDED"
+    lines = [record.getMessage() for record in caplog.records] + function_logs.splitlines()
+    assert any(r.levelno == logging.DEBUG for r in caplog.records), "the capture must see DEBUG lines"
+    secrets = {publisher.password, *issued_cookies(publisher)}
+    leaking = [line[:80] for line in lines for secret in secrets if secret in line]
+    assert leaking == [], f"{len(leaking)} log lines hold a secret"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -270,8 +271,42 @@ def test_faults_from_a_scenario(dx_simulator_factory: SimulatorFactory) -> None:
         ({"kind": "drop", "status": 500}, "status is only"),
         ({"kind": "deregister"}, "needs subscriberId"),
         ({"kind": "explode"}, "kind"),
+        ({"kind": "redirect", "status": 302}, "needs a 3xx status and a location"),
+        ({"kind": "redirect", "status": 500, "location": "http://x/"}, "needs a 3xx status"),
+        ({"kind": "drop", "location": "http://x/"}, "location is only"),
+        ({"kind": "drip"}, "seconds is required"),
+        ({"kind": "html", "size": 10}, "size is only"),
     ],
 )
 def test_fault_definitions_are_checked(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Fault.model_validate(fields)
+
+
+def test_a_redirect_answers_its_status_and_location_without_following_anything(
+    dx_simulator: Simulator, dx_session: requests.Session
+) -> None:
+    dx_simulator.inject_fault(
+        "GET /staging/subscriber", "redirect", status=307, location="http://x.example/y"
+    )
+    response = dx_session.get(
+        f"{dx_simulator.base_url}/dx/api/dam/v1/staging/subscriber", allow_redirects=False
+    )
+    assert (response.status_code, response.headers["Location"]) == (307, "http://x.example/y")
+
+
+def test_a_gzip_bomb_is_small_on_the_wire_and_inflates_to_its_size(
+    dx_simulator: Simulator, dx_session: requests.Session
+) -> None:
+    dx_simulator.inject_fault("GET /staging/subscriber", "gzip_bomb", size=50 << 20)
+    response = dx_session.get(f"{dx_simulator.base_url}/dx/api/dam/v1/staging/subscriber", stream=True)
+    wire = response.raw.read(decode_content=False)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert len(wire) < 100_000
+    assert len(gzip.decompress(wire)) == 50 << 20
+
+
+def test_deep_json_nests_arrays_size_deep(dx_simulator: Simulator, dx_session: requests.Session) -> None:
+    dx_simulator.inject_fault("GET /staging/subscriber", "deep_json", size=3)
+    response = dx_session.get(f"{dx_simulator.base_url}/dx/api/dam/v1/staging/subscriber")
+    assert response.content == b"[[[]]]"

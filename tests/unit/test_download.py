@@ -319,3 +319,25 @@ def test_closing_a_read_ahead_early_stops_its_thread() -> None:
     reader.close()
 
     assert threading.active_count() == before
+
+
+def test_a_log_longer_than_the_record_cap_stops_at_the_cap_keeping_every_record_before_it(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    endless = FlakyDx(records(40))  # stands for a DX that pages forever
+
+    with pytest.raises(UnexpectedResponse, match="more than 10 records"):
+        download_report(endless, store, PREFIX, tmp_path / "first", part_records=8, max_records=10)
+
+    checkpoint = load_checkpoint(store, PREFIX)
+    assert [(p.first_record, p.records) for p in checkpoint.parts] == [(0, 8), (8, 2)]
+    # The step's retry resumes at the cap and stops at once, before asking DX for anything more.
+    with pytest.raises(UnexpectedResponse, match="more than 10 records"):
+        download_report(endless, store, PREFIX, tmp_path / "retry", part_records=8, max_records=10)
+    assert load_checkpoint(store, PREFIX).offset == 10
+
+
+def test_a_log_exactly_as_long_as_the_record_cap_is_whole(store: ReportStore, tmp_path: Path) -> None:
+    log = records(10)
+    download = download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8, max_records=10)
+    assert read_report(download)[0] == log

@@ -1,6 +1,9 @@
 """A DX (or an ingress in front of it) that echoes the request in its error must not put the password or
 the session cookie into our exceptions — which become execution history, logs and ERRORED summaries."""
 
+import json
+from urllib.parse import quote
+
 import pytest
 import responses
 
@@ -49,3 +52,85 @@ def test_an_ingress_page_echoing_the_request_is_redacted(
     message = str(caught.value)
     assert COOKIE not in message and PASSWORD not in message and repr(PASSWORD)[1:-1] not in message
     assert "[redacted]" in message
+
+
+def dam_page_echoing(body: str, status: int = 502, content_type: str = "text/html") -> None:
+    responses.post(f"{RING}/auth/login", json={}, headers={"Set-Cookie": f"LtpaToken2={COOKIE}; Path=/"})
+    responses.get(f"{DAM}/staging/subscriber", status=status, body=body, content_type=content_type)
+
+
+def error_of_listing(credentials_password: str = PASSWORD) -> str:
+    connection = DxConnection.model_validate({"hostname": "dx.example.com"})
+    credentials = DxCredentials.model_validate({"username": "wpsadmin", "password": credentials_password})
+    with pytest.raises((DxUnavailable, UnexpectedResponse)) as caught:
+        DxClient(connection, credentials, ClientTuning(retries=0)).list_subscribers()
+    return str(caught.value)
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "echo",
+    [
+        pytest.param(json.dumps(PASSWORD)[1:-1], id="json-escaped"),
+        pytest.param("".join(f"\\u{ord(c):04x}" for c in PASSWORD), id="u-escaped"),
+        pytest.param("".join(f"\\u{ord(c):04X}" for c in PASSWORD), id="u-escaped-upper"),
+        pytest.param(quote(PASSWORD, safe=""), id="url-encoded"),
+    ],
+)
+def test_an_echo_of_the_password_in_any_escaped_form_is_redacted(echo: str) -> None:
+    dam_page_echoing(f'<pre>{{"password": "{echo}"}}</pre>')
+    message = error_of_listing()
+    assert echo not in message and echo[:12] not in message
+    assert "[redacted]" in message
+
+
+@responses.activate
+def test_a_password_at_the_preview_cut_leaves_no_piece_behind() -> None:
+    # The preview shows 120 characters: today the cut falls inside the password, before redaction.
+    dam_page_echoing("x" * 112 + PASSWORD + " and more")
+    message = error_of_listing()
+    assert PASSWORD[:6] not in message and repr(PASSWORD)[1:7] not in message
+    assert message.endswith("x[redacte…'")  # redacted, then cut
+
+
+@responses.activate
+def test_a_dx_error_message_cut_at_300_characters_leaves_no_piece_of_the_password() -> None:
+    dam_page_echoing(
+        json.dumps({"error": {"message": "m" * 295 + PASSWORD}}), status=500, content_type="application/json"
+    )
+    message = error_of_listing()
+    assert PASSWORD[:5] not in message
+    assert message.endswith("m[reda…")  # redacted, then cut
+
+
+@responses.activate
+def test_the_body_of_a_login_answer_is_never_previewed() -> None:
+    responses.post(
+        f"{RING}/auth/login",
+        status=401,
+        body="<html>you sent user=wpsadmin&pw=Zm9vYmFy</html>",
+        content_type="text/html",
+    )
+    with pytest.raises(AuthenticationError) as caught:
+        client().login()
+    message = str(caught.value)
+    assert "Zm9vYmFy" not in message and "<html>" not in message
+    assert "not shown" in message
+
+
+@responses.activate
+def test_a_short_password_does_not_garble_unrelated_text() -> None:
+    dam_page_echoing(
+        json.dumps({"error": {"message": "table about"}}), status=500, content_type="application/json"
+    )
+    message = error_of_listing(credentials_password="ab")
+    assert "t[redacted]le" not in message and "[redacted]out" not in message
+    assert "ab" not in message.split("HTTP 500: ", 1)[1]  # the short secret is not shown either
+
+
+@responses.activate
+def test_a_short_password_absent_from_dx_text_leaves_the_text_whole() -> None:
+    dam_page_echoing(
+        json.dumps({"error": {"message": "Service down"}}), status=500, content_type="application/json"
+    )
+    assert "HTTP 500: Service down" in error_of_listing(credentials_password="Qz")

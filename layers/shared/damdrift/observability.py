@@ -45,6 +45,22 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 __all__ = ["MetricUnit", "bind", "logger", "metrics"]
 
+#: Libraries whose DEBUG lines hold what they send and receive: botocore logs whole request and response
+#: bodies (GetSecretValue's SecretString too), urllib3 and requests the URLs. They stay at INFO or above
+#: whatever the function's log level (POWERTOOLS_LOG_LEVEL, LOG_LEVEL, Lambda's advanced logging controls).
+QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "requests", "s3transfer")
+
+
+def _pin_library_loggers() -> None:
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        # Its own level, not the inherited one: a root logger set to DEBUG later must not reach it.
+        if library.level < logging.INFO:  # NOTSET (0) included
+            library.setLevel(logging.INFO)
+
+
+_pin_library_loggers()
+
 
 def bind(execution: str, subscriber_id: str | None = None) -> None:
     """Tags every later log line of this invocation with the execution (and subscriber)."""

@@ -100,8 +100,11 @@ def delivered_record_ids(simulator: Simulator, subscriber_id: str) -> set[str]:
             continue
         try:
             page = json.loads(exchange.response_body)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a spoiled answer: nothing usable reached the client
+        limit = exchange.query.get("limit", [""])[0]
+        if not isinstance(page, list) or (limit.isdigit() and len(page) > int(limit)):
+            continue  # more rows than the client asked for: an answer it refuses whole
         ids.update(str(row["recordId"]) for row in page if isinstance(row, dict) and "recordId" in row)
     return ids
 

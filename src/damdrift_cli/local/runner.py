@@ -45,6 +45,11 @@ from damdrift_cli.local.template import TEMPLATE_PATH
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
+#: A local run binds the credentials to no host list: the person who typed the password named the host
+#: (and its protocol) themselves. A deployed stack lists its hosts (template parameters DxHostname,
+#: AllowedDxHosts, AllowInsecureDx); tests that exercise that binding override these.
+LOCAL_HOST_BINDING = {"ALLOWED_DX_HOSTS": "*", "ALLOW_INSECURE_DX": "true"}
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -96,7 +101,7 @@ class LocalAws:
         self._template_path = template_path
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
-        self._function_env = function_env or {}
+        self._function_env = {**LOCAL_HOST_BINDING, **(function_env or {})}
         self._on_invoke = on_invoke
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None

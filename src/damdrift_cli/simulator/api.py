@@ -22,7 +22,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift.dx.models import OperationStatus, RecordAction, RecordType, ResyncStatus
-from damdrift_cli.simulator.dataset import MismatchFilter, hostile_row
+from damdrift_cli.simulator.dataset import MismatchFilter, endless_rows, hostile_row
 from damdrift_cli.simulator.state import FindOutcome, PublisherState, Rejected
 
 RING_BASE = "/dx/api/core/v1"
@@ -75,6 +75,8 @@ class Request:
     ignore_offset: bool = False
     find_outcome: FindOutcome | None = None
     hostile_records: bool = False
+    ignore_limit: bool = False
+    endless_pages: bool = False
 
     def param(self, name: str) -> str | None:
         """The first value of a query parameter; an empty value counts as absent."""
@@ -330,7 +332,12 @@ def _get_mismatches(state: PublisherState, req: Request) -> Response:
     offset, limit = _int_param(req, "offset") or 0, _int_param(req, "limit")
     # ASSUMPTION: offset-limit-integers (and no limit answers every row)
     # ASSUMPTION: mismatches-unknown-subscriber-empty (an unknown subscriberId gives [], not 404)
-    size, rows = state.mismatch_page(query, 0 if req.ignore_offset else offset, limit)
+    if req.endless_pages:
+        count = limit or 1000
+        return json_array(endless_rows(req.param("subscriberId") or "", offset, count), count)
+    size, rows = state.mismatch_page(
+        query, 0 if req.ignore_offset else offset, None if req.ignore_limit else limit
+    )
     if req.hostile_records:
         rows = (hostile_row(row, offset + i) for i, row in enumerate(rows))
     return json_array(rows, size)

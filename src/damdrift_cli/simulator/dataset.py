@@ -198,3 +198,16 @@ def hostile_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
     if index % 8 == 7:
         hostile["recordType"] = HOSTILE_RECORD_TYPE
     return hostile
+
+
+def endless_rows(subscriber_id: str, offset: int, count: int) -> Iterator[dict[str, str]]:
+    """``count`` distinct rows starting at ``offset`` of a log that never ends (the endless_pages fault)."""
+    for index in range(offset, offset + count):
+        yield {
+            "id": str(uuid.uuid5(_NAMESPACE, f"endless/{subscriber_id}/{index}")),
+            "subscriberId": subscriber_id,
+            "recordType": "MEDIA_ITEM",
+            "recordAction": "UPDATE",
+            "recordId": f"endless-{index}",
+            "created": "2026-01-01T00:00:00.000Z",
+        }

@@ -10,7 +10,11 @@ Kinds, by what they do:
 
 * answer instead of the publisher (the request is not processed): ``status`` (any 4xx/5xx with the
   API's error body, optional ``Retry-After``), ``drop`` (close the connection, no response), ``html``
-  (an HTML page, status 200 unless ``status`` says otherwise, like an ingress error page);
+  (an HTML page, status 200 unless ``status`` says otherwise, like an ingress error page),
+  ``redirect`` (``status`` 3xx with ``Location: location``), ``gzip_bomb`` (200, ``Content-Encoding:
+  gzip``, a ~1 MiB body that inflates to ``size`` bytes, 1 GiB by default), ``drip`` (200 whose body
+  arrives one byte every ``seconds``, for as long as the client listens), ``deep_json`` (200 with
+  ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep);
 * spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
   ``malformed_json`` (cut the JSON body short), ``drop_answer`` (the request *is* processed, then the
   connection closes before any answer: the client cannot know it went through);
@@ -49,6 +53,12 @@ FaultKind = Literal[
     "find_stuck",
     "find_failed",
     "hostile_records",
+    "redirect",
+    "gzip_bomb",
+    "drip",
+    "deep_json",
+    "ignore_limit",
+    "endless_pages",
 ]
 
 
@@ -70,6 +80,10 @@ class Fault(BaseModel):
     )
     times: int | None = Field(None, ge=1)
     after: int = Field(0, ge=0)
+    location: str | None = Field(None, description="For kind redirect: the Location header")
+    size: int | None = Field(
+        None, ge=1, le=1 << 34, description="For gzip_bomb: inflated bytes; for deep_json: nesting depth"
+    )
 
     @field_validator("endpoint")
     @classmethod
@@ -82,12 +96,20 @@ class Fault(BaseModel):
     def _options_fit_kind(self) -> Self:
         if self.kind == "status" and (self.status is None or self.status < 400):
             raise ValueError("kind 'status' needs a status of 400 or more")
-        if self.status is not None and self.kind not in ("status", "html"):
-            raise ValueError("status is only for kinds 'status' and 'html'")
+        if self.kind == "redirect" and (
+            self.status is None or not 300 <= self.status < 400 or not self.location
+        ):
+            raise ValueError("kind 'redirect' needs a 3xx status and a location")
+        if self.status is not None and self.kind not in ("status", "html", "redirect"):
+            raise ValueError("status is only for kinds 'status', 'html' and 'redirect'")
+        if self.location is not None and self.kind != "redirect":
+            raise ValueError("location is only for kind 'redirect'")
+        if self.size is not None and self.kind not in ("gzip_bomb", "deep_json"):
+            raise ValueError("size is only for kinds 'gzip_bomb' and 'deep_json'")
         if self.retry_after is not None and self.kind != "status":
             raise ValueError("retryAfter is only for kind 'status'")
-        if (self.seconds is None) != (self.kind != "delay"):
-            raise ValueError("seconds is required for kind 'delay' and only for it")
+        if (self.seconds is None) != (self.kind not in ("delay", "drip")):
+            raise ValueError("seconds is required for kinds 'delay' and 'drip' and only for them")
         if self.kind == "deregister" and self.subscriber_id is None:
             raise ValueError("kind 'deregister' needs subscriberId")
         return self
@@ -103,6 +125,8 @@ def make_fault(
     subscriber_id: str | None = None,
     times: int | None = None,
     after: int = 0,
+    location: str | None = None,
+    size: int | None = None,
 ) -> Fault:
     """A :class:`Fault` from Python names (what ``inject_fault`` of the publisher and of a DAM take)."""
     return Fault.model_validate(
@@ -115,6 +139,8 @@ def make_fault(
             "subscriberId": subscriber_id,
             "times": times,
             "after": after,
+            "location": location,
+            "size": size,
         }
     )
 
@@ -150,6 +176,8 @@ class FaultPlan:
     ignore_offset: bool = False
     find_outcome: FindOutcome | None = None
     hostile_records: bool = False
+    ignore_limit: bool = False
+    endless_pages: bool = False
 
 
 class FaultInjector:
@@ -181,7 +209,7 @@ class FaultInjector:
         for fault in hits:
             plan.kinds.append(fault.kind)
             match fault.kind:
-                case "status" | "drop" | "html":
+                case "status" | "drop" | "html" | "redirect" | "gzip_bomb" | "drip" | "deep_json":
                     plan.answer = plan.answer or fault
                 case "truncate" | "malformed_json" | "drop_answer":
                     plan.spoil = plan.spoil or fault
@@ -199,6 +227,10 @@ class FaultInjector:
                     plan.find_outcome = plan.find_outcome or "fail"
                 case "hostile_records":
                     plan.hostile_records = True
+                case "ignore_limit":
+                    plan.ignore_limit = True
+                case "endless_pages":
+                    plan.endless_pages = True
         return plan
 
 

@@ -80,6 +80,8 @@ class SimulatedHost(Generic[_S]):
         subscriber_id: str | None = None,
         times: int | None = None,
         after: int = 0,
+        location: str | None = None,
+        size: int | None = None,
     ) -> ActiveFault:
         """E.g. ``inject_fault("GET /staging/mismatches", "status", status=503, retry_after=1, times=2)``.
 
@@ -94,6 +96,8 @@ class SimulatedHost(Generic[_S]):
             subscriber_id=subscriber_id,
             times=times,
             after=after,
+            location=location,
+            size=size,
         )
         return self.add_fault(fault)
 

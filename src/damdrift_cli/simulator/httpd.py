@@ -12,13 +12,15 @@ Nothing here logs a cookie value or a password: the access log has the request l
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import logging
 import socket
 import ssl
 import threading
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from damdrift_cli.simulator.api import (
     DAM_BASE,
+    JSON_TYPE,
     RING_BASE,
     Request,
     Response,
@@ -296,13 +299,14 @@ class _Handler(BaseHTTPRequestHandler):
                 site.state.deregister(subscriber_id)
         req.ignore_offset, req.find_outcome = plan.ignore_offset, plan.find_outcome
         req.hostile_records = plan.hostile_records
+        req.ignore_limit, req.endless_pages = plan.ignore_limit, plan.endless_pages
         if plan.answer is not None and plan.answer.kind == "drop":
             site.record(exchange)
             self.close_connection = True
             return
         base = route.base if route else (RING_BASE if req.path.startswith(RING_BASE) else DAM_BASE)
         if plan.answer is not None:
-            response = _fault_answer(plan.answer, base)
+            response = _fault_answer(plan.answer, base, site.stopping)
         elif route is None:
             assert isinstance(resolved, Response)
             response = resolved
@@ -374,7 +378,17 @@ def _dispatch_safely(state: SiteState, route: Route[Any], req: Request) -> Respo
         return dam_error(500, "Internal error in the DX simulator")
 
 
-def _fault_answer(fault: Fault, base: str) -> Response:
+def _fault_answer(fault: Fault, base: str, stopping: threading.Event) -> Response:
+    if fault.kind == "redirect":
+        return Response(fault.status or 302, b"", [("Location", fault.location or "/")])
+    if fault.kind == "gzip_bomb":
+        headers = [("Content-Type", JSON_TYPE), ("Content-Encoding", "gzip")]
+        return Response(200, _gzip_bomb(fault.size or _GIB), headers)
+    if fault.kind == "deep_json":
+        depth = fault.size or 100_000
+        return Response(200, b"[" * depth + b"]" * depth, [("Content-Type", JSON_TYPE)])
+    if fault.kind == "drip":
+        return Response(200, _drip(fault.seconds or 1.0, stopping), [("Content-Type", JSON_TYPE)])
     if fault.kind == "html":
         status = fault.status or 200
         title = "OK" if status == 200 else "Error"
@@ -388,3 +402,24 @@ def _fault_answer(fault: Fault, base: str) -> Response:
         else f"Injected fault: HTTP {status}"
     )
     return error_for(base, status, message, headers)
+
+
+_GIB = 1 << 30
+
+
+@functools.cache
+def _gzip_bomb(size: int) -> bytes:
+    """``size`` bytes of JSON whitespace, gzipped: one member of up to 16 MiB, repeated (RFC 1952 allows
+    members one after another), so building a 1 GiB bomb (~1 MiB) takes a fraction of a second."""
+    block = 16 << 20
+    member = gzip.compress(b" " * min(size, block), compresslevel=9, mtime=0)
+    whole, rest = divmod(size, block)
+    tail = gzip.compress(b" " * rest, compresslevel=9, mtime=0) if rest and whole else b""
+    return member * max(whole, 1) + tail
+
+
+def _drip(seconds: float, stopping: threading.Event) -> Iterator[bytes]:
+    """A JSON array that never ends, one byte every ``seconds``, until the client or the server stops."""
+    yield b"["
+    while not stopping.wait(seconds):
+        yield b" "

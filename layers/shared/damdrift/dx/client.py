@@ -1,27 +1,40 @@
 """A typed client for the DX publisher APIs that DAM staging mismatch uses.
 
 Transport concerns are urllib3's: one ``requests.Session`` with a ``Retry`` that backs off (with
-jitter) on connection errors, 429/502/503/504 and honours ``Retry-After``. What is left here is DX's
-own behaviour: LTPA cookie sessions (log in again once on a DAM 401), DX's two error body shapes,
+jitter) on connection errors, 429/502/503/504 and honours ``Retry-After`` (capped). What is left here is
+DX's own behaviour: LTPA cookie sessions (log in again once on a DAM 401), DX's two error body shapes,
 and paging through mismatch logs with constant memory.
+
+Everything DX sends is untrusted: redirects are never followed (the credentials and the session go
+only to the host the operator named; any 3xx is an ``UnexpectedResponse``), the session cookie is the
+one the login answer set and is sent only to that host, every body is read streamed under a byte cap
+and a deadline, and DX text in an error is redacted before it is cut.
 
 Nothing in here formats a password or a cookie value into a message or a log line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json as jsonlib
 import logging
+import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
 from urllib3.util.retry import Retry
 
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.dx.models import Operation, RecordAction, RecordType, Subscriber
+from damdrift.dx.redaction import Redactor
 from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, RESYNC_DEFAULT, TriggerRequest
 from damdrift.errors import (
     AuthenticationError,
@@ -38,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "LtpaToken2"
 _BODY_PREVIEW = 120
+_MESSAGE_CHARS = 300
+_READ_CHUNK = 64 * 1024
+#: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
 Api = Literal["ring", "dam"]
 
 
@@ -52,12 +69,47 @@ class ClientTuning:
     backoff_max: float = 20.0
     backoff_jitter: float = 0.5
     page_size: int = 1000
+    #: Most bytes one response may have (after any decompression); a 1,000-record page measures ~0.27 MiB.
+    max_response_bytes: int = 8 * 1024 * 1024
+    #: Most seconds one request may take from sending to its last body byte (a drip-fed body fails).
+    request_deadline: float = 120.0
+    #: Longest ``Retry-After`` honoured (urllib3's own cap is 6 hours).
+    retry_after_max: int = 10
     find_mismatch_request: TriggerRequest = FIND_MISMATCH_DEFAULT
     resync_request: TriggerRequest = RESYNC_DEFAULT
 
 
-def _retry_policy(tuning: ClientTuning) -> Retry:
-    return Retry(
+class _DeadlineRetry(Retry):
+    """urllib3's ``Retry`` that never waits past the request's deadline nor starts an attempt after it.
+
+    urllib3's timeouts bound each socket operation, not a request: with retries, backoff and
+    ``Retry-After`` one request could last many minutes. The deadline makes the whole request's time
+    ``request_deadline`` plus at most one attempt already under way.
+    """
+
+    deadline: float | None = None
+
+    def new(self, **kw: Any) -> _DeadlineRetry:
+        retry = super().new(**kw)
+        retry.deadline = self.deadline
+        return retry
+
+    def _remaining(self) -> float:
+        return float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def get_backoff_time(self) -> float:
+        return min(super().get_backoff_time(), self._remaining())
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self._remaining())
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or (self.deadline is not None and self._remaining() <= 0)
+
+
+def _retry_policy(tuning: ClientTuning) -> _DeadlineRetry:
+    return _DeadlineRetry(
         total=tuning.retries,
         connect=tuning.retries,
         read=tuning.retries,
@@ -71,8 +123,22 @@ def _retry_policy(tuning: ClientTuning) -> Retry:
         # repeat DX answers with 409, which the trigger step treats as "already running".
         allowed_methods=frozenset({"GET", "POST", "PATCH", "DELETE"}),
         respect_retry_after_header=True,
+        retry_after_max=tuning.retry_after_max,
+        # Never followed: a redirect would carry the password or the session cookie to another host.
+        redirect=0,
+        raise_on_redirect=False,
         raise_on_status=False,
     )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One DX response, its body read whole (under the cap) and the connection released."""
+
+    status: int
+    content_type: str
+    body: bytes
+    session_token: str | None = None
 
 
 class DxClient:
@@ -89,9 +155,10 @@ class DxClient:
         self._credentials = credentials
         self.tuning = tuning or ClientTuning()
         self._session = session or requests.Session()
-        adapter = HTTPAdapter(max_retries=_retry_policy(self.tuning))
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._retry = _retry_policy(self.tuning)
+        self._adapter = HTTPAdapter(max_retries=self._retry)
+        self._session.mount("https://", self._adapter)
+        self._session.mount("http://", self._adapter)
         # Passed with every request too: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
         # environment override a session's ``verify``, which would ignore caBundle and verifyTls.
         self._verify: str | bool = connection.ca_bundle or connection.verify_tls
@@ -102,7 +169,14 @@ class DxClient:
                 "read the DX credentials; use caBundle for a private CA instead",
                 connection.hostname,
             )
-        self._session.headers.update({"Accept": "application/json", "User-Agent": "dam-drift"})
+        # No cookie jar: the one cookie that matters is kept below and sent only to the DX host.
+        self._session.cookies = RequestsCookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        # identity: a compressed body could expand past any memory (urllib3 still caps what it inflates).
+        self._session.headers.update(
+            {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "dam-drift"}
+        )
+        self._token: str | None = None
+        self._redactor = Redactor([credentials.password.get_secret_value()])
         self._logged_in = False
         #: How many HTTP exchanges this client made (after urllib3's retries): for metrics and tests.
         self.calls = 0
@@ -118,23 +192,24 @@ class DxClient:
 
     def login(self) -> None:
         """``POST {ring}/auth/login``; the ``LtpaToken2`` cookie lands in the session's jar."""
-        self._session.cookies.clear()
+        self._token = None
         body = {
             "username": self._credentials.username,
             "password": self._credentials.password.get_secret_value(),
         }
-        response = self._send("POST", "ring", "/auth/login", json=body)
-        if response.status_code in (400, 401):
+        answer = self._send("POST", "ring", "/auth/login", json=body)
+        if answer.status in (400, 401):
             raise AuthenticationError(
                 f"DX at {self.connection.hostname} refused the login of user {self._credentials.username!r} "
-                f"(HTTP {response.status_code}: {self._dx_says(response)})"
+                f"(HTTP {answer.status}: {self._dx_says(answer, login=True)})"
             )
-        self._check(response, "POST", "/auth/login")
-        if not self._session.cookies.get(SESSION_COOKIE):
+        self._check(answer, "POST", "/auth/login", login=True)
+        if not answer.session_token:
             raise UnexpectedResponse(
-                f"POST {self.connection.ring_base_url}/auth/login answered {response.status_code} "
+                f"POST {self.connection.ring_base_url}/auth/login answered {answer.status} "
                 f"without a {SESSION_COOKIE} cookie"
             )
+        self._token = answer.session_token
         self._logged_in = True
 
     def logout(self) -> None:
@@ -146,7 +221,7 @@ class DxClient:
         except DxError:
             logger.info("logout failed; the session will expire on its own")
         self._logged_in = False
-        self._session.cookies.clear()
+        self._token = None
 
     # -- subscribers --------------------------------------------------------------------------------
 
@@ -228,6 +303,11 @@ class DxClient:
                 )
             if not page:
                 return
+            if len(page) > limit:
+                raise UnexpectedResponse(
+                    f"GET /staging/mismatches?offset={offset}: {len(page)} records in a page asked for at "
+                    f"most {limit}: the server ignores 'limit'; stopping instead of trusting its paging"
+                )
             first = page[0]
             if previous_first is not None and first == previous_first:
                 raise UnexpectedResponse(
@@ -238,9 +318,6 @@ class DxClient:
             yield from page
             # A short page is NOT the end: DX may cap its pages below our limit (its maximum is not
             # documented), and stopping there would silently cut the report. Only an empty page ends it.
-            if len(page) > limit:
-                # The server ignored 'limit' and sent everything from 'offset' on.
-                return
             offset += len(page)
 
     # -- operations -------------------------------------------------------------------------------
@@ -281,20 +358,20 @@ class DxClient:
         """A DAM call with the session; logs in first if needed and once more on a 401."""
         if not self._logged_in:
             self.login()
-        response = self._send(method, "dam", path, params=params, json=json)
-        if response.status_code == 401:
+        answer = self._send(method, "dam", path, params=params, json=json)
+        if answer.status == 401:
             logger.info("DX answered 401 on %s %s; logging in again once", method, path)
             self.login()
-            response = self._send(method, "dam", path, params=params, json=json)
-            if response.status_code == 401:
+            answer = self._send(method, "dam", path, params=params, json=json)
+            if answer.status == 401:
                 raise AuthenticationError(
                     f"DX at {self.connection.hostname} rejected a fresh session of user "
-                    f"{self._credentials.username!r} on {method} {path} (HTTP 401: {self._dx_says(response)})"
+                    f"{self._credentials.username!r} on {method} {path} (HTTP 401: {self._dx_says(answer)})"
                 )
-        self._check(response, method, path)
-        if not expect_body or response.status_code == 204 or not response.content:
+        self._check(answer, method, path)
+        if not expect_body or answer.status == 204 or not answer.body:
             return None
-        return self._parse(response, method, path)
+        return self._parse(answer, method, path)
 
     def _send(
         self,
@@ -304,19 +381,34 @@ class DxClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-    ) -> requests.Response:
+    ) -> _Answer:
+        """One exchange with the DX host: no redirect followed, the body read under the cap and deadline."""
         base = self.connection.ring_base_url if api == "ring" else self.connection.dam_base_url
         url = base + path
         self.calls += 1
+        deadline = time.monotonic() + self.tuning.request_deadline
+        # Per request (a client is used by one thread at a time): urllib3's retries end at the deadline.
+        retry = self._retry.new()
+        retry.deadline = deadline
+        self._adapter.max_retries = retry
+        headers = {"Cookie": f"{SESSION_COOKIE}={self._token}"} if self._token else None
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 url,
                 params=params,
                 json=json,
+                headers=headers,
                 timeout=(self.tuning.connect_timeout, self.tuning.read_timeout),
                 verify=self._verify,
+                allow_redirects=False,
+                stream=True,
             )
+            with contextlib.closing(response):
+                if 300 <= response.status_code < 400:
+                    raise UnexpectedResponse(self._redirected(response, method, url))
+                body = self._read(response, method, url, deadline)
+                token = self._session_token(response) if path == "/auth/login" else None
         except requests.exceptions.SSLError as exc:
             raise DxUnavailable(
                 f"{method} {url}: TLS verification failed ({_reason(exc)}); "
@@ -326,17 +418,69 @@ class DxClient:
             raise DxUnavailable(
                 f"{method} {url}: still failing after {self.tuning.retries} retries ({_reason(exc)})"
             ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            urllib3.exceptions.TimeoutError,
+        ) as exc:
             raise DxUnavailable(f"{method} {url}: {type(exc).__name__} ({_reason(exc)})") from None
-        except requests.exceptions.ChunkedEncodingError as exc:
+        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as exc:
             raise DxUnavailable(f"{method} {url}: the response body was cut off ({_reason(exc)})") from None
+        except urllib3.exceptions.DecodeError:
+            raise UnexpectedResponse(f"{method} {url}: the response body could not be decoded") from None
+        return _Answer(response.status_code, response.headers.get("Content-Type", ""), body, token)
 
-    def _check(self, response: requests.Response, method: str, path: str) -> None:
-        status = response.status_code
+    def _redirected(self, response: requests.Response, method: str, url: str) -> str:
+        """The error for a 3xx: names the host it points to, not its path or query (they may hold tokens)."""
+        location = response.headers.get("Location")
+        target = urlsplit(urljoin(url, location)).hostname if location else None
+        return (
+            f"{method} {url.split('?', maxsplit=1)[0]} answered HTTP {response.status_code}, a redirect to "
+            f"{target or 'no location'}: dam-drift never follows redirects, so the credentials and the "
+            f"session go only to {self.connection.hostname}; point the input at the host that answers"
+        )
+
+    def _read(self, response: requests.Response, method: str, url: str, deadline: float) -> bytes:
+        """The body, at most ``max_response_bytes`` (as decoded), within the request's deadline.
+
+        ``read1`` returns what one socket read brings, so a server that drip-feeds bytes meets the
+        deadline between reads instead of keeping a read open forever.
+        """
+        cap = self.tuning.max_response_bytes
+        where = f"{method} {url.split('?', maxsplit=1)[0]}"
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise UnexpectedResponse(
+                f"{where}: the response declares {declared} bytes, more than {cap} allowed"
+            )
+        body = bytearray()
+        while chunk := response.raw.read1(_READ_CHUNK, decode_content=True):
+            body += chunk
+            if len(body) > cap:
+                raise UnexpectedResponse(
+                    f"{where}: the response passed {cap} bytes (the cap of one response)"
+                )
+            if time.monotonic() > deadline:  # broken or hostile, not busy: not worth four more tries
+                raise UnexpectedResponse(
+                    f"{where}: the response was still arriving after {self.tuning.request_deadline:g} s "
+                    "(the deadline of one request)"
+                )
+        return bytes(body)
+
+    def _session_token(self, response: requests.Response) -> str | None:
+        """The LtpaToken2 this login answer set for this host; a malformed one counts as none."""
+        for cookie in response.cookies:
+            if cookie.name == SESSION_COOKIE and cookie.value and _COOKIE_VALUE.fullmatch(cookie.value):
+                self._redactor.add(cookie.value)
+                return cookie.value
+        return None
+
+    def _check(self, answer: _Answer, method: str, path: str, *, login: bool = False) -> None:
+        status = answer.status
         if status < 400:
             return
         where = f"{method} {path} on {self.connection.hostname}"
-        detail = f"HTTP {status}: {self._dx_says(response)}"
+        detail = f"HTTP {status}: {self._dx_says(answer, login=login)}"
         if status == 403:
             raise PermissionDenied(
                 f"{where}: user {self._credentials.username!r} is not allowed ({detail}); "
@@ -350,30 +494,48 @@ class DxClient:
             raise DxUnavailable(f"{where}: {detail}")
         raise UnexpectedResponse(f"{where}: {detail}")
 
-    def _dx_says(self, response: requests.Response) -> str:
-        """DX's error message (or the body's start), with the password and session cookie blanked out:
-        a server that echoes a request must not put a secret into our errors, logs and history."""
-        return self._redact(_dx_message(response))
-
-    def _redact(self, text: str) -> str:
-        secrets = [self._credentials.password.get_secret_value(), *self._session.cookies.values()]
-        forms = {form for s in secrets if s for form in (s, repr(s)[1:-1])}  # raw, and as a preview shows it
-        for secret in sorted(forms, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    def _parse(self, response: requests.Response, method: str, path: str) -> Any:
-        content_type = response.headers.get("Content-Type", "")
+    def _dx_says(self, answer: _Answer, *, login: bool = False) -> str:
+        """DX's error message, or the start of its body, redacted *before* it is cut: a server that
+        echoes a request must not put a secret (or a piece of one) into our errors, logs and history.
+        A login answer's body is never shown (it is the answer to a request carrying the password)."""
         try:
-            if "json" not in content_type:
+            body = _loads(answer.body)
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            message = str(error.get("message") or error.get("reason") or error.get("name") or "")
+            return _cut(self._redactor.redact(message), _MESSAGE_CHARS) or "no message"
+        if login:
+            return f"{answer.content_type or 'no content type'} body of {len(answer.body)} bytes, not shown"
+        return f"{answer.content_type or 'no content type'} body starting {self._preview(answer)}"
+
+    def _preview(self, answer: _Answer) -> str:
+        text = self._redactor.redact(answer.body.decode("utf-8", "replace"))
+        return self._redactor.redact(repr(_cut(text, _BODY_PREVIEW)))
+
+    def _parse(self, answer: _Answer, method: str, path: str) -> Any:
+        try:
+            if "json" not in answer.content_type:
                 raise ValueError("not JSON")
-            return response.json()
-        except (ValueError, requests.exceptions.JSONDecodeError):
+            return _loads(answer.body)
+        except ValueError:
             raise UnexpectedResponse(
-                f"{method} {path}: expected JSON, got HTTP {response.status_code} "
-                f"{content_type or 'no content type'} "
-                f"starting {self._redact(_preview(response))}"
+                f"{method} {path}: expected JSON, got HTTP {answer.status} "
+                f"{answer.content_type or 'no content type'} starting {self._preview(answer)}"
             ) from None
+
+
+def _loads(body: bytes) -> Any:
+    """JSON, with nesting too deep for the parser (``RecursionError``) counted as malformed."""
+    try:
+        return jsonlib.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _reason(exc: BaseException) -> str:
@@ -385,21 +547,3 @@ def _reason(exc: BaseException) -> str:
             break
         inner = nxt
     return type(inner).__name__
-
-
-def _preview(response: requests.Response) -> str:
-    text = response.content[:_BODY_PREVIEW].decode("utf-8", "replace")
-    return repr(text + ("…" if len(response.content) > _BODY_PREVIEW else ""))
-
-
-def _dx_message(response: requests.Response) -> str:
-    """The message of either DX error shape (Ring or DAM: both ``error.message``), else a preview."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"{response.headers.get('Content-Type', 'no content type')} body starting {_preview(response)}"
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        message = str(error.get("message") or error.get("reason") or error.get("name") or "")
-        return message[:300] or "no message"
-    return f"body starting {_preview(response)}"

@@ -33,6 +33,11 @@ def plan_check(
     request: AuthenticateRequest, settings: Settings, now: datetime
 ) -> tuple[CheckContext, CheckInput]:
     check_input = parse_input(CheckInput, request.input, "execution input")
+    # Before any request: the stack's secret goes only to the DX hosts it was deployed for.
+    settings.permit(check_input.publisher, "publisher")
+    for subscriber_id, options in check_input.subscriber_options.items():
+        if options.dam is not None:
+            settings.permit(options.dam, f"subscriberOptions.{subscriber_id}.dam")
     secret = check_input.credentials_secret or settings.credentials_secret
     if not secret:
         raise InvalidInput(

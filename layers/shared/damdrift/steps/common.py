@@ -13,6 +13,8 @@ from damdrift.state import CheckContext, SubscriberTask
 
 
 def dx_client(check: CheckContext, settings: Settings) -> DxClient:
+    """The publisher's client; refuses a host the stack's credentials are not for (every step checks)."""
+    settings.permit(check.publisher, "publisher")
     return client_for(check.publisher, load_credentials(check.credentials_secret), settings.client_tuning())
 
 
@@ -21,6 +23,7 @@ def subscriber_dam_client(task: SubscriberTask, settings: Settings) -> DxClient 
     dam = task.subscriber.dam
     if dam is None:
         return None
+    settings.permit(dam, f"subscriberOptions.{task.subscriber.subscriber_id}.dam")
     secret = task.subscriber.dam_credentials_secret or task.check.credentials_secret
     return client_for(dam, load_credentials(secret), settings.client_tuning())
 

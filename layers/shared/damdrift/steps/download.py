@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
-from damdrift.errors import DxError, ReportStorageError
+from damdrift.errors import DxError, ReportStorageError, UnexpectedResponse
 from damdrift.model_base import WireModel
 from damdrift.observability import logger
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, RecordObserver, ReportFiles, ReportWriter
@@ -177,8 +177,12 @@ def download_report(
     part_records: int,
     *,
     observer: RecordObserver | None = None,
+    max_records: int | None = None,
 ) -> Download:
     """Downloads every record the checkpoint does not hold yet, storing a part every ``part_records``.
+
+    A log longer than ``max_records`` ends the download with ``UnexpectedResponse`` once the first
+    ``max_records`` are stored: a DX that pages forever cannot keep a check (or its retries) running.
 
     Raises what DX raised (after storing what had arrived), or ``ReportStorageError`` saying what is
     stored. ``workdir`` must be empty; the caller removes it. ``observer`` sees the records this call
@@ -193,7 +197,10 @@ def download_report(
     with _Assembly(workdir) as assembly, contextlib.ExitStack() as stack:
         sizes = [assembly.append_stored(store, part) for part in checkpoint.parts]
         first: list[Mapping[str, Any]] = []
-        records = _noting_first(iter(source(resumed_at, checkpoint.first_record)), first, resumed_at == 0)
+        fetched_records: Iterator[Mapping[str, Any]] = iter(source(resumed_at, checkpoint.first_record))
+        if max_records is not None:
+            fetched_records = _capped(fetched_records, max_records, resumed_at)
+        records = _noting_first(fetched_records, first, resumed_at == 0)
         stack.callback(records.close)
         while True:
             part_dir = workdir / f"part-{len(checkpoint.parts) + 1:05d}"
@@ -351,6 +358,26 @@ def read_ahead(
         stop.set()
         thread.join()
         sys.setswitchinterval(interval)
+
+
+def _capped(
+    records: Iterator[Mapping[str, Any]], max_records: int, resumed_at: int
+) -> Generator[Mapping[str, Any]]:
+    """``records`` up to the report's ``max_records``; one more is an ``UnexpectedResponse``."""
+    room = max_records - resumed_at
+    if room <= 0:  # a retry after the cap was met: stop before asking DX for anything
+        raise UnexpectedResponse(_too_many(max_records))
+    for count, record in enumerate(records):
+        if count >= room:
+            raise UnexpectedResponse(_too_many(max_records))
+        yield record
+
+
+def _too_many(max_records: int) -> str:
+    return (
+        f"DX's mismatch log has more than {max_records} records (REPORT_MAX_RECORDS): a log that does not "
+        "end, or a report bigger than this stack allows; the records before the cap are kept"
+    )
 
 
 def _noting_first(

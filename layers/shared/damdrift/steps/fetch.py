@@ -113,6 +113,7 @@ def fetch_with(
             workdir,
             settings.report_part_records,
             observer=tracker.observe,
+            max_records=settings.report_max_records,
         )
         files = download.files
         try:

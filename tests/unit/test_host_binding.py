@@ -1,0 +1,84 @@
+"""The stack's DX credentials go only to the DX hosts it was deployed for (issue 12 item 2): an execution
+input naming another host, or asking to send them unprotected, fails at Authenticate before any request."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from damdrift.errors import InvalidInput
+from damdrift.settings import Settings
+from damdrift.state import SubscriberTask
+from damdrift.steps.authenticate import AuthenticateRequest, plan_check
+from damdrift.steps.common import dx_client, subscriber_dam_client
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+NOW = datetime(2026, 12, 3, tzinfo=UTC)
+STACK = {
+    "REPORT_BUCKET": "reports",
+    "CREDENTIALS_SECRET": "dx",
+    "ALLOWED_DX_HOSTS": "dx.example.com,dam2.example.com,",
+}
+
+
+def plan(execution_input: dict[str, Any], **env: str) -> None:
+    settings = Settings.from_env({**STACK, **env})
+    plan_check(AuthenticateRequest(input=execution_input, execution="exec-1"), settings, NOW)
+
+
+def test_the_publisher_the_stack_was_deployed_for_is_accepted() -> None:
+    plan({"publisher": {"hostname": "DX.example.com"}})
+
+
+def test_a_publisher_the_credentials_are_not_for_is_invalid_input_naming_the_field() -> None:
+    with pytest.raises(InvalidInput, match=r"publisher\.hostname: 'elsewhere\.example' is not a DX host"):
+        plan({"publisher": {"hostname": "elsewhere.example"}})
+
+
+def test_a_subscriber_dam_the_credentials_are_not_for_is_invalid_input_naming_the_field() -> None:
+    options = {
+        "sub-1": {"dam": {"hostname": "dam2.example.com"}},
+        "sub-2": {"dam": {"hostname": "evil.example"}},
+    }
+    with pytest.raises(InvalidInput, match=r"subscriberOptions\.sub-2\.dam\.hostname: 'evil\.example'"):
+        plan({"publisher": {"hostname": "dx.example.com"}, "subscriberOptions": options})
+
+
+@pytest.mark.parametrize(
+    ("connection", "what"),
+    [({"dxProtocol": "http"}, "dxProtocol: http"), ({"verifyTls": False}, "verifyTls: false")],
+)
+def test_sending_the_credentials_unprotected_needs_the_stacks_explicit_permission(
+    connection: dict[str, Any], what: str
+) -> None:
+    publisher = {"hostname": "dx.example.com", **connection}
+    with pytest.raises(InvalidInput, match=f"{what} would send the DX password unprotected"):
+        plan({"publisher": publisher})
+    plan({"publisher": publisher}, ALLOW_INSECURE_DX="true")
+
+
+def test_a_stack_without_a_host_list_allows_no_host() -> None:
+    with pytest.raises(InvalidInput, match=r"allowed: none"):
+        plan({"publisher": {"hostname": "dx.example.com"}}, ALLOWED_DX_HOSTS="")
+
+
+def test_the_wildcard_of_the_local_runner_allows_any_host() -> None:
+    plan({"publisher": {"hostname": "anything.example"}}, ALLOWED_DX_HOSTS="*")
+
+
+def test_every_later_step_refuses_a_subscriber_dam_the_stack_is_not_for_before_reading_the_secret() -> None:
+    """Remediation's plan/start/poll reach a subscriber's DAM through ``subscriber_dam_client``: the same
+    binding holds there, whatever the state handed to the step says."""
+    event = json.loads((EVENTS / "remediate-plan.json").read_text())
+    task = SubscriberTask.model_validate(event["task"])
+    settings = Settings.from_env({**STACK, "ALLOWED_DX_HOSTS": "dx.example.com"})
+
+    with pytest.raises(InvalidInput, match=r"subscriberOptions\.8c72ef60-[0-9a-f-]+\.dam\.hostname"):
+        subscriber_dam_client(task, settings)
+    moved = task.model_copy(
+        update={"check": task.check.model_copy(update={"publisher": task.subscriber.dam})}
+    )
+    with pytest.raises(InvalidInput, match=r"publisher\.hostname: 'dx-sub-drifted\.example\.com'"):
+        dx_client(moved.check, settings)
