@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from damdrift_cli.commands import approve, baseline, check, report, simulate
+from damdrift_cli.commands import approve, baseline, check, doctor, report, simulate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.register(subparsers)
     baseline.register(subparsers)
     approve.register(subparsers)
+    doctor.register(subparsers)
     return parser
 
 

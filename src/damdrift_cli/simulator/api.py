@@ -22,7 +22,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift.dx.models import OperationStatus, RecordAction, RecordType, ResyncStatus
-from damdrift_cli.simulator.dataset import MismatchFilter, hostile_row
+from damdrift_cli.simulator.dataset import MismatchFilter, column_row, hostile_row
 from damdrift_cli.simulator.state import FindOutcome, PublisherState, Rejected
 
 RING_BASE = "/dx/api/core/v1"
@@ -328,11 +328,16 @@ def _get_mismatches(state: PublisherState, req: Request) -> Response:
         _enum_param(req, "recordAction", RecordAction),
     )
     offset, limit = _int_param(req, "offset") or 0, _int_param(req, "limit")
+    cap = state.settings.max_page_size  # a scenario's DX that caps its pages below what was asked
+    if cap is not None:
+        limit = cap if limit is None else min(limit, cap)
     # ASSUMPTION: offset-limit-integers (and no limit answers every row)
     # ASSUMPTION: mismatches-unknown-subscriber-empty (an unknown subscriberId gives [], not 404)
     size, rows = state.mismatch_page(query, 0 if req.ignore_offset else offset, limit)
     if req.hostile_records:
         rows = (hostile_row(row, offset + i) for i, row in enumerate(rows))
+    if state.settings.record_fields == "columns":
+        rows = (column_row(row) for row in rows)
     return json_array(rows, size)
 
 
