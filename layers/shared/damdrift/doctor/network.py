@@ -85,7 +85,7 @@ def _tls(connection: DxConnection, host: str, port: int, sock: socket.socket) ->
     else:  # the operator chose verifyTls=false; the probe looks the way the client will
         context = ssl.create_default_context()
         context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # nosec B501 - mirrors the operator's verifyTls=false
+        context.verify_mode = ssl.CERT_NONE  # mirrors the operator's verifyTls=false
     try:
         tls = context.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
@@ -136,7 +136,8 @@ def _plain_http(host: str, port: int, sock: socket.socket, timeout: float) -> Ch
         return Check(
             id=check_id, status=Status.WARN, evidence=f"no HTTP answer to HEAD /: {type(exc).__name__}"
         )
-    if head[:1] in (b"\x15", b"\x16") or b"HTTPS port" in head or b"plain HTTP" in head:
+    tls_answer = head[:1] in (b"\x15", b"\x16") or b"HTTPS port" in head or b"plain HTTP" in head
+    if tls_answer or (not head.startswith(b"HTTP/") and _speaks_tls(host, port, timeout)):
         evidence = f"port {port} speaks HTTPS (TLS), not plain HTTP: use --dx-protocol https (dxProtocol)"
         return Check(id=check_id, status=Status.FAIL, evidence=evidence)
     if not head.startswith(b"HTTP/"):
@@ -148,6 +149,21 @@ def _plain_http(host: str, port: int, sock: socket.socket, timeout: float) -> Ch
         return Check(id=check_id, status=Status.PASS, evidence=f"plain HTTP on loopback ({status_line})")
     evidence = "plain HTTP: the DX password and session cookie cross the network unencrypted; use https"
     return Check(id=check_id, status=Status.WARN, evidence=evidence)
+
+
+def _speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether a TLS handshake succeeds on the port (certificate not checked: only the protocol matters)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # no credentials go over it: it only sniffs
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as sock,
+            context.wrap_socket(sock, server_hostname=host),
+        ):
+            return True
+    except (OSError, TimeoutError):  # ssl.SSLError is an OSError
+        return False
 
 
 def _names(rdns: Any) -> dict[str, str]:
