@@ -32,7 +32,8 @@ def test_the_doctor_function_stores_doctor_json_and_tells_the_ops_topic(
     bucket = aws.deployment.bucket if aws.deployment else ""
     stored = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert {c["id"]: c["status"] for c in stored["checks"]}["login"] == "PASS"
-    assert stored["exitCode"] == result["exitCode"] == 0, [c for c in stored["checks"] if c["status"] == "WARN"]
+    warnings = [c for c in stored["checks"] if c["status"] == "WARN"]
+    assert stored["exitCode"] == result["exitCode"] == 0, warnings
     notices = aws.drain_notices()
     assert len(notices) == 1 and notices[0].topic == "OpsTopic"
     assert notices[0].subject == f"dam-drift doctor: PASS {publisher.hostname}_{publisher.port}"
