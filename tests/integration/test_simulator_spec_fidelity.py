@@ -203,7 +203,11 @@ CASES = [
     Case("login", 200, "POST", "/auth/login", ADMIN),
     Case("login, wrong password", 401, "POST", "/auth/login", {**ADMIN, "password": "x"}),
     Case("login, no JSON", 400, "POST", "/auth/login", data=b"{"),
+    Case("login, no fields (the spec allows it)", 401, "POST", "/auth/login", {}),
+    Case("login, a number for a name", 400, "POST", "/auth/login", {"username": 7}),
     Case("login, server error", 500, "POST", "/auth/login", ADMIN, prepare=fault(500, "POST /auth/login")),
+    Case("custom login", 200, "POST", "/auth/custom-login"),
+    Case("custom login, no session", 401, "POST", "/auth/custom-login", prepare=no_session),
     Case("validate", 200, "POST", "/auth/validate"),
     Case("validate, no session", 401, "POST", "/auth/validate", prepare=no_session),
     Case("logout", 200, "POST", "/auth/logout"),
@@ -237,6 +241,22 @@ CASES = [
     Case("trigger a find", 200, "PATCH", SUBSCRIBER, FIND),
     Case("trigger a resync", 200, "PATCH", SUBSCRIBER, {"resyncStatus": "RESYNC_TRIGGER_START"}),
     Case("update fields", 200, "PATCH", SUBSCRIBER, {"cycleLength": 1440, "status": False}),
+    Case(
+        "update every other field",
+        200,
+        "PATCH",
+        SUBSCRIBER,
+        {
+            "targetHost": "",
+            "syncStatus": "FAILED",
+            "syncFailureLogs": "x",
+            "lastSyncTime": "2026-01-01T00:00:00Z",
+            "created": "2026-01-01T00:00:00.000Z",
+            "updated": "2026-01-01T00:00:00+00:00",
+            "lastResyncTime": "2026-01-01T00:00:00Z",
+            "resyncStatus": "FIND_MISMATCH_COMPLETED",
+        },
+    ),
     Case("update, unknown field", 400, "PATCH", SUBSCRIBER, {"colour": "red"}),
     Case("update, unknown subscriber", 404, "PATCH", UNKNOWN, FIND),
     Case("update, no session", 401, "PATCH", SUBSCRIBER, FIND, prepare=no_session),
@@ -451,3 +471,18 @@ def test_the_validation_is_not_a_rubber_stamp(specs: Specs, dx: Publisher) -> No
                 RequestsOpenAPIRequest(forged.request), RequestsOpenAPIResponse(forged)
             )
     specs.check(real)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PUT"])
+def test_a_method_the_spec_does_not_declare_gets_405_with_allow_and_the_apis_error_body(
+    specs: Specs, dx: Publisher, method: str
+) -> None:
+    error_body = OAS30ReadValidator(specs.dam_error_schema())
+
+    response = dx.session.request(method, dx.url("/staging/subscriber"), timeout=5)
+    ring = dx.session.request(method, f"{dx.sim.ring_base_url}/auth/login", timeout=5)
+
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, POST")
+    assert list(error_body.iter_errors(response.json())) == []
+    assert (ring.status_code, ring.headers["Allow"]) == (405, "POST")
+    assert set(ring.json()["error"]) == {"code", "message", "reason"}

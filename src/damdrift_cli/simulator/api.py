@@ -215,7 +215,7 @@ def _is_datetime(value: Any) -> bool:
 
 #: ``SubscriberRegistrationReq`` (and ``…ReqPartial``): field → (check, what the check wants).
 _SUBSCRIBER_BODY: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "targetHost": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "targetHost": (lambda v: isinstance(v, str), "a string"),  # the spec allows "" too
     "cycleLength": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
     "status": (lambda v: isinstance(v, bool), "a boolean"),
     "lastSyncTime": (_is_datetime, "a date-time string"),
@@ -257,15 +257,15 @@ def _login(state: SessionHost, req: Request) -> Response:
         body = _json_body(req)
     except BadRequest as exc:
         return ring_error(400, str(exc), "Send a JSON object with username and password")
-    if not (
-        isinstance(body, dict)
-        and isinstance(body.get("username"), str)
-        and isinstance(body.get("password"), str)
+    # RING-SPEC's body is an object whose username and password are optional strings: other JSON is a
+    # 400, a missing field a failed login (401), as for a wrong password.
+    if not isinstance(body, dict) or any(
+        not isinstance(body.get(name, ""), str) for name in ("username", "password")
     ):
         return ring_error(
-            400, "username and password are required", "Send a JSON object with username and password"
+            400, "username and password must be strings", "Send a JSON object with username and password"
         )
-    token = state.login(body["username"], body["password"])
+    token = state.login(body.get("username", ""), body.get("password", ""))
     if token is None:
         # ASSUMPTION: bad-login-ring-body (Ring error shape from RING-SPEC; the values are invented)
         return ring_error(401, "Authentication failed", "The user name or password is not valid")
@@ -284,6 +284,17 @@ def _validate(state: SessionHost, req: Request) -> Response:
     if user is None:
         return ring_error(401, "Not authenticated", "The LtpaToken2 cookie is missing, invalid or expired")
     return json_response(200, {"statusCode": 200, "message": "Token is valid", "data": {"UId": _uid(user)}})
+
+
+def _custom_login(state: SessionHost, req: Request) -> Response:
+    """``POST /auth/custom-login``: a login from the Cookie the caller already holds (RING-SPEC)."""
+    user = state.session_user(req.cookie(COOKIE_NAME))
+    if user is None:
+        return ring_error(
+            401, "Authentication failed", "The LtpaToken2 cookie is missing, invalid or expired"
+        )
+    payload = {"statusCode": 200, "message": "Login successful", "data": {"UId": _uid(user)}}
+    return json_response(200, payload)
 
 
 def _logout(state: SessionHost, req: Request) -> Response:
@@ -388,6 +399,7 @@ def _route(method: str, base: str, template: str, handler: Callable[[_H, Request
 #: The publisher's endpoints.
 ROUTES: tuple[Route[PublisherState], ...] = (
     _route("POST", RING_BASE, "/auth/login", _login),
+    _route("POST", RING_BASE, "/auth/custom-login", _custom_login),
     _route("POST", RING_BASE, "/auth/validate", _validate),
     _route("POST", RING_BASE, "/auth/logout", _logout),
     _route("GET", DAM_BASE, "/staging/subscriber", _list_subscribers),
