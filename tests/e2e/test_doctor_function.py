@@ -2,6 +2,7 @@
 stores doctor.json in the report bucket and tells the ops topic, and sends DX no write."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 from damdrift_cli.local.runner import LocalAws
@@ -65,3 +66,22 @@ def test_without_a_publisher_in_the_event_or_the_stack_the_error_names_the_field
     assert response["FunctionError"] == "Handled"
     assert result["errorType"] == "InvalidInput"
     assert "publisher: required" in result["errorMessage"]
+
+
+def test_the_sample_event_reads_only_the_named_subscribers_log(aws: LocalAws, publisher: Simulator) -> None:
+    event = json.loads((Path(__file__).resolve().parents[2] / "events" / "doctor.json").read_text())
+    named = event["subscriberIds"][0]
+    publisher.add_subscriber("dx-sub-drifted.example.com", subscriber_id=named)
+    other = publisher.add_subscriber("dx-sub-other.example.com")
+
+    response, result = invoke(aws, {**event, "publisher": publisher_of(publisher)})
+
+    assert "FunctionError" not in response, result
+    logs_read = {
+        query["subscriberId"][0]
+        for e in publisher.exchanges
+        if e.path.endswith("/staging/mismatches")
+        for query in [e.query]
+        if "offset" in query
+    }
+    assert logs_read == {named} and other not in logs_read
