@@ -242,3 +242,34 @@ def test_the_cli_prints_one_line_per_check_and_a_summary(
     assert lines[-1].startswith(f"doctor: {dx_simulator.hostname}_{dx_simulator.port}: ")
     assert lines[-1].endswith(f"exit {status} (PASS)")
     assert any(line.startswith("PASS        login") for line in lines)
+
+
+def test_a_failing_mismatch_endpoint_fails_its_lines_and_the_probe_goes_on(
+    dx_simulator_factory: SimulatorFactory,
+) -> None:
+    sim = publisher_after_finds(dx_simulator_factory)
+    sim.inject_fault("GET /staging/mismatches", "status", status=500)
+
+    report = doctor(sim)
+
+    checks = by_id(report)
+    status, evidence = checks["mismatch log dx-sub-drifted.test"]
+    assert status is Status.FAIL and "HTTP 500" in evidence
+    assert checks["operations"][0] is Status.PASS
+    assert report.exit_code == 2
+
+
+def test_dx_going_away_midway_keeps_what_was_found_and_says_where_it_stopped(
+    dx_simulator_factory: SimulatorFactory,
+) -> None:
+    sim = publisher_after_finds(dx_simulator_factory)
+    sim.inject_fault("GET /operations", "drop", after=1)  # the list answers, the filtered one does not
+
+    report = doctor(sim)
+
+    checks = by_id(report)
+    assert checks["mismatch log dx-sub-drifted.test"][0] is Status.PASS
+    assert checks["operations"][0] is Status.PASS
+    status, evidence = checks["probe stopped"]
+    assert status is Status.FAIL and "GET" in evidence and "/operations" in evidence
+    assert report.exit_code == 2
