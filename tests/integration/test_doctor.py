@@ -121,7 +121,10 @@ def test_doctor_reports_a_dx_with_column_spellings_and_a_lower_page_cap(
     assert "capped by DX at 250 rows" in checks["mismatch page size"][1]
     assert checks["mismatch log dx-sub-drifted.test"] == (Status.PASS, "1200 rows in 5 page(s) of up to 1000")
     assert checks["mismatch record fields"][0] is Status.PASS
-    assert "record type: type" in checks["mismatch record fields"][1]
+    assert (
+        "(recordType as type, recordAction as action, recordId as record_id, subscriberId as subscriber_id)"
+        in (checks["mismatch record fields"][1])
+    )
     assert checks["assumption mismatch-record-shape"][0] is Status.WARN
     assert checks["assumption mismatch-record-shape"][1].startswith("contradicted")
 

@@ -33,6 +33,7 @@ from damdrift.dx.models import (
     ResyncStatus,
 )
 from damdrift.errors import DxError
+from damdrift.report.records import FIELD_ALIASES
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +43,10 @@ PAGE_SIZE = 1000
 MAX_PAGES = 50
 #: Subscribers whose mismatch logs are read when none are named.
 MAX_SUBSCRIBERS = 20
-#: The spellings of a mismatch record's fields: the API's filter names first, then the table columns.
-RECORD_FIELD_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "record type": ("recordType", "type"),
-    "record action": ("recordAction", "action"),
-    "record id": ("recordId", "record_id"),
-    "subscriber id": ("subscriberId", "subscriber_id"),
+#: The spellings of a mismatch record's fields dam-drift reads (the API's filter names first, then the
+#: table's columns): the report's own table, so the doctor checks exactly what the report can read.
+RECORD_FIELD_SPELLINGS = {
+    name: FIELD_ALIASES[name] for name in ("recordType", "recordAction", "recordId", "subscriberId")
 }
 _AGE_FIELDS = ("created", "updated", "created_at", "updated_at", "createdAt")
 _READ_ONLY_POSTS = frozenset({"/auth/login", "/auth/validate"})
@@ -422,8 +421,8 @@ class _Probe:
             concept: next((s for s in spellings if s in fields), None)
             for concept, spellings in RECORD_FIELD_SPELLINGS.items()
         }
-        unreadable = [c for c in ("record type", "record action") if spelled[c] is None]
-        described = "; ".join(f"{c}: {s or 'absent'}" for c, s in spelled.items())
+        unreadable = [c for c in ("recordType", "recordAction") if spelled[c] is None]
+        described = ", ".join(c if s == c else f"{c} as {s}" if s else f"no {c}" for c, s in spelled.items())
         if unreadable:
             self.add(
                 "mismatch record fields",
@@ -440,7 +439,7 @@ class _Probe:
             f"a record carries {', '.join(fields)}",
         )
         values = [
-            (row.get(spelled["record type"] or ""), row.get(spelled["record action"] or ""))
+            (row.get(spelled["recordType"] or ""), row.get(spelled["recordAction"] or ""))
             for log in logs
             for row in log.first_page
             if isinstance(row, dict)
