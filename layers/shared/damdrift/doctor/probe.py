@@ -63,20 +63,16 @@ class ProbeClient(DxClient):
         super().__init__(*args, **kwargs)
         self.sent: list[str] = []
 
-    def _send(
-        self,
-        method: str,
-        api: Api,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-    ) -> requests.Response:
+    def _send(self, method: str, api: Api, path: str, **kwargs: Any) -> requests.Response:
+        """Every request of the client passes here: the one place that keeps the probe read-only.
+
+        ``**kwargs`` goes through untouched, so the client's transport options stay its own.
+        """
         if method != "GET" and not (method == "POST" and api == "ring" and path in _READ_ONLY_POSTS):
             raise ReadOnlyViolation(f"the doctor never sends {method} {path}")
-        query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
+        query = "&".join(f"{k}={v}" for k, v in (kwargs.get("params") or {}).items())
         self.sent.append(f"{method} {path}" + (f"?{query}" if query else ""))
-        return super()._send(method, api, path, params=params, json=json)
+        return super()._send(method, api, path, **kwargs)
 
     def read(self, path: str, params: Mapping[str, str] | None = None) -> requests.Response:
         """``GET`` on the DAM API with the session, the answer as DX sent it (no status handling)."""
