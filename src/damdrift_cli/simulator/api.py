@@ -259,6 +259,7 @@ def _login(state: SessionHost, req: Request) -> Response:
         return ring_error(400, str(exc), "Send a JSON object with username and password")
     # RING-SPEC's body is an object whose username and password are optional strings: other JSON is a
     # 400, a missing field a failed login (401), as for a wrong password.
+    # ASSUMPTION: login-without-fields-401 (the spec allows {} but does not say what DX answers)
     if not isinstance(body, dict) or any(
         not isinstance(body.get(name, ""), str) for name in ("username", "password")
     ):
@@ -440,7 +441,9 @@ def resolve(
             return route, match.groupdict()
         allowed.append(route.method)
     base = RING_BASE if path.startswith(RING_BASE) else DAM_BASE
-    if allowed:  # what DX answers to an undeclared method is unknown; 405 tells a client's author most
+    # ASSUMPTION: undeclared-method-405 (what DX answers is unknown; 405 with Allow is what RFC 9110 and
+    # schemathesis' unsupported_method check expect, and tells a client's author most)
+    if allowed:
         return error_for(
             base, 405, f"{method} is not allowed on {path[:200]}", [("Allow", ", ".join(allowed))]
         )

@@ -39,6 +39,8 @@ ASSUMPTIONS: dict[str, str] = {
     "operations-oldest-first": "fewer than 2 operations with distinct created times",
     "operations-unknown-status-400": "GET /operations could not be read",
     "logout-without-session-200": "needs a POST /auth/logout, which the read-only probe does not send",
+    "undeclared-method-405": "needs a request with another method than GET, which the probe does not send",
+    "login-without-fields-401": "needs a failed login, which can lock the account",
 }
 _STATUS = {Verdict.CONFIRMED: Status.PASS, Verdict.CONTRADICTED: Status.WARN}
 
