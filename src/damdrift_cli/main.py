@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from damdrift.errors import DamDriftError
 from damdrift_cli import exit_status
-from damdrift_cli.commands import approve, baseline, check, report, simulate, subscribers
+from damdrift_cli.commands import approve, baseline, check, doctor, report, simulate, subscribers
 from damdrift_cli.exit_status import CommandFailed
 
 
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.register(subparsers)
     baseline.register(subparsers)
     approve.register(subparsers)
+    doctor.register(subparsers)
     return parser
 
 

@@ -39,6 +39,7 @@ FUNCTIONS = {
     "RemediateFunction": "remediate",
     "RequestApprovalFunction": "request_approval",
     "ApproveFunction": "approve",
+    "DoctorFunction": "doctor",
 }
 #: What the Lambda python3.11 runtime provides beside the code (the layer does not ship boto3).
 RUNTIME_PACKAGES = ["boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"]

@@ -31,7 +31,7 @@ STEP_FUNCTIONS = [
     "RemediateFunction",
     "RequestApprovalFunction",
 ]
-FUNCTIONS = [*STEP_FUNCTIONS, "ApproveFunction"]
+FUNCTIONS = [*STEP_FUNCTIONS, "ApproveFunction", "DoctorFunction"]
 ROLES = {f: f.removesuffix("Function") + "Role" for f in FUNCTIONS}
 LOG_GROUPS = {f: f.removesuffix("Function") + "LogGroup" for f in FUNCTIONS}
 EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx/admin-AbC123"
@@ -165,6 +165,13 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("kms:GenerateDataKey", "<DataKey.Arn>"),
             ("kms:Decrypt", "<DataKey.Arn>"),
         }
+    if function == "DoctorFunction":
+        expected |= {
+            ("s3:PutObject", "<ReportBucket.Arn>/doctor/*"),
+            ("sns:Publish", "<OpsTopic>"),
+            ("kms:GenerateDataKey", "<DataKey.Arn>"),
+            ("kms:Decrypt", "<DataKey.Arn>"),
+        }
     if function == "ApproveFunction":
         state_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-drift-check"
         expected |= {
@@ -248,6 +255,7 @@ def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_th
         "RemediateFunction": "remediations/",
         "RequestApprovalFunction": "approvals/",
         "ApproveFunction": "approvals/",
+        "DoctorFunction": "doctor/",
     }
     for function, role in ROLES.items():
         s3 = {(a, r) for a, r in permissions(any_stack, role) if a.startswith("s3:")}
@@ -579,7 +587,7 @@ def test_every_checkov_suppression_says_why() -> None:
 
 def test_the_deploy_guide_documents_every_parameter_and_output(default: StackView) -> None:
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
-    table = guide.split("## 6. Parameters", 1)[1].split("\n## ", 1)[0]
+    table = re.split(r"## \d+\. Parameters", guide, maxsplit=1)[1].split("\n## ", 1)[0]
     for name in default.raw["Parameters"]:
         assert f"`{name}`" in table, f"{name} is missing from docs/deploy.md's parameter table"
     for name in default.outputs:
@@ -642,3 +650,19 @@ def test_the_approval_link_is_a_function_url_the_request_function_knows(default:
     substitutions = default.props("DriftCheckStateMachine")["DefinitionSubstitutions"]
     assert substitutions["ApprovalUrl"] == "<ApproveFunctionUrl.FunctionUrl>"
     assert default.outputs["ApprovalUrl"]["Value"] == "<ApproveFunctionUrl.FunctionUrl>"
+
+
+def test_the_doctor_function_probes_the_publisher_the_schedule_checks() -> None:
+    from damdrift.steps.doctor import DoctorSettings
+
+    view = stack(DxHostname="dx.example.com", DxPort="8443", DamApiPort="3000")
+    env = view.function("DoctorFunction")["Environment"]["Variables"]
+
+    publisher = DoctorSettings.from_env({k: str(v) for k, v in env.items()}).publisher
+    assert publisher is not None
+    assert publisher.model_dump(by_alias=True, exclude_none=True) == {
+        **schedule_input(view)["publisher"],
+        "verifyTls": True,
+    }
+    assert view.props("DoctorFunction")["Timeout"] == 900
+    assert "DoctorFunction" not in json.dumps(view.props("DriftCheckStateMachine"))

@@ -56,7 +56,7 @@ def test_bad_credentials_get_401_with_the_ring_error_body(
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[]", b'{"username": "wpsadmin"}', b'{"username": 1, "password": 2}']
+    "body", [b"not json", b"[]", b'{"username": 1, "password": 2}', b'{"password": null}']
 )
 def test_a_malformed_login_body_is_400_with_the_ring_error_body(dx_simulator: Simulator, body: bytes) -> None:
     response = requests.post(
@@ -68,6 +68,22 @@ def test_a_malformed_login_body_is_400_with_the_ring_error_body(dx_simulator: Si
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"username": "wpsadmin"}'])
+def test_a_login_body_without_a_field_is_a_failed_login_as_the_spec_allows_it(
+    dx_simulator: Simulator, body: bytes
+) -> None:
+    # RING-SPEC's login body has optional username and password: a valid request, wrong credentials.
+    response = requests.post(
+        f"{dx_simulator.ring_base_url}/auth/login",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_dam_endpoints_need_the_cookie(dx_simulator: Simulator) -> None:

@@ -1,7 +1,7 @@
 """Every auth, staging and operations answer of the simulator, checked against HCL's OpenAPI specs.
 
-The specs live outside the project (``../shared/specs`` from the repository root); without them these
-tests skip. openapi-core matches each response to the spec's operation by method and path (the specs'
+The specs travel with the project (``specs/``, HCL's files unmodified, see ``specs/README.md``).
+openapi-core matches each response to the spec's operation by method and path (the specs'
 ``servers`` are relative, so the path alone decides), then checks the status is declared and the body
 (and declared headers) fit the schema. ``GET /staging/mismatches`` has no schema in the spec: its rows
 are checked against the simulator's assumed shape, with the spec's enums.
@@ -40,12 +40,7 @@ from damdrift_cli.simulator.pytest_plugin import (
 
 pytestmark = pytest.mark.integration
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
-if not (SPECS / "dam-api.openapi.json").is_file() or not (SPECS / "ring-api.openapi.json").is_file():
-    pytest.skip(
-        f"HCL's OpenAPI specs are not in {SPECS} (../shared/specs from the repository root)",
-        allow_module_level=True,
-    )
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -208,7 +203,11 @@ CASES = [
     Case("login", 200, "POST", "/auth/login", ADMIN),
     Case("login, wrong password", 401, "POST", "/auth/login", {**ADMIN, "password": "x"}),
     Case("login, no JSON", 400, "POST", "/auth/login", data=b"{"),
+    Case("login, no fields (the spec allows it)", 401, "POST", "/auth/login", {}),
+    Case("login, a number for a name", 400, "POST", "/auth/login", {"username": 7}),
     Case("login, server error", 500, "POST", "/auth/login", ADMIN, prepare=fault(500, "POST /auth/login")),
+    Case("custom login", 200, "POST", "/auth/custom-login"),
+    Case("custom login, no session", 401, "POST", "/auth/custom-login", prepare=no_session),
     Case("validate", 200, "POST", "/auth/validate"),
     Case("validate, no session", 401, "POST", "/auth/validate", prepare=no_session),
     Case("logout", 200, "POST", "/auth/logout"),
@@ -242,6 +241,22 @@ CASES = [
     Case("trigger a find", 200, "PATCH", SUBSCRIBER, FIND),
     Case("trigger a resync", 200, "PATCH", SUBSCRIBER, {"resyncStatus": "RESYNC_TRIGGER_START"}),
     Case("update fields", 200, "PATCH", SUBSCRIBER, {"cycleLength": 1440, "status": False}),
+    Case(
+        "update every other field",
+        200,
+        "PATCH",
+        SUBSCRIBER,
+        {
+            "targetHost": "",
+            "syncStatus": "FAILED",
+            "syncFailureLogs": "x",
+            "lastSyncTime": "2026-01-01T00:00:00Z",
+            "created": "2026-01-01T00:00:00.000Z",
+            "updated": "2026-01-01T00:00:00+00:00",
+            "lastResyncTime": "2026-01-01T00:00:00Z",
+            "resyncStatus": "FIND_MISMATCH_COMPLETED",
+        },
+    ),
     Case("update, unknown field", 400, "PATCH", SUBSCRIBER, {"colour": "red"}),
     Case("update, unknown subscriber", 404, "PATCH", UNKNOWN, FIND),
     Case("update, no session", 401, "PATCH", SUBSCRIBER, FIND, prepare=no_session),
@@ -456,3 +471,18 @@ def test_the_validation_is_not_a_rubber_stamp(specs: Specs, dx: Publisher) -> No
                 RequestsOpenAPIRequest(forged.request), RequestsOpenAPIResponse(forged)
             )
     specs.check(real)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PUT"])
+def test_a_method_the_spec_does_not_declare_gets_405_with_allow_and_the_apis_error_body(
+    specs: Specs, dx: Publisher, method: str
+) -> None:
+    error_body = OAS30ReadValidator(specs.dam_error_schema())
+
+    response = dx.session.request(method, dx.url("/staging/subscriber"), timeout=5)
+    ring = dx.session.request(method, f"{dx.sim.ring_base_url}/auth/login", timeout=5)
+
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, POST")
+    assert list(error_body.iter_errors(response.json())) == []
+    assert (ring.status_code, ring.headers["Allow"]) == (405, "POST")
+    assert set(ring.json()["error"]) == {"code", "message", "reason"}

@@ -39,3 +39,9 @@ def test_every_assumption_in_the_code_is_documented_in_the_readme() -> None:
 def test_the_readme_lists_no_assumption_the_code_has_dropped() -> None:
     stale = ids_in_readme() - set(ids_in_code())
     assert not stale, f"README lists assumptions no code marks any more: {sorted(stale)}"
+
+
+def test_the_doctor_has_a_line_for_every_assumption_in_the_readme() -> None:
+    from damdrift.doctor.assumptions import ASSUMPTIONS
+
+    assert set(ASSUMPTIONS) == ids_in_readme()

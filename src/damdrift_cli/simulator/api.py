@@ -22,7 +22,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift.dx.models import OperationStatus, RecordAction, RecordType, ResyncStatus
-from damdrift_cli.simulator.dataset import MismatchFilter, endless_rows, hostile_row
+from damdrift_cli.simulator.dataset import MismatchFilter, column_row, endless_rows, hostile_row
 from damdrift_cli.simulator.state import FindOutcome, PublisherState, Rejected
 
 RING_BASE = "/dx/api/core/v1"
@@ -217,7 +217,7 @@ def _is_datetime(value: Any) -> bool:
 
 #: ``SubscriberRegistrationReq`` (and ``…ReqPartial``): field → (check, what the check wants).
 _SUBSCRIBER_BODY: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "targetHost": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "targetHost": (lambda v: isinstance(v, str), "a string"),  # the spec allows "" too
     "cycleLength": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
     "status": (lambda v: isinstance(v, bool), "a boolean"),
     "lastSyncTime": (_is_datetime, "a date-time string"),
@@ -259,15 +259,16 @@ def _login(state: SessionHost, req: Request) -> Response:
         body = _json_body(req)
     except BadRequest as exc:
         return ring_error(400, str(exc), "Send a JSON object with username and password")
-    if not (
-        isinstance(body, dict)
-        and isinstance(body.get("username"), str)
-        and isinstance(body.get("password"), str)
+    # RING-SPEC's body is an object whose username and password are optional strings: other JSON is a
+    # 400, a missing field a failed login (401), as for a wrong password.
+    # ASSUMPTION: login-without-fields-401 (the spec allows {} but does not say what DX answers)
+    if not isinstance(body, dict) or any(
+        not isinstance(body.get(name, ""), str) for name in ("username", "password")
     ):
         return ring_error(
-            400, "username and password are required", "Send a JSON object with username and password"
+            400, "username and password must be strings", "Send a JSON object with username and password"
         )
-    token = state.login(body["username"], body["password"])
+    token = state.login(body.get("username", ""), body.get("password", ""))
     if token is None:
         # ASSUMPTION: bad-login-ring-body (Ring error shape from RING-SPEC; the values are invented)
         return ring_error(401, "Authentication failed", "The user name or password is not valid")
@@ -286,6 +287,17 @@ def _validate(state: SessionHost, req: Request) -> Response:
     if user is None:
         return ring_error(401, "Not authenticated", "The LtpaToken2 cookie is missing, invalid or expired")
     return json_response(200, {"statusCode": 200, "message": "Token is valid", "data": {"UId": _uid(user)}})
+
+
+def _custom_login(state: SessionHost, req: Request) -> Response:
+    """``POST /auth/custom-login``: a login from the Cookie the caller already holds (RING-SPEC)."""
+    user = state.session_user(req.cookie(COOKIE_NAME))
+    if user is None:
+        return ring_error(
+            401, "Authentication failed", "The LtpaToken2 cookie is missing, invalid or expired"
+        )
+    payload = {"statusCode": 200, "message": "Login successful", "data": {"UId": _uid(user)}}
+    return json_response(200, payload)
 
 
 def _logout(state: SessionHost, req: Request) -> Response:
@@ -330,6 +342,9 @@ def _get_mismatches(state: PublisherState, req: Request) -> Response:
         _enum_param(req, "recordAction", RecordAction),
     )
     offset, limit = _int_param(req, "offset") or 0, _int_param(req, "limit")
+    cap = state.settings.max_page_size  # a scenario's DX that caps its pages below what was asked
+    if cap is not None:
+        limit = cap if limit is None else min(limit, cap)
     # ASSUMPTION: offset-limit-integers (and no limit answers every row)
     # ASSUMPTION: mismatches-unknown-subscriber-empty (an unknown subscriberId gives [], not 404)
     if req.endless_pages:
@@ -340,6 +355,8 @@ def _get_mismatches(state: PublisherState, req: Request) -> Response:
     )
     if req.hostile_records:
         rows = (hostile_row(row, offset + i) for i, row in enumerate(rows))
+    if state.settings.record_fields == "columns":
+        rows = (column_row(row) for row in rows)
     return json_array(rows, size)
 
 
@@ -390,6 +407,7 @@ def _route(method: str, base: str, template: str, handler: Callable[[_H, Request
 #: The publisher's endpoints.
 ROUTES: tuple[Route[PublisherState], ...] = (
     _route("POST", RING_BASE, "/auth/login", _login),
+    _route("POST", RING_BASE, "/auth/custom-login", _custom_login),
     _route("POST", RING_BASE, "/auth/validate", _validate),
     _route("POST", RING_BASE, "/auth/logout", _logout),
     _route("GET", DAM_BASE, "/staging/subscriber", _list_subscribers),
@@ -430,7 +448,9 @@ def resolve(
             return route, match.groupdict()
         allowed.append(route.method)
     base = RING_BASE if path.startswith(RING_BASE) else DAM_BASE
-    if allowed:  # what DX answers to an undeclared method is unknown; 405 tells a client's author most
+    # ASSUMPTION: undeclared-method-405 (what DX answers is unknown; 405 with Allow is what RFC 9110 and
+    # schemathesis' unsupported_method check expect, and tells a client's author most)
+    if allowed:
         return error_for(
             base, 405, f"{method} is not allowed on {path[:200]}", [("Allow", ", ".join(allowed))]
         )

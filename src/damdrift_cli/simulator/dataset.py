@@ -188,6 +188,21 @@ HOSTILE_TEXTS: tuple[str, ...] = (
 HOSTILE_RECORD_TYPE = 'MEDIA_ITEM"><img src=x onerror=alert(1)>'
 
 
+#: The mismatch table's column names (HCL's test scripts query ``type``/``action``), for scenarios
+#: whose DX spells a record that way (``recordFields: columns``).
+COLUMN_SPELLING = {
+    "subscriberId": "subscriber_id",
+    "recordType": "type",
+    "recordAction": "action",
+    "recordId": "record_id",
+}
+
+
+def column_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with its fields spelled as the table's columns."""
+    return {COLUMN_SPELLING.get(name, name): value for name, value in row.items()}
+
+
 def hostile_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
     """``row`` with hostile text in ``recordId`` and an extra ``note`` (and, one row in 8, the type).
 

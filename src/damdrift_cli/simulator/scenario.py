@@ -42,7 +42,13 @@ from damdrift.dx.models import OperationStatus, RecordAction, RecordType
 from damdrift_cli.simulator.dataset import Drift
 from damdrift_cli.simulator.faults import Fault
 from damdrift_cli.simulator.resync import OUTCOMES_NEEDING_A_DAM, ResyncOutcome
-from damdrift_cli.simulator.state import ConflictPolicy, FindOutcome, Settings, SubscriberState
+from damdrift_cli.simulator.state import (
+    ConflictPolicy,
+    FindOutcome,
+    RecordFields,
+    Settings,
+    SubscriberState,
+)
 
 DEFAULT_USERNAME = "wpsadmin"
 # HCL's own test setups use it; the simulator is loopback-only (ruff S105, bandit B105)
@@ -160,6 +166,14 @@ class Scenario(_Model):
     conflict_policy: ConflictPolicy = Field(ConflictPolicy.REJECT, alias="conflictPolicy")
     seed: int = 0
     unset_fields_as_null: bool = Field(False, alias="unsetFieldsAsNull")
+    record_fields: RecordFields = Field(
+        "api",
+        alias="recordFields",
+        description="mismatch rows spelled as the API's filters (recordType) or the table's columns (type)",
+    )
+    max_page_size: int | None = Field(
+        None, ge=1, alias="maxPageSize", description="DX's own cap on mismatch rows per page"
+    )
     subscribers: list[SubscriberSpec] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
 
@@ -183,6 +197,8 @@ class Scenario(_Model):
             conflict_policy=self.conflict_policy,
             seed=self.seed,
             unset_fields_as_null=self.unset_fields_as_null,
+            record_fields=self.record_fields,
+            max_page_size=self.max_page_size,
         )
 
 

@@ -22,8 +22,11 @@ class _Session:
 
 def credentials_match(username: str, password: str, expected_username: str, expected_password: str) -> bool:
     """Compared in constant time, as a login should be."""
-    user_ok = secrets.compare_digest(username.encode(), expected_username.encode())
-    password_ok = secrets.compare_digest(password.encode(), expected_password.encode())
+    # surrogatepass: a fuzzed name with a lone surrogate is a wrong login, not a crash
+    user_ok = secrets.compare_digest(username.encode("utf-8", "surrogatepass"), expected_username.encode())
+    password_ok = secrets.compare_digest(
+        password.encode("utf-8", "surrogatepass"), expected_password.encode()
+    )
     return user_ok and password_ok
 
 

@@ -27,6 +27,7 @@ from damdrift_cli.simulator.resync import OUTCOMES_NEEDING_A_DAM, ResyncOutcome,
 from damdrift_cli.simulator.sessions import Sessions, credentials_match
 
 FindOutcome = Literal["complete", "fail", "stuck"]
+RecordFields = Literal["api", "columns"]
 
 #: The wire fields of ``SubscriberRegistration`` besides ``id``/``targetHost``, in the order DX sends them.
 SUBSCRIBER_FIELDS = (
@@ -72,6 +73,10 @@ class Settings:
     conflict_policy: ConflictPolicy = ConflictPolicy.REJECT
     seed: int = 0
     unset_fields_as_null: bool = False
+    #: How mismatch rows spell their fields: the API's filter names, or the table's columns (``type``).
+    record_fields: RecordFields = "api"
+    #: The most rows DX sends per ``GET /staging/mismatches`` whatever ``limit`` asks (``None``: no cap).
+    max_page_size: int | None = None
 
 
 @dataclass

@@ -1,0 +1,28 @@
+"""doctor: probes the publisher read-only from inside the stack, stores doctor.json, tells the ops topic.
+
+Invoked directly: ``aws lambda invoke --function-name <DoctorFunctionName> --payload '{}' doctor.json``
+(docs/deploy.md). Not part of the drift check's state machine.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from damdrift.observability import logger, metrics
+from damdrift.settings import Settings
+from damdrift.steps.doctor import DoctorRequest, DoctorSettings, run_doctor_step
+from damdrift.validation import parse_input
+
+SETTINGS = Settings.from_env()
+PUBLISHER = DoctorSettings.from_env().publisher
+S3 = boto3.client("s3")
+SNS = boto3.client("sns")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse_input(DoctorRequest, event or {}, "doctor event")
+    return run_doctor_step(request, SETTINGS, PUBLISHER, S3, SNS, datetime.now(UTC))

@@ -1,0 +1,124 @@
+"""The doctor from inside AWS: the read-only probe with the stack's own secret, network and TLS bundle.
+
+Invoked directly (``aws lambda invoke``; it is not a state of the drift check). It stores the report as
+``doctor/<publisher>/<UTC time>/doctor.json`` in the report bucket and sends its lines to the ops topic.
+A secret that cannot be read is itself a finding (a FAIL line), so the report is stored and sent anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, field_validator
+
+from damdrift.credentials import load_credentials
+from damdrift.doctor import Check, DoctorReport, Status, run_doctor
+from damdrift.dx.connection import DxConnection
+from damdrift.errors import ConfigurationError, CredentialsError, InvalidInput
+from damdrift.model_base import WireModel
+from damdrift.observability import MetricUnit, logger, metrics
+from damdrift.settings import Settings
+from damdrift.store import key_segment
+from damdrift.validation import describe
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+
+#: SNS allows at most 100 characters in a subject.
+_SUBJECT_MAX = 100
+
+
+class DoctorRequest(WireModel):
+    """The invocation's payload; every field is optional: ``{}`` probes the stack's own publisher."""
+
+    publisher: DxConnection | None = None
+    subscriber_ids: list[str] = Field(default_factory=list, max_length=100)
+    credentials_secret: str | None = Field(None, min_length=1)
+
+
+class DoctorSettings(BaseModel):
+    """The doctor function's own setting: the publisher of the stack's parameters (JSON)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    publisher: Json[DxConnection] | None = Field(None, alias="DX_PUBLISHER")
+
+    @field_validator("publisher", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """No default publisher: unset, or a stack deployed without DxHostname (the local run's)."""
+        if value == "":
+            return None
+        try:
+            parsed = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            return value  # Json[...] names the problem
+        return None if isinstance(parsed, dict) and parsed.get("hostname") == "" else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DoctorSettings:
+        try:
+            return cls.model_validate(dict(os.environ if environ is None else environ))
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid function environment: {describe(exc)}") from None
+
+
+def doctor_key(publisher_id: str, now: datetime) -> str:
+    return f"doctor/{key_segment('publisher', publisher_id)}/{now:%Y%m%dT%H%M%SZ}/doctor.json"
+
+
+def run_doctor_step(
+    request: DoctorRequest,
+    settings: Settings,
+    default_publisher: DxConnection | None,
+    s3: S3Client,
+    sns: SNSClient,
+    now: datetime,
+) -> dict[str, Any]:
+    publisher = request.publisher or default_publisher
+    if publisher is None:
+        raise InvalidInput("invalid doctor event: publisher: required (the function has no DX_PUBLISHER)")
+    secret = request.credentials_secret or settings.credentials_secret
+    if not secret:
+        raise InvalidInput("invalid doctor event: credentialsSecret: required (no CREDENTIALS_SECRET)")
+    try:
+        credentials = load_credentials(secret)
+    except CredentialsError as exc:
+        report = DoctorReport(publisher=publisher.publisher_id)
+        report.checks.append(Check(id="credentials", status=Status.FAIL, evidence=str(exc)))
+    else:
+        # One retry per request: the probe makes dozens of them, and a slow DX is a finding, not a wait.
+        tuning = replace(settings.client_tuning(), retries=min(1, settings.dx_retries))
+        report = run_doctor(publisher, credentials, request.subscriber_ids, tuning=tuning, now=now)
+    key = doctor_key(publisher.publisher_id, now)
+    wire = report.to_wire()
+    s3.put_object(
+        Bucket=settings.report_bucket,
+        Key=key,
+        Body=json.dumps(wire, indent=2).encode(),
+        ContentType="application/json",
+    )
+    if settings.ops_topic_arn:
+        subject = f"dam-drift doctor: {report.status.value} {publisher.publisher_id}"[:_SUBJECT_MAX]
+        message = f"{report.text()}\n\nStored at s3://{settings.report_bucket}/{key}"
+        sns.publish(
+            TopicArn=settings.ops_topic_arn,
+            Subject=subject,
+            Message=message,
+            MessageAttributes={
+                "kind": {"DataType": "String", "StringValue": "doctor"},
+                "status": {"DataType": "String", "StringValue": report.status.value},
+                "publisher": {"DataType": "String", "StringValue": publisher.publisher_id},
+            },
+        )
+    else:
+        logger.warning("no OPS_TOPIC_ARN: the doctor report is stored but nobody is told")
+    metrics.add_metric(name="DoctorRuns", unit=MetricUnit.Count, value=1)
+    logger.info("doctor finished", extra={"status": report.status.value, "doctor_key": key})
+    return {**wire, "doctorKey": key}
