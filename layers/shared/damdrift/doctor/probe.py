@@ -8,6 +8,7 @@ mismatch row, never changes a subscriber, and does not log out (a ``POST`` too; 
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -17,12 +18,10 @@ from http.cookiejar import Cookie
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from damdrift.doctor.assumptions import Facts, Verdict, assumption_checks
 from damdrift.doctor.models import Check, DoctorReport, Status
 from damdrift.doctor.network import network_checks
-from damdrift.dx.client import SESSION_COOKIE, Api, ClientTuning, DxClient
+from damdrift.dx.client import SESSION_COOKIE, Api, ClientTuning, DxClient, _Answer
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.dx.models import (
     FIND_MISMATCH_TRIGGER_FUNCTION,
@@ -62,29 +61,61 @@ class ProbeClient(DxClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sent: list[str] = []
+        self.login_cookies: list[Cookie] = []
 
-    def _send(self, method: str, api: Api, path: str, **kwargs: Any) -> requests.Response:
-        """Every request of the client passes here: the one place that keeps the probe read-only.
-
-        ``**kwargs`` goes through untouched, so the client's transport options stay its own.
-        """
+    def _send(
+        self,
+        method: str,
+        api: Api,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> _Answer:
+        """Every request of the client passes here: the one place that keeps the probe read-only."""
         if method != "GET" and not (method == "POST" and api == "ring" and path in _READ_ONLY_POSTS):
             raise ReadOnlyViolation(f"the doctor never sends {method} {path}")
-        query = "&".join(f"{k}={v}" for k, v in (kwargs.get("params") or {}).items())
+        query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
         self.sent.append(f"{method} {path}" + (f"?{query}" if query else ""))
-        return super()._send(method, api, path, **kwargs)
+        answer = super()._send(method, api, path, params=params, json=json)
+        if path == "/auth/login":
+            self.login_cookies = list(answer.login_cookies)
+        return answer
 
-    def read(self, path: str, params: Mapping[str, str] | None = None) -> requests.Response:
+    def read(self, path: str, params: Mapping[str, str] | None = None) -> Reply:
         """``GET`` on the DAM API with the session, the answer as DX sent it (no status handling)."""
         if not self._logged_in:
             self.login()
-        return self._send("GET", "dam", path, params=params)
+        return Reply(self._send("GET", "dam", path, params=params))
 
-    def validate(self) -> requests.Response:
-        return self._send("POST", "ring", "/auth/validate")
+    def validate(self) -> Reply:
+        return Reply(self._send("POST", "ring", "/auth/validate"))
 
     def session_cookies(self) -> list[Cookie]:
-        return list(iter(self._session.cookies))
+        """The cookies the login answer set (the client itself keeps only the session token)."""
+        return self.login_cookies
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A DX answer as the probe reads it: status, content type, and the body (read under the client's cap)."""
+
+    answer: _Answer
+
+    @property
+    def status_code(self) -> int:
+        return self.answer.status
+
+    @property
+    def content_type(self) -> str:
+        return self.answer.content_type
+
+    def json(self) -> Any:
+        """The body as JSON; ``ValueError`` for anything that is not (too deep to parse included)."""
+        try:
+            return json.loads(self.answer.body)
+        except RecursionError:
+            raise ValueError("JSON nested too deep to parse") from None
 
 
 @dataclass
@@ -130,18 +161,18 @@ def _skip(check_id: str, why: str) -> Check:
     return Check(id=check_id, status=Status.NOT_CHECKED, evidence=why)
 
 
-def _says(response: requests.Response) -> str:
+def _says(response: Reply) -> str:
     """DX's answer in a few words: the status and the start of an error message (no cookies)."""
     try:
         body = response.json()
     except ValueError:
-        return f"HTTP {response.status_code} {response.headers.get('Content-Type', 'no content type')}"
+        return f"HTTP {response.status_code} {response.content_type or 'no content type'}"
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     return f"HTTP {response.status_code}" + (f" ({str(message)[:120]})" if message else "")
 
 
-def _json_object(response: requests.Response) -> dict[str, Any] | None:
+def _json_object(response: Reply) -> dict[str, Any] | None:
     try:
         data = response.json()
     except ValueError:
@@ -149,7 +180,7 @@ def _json_object(response: requests.Response) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _json_list(response: requests.Response) -> list[Any] | None:
+def _json_list(response: Reply) -> list[Any] | None:
     try:
         data = response.json()
     except ValueError:
@@ -340,7 +371,7 @@ class _Probe:
 
     # -- mismatch logs ---------------------------------------------------------------------------------
 
-    def page(self, sub_id: str, offset: int, limit: int) -> requests.Response:
+    def page(self, sub_id: str, offset: int, limit: int) -> Reply:
         params = {"subscriberId": sub_id, "offset": str(offset), "limit": str(limit)}
         return self.client.read("/staging/mismatches", params)
 

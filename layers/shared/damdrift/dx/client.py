@@ -22,8 +22,8 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Literal
+from http.cookiejar import Cookie, DefaultCookiePolicy
+from typing import Any, Literal, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
@@ -139,6 +139,8 @@ class _Answer:
     content_type: str
     body: bytes
     session_token: str | None = None
+    #: The cookies a login answer set, as parsed (the doctor reports their attributes); empty otherwise.
+    login_cookies: tuple[Cookie, ...] = ()
 
 
 class DxClient:
@@ -409,6 +411,9 @@ class DxClient:
                     raise UnexpectedResponse(self._redirected(response, method, url))
                 body = self._read(response, method, url, deadline)
                 token = self._session_token(response) if path == "/auth/login" else None
+                # A RequestsCookieJar iterates Cookie objects (the stubs say its keys).
+                jar = cast("tuple[Cookie, ...]", tuple(response.cookies))
+                login_cookies = jar if path == "/auth/login" else ()
         except requests.exceptions.SSLError as exc:
             raise DxUnavailable(
                 f"{method} {url}: TLS verification failed ({_reason(exc)}); "
@@ -428,7 +433,8 @@ class DxClient:
             raise DxUnavailable(f"{method} {url}: the response body was cut off ({_reason(exc)})") from None
         except urllib3.exceptions.DecodeError:
             raise UnexpectedResponse(f"{method} {url}: the response body could not be decoded") from None
-        return _Answer(response.status_code, response.headers.get("Content-Type", ""), body, token)
+        content_type = response.headers.get("Content-Type", "")
+        return _Answer(response.status_code, content_type, body, token, login_cookies)
 
     def _redirected(self, response: requests.Response, method: str, url: str) -> str:
         """The error for a 3xx: names the host it points to, not its path or query (they may hold tokens)."""
