@@ -181,12 +181,12 @@ class LocalAws:
         """Remediation requests (``remediate: ask``) waiting for an answer."""
         return ApprovalStore(self.client("s3"), self._deployed.bucket).pending()
 
-    def answer_approval(self, approval_id: str, *, approved: bool, decided_by: str) -> PendingApproval:
-        """Answer as the approval link would: resumes the waiting execution (the link is then used up)."""
+    def answer_approval(self, reference: str, *, approved: bool, decided_by: str) -> PendingApproval:
+        """Answer as the approval link would, by id or listed handle: resumes the waiting execution once."""
         store = ApprovalStore(self.client("s3"), self._deployed.bucket)
-        return store.answer(
+        return store.answer_listed(
             self.client("stepfunctions"),
-            approval_id,
+            reference,
             approved=approved,
             decided_by=decided_by,
             now=datetime.now(UTC),
@@ -194,12 +194,12 @@ class LocalAws:
 
     def _answer_approvals(self, decide: Callable[[PendingApproval], bool | None], asked: set[str]) -> None:
         for pending in self.pending_approvals():
-            if pending.approval_id in asked:
+            if pending.handle in asked:
                 continue
-            asked.add(pending.approval_id)
+            asked.add(pending.handle)
             answer = decide(pending)
             if answer is not None:
-                self.answer_approval(pending.approval_id, approved=answer, decided_by=_local_user())
+                self.answer_approval(pending.handle, approved=answer, decided_by=_local_user())
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")
