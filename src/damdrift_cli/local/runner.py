@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
+from damdrift_cli.local import roles
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.stack import LocalDeployment, deploy
@@ -107,7 +107,15 @@ class LocalAws:
             self._credentials, template_path=self._template_path, function_env=self._function_env
         )
         self.deployment.lambdas.on_invoke = self._on_invoke
+        key, secret = roles.OPERATOR_KEY
+        self.deployment.lambdas.idle_env = {
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_SESSION_TOKEN": "",
+        }
         self._stack.enter_context(self.deployment.lambdas.installed())
+        # From here on moto authorizes every request: each function's against its own role.
+        self._stack.enter_context(roles.enforcing())
         self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))
         self._stack.enter_context(self.faults.installed())
         self._stack.enter_context(_quiet_is_present_probes())
@@ -123,8 +131,8 @@ class LocalAws:
         return self.deployment
 
     def client(self, service: str) -> Any:
-        make_client: Any = boto3.client  # typed per service name; callers here pass names at run time
-        return make_client(service, region_name=self._deployed.region)
+        """A client of the local operator (allowed everything; the functions run with their roles)."""
+        return roles.operator_client(service, self._deployed.region)
 
     def run_check(
         self,
