@@ -46,7 +46,7 @@ from moto.iam.models import iam_backends
 #: Keys of the local operator (the runner and the tests: theirs, the environment moto sets, and
 #: the one moto's Step Functions interpreter signs with). Not secrets: moto's in-process fakes.
 OPERATOR = "damdrift-local-operator"
-OPERATOR_KEY = ("AKIALOCALOPERATOR000", "local-operator-secret")  # nosec B105
+OPERATOR_KEY = ("AKIALOCALOPERATOR000", "local-operator-secret")
 _OTHER_OPERATOR_KEYS = [("FOOBARKEY", "FOOBARSECRET"), ("testing", "testing"), ("ak", "sk")]
 _ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 _TRUST_LAMBDA = {
