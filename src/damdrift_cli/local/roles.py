@@ -20,7 +20,8 @@ What moto 5.2 enforces, read from its source (``moto/iam/access_control.py``, ``
   the resource ``*``, so a statement naming an ARN would never match there;
 * of condition keys only ``sts:ExternalId``; a statement with any other condition counts as an
   explicit Deny when its action matches;
-* ``DeleteObjects`` against the bucket ARN (AWS checks ``s3:DeleteObject`` per key).
+* ``DeleteObjects`` against the bucket ARN (AWS checks ``s3:DeleteObject`` per key);
+* no presigned URL (query-string signature): :func:`suspended` lets a test open one.
 
 :func:`for_moto` therefore gives moto what it can check and leaves the rest to the unit tests on the
 policy documents (tests/deploy/test_template.py, tests/deploy/test_policy_catalogue.py):
@@ -137,6 +138,18 @@ def enforcing() -> Iterator[None]:
     """moto authorizes every request from here on (and stops when this ends)."""
     before = settings.INITIAL_NO_AUTH_ACTION_COUNT
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    try:
+        yield
+    finally:
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = before
+
+
+@contextlib.contextmanager
+def suspended() -> Iterator[None]:
+    """moto authorizes nothing meanwhile: for a presigned (query-string signed) URL, which moto's
+    authorizer cannot read (it wants an Authorization header); AWS checks the signer's role."""
+    before = settings.INITIAL_NO_AUTH_ACTION_COUNT
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
     try:
         yield
     finally:
