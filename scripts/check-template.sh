@@ -3,6 +3,8 @@
 #   1. sam validate --lint          cfn-lint over the SAM template (SAM schemas, Globals merged)
 #   2. statelint                    the ASL file, which cfn-lint never opens
 #   3. checkov                      security scan of template.yaml and of its SAM translation
+#      parliament                   every IAM policy of the translation (SAM's generated roles too)
+#                                   against AWS's action/resource catalogue (tests/deploy/policy_catalogue.py)
 #   4. sam build (arm64 + host)     no container; the deployable arm64 artifact, and one this machine
 #                                   can import (pydantic-core is compiled)
 #   5. pytest tests/deploy          template assertions + the built artifacts (layer contents, .so
@@ -70,6 +72,10 @@ step "checkov (template.yaml and its SAM translation)"
 { "$CHECKOV_VENV/bin/checkov" --file template.yaml --file "$CHECK_DIR/translated.yaml" \
     --framework cloudformation --skip-download --output json 2>"$CHECK_DIR/checkov.err" || true; } |
     "$SAM_VENV/bin/python" scripts/checkov_gate.py "template.yaml + translation" 60
+took
+
+step "IAM policies of the translation against AWS's catalogue (parliament)"
+.venv/bin/python -m tests.deploy.policy_catalogue "$CHECK_DIR/translated.yaml" DxHostname=dx.example.com
 took
 
 # The deployable artifact (arm64), and on a non-arm64 machine one it can import (pydantic-core is

@@ -1,4 +1,8 @@
-"""approve: the approval link's endpoint (a Lambda function URL). GET asks, POST answers and resumes."""
+"""approve: the approval link's endpoint (a Lambda function URL). GET asks, POST answers and resumes.
+
+The URL is public: a form body larger than the two-field form can be is refused before it is parsed,
+and the function's reserved concurrency (template.yaml) bounds what a flood of requests can take.
+"""
 
 from datetime import UTC, datetime
 from functools import cache
@@ -19,6 +23,9 @@ from damdrift.steps.approval import answer_approval
 SETTINGS = Settings.from_env()
 APPROVALS = ApprovalStore(boto3.client("s3"), SETTINGS.report_bucket)
 app = LambdaFunctionUrlResolver()
+#: The form is ``id`` (32 characters) and ``decision``: 2 KiB is far more than a real answer needs.
+MAX_BODY_BYTES = 2048
+_MAX_FIELDS = 4
 
 
 @cache
@@ -31,14 +38,18 @@ def step_functions() -> Any:
 def ask() -> Response[str]:
     approval_id = (app.current_event.query_string_parameters or {}).get("id", "")
     try:
-        return _html(200, question_page(APPROVALS.get(approval_id)))
+        return _html(200, question_page(APPROVALS.get(approval_id, now=datetime.now(UTC))))
     except ApprovalError as exc:
         return _html(410, error_page(exc.message))
 
 
 @app.post("/")
 def answer() -> Response[str]:
-    form = parse_qs(app.current_event.decoded_body or "")
+    form = _form()
+    if form is None:
+        return _html(
+            413, error_page(f"the form is larger than {MAX_BODY_BYTES} bytes or has too many fields")
+        )
     approval_id, decision = form.get("id", [""])[0], form.get("decision", [""])[0]
     if decision not in {"approve", "deny"}:
         return _html(400, error_page("expected decision=approve or decision=deny"))
@@ -55,6 +66,23 @@ def answer() -> Response[str]:
     except ApprovalError as exc:
         return _html(410, error_page(exc.message))
     return _html(200, answered_page(pending, decision == "approve"))
+
+
+def _form() -> dict[str, list[str]] | None:
+    """The POSTed form, or None when it is too large to be an answer (checked before parsing)."""
+    event = app.current_event
+    raw = event.body or ""
+    # base64 carries 3 bytes in 4 characters
+    limit = (MAX_BODY_BYTES + 2) // 3 * 4 if event.is_base64_encoded else MAX_BODY_BYTES
+    if len(raw) > limit:
+        return None
+    text = event.decoded_body or ""
+    if len(text.encode()) > MAX_BODY_BYTES:
+        return None
+    try:
+        return parse_qs(text, max_num_fields=_MAX_FIELDS)
+    except ValueError:  # more than _MAX_FIELDS fields
+        return None
 
 
 def _html(status: int, body: str) -> Response[str]:

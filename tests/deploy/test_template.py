@@ -50,8 +50,10 @@ EVERYTHING = {
     "CreateDashboard": "true",
 }
 
-#: Actions AWS offers no resource-level permission for: the only ones allowed on Resource "*".
+#: Actions AWS offers no resource-level permission for: the only ones allowed on Resource "*"
+#: (Service Authorization Reference: no resource type listed for them).
 STAR_RESOURCE_ACTIONS = {
+    "states:SendTaskSuccess",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -142,10 +144,11 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
     no_dx = {"RequestApprovalFunction", "ApproveFunction"}
     expected = (set() if function in no_dx else SECRET_READ) | TRACES | own_logs(function)
     if function == "FetchReportFunction":
-        objects = "<ReportBucket.Arn>/*"
+        objects = "<ReportBucket.Arn>/reports/*"
         expected |= {
             ("s3:PutObject", objects),
             ("s3:GetObject", objects),
+            ("s3:GetObject", "<ReportBucket.Arn>/config/ignore-rules.json"),
             ("s3:AbortMultipartUpload", objects),
             ("s3:ListMultipartUploadParts", objects),
             ("s3:ListBucket", "<ReportBucket.Arn>"),
@@ -156,7 +159,7 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
         expected |= {
             ("s3:GetObject", "<ReportBucket.Arn>/remediations/*"),
             ("s3:PutObject", "<ReportBucket.Arn>/remediations/*"),
-            ("s3:ListBucket", "<ReportBucket.Arn>"),  # only prefix remediations/* (condition)
+            ("s3:ListBucket", "<ReportBucket.Arn>"),  # a missing marker is a 404, not a 403
         }
     if function == "RequestApprovalFunction":
         expected |= {
@@ -173,15 +176,29 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("kms:Decrypt", "<DataKey.Arn>"),
         }
     if function == "ApproveFunction":
-        state_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-drift-check"
         expected |= {
             ("s3:GetObject", "<ReportBucket.Arn>/approvals/*"),
             ("s3:DeleteObject", "<ReportBucket.Arn>/approvals/*"),
-            ("s3:ListBucket", "<ReportBucket.Arn>"),  # only prefix approvals/* (condition)
-            ("states:SendTaskSuccess", state_machine),
-            ("states:SendTaskFailure", state_machine),
+            ("s3:ListBucket", "<ReportBucket.Arn>"),  # an unknown link is a 404, not a 403
+            ("states:SendTaskSuccess", "*"),  # no resource-level permissions; no SendTaskFailure
         }
     assert permissions(default, ROLES[function]) == expected
+
+
+def test_fetch_report_reads_the_ignore_rules_where_the_settings_look_and_cannot_write_them(
+    default: StackView,
+) -> None:
+    granted = permissions(default, "FetchReportRole")
+    rules = f"<ReportBucket.Arn>/{Settings.model_fields['ignore_rules_key'].default}"
+    assert ("s3:GetObject", rules) in granted
+    assert {r for a, r in granted if a == "s3:PutObject"} == {"<ReportBucket.Arn>/reports/*"}
+    assert "IGNORE_RULES_KEY" not in default.function("FetchReportFunction")["Environment"]["Variables"]
+
+
+def test_the_public_approval_function_has_reserved_concurrency_unless_told_not_to(default: StackView) -> None:
+    assert default.function("ApproveFunction")["ReservedConcurrentExecutions"] == "2"
+    assert "ReservedConcurrentExecutions" not in stack(ApproveConcurrency="0").function("ApproveFunction")
+    assert stack(ApproveConcurrency="5").function("ApproveFunction")["ReservedConcurrentExecutions"] == "5"
 
 
 def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackView) -> None:
@@ -205,7 +222,7 @@ def test_the_state_machine_holds_exactly_its_permissions(default: StackView) -> 
     expected = {("lambda:InvokeFunction", f"<{f}.Arn>") for f in STEP_FUNCTIONS}
     expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
     expected |= {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
-    expected |= {(action, "*") for action in STAR_RESOURCE_ACTIONS}
+    expected |= {(action, "*") for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess"}}
     assert permissions(default, "StateMachineRole") == expected
 
 
@@ -266,9 +283,6 @@ def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_th
             continue
         objects = {r for a, r in s3 if a != "s3:ListBucket"}
         assert objects == {f"<ReportBucket.Arn>/{own_prefix[function]}*"}, function
-        for statement in statements_of(any_stack, role):
-            if "s3:ListBucket" in as_list(statement["Action"]):
-                assert statement["Condition"] == {"StringLike": {"s3:prefix": own_prefix[function] + "*"}}
 
 
 def statements_of(view: StackView, role: str) -> list[dict[str, Any]]:
@@ -309,10 +323,91 @@ def test_functions_join_the_vpc_only_when_subnets_are_given() -> None:
 def test_report_bucket_denies_every_request_without_tls(default: StackView) -> None:
     policy = default.props("ReportBucketPolicy")
     assert policy["Bucket"] == "<ReportBucket>"
-    (deny,) = [s for s in statements(policy["PolicyDocument"]) if s["Effect"] == "Deny"]
+    (deny,) = [s for s in statements(policy["PolicyDocument"]) if s["Sid"] == "DenyInsecureTransport"]
+    assert deny["Effect"] == "Deny"
     assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
     assert set(deny["Resource"]) == {"<ReportBucket.Arn>", "<ReportBucket.Arn>/*"}
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_only_the_approval_roles_read_file_or_list_approval_requests(default: StackView) -> None:
+    """Whatever identity policies elsewhere allow (ReadOnlyAccess...): the bucket policy denies the rest."""
+    by_sid = {s["Sid"]: s for s in statements(default.props("ReportBucketPolicy")["PolicyDocument"])}
+    approvals = "<ReportBucket.Arn>/approvals/*"
+    expected = {
+        "OnlyApproveReadsApprovalRequests": (["s3:GetObject", "s3:GetObjectVersion"], approvals),
+        "OnlyRequestApprovalFilesApprovalRequests": ("s3:PutObject", approvals),
+        "OnlyTheApprovalRolesListApprovalRequests": ("s3:ListBucket", "<ReportBucket.Arn>"),
+    }
+    for sid, (action, resource) in expected.items():
+        deny = by_sid[sid]
+        assert (deny["Effect"], deny["Principal"], deny["Action"], deny["Resource"]) == (
+            "Deny",
+            "*",
+            action,
+            resource,
+        ), sid
+    exempt = {sid: as_list(by_sid[sid]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) for sid in expected}
+    assert exempt == {
+        "OnlyApproveReadsApprovalRequests": ["<ApproveRole.Arn>"],
+        "OnlyRequestApprovalFilesApprovalRequests": ["<RequestApprovalRole.Arn>"],
+        "OnlyTheApprovalRolesListApprovalRequests": ["<ApproveRole.Arn>", "<RequestApprovalRole.Arn>"],
+    }
+    listing = by_sid["OnlyTheApprovalRolesListApprovalRequests"]["Condition"]["StringLike"]
+    assert listing == {"s3:prefix": "approvals*"}
+    # the exempt roles are the ones whose identity policies grant exactly that
+    assert ("s3:GetObject", approvals) in permissions(default, "ApproveRole")
+    assert ("s3:PutObject", approvals) in permissions(default, "RequestApprovalRole")
+    for role in set(ROLES.values()) - {"ApproveRole"}:
+        assert ("s3:GetObject", approvals) not in permissions(default, role), role
+
+
+def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribes(default: StackView) -> None:
+    publishers = {
+        "DriftTopicPolicy": ["<StateMachineRole.Arn>", "<RequestApprovalRole.Arn>"],
+        "OpsTopicPolicy": ["<StateMachineRole.Arn>", "<DoctorRole.Arn>"],
+    }
+    for logical_id, exempt in publishers.items():
+        topic = logical_id.removesuffix("Policy")
+        props = default.props(logical_id)
+        assert props["Topics"] == [f"<{topic}>"]
+        by_sid = {s["Sid"]: s for s in statements(props["PolicyDocument"])}
+        publish = by_sid["OnlyThisStackPublishes"]
+        assert (publish["Effect"], publish["Principal"], publish["Action"]) == ("Deny", "*", "sns:Publish")
+        assert as_list(publish["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == exempt
+        subscribe = by_sid["OnlyThisAccountSubscribes"]
+        assert (subscribe["Effect"], subscribe["Action"]) == ("Deny", "sns:Subscribe")
+        assert subscribe["Condition"] == {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
+        allowed = [s for s in by_sid.values() if s["Effect"] == "Allow"]
+        for statement in allowed:
+            principal = statement["Principal"]
+            assert principal in (
+                {"AWS": "arn:aws:iam::123456789012:root"},
+                {"Service": "cloudwatch.amazonaws.com"},
+            ), logical_id
+            if principal == {"Service": "cloudwatch.amazonaws.com"}:
+                assert topic == "OpsTopic" and statement["Action"] == "sns:Publish"
+                assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    ops_publish = {s["Sid"]: s for s in statements(default.props("OpsTopicPolicy")["PolicyDocument"])}
+    # the alarms carry no principal ARN: exempt by service name, or they could never publish
+    assert ops_publish["OnlyThisStackPublishes"]["Condition"]["StringNotEquals"] == {
+        "aws:PrincipalServiceName": "cloudwatch.amazonaws.com"
+    }
+    # every alarm publishes to the ops topic, which lets CloudWatch in
+    for logical_id, alarm in default.of_type("AWS::CloudWatch::Alarm").items():
+        assert alarm["Properties"]["AlarmActions"] == ["<OpsTopic>"], logical_id
+
+
+def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(default: StackView) -> None:
+    """A role's Allow is not enough: the topic policy's Deny wins, and the notices would never arrive."""
+    for role_id in default.of_type("AWS::IAM::Role"):
+        for action, resource in permissions(default, role_id):
+            if action != "sns:Publish" or not resource.startswith("<"):
+                continue
+            topic = resource.strip("<>")
+            deny = {s["Sid"]: s for s in statements(default.props(f"{topic}Policy")["PolicyDocument"])}
+            exempt = as_list(deny["OnlyThisStackPublishes"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+            assert f"<{role_id}.Arn>" in exempt, (role_id, topic)
 
 
 def test_report_bucket_is_versioned_private_and_encrypted(default: StackView) -> None:
@@ -370,6 +465,7 @@ def test_key_policy_lets_cloudwatch_alarms_publish_and_logs_encrypt_only_this_st
     alarms = by_sid["CloudWatchAlarmsPublishToEncryptedTopics"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}  # not another's
     logs = by_sid["CloudWatchLogsEncryptsThisStacksLogGroups"]
     scoped = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
     for logical_id, group in default.of_type("AWS::Logs::LogGroup").items():
@@ -617,12 +713,7 @@ def test_remediation_roles_reach_only_their_own_prefixes_and_the_approver_only_a
     )
     approver = permissions(default, "ApproveRole")
     assert ("s3:DeleteObject", "<ReportBucket.Arn>/approvals/*") in approver
-    state_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-drift-check"
-    assert {a for a, r in approver if r == state_machine} == {
-        "states:SendTaskSuccess",
-        "states:SendTaskFailure",
-    }
-    assert default.props("DriftCheckStateMachine")["Name"] == "dam-drift-drift-check"
+    assert {a for a, _ in approver if a.startswith("states:")} == {"states:SendTaskSuccess"}
     requester = permissions(default, "RequestApprovalRole")
     assert ("sns:Publish", "<DriftTopic>") in requester
     assert ("s3:PutObject", "<ReportBucket.Arn>/approvals/*") in requester

@@ -5,10 +5,12 @@ The publisher and each subscriber's own DAM are simulators on loopback; the subs
 """
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from damdrift.remediation.approval import handle_of
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
 from tests.e2e.conftest import check_input
@@ -141,7 +143,8 @@ def test_ask_sends_the_drift_notice_with_an_approval_and_resyncs_once_approved(
     assert verified["remediation"]["approvedBy"].startswith("damdrift check (")
     drift_notice = run.notices[0]
     assert drift_notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    assert f"damdrift approve --approval-id {pending.approval_id}" in drift_notice.message
+    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", drift_notice.message)
+    assert handle_of(approval_id) == pending.handle and pending.approval_id is None  # listed: no id
     assert aws.pending_approvals() == []  # used up
 
 
@@ -247,7 +250,7 @@ def test_remediation_leaks_no_password_cookie_or_task_token(publisher: Simulator
 
     def approve(pending: Any) -> bool:
         s3 = aws.client("s3")
-        stored = s3.get_object(Bucket=aws._deployed.bucket, Key=f"approvals/{pending.approval_id}.json")
+        stored = s3.get_object(Bucket=aws._deployed.bucket, Key=f"approvals/{pending.handle}.json")
         tokens.append(json.loads(stored["Body"].read())["taskToken"])
         return True
 

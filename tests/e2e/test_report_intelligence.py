@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from damdrift_cli.commands import baseline
+from damdrift_cli.local import roles
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.main import build_parser
 from damdrift_cli.simulator import Simulator
@@ -116,7 +117,8 @@ def test_the_html_report_is_stored_and_the_notice_links_to_it(publisher: Simulat
     [notice] = drift_notices(run)
     [url] = re.findall(r"https://\S+", notice.message)
     assert "/report.html?" in url and "Signature=" in url
-    assert requests.get(url, timeout=10).text == page  # moto answers the signed GET
+    with roles.suspended():  # moto's authorizer cannot read a presigned URL's query-string signature
+        assert requests.get(url, timeout=10).text == page  # moto answers the signed GET
 
 
 def test_on_change_is_silent_while_nothing_changes_and_skips_an_errored_run(

@@ -7,6 +7,7 @@ approval page's sample gets the id of a request filed by its predecessor in the 
 """
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from damdrift.remediation.approval import handle_of
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
 
@@ -169,11 +171,12 @@ def test_request_approval_and_the_approval_page_run_on_their_sample_events(
     assert datetime.fromisoformat(requested["expiresAt"]) == pending.expires_at
     (notice,) = aws.drain_notices()
     assert notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    assert f"damdrift approve --approval-id {pending.approval_id}" in notice.message
+    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", notice.message)
+    assert handle_of(approval_id) == pending.handle
 
     page_event: dict[str, Any] = json.loads((EVENTS / "approve-get.json").read_text())
-    page_event["queryStringParameters"] = {"id": pending.approval_id}
-    page_event["rawQueryString"] = f"id={pending.approval_id}"
+    page_event["queryStringParameters"] = {"id": approval_id}
+    page_event["rawQueryString"] = f"id={approval_id}"
     page = invoke(aws, "ApproveFunction", page_event)
     assert page["statusCode"] == 200
     assert "Start a staging resync?" in page["body"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from damdrift.remediation.approval import ApprovalStore, PendingApproval
+from damdrift.remediation.approval import ApprovalStore, PendingApproval, handle_of
 from damdrift.remediation.approval_page import HEADERS
 from damdrift_cli.local.lambda_adapter import FakeContext
 from tests.aws import REGION, REPORT_BUCKET, FakeStepFunctions, s3_with_report_bucket
@@ -200,7 +201,7 @@ def test_get_shows_the_question_with_both_buttons_and_answers_nothing(
     assert f'<input type="hidden" name="id" value="{pending.approval_id}">' in body
     assert 'value="approve"' in body and 'value="deny"' in body
     assert step_functions.successes == []
-    assert aws.approval_keys() == [f"approvals/{pending.approval_id}.json"], "still usable"
+    assert aws.approval_keys() == [f"approvals/{pending.handle}.json"], "still usable"
 
 
 def test_opening_the_link_twice_still_answers_nothing(
@@ -327,7 +328,7 @@ def test_a_bad_decision_is_a_bad_request_and_keeps_the_link_usable(
     assert response["statusCode"] == 400
     assert "expected decision=approve or decision=deny" in response["body"]
     assert step_functions.successes == []
-    assert aws.approval_keys() == [f"approvals/{pending.approval_id}.json"]
+    assert aws.approval_keys() == [f"approvals/{pending.handle}.json"]
 
 
 def test_posting_to_an_unknown_id_is_gone(
@@ -344,12 +345,10 @@ def test_an_expired_request_is_gone_and_deleted(
     pending = ask_for(aws)
     store = aws.approvals()
     s3_document = json.loads(
-        aws.s3.get_object(Bucket=BUCKET, Key=f"approvals/{pending.approval_id}.json")["Body"].read()
+        aws.s3.get_object(Bucket=BUCKET, Key=f"approvals/{pending.handle}.json")["Body"].read()
     )
     s3_document["expiresAt"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    aws.s3.put_object(
-        Bucket=BUCKET, Key=f"approvals/{pending.approval_id}.json", Body=json.dumps(s3_document)
-    )
+    aws.s3.put_object(Bucket=BUCKET, Key=f"approvals/{pending.handle}.json", Body=json.dumps(s3_document))
 
     response = call(approve, url_event("POST", form={"id": pending.approval_id, "decision": "approve"}))
 
@@ -357,6 +356,80 @@ def test_an_expired_request_is_gone_and_deleted(
     assert "expired at" in response["body"]
     assert step_functions.successes == []
     assert store.pending() == []
+
+
+def test_get_of_an_expired_request_is_gone_and_shows_nothing_of_it(
+    aws: Aws, approve: ModuleType, step_functions: FakeStepFunctions
+) -> None:
+    pending = ask_for(aws, timeout_seconds=0)
+
+    response = call(approve, url_event("GET", query={"id": pending.approval_id}))
+
+    assert response["statusCode"] == 410
+    assert "expired at" in response["body"]
+    assert "Start a staging resync?" not in response["body"] and "<form" not in response["body"]
+    assert "sub-1.example.com" not in response["body"]
+    assert step_functions.successes == []
+
+
+# -- the public URL: bounded input ---------------------------------------------------------------------
+
+
+def test_a_body_over_2_kib_is_refused_before_it_is_parsed(
+    aws: Aws, approve: ModuleType, step_functions: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pending = ask_for(aws)
+    parsed: list[str] = []
+    monkeypatch.setattr(approve, "parse_qs", lambda *a, **k: parsed.append("parsed") or {})
+    padding = "x" * (approve.MAX_BODY_BYTES - len("id=&decision=approve&pad=") - len(pending.approval_id) + 1)
+    form = {"id": pending.approval_id, "decision": "approve", "pad": padding}
+
+    base64_body = call(approve, url_event("POST", form=form))
+    plain = url_event("POST", form={})
+    plain["body"], plain["isBase64Encoded"] = urlencode(form), False
+    plain_body = call(approve, plain)
+
+    assert len(urlencode(form)) == approve.MAX_BODY_BYTES + 1
+    assert base64_body["statusCode"] == plain_body["statusCode"] == 413
+    assert "larger than 2048 bytes" in base64_body["body"]
+    assert_safe_headers(base64_body)
+    assert parsed == [] and step_functions.successes == []
+    assert aws.approval_keys() == [f"approvals/{pending.handle}.json"], "the link stays usable"
+
+
+def test_a_body_of_exactly_2_kib_is_still_an_answer(
+    aws: Aws, approve: ModuleType, step_functions: FakeStepFunctions
+) -> None:
+    pending = ask_for(aws)
+    padding = "x" * (approve.MAX_BODY_BYTES - len("id=&decision=approve&pad=") - len(pending.approval_id))
+    form = {"id": pending.approval_id, "decision": "approve", "pad": padding}
+
+    response = call(approve, url_event("POST", form=form))
+
+    assert len(urlencode(form)) == approve.MAX_BODY_BYTES
+    assert response["statusCode"] == 200
+    assert len(step_functions.successes) == 1
+
+
+def test_a_form_with_many_fields_is_refused(
+    aws: Aws, approve: ModuleType, step_functions: FakeStepFunctions
+) -> None:
+    pending = ask_for(aws)
+    event = url_event("POST", form={})
+    event["body"] = f"id={pending.approval_id}&decision=approve&" + "&".join(f"f{i}=" for i in range(200))
+    event["body"], event["isBase64Encoded"] = event["body"][: approve.MAX_BODY_BYTES], False
+
+    response = call(approve, event)
+
+    assert response["statusCode"] == 413
+    assert "too many fields" in response["body"]
+    assert step_functions.successes == []
+
+
+def test_the_page_may_not_be_framed(aws: Aws, approve: ModuleType) -> None:
+    response = call(approve, url_event("GET", query={"id": ask_for(aws).approval_id}))
+    headers = {name.lower(): value for name, value in response["headers"].items()}
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
 
 
 def test_an_execution_that_no_longer_waits_is_gone(
@@ -477,8 +550,10 @@ def test_the_request_files_the_token_and_sends_the_notice_with_the_link_and_the_
     assert message.startswith("dam-drift check: DRIFT\n\nMismatches:     9\n")
     assert "Remediation (remediate: ask)" in message
     assert "Review and approve or deny (one use):" in message
-    assert f"  {APPROVAL_URL.rstrip('/')}/?id={pending.approval_id}" in message.splitlines()
-    assert f"Or from a shell: damdrift approve --approval-id {pending.approval_id} [--deny]" in message
+    (approval_id,) = re.findall(r"\?id=([\w-]+)$", message, re.MULTILINE)
+    assert handle_of(approval_id) == pending.handle  # listed by its handle; the link carries the id
+    assert f"  {APPROVAL_URL.rstrip('/')}/?id={approval_id}" in message.splitlines()
+    assert f"Or from a shell: damdrift approve --approval-id {approval_id} [--deny]" in message
     assert notice["MessageAttributes"]["remediation"] == {"Type": "String", "Value": "AWAITING_APPROVAL"}
     assert notice["MessageAttributes"]["status"] == {"Type": "String", "Value": "DRIFT"}
 

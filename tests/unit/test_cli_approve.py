@@ -45,7 +45,18 @@ def test_list_shows_each_waiting_request_with_its_id_and_subscriber(store: Appro
     status, out, _ = run("--list")
 
     assert status == 0
-    assert request.approval_id in out and "dx-sub.example.com" in out and "12 mismatches" in out
+    # by the hash its record is filed under: the id itself is stored nowhere
+    assert request.handle in out and "dx-sub.example.com" in out and "12 mismatches" in out
+    assert request.approval_id is not None and request.approval_id not in out
+
+
+def test_a_listed_request_is_answered_by_the_reference_the_list_shows(store: ApprovalStore) -> None:
+    request = pending(store)
+
+    status, out, _ = run("--approval-id", request.handle)
+
+    assert status == 0 and out.startswith(f"Approved: {request.handle}")
+    assert store.pending() == []
 
 
 def test_an_unknown_id_is_refused_with_exit_status_2_and_the_id_is_not_echoed(store: ApprovalStore) -> None:

@@ -4,15 +4,18 @@ Step Functions is a small fake here: the store only calls ``send_task_success``,
 (the task token and the answer) is what the tests look at.
 """
 
+import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
-from damdrift.errors import ApprovalError, RemediationRefused
+from damdrift.errors import ApprovalError, RemediationRefused, StorageAccessDenied
 from damdrift.remediation.approval import ApprovalStore, PendingApproval, approval_links
 from damdrift.remediation.ledger import RemediationLedger
 from damdrift.steps.approval import answer_approval
@@ -164,7 +167,52 @@ def test_create_files_the_request_under_a_random_id_and_get_reads_it_back(approv
     assert len(pending.approval_id) == 32
     assert all(c.isalnum() or c in "-_" for c in pending.approval_id)
     assert pending.expires_at == NOW + timedelta(hours=1)
-    assert approvals.get(pending.approval_id) == pending
+    assert approvals.get(pending.approval_id, now=NOW) == pending
+
+
+def test_the_request_is_filed_under_the_hash_of_its_id_never_the_id(
+    approvals: ApprovalStore, s3: Any
+) -> None:
+    pending = create(approvals)
+    assert pending.approval_id is not None
+    handle = hashlib.sha256(pending.approval_id.encode()).hexdigest()
+
+    assert pending.handle == handle
+    assert objects(s3, "approvals/") == [f"approvals/{handle}.json"]
+    stored = s3.get_object(Bucket=BUCKET, Key=f"approvals/{handle}.json")["Body"].read().decode()
+    assert pending.approval_id not in stored
+
+
+def test_a_handle_seen_in_a_listing_is_not_a_link(approvals: ApprovalStore) -> None:
+    """What a bucket listing or a CloudTrail data event shows cannot be used on the public URL."""
+    pending = create(approvals)
+    callbacks = FakeStepFunctions()
+
+    with pytest.raises(ApprovalError, match="unknown or was already answered"):
+        approvals.get(pending.handle, now=NOW)
+    message = answer_error(approvals, callbacks, pending.handle)
+
+    assert "unknown or was already answered" in message
+    assert callbacks.successes == []
+
+
+def test_a_reader_of_the_bucket_answers_a_listed_request_by_its_handle(approvals: ApprovalStore) -> None:
+    create(approvals)
+    (listed,) = approvals.pending()
+    callbacks = FakeStepFunctions()
+
+    answered = approvals.answer_listed(callbacks, listed.handle, approved=True, decided_by="cli", now=NOW)
+
+    assert answered == listed and listed.approval_id is None
+    assert len(callbacks.successes) == 1
+    assert approvals.pending() == []
+
+
+def test_get_refuses_an_expired_request(approvals: ApprovalStore) -> None:
+    pending = create(approvals, timeout_seconds=60)
+    assert pending.approval_id is not None
+    with pytest.raises(ApprovalError, match="expired at"):
+        approvals.get(pending.approval_id, now=NOW + timedelta(seconds=60))
 
 
 def test_every_request_gets_its_own_id(approvals: ApprovalStore) -> None:
@@ -173,16 +221,16 @@ def test_every_request_gets_its_own_id(approvals: ApprovalStore) -> None:
 
 def test_pending_lists_every_unanswered_request(approvals: ApprovalStore) -> None:
     first, second = create(approvals), create(approvals, subscriber_id="sub-2", target_host=None)
-    assert sorted(approvals.pending(), key=lambda p: p.subscriber_id) == [first, second]
+    listed = sorted(approvals.pending(), key=lambda p: p.subscriber_id)
+    # listed by handle: the id is stored nowhere
+    assert listed == [replace(first, approval_id=None), replace(second, approval_id=None)]
 
 
 def test_the_stored_request_holds_the_token_and_the_returned_one_does_not(
     approvals: ApprovalStore, s3: Any
 ) -> None:
     pending = create(approvals)
-    stored = json.loads(
-        s3.get_object(Bucket=BUCKET, Key=f"approvals/{pending.approval_id}.json")["Body"].read()
-    )
+    stored = json.loads(s3.get_object(Bucket=BUCKET, Key=f"approvals/{pending.handle}.json")["Body"].read())
     assert stored["taskToken"] == TOKEN
     assert TOKEN not in repr(pending)
     assert TOKEN not in str(pending)
@@ -190,7 +238,7 @@ def test_the_stored_request_holds_the_token_and_the_returned_one_does_not(
 
 def test_get_of_an_unknown_id_is_an_approval_error(approvals: ApprovalStore) -> None:
     with pytest.raises(ApprovalError, match="unknown or was already answered"):
-        approvals.get("A" * 32)
+        approvals.get("A" * 32, now=NOW)
 
 
 def test_the_link_carries_only_the_approval_id() -> None:
@@ -304,7 +352,7 @@ def test_another_step_functions_error_is_raised_and_the_request_kept_for_a_retry
             decided_by="alice",
             now=NOW,
         )
-    assert approvals.get(pending.approval_id) == pending
+    assert approvals.get(pending.approval_id, now=NOW) == pending
 
 
 def test_the_task_token_never_appears_in_an_approval_error(approvals: ApprovalStore) -> None:
@@ -342,3 +390,31 @@ def test_answer_approval_step_returns_what_was_approved(approvals: ApprovalStore
     )
     assert answered.execution == "exec-1" and answered.subscriber_id == "sub-1"
     assert len(callbacks.successes) == 1
+
+
+# -- a 403 (no s3:ListBucket, or no s3:GetObject) is a named error, never "no marker" / "unknown link" ------
+
+
+def refused_read(s3: Any) -> Stubber:
+    stubber = Stubber(s3)
+    stubber.add_client_error(
+        "get_object", service_error_code="AccessDenied", service_message="Access Denied", http_status_code=403
+    )
+    return stubber
+
+
+def test_a_refused_marker_lookup_is_storage_access_denied_not_no_marker(
+    ledger: RemediationLedger, s3: Any
+) -> None:
+    with refused_read(s3), pytest.raises(StorageAccessDenied, match="s3:ListBucket"):
+        ledger.today("dx.example.com", "sub-1", NOW)
+
+
+def test_a_refused_approval_read_is_storage_access_denied_and_names_no_id(
+    approvals: ApprovalStore, s3: Any
+) -> None:
+    approval_id = "Abcdef" + "x" * 26
+    with refused_read(s3), pytest.raises(StorageAccessDenied) as caught:
+        approvals.get(approval_id, now=NOW)
+    assert "reading approval Abcdef..." in caught.value.message and "s3:ListBucket" in caught.value.message
+    assert approval_id not in caught.value.message

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from botocore.stub import Stubber
 
-from damdrift.errors import ReportStorageError
+from damdrift.errors import ReportStorageError, StorageAccessDenied
 from damdrift.report.summary import CheckStatus, Summary
 from damdrift.report.writer import ReportFiles, ReportWriter
 from damdrift.store import ReportStore
@@ -337,3 +338,38 @@ def test_the_pointer_is_written_conditionally_and_a_lost_race_is_retried(
     assert conditions[0]["IfMatch"] != conditions[1]["IfMatch"]
     latest = store.get_latest("p", "s")
     assert latest is not None and latest["execution"] == "two"
+
+
+# -- a missing object read without s3:ListBucket: S3 answers 403, never to be taken for "absent" -----------
+
+
+def refused_reads(s3: Any, times: int = 1) -> Stubber:
+    """S3's answer to a GetObject of a missing key by a role without s3:ListBucket (or of any key by a
+    role without s3:GetObject): 403 AccessDenied, exactly as botocore raises it."""
+    stubber = Stubber(s3)
+    for _ in range(times):
+        stubber.add_client_error(
+            "get_object",
+            service_error_code="AccessDenied",
+            service_message="Access Denied",
+            http_status_code=403,
+        )
+    return stubber
+
+
+def test_a_missing_object_is_absent_when_s3_answers_404(store: ReportStore) -> None:
+    assert store.get_document("reports/nothing-here.json") is None
+    assert store.get_document_version("reports/nothing-here.json") == (None, None)
+
+
+@pytest.mark.parametrize("read", ["get_document", "get_document_version", "get_bytes"])
+def test_a_403_is_never_read_as_absent_but_storage_access_denied_naming_list_bucket(
+    s3: Any, store: ReportStore, read: str
+) -> None:
+    with refused_reads(s3), pytest.raises(StorageAccessDenied) as caught:
+        getattr(store, read)("remediations/p/s/2026-11-01.json")
+
+    message = caught.value.message
+    assert isinstance(caught.value, ReportStorageError)  # still a storage failure for callers
+    assert "AccessDenied" in message and "s3:ListBucket" in message and "s3:GetObject" in message
+    assert f"s3://{BUCKET}/remediations/p/s/2026-11-01.json" in message

@@ -105,6 +105,12 @@ class ReportStorageError(DamDriftError):
     """Writing the report to S3 failed; the message lists what was already stored."""
 
 
+class StorageAccessDenied(ReportStorageError):
+    """S3 refused a read (403): the role lacks s3:GetObject on the key, or lacks s3:ListBucket on the
+    bucket, without which S3 reports a *missing* object as AccessDenied rather than 404. A fault of the
+    deployment, not of the data: named apart so it is not retried and not mistaken for "absent"."""
+
+
 class RemediationRefused(DamDriftError):
     """A guard rail stopped a resync at the moment it was to start (e.g. FAILED operations appeared)."""
 

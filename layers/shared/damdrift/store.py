@@ -37,7 +37,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from damdrift.errors import ReportStorageError
+from damdrift.errors import ReportStorageError, StorageAccessDenied
 from damdrift.report.summary import CheckStatus, Summary
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 
@@ -64,6 +64,7 @@ _SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error, OSError)
 _RECENT_KEYS = 64
 _MISSING = frozenset({"NoSuchKey", "404"})
+_DENIED = frozenset({"AccessDenied", "403"})
 
 
 def key_segment(name: str, value: str) -> str:
@@ -483,6 +484,14 @@ class ReportStore:
             raise self._read_error(key, exc) from exc
 
     def _read_error(self, key: str, exc: Exception) -> ReportStorageError:
+        """A 403 is never read as "absent": S3 answers a missing key with 403 to a caller without
+        s3:ListBucket, so absent and forbidden look alike and only the role can tell them apart."""
+        if isinstance(exc, ClientError) and _code(exc) in _DENIED:
+            return StorageAccessDenied(
+                f"reading s3://{self.bucket}/{key} was refused ({_describe(exc)}): the role needs "
+                "s3:GetObject on the key and s3:ListBucket on the bucket (without it S3 reports a missing "
+                "object as AccessDenied)"
+            )
         return ReportStorageError(f"reading s3://{self.bucket}/{key} failed ({_describe(exc)})")
 
 

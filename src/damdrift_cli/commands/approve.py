@@ -1,9 +1,12 @@
 """``damdrift approve``: answer a remediation request (``remediate: ask``) of a deployed stack.
 
 The drift notice names the approval id. This does what the approval link does: it resumes the
-waiting execution with approve (default) or ``--deny``, once. It uses your AWS credentials (the
-usual boto3 chain) and needs ``s3:GetObject``/``s3:DeleteObject`` on ``approvals/*`` of the report
-bucket and ``states:SendTaskSuccess`` on the state machine. ``--list`` shows what is waiting.
+waiting execution with approve (default) or ``--deny``, once. ``--list`` shows what is waiting, each
+by its reference (the SHA-256 its record is filed under; the id itself is stored nowhere), which
+``--approval-id`` also takes. It uses your AWS credentials (the usual boto3 chain): it reads and
+deletes ``approvals/*`` of the report bucket and calls ``states:SendTaskSuccess``. A deployed
+stack's bucket policy lets only its two approval roles touch ``approvals/*``, so against a deployed
+stack use the notice's link; this command answers the local run's requests.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--approval-id", help="the id the drift notice names")
+    parser.add_argument("--approval-id", help="the id the drift notice names, or the reference --list shows")
     parser.add_argument("--deny", action="store_true", help="deny instead of approve")
     parser.add_argument("--list", action="store_true", help="list the requests waiting for an answer")
     parser.add_argument("--bucket", required=True, help="the stack's report bucket (output ReportBucketName)")
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         print("damdrift approve: give --approval-id (or --list)", file=err)
         return TOOL_FAILED
     try:
-        pending = store.answer(
+        pending = store.answer_listed(
             boto3.client("stepfunctions", region_name=args.region),
             args.approval_id,
             approved=not args.deny,
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 def describe(pending: PendingApproval) -> str:
     subscriber = pending.target_host or pending.subscriber_id
     return (
-        f"{pending.approval_id}  resync {subscriber} from {pending.publisher} "
+        f"{pending.approval_id or pending.handle}  resync {subscriber} from {pending.publisher} "
         f"({pending.mismatches} mismatches; execution {pending.execution}; "
         f"expires {pending.expires_at:%Y-%m-%d %H:%M} UTC)"
     )

@@ -13,7 +13,11 @@ The functions' variables are added at the first invocation and from then on only
 removed, until ``installed()`` ends: other threads (moto's Step Functions interpreter builds a boto3
 client for every task, and botocore reads the proxy variables by iterating ``os.environ``) would
 otherwise see a key vanish mid-iteration. A variable one function has and the invoked one lacks is empty
-during its invocation; between invocations the last one's values stay.
+during its invocation; between invocations the last one's values stay, except ``idle_env`` (the local
+operator's credentials: a function's own are set only while it runs, see ``damdrift_cli.local.roles``).
+boto3's default session (which caches the credentials it first resolved) and Powertools' parameter
+providers (the secret's cached client) are kept per function, as each function has its own container on
+AWS: a client made with one role's credentials never serves another function.
 
 A handler's stdout (its Powertools log lines) is captured per thread: while installed, ``sys.stdout`` is
 a proxy that sends the invoking thread's writes to that invocation's log and every other thread's to
@@ -41,6 +45,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
+from aws_lambda_powertools.utilities.parameters import constants as parameter_constants
 from moto.awslambda import models as lambda_models
 
 HOOK_OWNER = lambda_models.LambdaFunction
@@ -122,6 +128,10 @@ class InProcessLambdas:
         self.timeouts: list[InjectedTimeout] = []
         self._saved_env: dict[str, str | None] = {}
         self._stdout: _PerThreadStdout | None = None
+        #: Assigned after every invocation (the local operator's credentials).
+        self.idle_env: dict[str, str] = {}
+        self._providers: dict[str, dict[str, Any]] = {}
+        self._sessions: dict[str, boto3.session.Session] = {}
 
     def time_out_after_run(
         self, function: str, *, times: int = 1, after: int = 0, error_type: str = "Sandbox.Timedout"
@@ -198,7 +208,7 @@ class InProcessLambdas:
         for name in self._saved_env:
             os.environ[name] = env.get(name, "")
         output = io.StringIO()
-        with self._captured(output):
+        with self._captured(output), self._own_clients(local.name):
             try:
                 handler = self._handler(local)
                 context = FakeContext(local.name, local.memory_size, fn.function_arn)
@@ -214,6 +224,8 @@ class InProcessLambdas:
                 )
                 errored = True
                 print(json.dumps({"level": "ERROR", "errorType": type(exc).__name__, "message": str(exc)}))
+        for name, value in self.idle_env.items():
+            os.environ[name] = value
         return payload, errored, output.getvalue()
 
     def _captured(self, output: io.StringIO) -> contextlib.AbstractContextManager[Any]:
@@ -221,6 +233,24 @@ class InProcessLambdas:
             capture: contextlib.AbstractContextManager[Any] = self._stdout.capturing(output)
             return capture
         return contextlib.redirect_stdout(output)  # invoked without installed() (a unit test)
+
+    @contextlib.contextmanager
+    def _own_clients(self, function: str) -> Iterator[None]:
+        """The function's own boto3 default session (made while its environment, its role's
+        credentials, is set) and its own Powertools providers, for the invocation."""
+        session_before = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = self._sessions.setdefault(function, boto3.session.Session())
+        shared = parameter_constants.DEFAULT_PROVIDERS
+        providers_before = dict(shared)
+        shared.clear()
+        shared.update(self._providers.get(function, {}))
+        try:
+            yield
+        finally:
+            self._providers[function] = dict(shared)
+            shared.clear()
+            shared.update(providers_before)
+            boto3.DEFAULT_SESSION = session_before
 
     def _handler(self, local: LocalFunction) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = local.handler.rpartition(".")

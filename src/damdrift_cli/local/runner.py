@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
+from damdrift_cli.local import roles
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
@@ -115,7 +115,15 @@ class LocalAws:
             self._credentials, template_path=self._template_path, function_env=self._function_env
         )
         self.deployment.lambdas.on_invoke = self._on_invoke
+        key, secret = roles.OPERATOR_KEY
+        self.deployment.lambdas.idle_env = {
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_SESSION_TOKEN": "",  # nosec B105 - no token: the operator is an IAM user of moto
+        }
         self._stack.enter_context(self.deployment.lambdas.installed())
+        # From here on moto authorizes every request: each function's against its own role.
+        self._stack.enter_context(roles.enforcing())
         self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))
         self._stack.enter_context(self.faults.installed())
         self._stack.enter_context(_quiet_is_present_probes())
@@ -131,8 +139,8 @@ class LocalAws:
         return self.deployment
 
     def client(self, service: str) -> Any:
-        make_client: Any = boto3.client  # typed per service name; callers here pass names at run time
-        return make_client(service, region_name=self._deployed.region)
+        """A client of the local operator (allowed everything; the functions run with their roles)."""
+        return roles.operator_client(service, self._deployed.region)
 
     def run_check(
         self,
@@ -194,12 +202,12 @@ class LocalAws:
         """Remediation requests (``remediate: ask``) waiting for an answer."""
         return ApprovalStore(self.client("s3"), self._deployed.bucket).pending()
 
-    def answer_approval(self, approval_id: str, *, approved: bool, decided_by: str) -> PendingApproval:
-        """Answer as the approval link would: resumes the waiting execution (the link is then used up)."""
+    def answer_approval(self, reference: str, *, approved: bool, decided_by: str) -> PendingApproval:
+        """Answer as the approval link would, by id or listed handle: resumes the waiting execution once."""
         store = ApprovalStore(self.client("s3"), self._deployed.bucket)
-        return store.answer(
+        return store.answer_listed(
             self.client("stepfunctions"),
-            approval_id,
+            reference,
             approved=approved,
             decided_by=decided_by,
             now=datetime.now(UTC),
@@ -207,12 +215,12 @@ class LocalAws:
 
     def _answer_approvals(self, decide: Callable[[PendingApproval], bool | None], asked: set[str]) -> None:
         for pending in self.pending_approvals():
-            if pending.approval_id in asked:
+            if pending.handle in asked:
                 continue
-            asked.add(pending.approval_id)
+            asked.add(pending.handle)
             answer = decide(pending)
             if answer is not None:
-                self.answer_approval(pending.approval_id, approved=answer, decided_by=_local_user())
+                self.answer_approval(pending.handle, approved=answer, decided_by=_local_user())
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

@@ -6,9 +6,11 @@ Each SNS topic also gets an SQS queue subscribed to it, so a local run can show 
 assert) exactly what was published, message attributes included.
 
 Parameters, ``Conditions`` and resources' ``Condition`` are evaluated as CloudFormation would (a
-resource whose condition is false is not created). Resource types a local run does not need (KMS keys,
-IAM roles and policies, log groups, alarms, dashboards, bucket policies, email subscriptions) are
-skipped: moto neither enforces them nor would anything here read them.
+resource whose condition is false is not created). Each function's role becomes a moto role whose
+credentials the function runs with, and moto authorizes its calls against the role's policies
+(:mod:`damdrift_cli.local.roles`: what moto can and cannot check). Other resource types a local run
+does not need (KMS keys, log groups, alarms, dashboards, bucket and topic policies, email
+subscriptions) are skipped: moto does not enforce them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from damdrift_cli.local import roles
 from damdrift_cli.local.lambda_adapter import InProcessLambdas, LocalFunction
 from damdrift_cli.local.template import (
     PROJECT_ROOT,
@@ -47,6 +48,8 @@ class LocalDeployment:
     state_machine_arn: str
     lambdas: InProcessLambdas
     physical: dict[str, str] = field(default_factory=dict)
+    #: Each function's role (logical id) and the policy documents moto enforces for it.
+    role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def drift_topic_arn(self) -> str:
@@ -93,10 +96,11 @@ def deploy(
         if conditions.get(resource.get("Condition", ""), True)
     }
 
-    s3 = boto3.client("s3", region_name=REGION)
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    secrets = boto3.client("secretsmanager", region_name=REGION)
+    roles.create_operator(ACCOUNT)
+    s3 = roles.operator_client("s3", REGION)
+    sns = roles.operator_client("sns", REGION)
+    sqs = roles.operator_client("sqs", REGION)
+    secrets = roles.operator_client("secretsmanager", REGION)
     topics: dict[str, str] = {}
     queues: dict[str, str] = {}
     secret_arn = ""  # an ARN, set below  # nosec B105
@@ -130,7 +134,12 @@ def deploy(
 
     role_arn = _lambda_role()
     globals_fn = template.get("Globals", {}).get("Function", {})
-    lambda_client = boto3.client("lambda", region_name=REGION)
+    lambda_client = roles.operator_client("lambda", REGION)
+    role_policies = {
+        logical_id: _role_documents(resources, resource, lookup, conditions, physical)
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
     local_functions: dict[str, LocalFunction] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Url":
@@ -150,6 +159,9 @@ def deploy(
             resolve(resource["Properties"].get("Environment", {}).get("Variables", {}), lookup, conditions)
         )
         env.update(function_env or {})
+        role = _role_of(resource)
+        if role in role_policies:
+            env.update(roles.role_credentials(f"{STACK}-{role}", role_policies[role], REGION))
         name = f"{STACK}-{logical_id}"
         created = lambda_client.create_function(
             FunctionName=name,
@@ -173,7 +185,7 @@ def deploy(
         )
 
     state_machine_arn = ""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
+    sfn = roles.operator_client("stepfunctions", REGION)
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::StateMachine":
             continue
@@ -198,11 +210,44 @@ def deploy(
         state_machine_arn=state_machine_arn,
         lambdas=InProcessLambdas(local_functions),
         physical=physical,
+        role_policies=role_policies,
     )
 
 
+def _role_of(function: dict[str, Any]) -> str | None:
+    """The logical id of the role a function names (``Role: !GetAtt XRole.Arn``)."""
+    role = function["Properties"].get("Role")
+    if isinstance(role, dict) and "Fn::GetAtt" in role:
+        return str(role["Fn::GetAtt"][0])
+    return None
+
+
+def _role_documents(
+    resources: dict[str, Any],
+    role: dict[str, Any],
+    lookup: Any,
+    conditions: dict[str, bool],
+    physical: dict[str, str],
+) -> list[dict[str, Any]]:
+    """The role's permissions policies (inline and the stack's managed ones), as moto can enforce them."""
+
+    def anything(logical_id: str, attribute: str | None) -> Any:
+        try:
+            return lookup(logical_id, attribute)
+        except KeyError:  # not created locally (log groups, the key): only ever in non-S3 statements
+            return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
+
+    props = role["Properties"]
+    documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+    for arn in props.get("ManagedPolicyArns", []):
+        if isinstance(arn, dict) and "Ref" in arn and arn["Ref"] in resources:
+            documents.append(resources[arn["Ref"]]["Properties"]["PolicyDocument"])
+    buckets = [f"arn:aws:s3:::{physical[k]}" for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
+    return [roles.for_moto(resolve(d, anything, conditions), buckets) for d in documents]
+
+
 def _lambda_role() -> str:
-    iam = boto3.client("iam", region_name=REGION)
+    iam = roles.operator_client("iam", REGION)
     trust = {
         "Version": "2012-10-17",
         "Statement": [

@@ -1,7 +1,8 @@
 """The approval link's pages: a GET shows what would happen and asks; only a POST answers.
 
 Mail scanners and link previewers follow links in e-mail, so opening the link must never approve.
-Every DX-derived value is HTML-escaped; the pages load nothing and allow no script (CSP).
+Every DX-derived value is HTML-escaped; the pages load nothing, allow no script and may not be framed
+(CSP ``frame-ancestors 'none'``: no clickjacking of the approve button).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from damdrift.remediation.approval import PendingApproval
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -33,7 +36,7 @@ def question_page(pending: PendingApproval) -> str:
         "avoid authoring on the publisher while it runs.</p>"
         f"<p>This request expires at {pending.expires_at:%Y-%m-%d %H:%M} UTC.</p>"
         '<form method="post">'
-        f'<input type="hidden" name="id" value="{escape(pending.approval_id)}">'
+        f'<input type="hidden" name="id" value="{escape(pending.link_id)}">'
         '<button name="decision" value="approve">Approve resync</button>'
         '<button name="decision" value="deny">Deny</button></form>',
     )

@@ -64,9 +64,9 @@ def _with_approval(
         "HCL: do not resync two-way staging; avoid authoring on the publisher while it runs.",
     ]
     if approval_url:
-        link = approval_links(approval_url, pending.approval_id)["review"]
+        link = approval_links(approval_url, pending.link_id)["review"]
         lines += ["", "Review and approve or deny (one use):", f"  {link}"]
-    lines += ["", f"Or from a shell: damdrift approve --approval-id {pending.approval_id} [--deny]"]
+    lines += ["", f"Or from a shell: damdrift approve --approval-id {pending.link_id} [--deny]"]
     return with_remediation_note(notification, RemediationPhase.AWAITING_APPROVAL, "\n".join(lines))
 
 
