@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
 
@@ -58,6 +59,20 @@ def test_a_secret_that_cannot_be_read_is_a_stored_and_sent_failure(
     assert "no-such-secret" in result["checks"][0]["evidence"]
     assert publisher.exchanges == []
     assert aws.drain_notices()[0].subject.startswith("dam-drift doctor: FAIL")
+
+
+def test_a_publisher_the_stacks_credentials_are_not_for_is_refused_before_any_request(
+    publisher: Simulator,
+) -> None:
+    credentials = {"username": publisher.username, "password": publisher.password}
+    forget_all()
+    with LocalAws(credentials, function_env={"ALLOWED_DX_HOSTS": "dx.example.com"}) as aws:
+        response, result = invoke(aws, {"publisher": publisher_of(publisher)})
+
+    assert response["FunctionError"] == "Handled"
+    assert result["errorType"] == "InvalidInput"
+    assert "publisher.hostname" in result["errorMessage"] and "dx.example.com" in result["errorMessage"]
+    assert publisher.exchanges == []
 
 
 def test_without_a_publisher_in_the_event_or_the_stack_the_error_names_the_field(aws: LocalAws) -> None:

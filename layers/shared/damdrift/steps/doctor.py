@@ -84,6 +84,8 @@ def run_doctor_step(
     publisher = request.publisher or default_publisher
     if publisher is None:
         raise InvalidInput("invalid doctor event: publisher: required (the function has no DX_PUBLISHER)")
+    # The stack's credentials go only to the DX hosts they are for, as in a drift check.
+    settings.permit(publisher, "publisher")
     secret = request.credentials_secret or settings.credentials_secret
     if not secret:
         raise InvalidInput("invalid doctor event: credentialsSecret: required (no CREDENTIALS_SECRET)")
