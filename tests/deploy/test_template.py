@@ -395,11 +395,11 @@ def test_every_function_gets_the_environment_its_settings_need(default: StackVie
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_function_runs_python311_with_the_layer_its_role_and_its_log_group(
+def test_every_function_runs_python313_with_the_layer_its_role_and_its_log_group(
     default: StackView, function: str
 ) -> None:
     props = default.function(function)
-    assert props["Runtime"] == "python3.11"
+    assert props["Runtime"] == "python3.13"  # Amazon Linux 2023; the local venv and CI run 3.13 too
     assert props["Architectures"] == ["arm64"]
     assert props["Layers"] == ["<SharedLayer>"]
     assert props["Tracing"] == "Active"
@@ -422,7 +422,7 @@ def test_fetch_report_is_sized_for_large_reports_and_the_others_stay_small(defau
 
 def test_layer_is_built_by_sam_from_its_requirements_for_the_functions_architecture() -> None:
     layer = stack(Architecture="x86_64").resources["SharedLayer"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.11", "BuildArchitecture": "x86_64"}
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "x86_64"}
     assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
     content = ROOT / layer["Properties"]["ContentUri"]
     # sam build copies ContentUri into python/: the package must sit directly in it (not in python/).
