@@ -19,7 +19,8 @@ works() {
 candidates=()
 [[ -n ${PYTHON:-} ]] && candidates+=("$PYTHON")
 command -v "python$WANT" >/dev/null 2>&1 && candidates+=("$(command -v "python$WANT")")
-pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+pyenv_root=${PYENV_ROOT:-$home/.pyenv}
 for dir in "$pyenv_root"/versions/"$WANT".*/bin /usr/local/bin /usr/bin; do
     [[ -x $dir/python$WANT ]] && candidates+=("$dir/python$WANT")
 done
