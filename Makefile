@@ -1,17 +1,22 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Each sets itself up on first use.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# CPython 3.13, the functions' runtime: python3.13 on PATH or pyenv's (scripts/find-python.sh says what
+# to install when there is none). Evaluated only by the targets that create a virtualenv.
+FIND_PYTHON = bash scripts/find-python.sh
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test build lint typecheck security check-template browser clean
+.PHONY: demo test build lint typecheck security check-template browser lock clean
 
-$(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+## The venv holds exactly the lock (requirements-dev.txt: every package, transitive ones too, with its
+## hashes); a venv of another Python (an older 3.11 one) is rebuilt.
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml scripts/find-python.sh
+	@python=$$($(FIND_PYTHON)) || exit 1; \
+	if ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then \
+		rm -rf $(VENV) && echo "creating $(VENV) with $$python" && "$$python" -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 ## Runs a full drift check locally: DX simulator + the real state machine + the real handlers.
@@ -20,10 +25,11 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/damdrift check --demo --out reports-demo || [ $$? -le 2 ]
 
-## What to deploy: sam build, then Python 3.11 bytecode added to the build (scripts/precompile.py),
+## What to deploy: sam build, then Python 3.13 bytecode added to the build (scripts/precompile.py),
 ## so cold starts do not compile the layer from source. Then: .venv-sam/bin/sam deploy.
 build: $(STAMP) check-template
-	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build
+	@python=$$($(FIND_PYTHON)) || exit 1; \
+	PATH="$$(dirname "$$python"):$$PATH" SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam build
 	$(BIN)/python scripts/precompile.py .aws-sam/build
 
 ## Everything CI runs: lint, types, the deploy checks, then every test.
@@ -52,6 +58,18 @@ typecheck: $(STAMP)
 ## Static security scan of our code (bandit); by-design findings carry `# nosec <id>` with a reason.
 security: $(STAMP)
 	$(BIN)/bandit -q -r layers/shared/damdrift functions src -s B101
+
+## Rewrites every lock (*.txt: each package, transitive ones too, pinned with its hashes) from its
+## input (*.in: what we ask for, exact pins), for CPython 3.13 on any platform. The layer's lock first:
+## the dev lock is constrained to it, so the tests run the versions that deploy. tests/deploy/test_locks.py
+## fails when a lock and its input disagree.
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.13 \
+	--custom-compile-command "make lock"
+lock: $(STAMP)
+	$(LOCK) layers/shared/requirements.in -o layers/shared/requirements.txt
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
+	$(LOCK) scripts/requirements-sam.in -o scripts/requirements-sam.txt
+	$(LOCK) scripts/requirements-checkov.in -o scripts/requirements-checkov.txt
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam reports-demo .pytest_cache .mypy_cache .ruff_cache

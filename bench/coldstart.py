@@ -17,7 +17,9 @@ round). ``--layer DIR`` instead measures a built layer (``sam build``'s ``Shared
 loads it: ``/opt`` is read-only, so whatever bytecode the build did not ship is compiled at every cold
 start (``sam build`` ships none); the floor's requests and urllib3 come from that layer too.
 ``--precompile`` measures a copy of it with the bytecode a build step could add (``compileall`` with
-unchecked hashes, which a zip's rounded mtimes cannot invalidate).
+unchecked hashes, which a zip's rounded mtimes cannot invalidate). ``--python PATH`` runs every measured
+interpreter from another Python (a virtualenv of it holding requirements-dev.txt), to compare runtimes:
+the functions moved from python3.11 to python3.13 (bench/README.md has both).
 """
 
 from __future__ import annotations
@@ -60,20 +62,21 @@ class Setup:
     layer: Path
     env: dict[str, str]
     label: str
+    python: str = PYTHON
 
     @classmethod
-    def cached(cls, cache: Path) -> Setup:
+    def cached(cls, cache: Path, python: str = PYTHON) -> Setup:
         """The source tree, every module's bytecode in ``cache`` (filled by ``warm_up``)."""
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env.update(FUNCTION_ENV, PYTHONPYCACHEPREFIX=str(cache))
-        return cls(LAYER, env, "source tree, all bytecode cached")
+        return cls(LAYER, env, "source tree, all bytecode cached", python)
 
     @classmethod
-    def built(cls, layer: Path, label: str) -> Setup:
+    def built(cls, layer: Path, label: str, python: str = PYTHON) -> Setup:
         """A built layer, read as Lambda reads ``/opt``: its own bytecode or none, nothing written."""
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
         env.update(FUNCTION_ENV, PYTHONDONTWRITEBYTECODE="1")
-        return cls(layer, env, label)
+        return cls(layer, env, label, python)
 
     def script(self, statement: str, function: str | None) -> str:
         paths = [str(self.layer)] + ([str(FUNCTIONS / function)] if function else [])
@@ -85,7 +88,7 @@ class Setup:
 
     def run(self, statement: str, function: str | None, *flags: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [PYTHON, *flags, "-c", self.script(statement, function)],
+            [self.python, *flags, "-c", self.script(statement, function)],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -137,10 +140,18 @@ def breakdown(setup: Setup, function: str, top: int = 15) -> list[tuple[str, flo
     return [(name, us / 1000) for name, us in extra.most_common(top)]
 
 
-def precompiled_copy(layer: Path, into: Path) -> Path:
-    """A copy of ``layer`` with the bytecode a build step would add."""
+def precompiled_copy(layer: Path, into: Path, python: str = PYTHON) -> Path:
+    """A copy of ``layer`` with the bytecode a build step would add (for ``python``'s version)."""
     copy = into / "python"
     shutil.copytree(layer, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    if python != PYTHON:
+        done = subprocess.run(
+            [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(copy)],
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"compileall failed on {copy}")
+        return copy
     mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
     if not compileall.compile_dir(copy, quiet=1, invalidation_mode=mode):
         raise RuntimeError(f"compileall failed on {copy}")
@@ -175,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --layer: measure a copy of it with bytecode compiled in, as a build step could ship",
     )
+    parser.add_argument(
+        "--python",
+        default=PYTHON,
+        metavar="PATH",
+        help="the interpreter to measure (a virtualenv of it with requirements-dev.txt; default: this one)",
+    )
     args = parser.parse_args(argv)
     if args.precompile and args.layer is None:
         parser.error("--precompile needs --layer")
@@ -182,11 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.layer} holds no damdrift package: expected a built SharedLayer/python")
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
         if args.layer is None:
-            setup = Setup.cached(Path(scratch))
+            setup = Setup.cached(Path(scratch), args.python)
         elif args.precompile:
-            setup = Setup.built(precompiled_copy(args.layer, Path(scratch)), f"{args.layer}, precompiled")
+            copy = precompiled_copy(args.layer, Path(scratch), args.python)
+            setup = Setup.built(copy, f"{args.layer}, precompiled", args.python)
         else:
-            setup = Setup.built(args.layer, f"{args.layer}, bytecode as built")
+            setup = Setup.built(args.layer, f"{args.layer}, bytecode as built", args.python)
         return measure(args, setup)
 
 
@@ -205,7 +223,8 @@ def measure(args: argparse.Namespace, setup: Setup) -> int:
     if args.quick:
         busiest = busy_cpus(0.2)
     floor_ms = median(timings["floor"]) * 1000
-    print(f"layer: {setup.label}")
+    version = setup.run("import platform; print(platform.python_version())", None).stdout.split()[0]
+    print(f"layer: {setup.label}; Python {version} ({setup.python})")
     print(f"median of {rounds} fresh interpreters each; others kept up to {busiest:.2f} CPUs busy")
     print(f"{'module':<18} {'ms':>7} {'x floor':>8}")
     print(f"{'floor: ' + FLOOR:<18} {floor_ms:>7.1f} {1:>8.2f}")

@@ -9,14 +9,18 @@
 #                                   can import (pydantic-core is compiled)
 #   5. pytest tests/deploy          template assertions + the built artifacts (layer contents, .so
 #                                   architectures, each built handler imported in a clean interpreter)
-# Needs no AWS account, credentials or network beyond PyPI for the first install of .venv-sam.
+# Needs no AWS account, credentials or network beyond the package index for the first install of .venv-sam.
+# Everything runs on CPython 3.13, the functions' runtime (scripts/find-python.sh finds it); `sam build`
+# builds the python3.13 layer with the python3.13 it finds first on PATH (a pyenv shim is not enough), so
+# that interpreter's own bin folder goes first on PATH here.
 # `scripts/check-template.sh --tools-only` only installs or updates the tools.
 # The tools live in .venv-sam (aws-sam-cli pins an exact boto3; never install it into .venv) and
 # checkov in .venv-sam/checkov (it pins another boto3); both are created here when absent or outdated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+PYTHON=$(bash scripts/find-python.sh) || exit 2
+export PATH="$(dirname "$PYTHON"):$PATH"
 SAM_VENV=.venv-sam
 CHECKOV_VENV=.venv-sam/checkov
 CHECK_DIR=.aws-sam/check
@@ -31,17 +35,20 @@ step() {
 }
 took() { printf '   %ss\n' "$((SECONDS - step_started))"; }
 
-# A venv is (re)built when its pins file changed since it was installed.
+# A venv is (re)built when its lock (pins with hashes, `make lock`) or the interpreter changed since it
+# was installed.
 ensure_venv() {
     local venv=$1 requirements=$2 stamp=$1/.requirements
-    if [[ -x $venv/bin/python ]] && cmp -s "$requirements" "$stamp"; then
+    local wanted
+    wanted="$("$PYTHON" -c 'import sys; print(sys.version)')"$'\n'"$(cat "$requirements")"
+    if [[ -x $venv/bin/python ]] && [[ -f $stamp && "$(cat "$stamp")" == "$wanted" ]]; then
         return
     fi
     step "installing $requirements into $venv"
     rm -rf "${venv:?}/bin" "$venv/lib" "$venv/include" "$venv/pyvenv.cfg"
     "$PYTHON" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$stamp"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$requirements"
+    printf '%s' "$wanted" >"$stamp"
     took
 }
 

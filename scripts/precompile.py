@@ -1,4 +1,4 @@
-"""Adds Python 3.11 bytecode to a ``sam build`` output, so cold starts do not compile from source.
+"""Adds Python 3.13 bytecode to a ``sam build`` output, so cold starts do not compile from source.
 
 ``sam build`` ships sources only, and Lambda's ``/opt`` and ``/var/task`` are read-only: without
 ``.pyc`` files every cold start compiles pydantic, Powertools, requests and damdrift again (measured
@@ -15,7 +15,7 @@ import py_compile
 import sys
 from pathlib import Path
 
-RUNTIME = (3, 11)  # template.yaml: Runtime python3.11 (bytecode is specific to the minor version)
+RUNTIME = (3, 13)  # template.yaml: Runtime python3.13 (bytecode is specific to the minor version)
 
 
 def precompile(build_dir: Path) -> int:
@@ -39,7 +39,7 @@ def precompile(build_dir: Path) -> int:
 def main(argv: list[str]) -> int:
     for folder in argv or [".aws-sam/build"]:
         count = precompile(Path(folder))
-        print(f"precompile: {count} modules of {folder} now ship their 3.11 bytecode")
+        print(f"precompile: {count} modules of {folder} now ship their {RUNTIME[0]}.{RUNTIME[1]} bytecode")
     return 0
 
 

@@ -41,8 +41,9 @@ FUNCTIONS = {
     "ApproveFunction": "approve",
     "DoctorFunction": "doctor",
 }
-#: What the Lambda python3.11 runtime provides beside the code (the layer does not ship boto3).
-RUNTIME_PACKAGES = ["boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"]
+#: The bytecode Lambda's python3.13 runtime loads without recompiling: CPython 3.13's magic number
+#: (importlib.util.MAGIC_NUMBER of 3.13.x), written out so that a build by any other Python fails here.
+PYTHON_313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,14 @@ def layer_dir(builds: Path, architecture: str) -> Path:
 
 
 def pinned_requirements() -> dict[str, str]:
+    """Every package of the layer's lock (requirements.txt: exact pins, each with its hashes)."""
     pins = {}
-    for raw in (ROOT / "layers" / "shared" / "requirements.txt").read_text(encoding="utf-8").splitlines():
+    text = (ROOT / "layers" / "shared" / "requirements.txt").read_text(encoding="utf-8")
+    for raw in text.replace("\\\n", " ").splitlines():
         line = raw.split("#", 1)[0].strip()
         if line:
-            name, _, version = line.partition("==")
+            requirement = line.split()[0]
+            name, _, version = requirement.partition("==")
             assert version, f"layer requirement not pinned exactly: {line}"
             pins[re.sub(r"[-_.]+", "_", name).lower()] = version
     return pins
@@ -84,7 +88,10 @@ def test_layer_holds_every_pinned_requirement(builds: Path, architecture: str) -
         installed[re.sub(r"[-_.]+", "_", name).lower()] = version
     for name, version in pinned_requirements().items():
         assert installed.get(name) == version, f"{name}=={version} missing from the {architecture} layer"
-    assert "boto3" not in installed  # the runtime provides it; a layer copy would only pin an old one
+    # The SDK ships in the layer (the runtime's own boto3 may predate S3 conditional writes), and
+    # nothing the lock does not name is installed beside it.
+    assert {"boto3", "botocore", "s3transfer", "urllib3"} <= installed.keys()
+    assert installed.keys() == pinned_requirements().keys()
 
 
 @pytest.mark.parametrize("architecture", build_architectures())
@@ -121,19 +128,6 @@ def test_built_template_points_each_function_at_its_built_code(builds: Path, arc
     assert (builds / architecture / built["Resources"]["SharedLayer"]["Properties"]["ContentUri"]).is_dir()
 
 
-def lambda_like_runtime(tmp: Path) -> Path:
-    """A folder holding only what Lambda's python3.11 runtime adds to the path (boto3 and its deps)."""
-    runtime = tmp / "runtime"
-    runtime.mkdir()
-    for package in RUNTIME_PACKAGES:
-        spec = find_spec(package)
-        assert spec is not None and spec.origin is not None, package
-        origin = Path(spec.origin)
-        source = origin.parent if origin.name == "__init__.py" else origin
-        (runtime / source.name).symlink_to(source)
-    return runtime
-
-
 def import_in_clean_interpreter(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     function_env = {
         k: str(v) for k, v in stack().function("AuthenticateFunction")["Environment"]["Variables"].items()
@@ -162,7 +156,8 @@ def import_in_clean_interpreter(paths: list[Path], cwd: Path) -> subprocess.Comp
         "app = importlib.import_module('app')\n"
         "assert callable(app.lambda_handler)\n"
         "print(json.dumps({m: getattr(sys.modules[m], '__file__', None) for m in "
-        "('app', 'damdrift', 'pydantic', 'pydantic_core', 'aws_lambda_powertools', 'requests')}))\n"
+        "('app', 'damdrift', 'pydantic', 'pydantic_core', 'aws_lambda_powertools', 'requests', 'boto3', "
+        "'botocore') if m in sys.modules}))\n"
     )
     # -S: no site-packages at all; only the paths given (function, layer, runtime) and the stdlib.
     return subprocess.run(
@@ -183,8 +178,8 @@ def test_each_built_handler_imports_from_its_build_and_the_layer(
     architecture = host_architecture()
     function_dir = builds / architecture / logical_id
     layer = layer_dir(builds, architecture)
-    runtime = lambda_like_runtime(tmp_path)
-    result = import_in_clean_interpreter([function_dir, layer, runtime], tmp_path)
+    # The layer alone: it ships boto3 too, so nothing from this machine's site-packages is needed.
+    result = import_in_clean_interpreter([function_dir, layer], tmp_path)
     if result.returncode != 0:
         source = import_in_clean_interpreter(
             [ROOT / "functions" / FUNCTIONS[logical_id], ROOT / "layers" / "shared", *site_packages()],
@@ -198,7 +193,7 @@ def test_each_built_handler_imports_from_its_build_and_the_layer(
     assert result.returncode == 0, result.stderr
     origins = json.loads(result.stdout)
     assert origins["app"] == str(function_dir / "app.py")
-    for module in ("damdrift", "pydantic", "pydantic_core", "aws_lambda_powertools", "requests"):
+    for module in ("damdrift", "pydantic", "pydantic_core", "aws_lambda_powertools", "requests", "botocore"):
         assert origins[module].startswith(str(layer) + os.sep), (module, origins[module])
 
 
@@ -213,16 +208,17 @@ def test_the_deployable_build_is_arm64() -> None:
 
 
 @pytest.mark.parametrize("architecture", build_architectures())
-def test_the_build_ships_python_311_bytecode_that_lambda_can_use_without_recompiling(
+def test_the_build_ships_python_313_bytecode_that_lambda_can_use_without_recompiling(
     builds: Path, architecture: str
 ) -> None:
     layer = layer_dir(builds, architecture)
-    for module in ("damdrift/steps/fetch.py", "pydantic/main.py", "aws_lambda_powertools/logging/logger.py"):
+    modules = ("damdrift/steps/fetch.py", "pydantic/main.py", "aws_lambda_powertools/logging/logger.py")
+    for module in (*modules, "botocore/client.py"):
         source = layer / module
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        assert cached.name.endswith(".cpython-311.pyc"), cached
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        assert cached.is_file(), cached
         header = cached.read_bytes()[:16]
-        assert header[:4] == importlib.util.MAGIC_NUMBER, module  # compiled by 3.11, what Lambda runs
+        assert header[:4] == PYTHON_313_MAGIC, module  # compiled by 3.13, what Lambda runs
         flags = int.from_bytes(header[4:8], "little")
         assert flags == 0b01, (module, flags)  # hash-based and unchecked: zip mtimes cannot stale it
     for logical_id in FUNCTIONS:

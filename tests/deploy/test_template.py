@@ -499,11 +499,11 @@ def test_every_function_gets_the_environment_its_settings_need(default: StackVie
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_function_runs_python311_with_the_layer_its_role_and_its_log_group(
+def test_every_function_runs_python313_with_the_layer_its_role_and_its_log_group(
     default: StackView, function: str
 ) -> None:
     props = default.function(function)
-    assert props["Runtime"] == "python3.11"
+    assert props["Runtime"] == "python3.13"  # Amazon Linux 2023; the local venv and CI run 3.13 too
     assert props["Architectures"] == ["arm64"]
     assert props["Layers"] == ["<SharedLayer>"]
     assert props["Tracing"] == "Active"
@@ -526,7 +526,7 @@ def test_fetch_report_is_sized_for_large_reports_and_the_others_stay_small(defau
 
 def test_layer_is_built_by_sam_from_its_requirements_for_the_functions_architecture() -> None:
     layer = stack(Architecture="x86_64").resources["SharedLayer"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.11", "BuildArchitecture": "x86_64"}
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "x86_64"}
     assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
     content = ROOT / layer["Properties"]["ContentUri"]
     # sam build copies ContentUri into python/: the package must sit directly in it (not in python/).
@@ -594,13 +594,32 @@ def test_schedule_input_is_a_valid_execution_input_for_the_parameters(
         assert port in document["publisher"] or f"publisher.{port}" not in expected
 
 
-def test_schedule_is_daily_by_default_can_be_disabled_and_has_a_generated_name() -> None:
+def schedule_state(**overrides: str) -> str:
+    schedule = stack(**overrides).props("DriftCheckStateMachine")["Events"]["Schedule"]
+    state: str = schedule["Properties"]["State"]
+    return state
+
+
+EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx-AbC123"
+
+
+def test_schedule_is_daily_and_has_a_generated_name() -> None:
     schedule = stack().props("DriftCheckStateMachine")["Events"]["Schedule"]["Properties"]
-    assert schedule["State"] == "ENABLED"
-    assert schedule["ScheduleExpression"].startswith("cron(")
+    assert schedule["ScheduleExpression"] == "cron(0 5 * * ? *)"
     assert schedule["OmitName"] is True
-    disabled = stack(ScheduleEnabled="false").props("DriftCheckStateMachine")["Events"]["Schedule"]
-    assert disabled["Properties"]["State"] == "DISABLED"
+
+
+def test_a_new_stack_starts_with_its_schedule_disabled_while_its_own_secret_is_empty() -> None:
+    """The stack creates its secret empty: a first run at 05:00 would only fail for want of credentials."""
+    assert stack().raw["Parameters"]["ScheduleEnabled"]["Default"] == "auto"
+    assert schedule_state() == "DISABLED"
+    assert schedule_state(ScheduleEnabled="true") == "ENABLED"  # after the credentials are put in
+
+
+def test_the_schedule_runs_from_the_start_with_an_existing_secret_unless_disabled() -> None:
+    assert schedule_state(ExistingCredentialsSecretArn=EXISTING_SECRET) == "ENABLED"
+    assert schedule_state(ExistingCredentialsSecretArn=EXISTING_SECRET, ScheduleEnabled="false") == "DISABLED"
+    assert schedule_state(ScheduleEnabled="false") == "DISABLED"
 
 
 def test_parameters_keep_quotes_out_of_the_schedule_json() -> None:
@@ -757,3 +776,53 @@ def test_the_doctor_function_probes_the_publisher_the_schedule_checks() -> None:
     }
     assert view.props("DoctorFunction")["Timeout"] == 900
     assert "DoctorFunction" not in json.dumps(view.props("DriftCheckStateMachine"))
+
+
+#: What a first deploy must be told (docs/deploy.md "First deploy: four questions"); nothing else.
+FIRST_DEPLOY_QUESTIONS = [
+    "DxHostname",
+    "DxPort",
+    "SubscriberIds",
+    "NotificationEmail",
+    "OpsNotificationEmail",
+]
+
+
+def deploy_guide_parameter_defaults() -> dict[str, str]:
+    """``parameter -> default`` from the guide's parameter table (``empty`` is the empty string)."""
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    table = guide[guide.index("## 7. Parameters") :].split("\n## ")[0]
+    defaults = {}
+    for row in re.findall(r"^\| (`[A-Za-z]+`(?:, `[A-Za-z]+`)*) \| ([^|]+) \|", table, re.MULTILINE):
+        names, default = row
+        cell = default.strip()
+        if cell.startswith("empty"):
+            cell = ""
+        value = cell.strip("`") if re.fullmatch(r"`[^`]*`", cell) else cell
+        for name in re.findall(r"`([A-Za-z]+)`", names):
+            defaults[name] = value
+    return defaults
+
+
+def test_every_parameter_but_the_publisher_has_a_safe_default(default: StackView) -> None:
+    parameters = default.raw["Parameters"]
+    assert [name for name, spec in parameters.items() if "Default" not in spec] == ["DxHostname"]
+
+
+def test_the_deploy_guide_leads_with_the_first_deploy_questions(default: StackView) -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    first_section = guide.split("\n## ")[1]
+    assert first_section.startswith("First deploy")
+    for name in FIRST_DEPLOY_QUESTIONS:
+        assert f"`{name}`" in first_section, name
+        assert name in default.raw["Parameters"], name
+    assert "ScheduleEnabled=true" in first_section  # how the schedule is turned on once credentials exist
+
+
+def test_the_deploy_guide_lists_every_parameter_with_the_templates_default(default: StackView) -> None:
+    documented = deploy_guide_parameter_defaults()
+    parameters = default.raw["Parameters"]
+    assert documented.keys() == parameters.keys()
+    for name, spec in parameters.items():
+        if "Default" in spec:
+            assert documented[name] == str(spec["Default"]), name

@@ -3,6 +3,7 @@
 show <subscriber>   the subscriber's latest check as a table (id or target host)
 diff <old> <new>    what changed between two checks (run folders or summary.json paths)
 open <run>          the check's HTML report: its path, or a fresh one written to --out
+pull --bucket B     a deployed stack's reports, from its bucket into the folder the others read
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, mismatches_text, since_text
 from damdrift.report.summary import CheckStatus, Summary, counts_table
 from damdrift_cli.exit_status import TOOL_FAILED
+from damdrift_cli.local.pull import PullError, pull_reports
 from damdrift_cli.local.reports import (
     DEFAULT_REPORTS,
     ReportsError,
@@ -69,6 +71,24 @@ def register(subparsers: Any) -> None:
     open_.add_argument("--out", type=Path, help="write the HTML report to this file")
     open_.add_argument("--trend", type=int, default=30, help="checks in the trend chart (default 30)")
     open_.set_defaults(run=run_open)
+
+    pull = commands.add_parser(
+        "pull",
+        help="a deployed stack's reports, from its bucket into a local folder",
+        description="Copies reports/ of the stack's report bucket (output ReportBucketName) into --out, in "
+        "the layout `damdrift report show|diff|open` read; a second pull fetches only what changed. "
+        "Uses your AWS credentials (s3:ListBucket and s3:GetObject on the bucket).",
+    )
+    pull.add_argument("--bucket", required=True, help="the report bucket (the stack's ReportBucketName)")
+    pull.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_REPORTS,
+        help=f"the local reports folder (default {DEFAULT_REPORTS}, where `report show` looks)",
+    )
+    pull.add_argument("--publisher", help="only this publisher's reports (its host name)")
+    pull.add_argument("--region", help="the bucket's region (default: your AWS configuration's)")
+    pull.set_defaults(run=run_pull)
 
 
 def _reports_option(parser: argparse.ArgumentParser) -> None:
@@ -195,6 +215,29 @@ def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
         return EXIT_FAILED
     print(target.resolve(), file=out)
     return EXIT_OK
+
+
+def run_pull(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    import boto3  # only this command talks to AWS
+
+    try:
+        s3 = boto3.client("s3", region_name=args.region)
+        result = pull_reports(s3, args.bucket, args.out, args.publisher)
+    except PullError as exc:
+        print(f"damdrift report pull: {exc}", file=err)
+        return EXIT_FAILED
+    for key in result.refused:
+        print(f"damdrift report pull: skipped {key!r}: it would be written outside {args.out}", file=err)
+    print(
+        f"{len(result.downloaded)} files downloaded, {result.unchanged} already up to date, into {args.out}",
+        file=out,
+    )
+    subscribers = sorted({p.parent.name for p in (args.out / "reports").glob("*/*/latest.json")})
+    if subscribers:
+        reports = "" if args.out == DEFAULT_REPORTS else f" --reports {args.out}"
+        print(f"subscribers: {', '.join(subscribers)}", file=out)
+        print(f"next: damdrift report show {subscribers[0]}{reports}", file=out)
+    return EXIT_FAILED if result.refused else EXIT_OK
 
 
 def _files(run: Run, target: Path) -> dict[str, str]:
