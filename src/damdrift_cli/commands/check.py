@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from damdrift.remediation.approval import PendingApproval
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift_cli.commands.approve import describe
+from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password
@@ -110,7 +111,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
                 execution_input[key] = getattr(args, option)
         execution_input.update(remediation_input(args, dams))
         watcher = _Progress(progress)
-        with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
+        with LocalAws(
+            {"username": username, "password": password},
+            on_invoke=watcher.invoked,
+            function_env=local_viewer.function_env(),
+        ) as aws:
+            local_viewer.install_key(aws, args.out)
             seeded = aws.upload_history(args.out)
             if seeded:
                 print(f"Compared with the checks in {args.out}/ ({seeded} files uploaded)", file=progress)
@@ -121,6 +127,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
             result = aws.run_check(execution_input, on_approval=_Approver(args.approve, progress))
             copied = aws.download_reports(args.out)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
+        print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
         return render(result, args.out, out)
 
 

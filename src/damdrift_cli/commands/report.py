@@ -3,6 +3,7 @@
 show <subscriber>   the subscriber's latest check as a table (id or target host)
 diff <old> <new>    what changed between two checks (run folders or summary.json paths)
 open <run>          the check's HTML report: its path, or a fresh one written to --out
+serve               the report viewer on loopback: opens the links a local check printed
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, since_text
 from damdrift.report.summary import Summary, counts_table
+from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.reports import (
     DEFAULT_REPORTS,
     ReportsError,
@@ -68,6 +70,22 @@ def register(subparsers: Any) -> None:
     open_.add_argument("--out", type=Path, help="write the HTML report to this file")
     open_.add_argument("--trend", type=int, default=30, help="checks in the trend chart (default 30)")
     open_.set_defaults(run=run_open)
+
+    serve = commands.add_parser(
+        "serve",
+        help="the report viewer on 127.0.0.1: opens the links `damdrift check` printed",
+        description="Serves the reports folder through the report viewer (the function URL's code) on "
+        "loopback, one request at a time, for --for seconds: the report and overview links a local "
+        "check printed open in a browser until they expire. Deleting DIR/.viewer-key revokes them.",
+    )
+    _reports_option(serve)
+    serve.add_argument(
+        "--port", type=int, default=local_viewer.DEFAULT_PORT, help="loopback port (default %(default)s)"
+    )
+    serve.add_argument(
+        "--for", dest="seconds", type=float, default=3600, help="stop after this many seconds (default 3600)"
+    )
+    serve.set_defaults(run=run_serve)
 
 
 def _reports_option(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +210,28 @@ def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
         print(f"damdrift report open: {exc}", file=err)
         return EXIT_FAILED
     print(target.resolve(), file=out)
+    return EXIT_OK
+
+
+def run_serve(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    if not (args.reports / "reports").is_dir():
+        print(f"damdrift report serve: {args.reports} holds no reports (damdrift check --out DIR)", file=err)
+        return EXIT_FAILED
+    if not 0 < args.seconds <= 24 * 3600:
+        print("damdrift report serve: --for must be between 1 and 86400 seconds", file=err)
+        return EXIT_FAILED
+    try:
+        print(
+            f"Report viewer on {local_viewer.viewer_url(args.port)} for {args.seconds:.0f} s (Ctrl-C stops)",
+            file=out,
+            flush=True,
+        )
+        local_viewer.serve(args.reports, port=args.port, seconds=args.seconds, log=out)
+    except OSError as exc:
+        print(f"damdrift report serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        pass
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 """``report.html``: one check, readable by a person, in one self-contained file.
 
 No external asset (styles, two inline SVG charts and a few lines of script are in the file), so it
-opens from S3 through a pre-signed link, from a mail attachment or from disk alike. Every value that
+opens through the report viewer's link, from a mail attachment or from disk alike. Every value that
 came from DX or from a rules file is HTML-escaped text; the script holds no data (it sorts the
 tables' cells in the DOM), and a Content-Security-Policy allows only that script, by its hash: even a
 value that slipped through escaping could not load or run anything.
@@ -58,6 +58,8 @@ _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
 )
+#: The report's policy, also sent as a header by the report viewer (damdrift.viewer.serve).
+CONTENT_SECURITY_POLICY = _CSP
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a}

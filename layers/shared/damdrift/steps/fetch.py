@@ -41,8 +41,8 @@ from damdrift.steps.insight import (
     compare_with_previous,
     load_history,
     load_ignore_rules,
+    notice_links,
     previous_usable,
-    report_link,
     store_html,
 )
 from damdrift.store import SUMMARY_FILENAME, ReportStore
@@ -257,7 +257,7 @@ def _finish(
     )
     _emit_metrics(summary)
     location = f"s3://{settings.report_bucket}/{prefix}"
-    link = report_link(store, settings, html_key, summary.finished_at or task.check.started_at)
+    link = notice_links(settings, summary.publisher, html_key, summary.finished_at or task.check.started_at)
     notification = build_notification(summary, location, diff=diff, report_link=link)
     topic = settings.ops_topic_arn if summary.status is CheckStatus.ERRORED else settings.drift_topic_arn
     topic = topic or settings.drift_topic_arn

@@ -9,7 +9,8 @@
   ``diff.json``, ``new.jsonl.gz`` and ``resolved.jsonl.gz``. Reading the previous check may fail (it
   expired, it is from an older release, S3 hiccuped): the check then says "not compared" and goes on —
   the comparison is an extra, the report is what must be stored. Writes that fail still raise.
-* **The HTML report** and the **link** the notice carries to it.
+* **The HTML report** and the **links** the notice carries: to it and to the publisher's overview
+  through the report viewer (:mod:`damdrift.viewer`), and to its folder in the S3 console.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
+from urllib.parse import quote, urlencode
 
-from damdrift.errors import ReportStorageError
+from damdrift.errors import ConfigurationError, ReportStorageError
 from damdrift.observability import logger
 from damdrift.report.diff import (
     DIFF_FILENAME,
@@ -41,6 +43,8 @@ from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.settings import Settings
 from damdrift.store import RECORDS_CONTENT_TYPE, SUMMARY_FILENAME, ReportStore
+from damdrift.viewer import links
+from damdrift.viewer.keys import link_key, viewer_url
 
 KEYS_CONTENT_TYPE = "application/octet-stream"
 _EXPIRED_SHOWN = 50
@@ -305,11 +309,29 @@ def store_html(
     return store.put_bytes(prefix + HTML_FILENAME, body, HTML_CONTENT_TYPE, check_prefix=prefix)
 
 
-def report_link(store: ReportStore, settings: Settings, key: str, now: datetime) -> ReportLink | None:
-    """A pre-signed link to ``key`` for the notice; None (logged) if it cannot be signed."""
-    try:
-        url = store.presigned_url(key, settings.report_link_expiry_seconds)
-    except ReportStorageError as exc:
-        logger.warning("no link to the HTML report", extra={"error": exc.message})
-        return None
-    return ReportLink(url=url, expires=now + timedelta(seconds=settings.report_link_expiry_seconds))
+def notice_links(settings: Settings, publisher: str, html_key: str, now: datetime) -> ReportLink | None:
+    """The notice's links: the report and the overview through the report viewer, signed to work until
+    ``now + REPORT_LINK_EXPIRY_SECONDS`` (whole seconds, as the link says), and the S3 console's view of
+    the report's folder. A key that cannot be read leaves the viewer links out (logged)."""
+    expires = datetime.fromtimestamp(int(now.timestamp()) + settings.report_link_expiry_seconds, UTC)
+    link = ReportLink(expires=expires)
+    secret = settings.report_viewer_key_secret
+    if secret and (settings.report_viewer_url or settings.report_viewer_function):
+        try:
+            key = link_key(secret)
+            viewer = settings.report_viewer_url or viewer_url(str(settings.report_viewer_function))
+        except ConfigurationError as exc:
+            logger.warning("no links to the report viewer", extra={"error": exc.message})
+        else:
+            link.url = links.report_link(viewer, key, html_key, expires)
+            link.overview_url = links.overview_link(viewer, key, publisher, expires)
+    if settings.report_console_links and settings.aws_region:
+        link.console_url = console_url(settings.aws_region, settings.report_bucket, html_key)
+    return link if link.url or link.console_url else None
+
+
+def console_url(region: str, bucket: str, key: str) -> str:
+    """The S3 console's page of the folder holding ``key`` (the reader's own AWS login applies)."""
+    folder = key.rsplit("/", 1)[0] + "/"
+    query = urlencode({"region": region, "prefix": folder, "showversions": "false"})
+    return f"https://{region}.console.aws.amazon.com/s3/buckets/{quote(bucket, safe='')}?{query}"
