@@ -140,7 +140,10 @@ def test_the_html_report_is_stored_and_the_notice_links_to_it_through_the_local_
         assert "script-src 'sha256-" in opened.headers["Content-Security-Policy"]
         csv = requests.get(report_url.rsplit("/", 1)[0] + "/report.csv", timeout=10)
         assert csv.status_code == 200 and csv.content.startswith(b"subscriberId,")
-        assert requests.get(overview_url, timeout=10).status_code in (200, 404)  # 17.2 adds the page
+        overview = requests.get(overview_url, timeout=10)
+        assert overview.status_code == 200 and sub.encode() in overview.content
+        report_from_overview = overview_url.rsplit("/", 1)[0] + "/" + outcome["reportHtml"].split("/", 2)[2]
+        assert requests.get(report_from_overview, timeout=10).content == page  # the overview's own link
         other = report_url.replace(sub, "another-subscriber")
         assert requests.get(other, timeout=10).status_code == 403
         (tmp_path / local_viewer.KEY_FILENAME).write_text("x" * 64)  # a new key: old links are revoked

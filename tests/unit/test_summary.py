@@ -68,6 +68,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
         "ignoreRules": None,
         "changes": None,
         "remediation": None,
+        "driftAge": None,
         "effectiveTotal": 3,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 from damdrift.remediation.approval import PendingApproval
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift_cli.commands.approve import describe
+from damdrift_cli.commands.report import refresh_overviews
 from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.runner import CheckRun, LocalAws
@@ -29,6 +31,9 @@ EXIT_IN_SYNC, EXIT_DRIFT, EXIT_ERRORED = 0, 1, 2
 #: The demo's timings: the simulator's finds take a few seconds and the poll schedule is scaled to
 #: match. The poll logic is the production one; only the numbers differ.
 DEMO_FIND_SECONDS = 3.0
+#: The demo publisher's port: fixed, so reports are filed under the same publisher (127.0.0.1_18765) run
+#: after run, and a second --demo with the same --out is compared with the first (and its overview).
+DEMO_PORT = 18765
 DEMO_POLL = {
     "initialWaitSeconds": 1,
     "maxWaitSeconds": 2,
@@ -127,6 +132,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
             result = aws.run_check(execution_input, on_approval=_Approver(args.approve, progress))
             copied = aws.download_reports(args.out)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
+        for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
+            print(f"Overview: {page}", file=progress)
         print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
         return render(result, args.out, out)
 
@@ -141,7 +148,9 @@ def _publisher(
     from damdrift_cli.simulator import Simulator, load_scenario
 
     scenario = load_scenario("default")
-    with Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS) as simulator:
+    # The port taken: any free one (the run is then filed under another publisher name).
+    port = DEMO_PORT if _port_is_free(DEMO_PORT) else 0
+    with Simulator(scenario=scenario, find_duration=DEMO_FIND_SECONDS, port=port) as simulator:
         print(f"DX simulator (scenario 'default') listening on {simulator.base_url}", file=progress)
         publisher = {"hostname": simulator.hostname, "dxProtocol": "http", "dxPort": simulator.port}
         simulator.configure(resync_duration_seconds=1.0, operation_duration_seconds=2.0)
@@ -151,6 +160,16 @@ def _publisher(
             if spec.dam and (dam := simulator.subscriber_dam(spec.id))
         }
         yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL, dams
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the simulator's server does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _poll_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 show <subscriber>   the subscriber's latest check as a table (id or target host)
 diff <old> <new>    what changed between two checks (run folders or summary.json paths)
 open <run>          the check's HTML report: its path, or a fresh one written to --out
+overview            each publisher's overview.html (every subscriber's latest status): its path
 serve               the report viewer on loopback: opens the links a local check printed
 """
 
@@ -11,12 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, since_text
+from damdrift.report.overview import OVERVIEW_FILENAME, ROW_FILENAME, OverviewRow, render_overview
 from damdrift.report.summary import Summary, counts_table
 from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.reports import (
@@ -70,6 +73,16 @@ def register(subparsers: Any) -> None:
     open_.add_argument("--out", type=Path, help="write the HTML report to this file")
     open_.add_argument("--trend", type=int, default=30, help="checks in the trend chart (default 30)")
     open_.set_defaults(run=run_open)
+
+    overview = commands.add_parser(
+        "overview",
+        help="the publisher's overview page: prints its path",
+        description="Renders DIR/reports/<publisher>/overview.html afresh from every subscriber's row in the "
+        "folder (what the last check of each wrote) and prints its path.",
+    )
+    overview.add_argument("--publisher", help="only this publisher (default: every publisher in the folder)")
+    _reports_option(overview)
+    overview.set_defaults(run=run_overview)
 
     serve = commands.add_parser(
         "serve",
@@ -211,6 +224,42 @@ def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
         return EXIT_FAILED
     print(target.resolve(), file=out)
     return EXIT_OK
+
+
+def run_overview(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        pages = refresh_overviews(args.reports, args.publisher)
+    except (OSError, ValueError) as exc:
+        print(f"damdrift report overview: {exc}", file=err)
+        return EXIT_FAILED
+    if not pages:
+        wanted = f" of publisher {args.publisher}" if args.publisher else ""
+        print(
+            f"damdrift report overview: no checks{wanted} in {args.reports} (damdrift check --out DIR)",
+            file=err,
+        )
+        return EXIT_FAILED
+    for page in pages:
+        print(page.resolve(), file=out)
+    return EXIT_OK
+
+
+def refresh_overviews(reports: Path, publisher: str | None = None) -> list[Path]:
+    """Renders each publisher's overview.html from the rows its subscribers' checks left in the folder."""
+    written = []
+    for folder in sorted((reports / "reports").glob("*/")):
+        if not folder.is_dir() or (publisher is not None and folder.name != publisher):
+            continue
+        rows = [
+            OverviewRow.model_validate_json(path.read_bytes())
+            for path in sorted(folder.glob(f"*/{ROW_FILENAME}"))
+        ]
+        if rows:
+            page = folder / OVERVIEW_FILENAME
+            newest = max((r.finished_at for r in rows if r.finished_at), default=None)
+            page.write_text(render_overview(folder.name, rows, newest or datetime.now(UTC)), encoding="utf-8")
+            written.append(page)
+    return written
 
 
 def run_serve(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

@@ -132,6 +132,7 @@ def render_report(
     if summary.error is not None:
         parts.append(_error(summary))
     parts.append(_remediation(summary))
+    parts.append(_drift_age(summary))
     if summary.counts:
         parts.append(_section("Records by type and action", _by_type_chart(summary), "chart"))
     if len(trend) > 1:
@@ -233,6 +234,29 @@ def _remediation(summary: Summary) -> str:
         facts.append(("Error", record.error))
     rows = "".join(f"<dt>{_text(label)}</dt><dd>{_text(value)}</dd>" for label, value in facts)
     return _section("Remediation", f'<dl class="facts" id="remediation-facts">{rows}</dl>', "remediation")
+
+
+def _drift_age(summary: Summary) -> str:
+    """For how long the subscriber and each record type have been drifting (damdrift.report.age)."""
+    from damdrift.report.age import age_text
+
+    age = summary.drift_age
+    if age is None or age.checks == 0:
+        return ""
+    rows = "".join(
+        f'<tr><td>{_text(rtype)}</td><td class="num">{type_age.checks}</td>'
+        f"<td>{_text(age_text(type_age))}</td>"
+        f"<td>{_text(type_age.since_execution or '-')}</td></tr>"
+        for rtype, type_age in sorted(age.by_type.items(), key=lambda item: (-item[1].checks, item[0]))
+    )
+    body = (
+        f'<p id="drift-age-subscriber">Drifting since {_text(age_text(age))}, first found by '
+        f"{_text(age.since_execution or '-')}.</p>"
+        '<table class="sortable" id="table-drift-age"><thead><tr><th>Record type</th>'
+        '<th class="num">Checks in a row</th><th>Drifting since</th><th>First found by</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return _section("Drift age", body, "drift-age")
 
 
 def _by_type_chart(summary: Summary) -> str:

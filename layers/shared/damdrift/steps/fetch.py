@@ -26,9 +26,11 @@ from damdrift.execution_input import NotifyPolicy
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
+from damdrift.report.age import drift_age
 from damdrift.report.diff import RunDiff
 from damdrift.report.html import HTML_FILENAME
 from damdrift.report.notification import Notification, build_notification
+from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
@@ -136,6 +138,10 @@ def fetch_with(
     )
     summary.ignore_rules = rules.summary_with(tracker)
     summary.changes = comparison.changes
+    earlier = [s for _key, s in history.summaries]
+    if previous is not None and all(s.execution != previous[1].execution for s in earlier):
+        earlier.insert(0, previous[1])
+    summary.drift_age = drift_age(summary, earlier)
     summary.files = ReportKeys(
         records=stored.get("records"),
         csv=stored.get("csv"),
@@ -255,6 +261,9 @@ def _finish(
     store.put_latest(
         summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
     )
+    # Then the publisher's overview (an extra: a failure is logged, never raised).
+    row = OverviewRow.of(summary, history.trend(summary, TREND_POINTS), html_key)
+    publish_overview(store, row, summary.publisher, summary.finished_at or task.check.started_at)
     _emit_metrics(summary)
     location = f"s3://{settings.report_bucket}/{prefix}"
     link = notice_links(settings, summary.publisher, html_key, summary.finished_at or task.check.started_at)
