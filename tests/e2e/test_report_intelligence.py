@@ -108,6 +108,30 @@ def test_the_second_run_reports_exactly_what_is_new_resolved_and_unchanged(
         assert new_id in notice.message  # the top new records
 
 
+def test_drift_age_is_carried_per_subscriber_type_and_record_and_the_overview_lists_the_subscriber(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    sub = publisher.add_subscriber("sub-aging.example.com", drift=FIRST)
+    first = aws.run_check(check_input(publisher))
+    publisher.set_drift(sub, SECOND)
+
+    second = aws.run_check(check_input(publisher))
+
+    summary = s3_json(aws, outcome_of(second, sub)["outcome"]["summaryKey"])
+    age = summary["driftAge"]
+    assert (age["checks"], age["sinceExecution"]) == (2, first.name)
+    assert age["byType"]["MEDIA_ITEM"]["checks"] == 2 and age["byType"]["KEYWORD"]["checks"] == 1
+    diff = s3_json(aws, summary["files"]["diff"])
+    streaks = {(r["recordType"], r["recordId"]): r["checks"] for r in diff["oldest"]}
+    unchanged = ids(sub, "MEDIA_ITEM", "UPDATE", range(3)) | ids(sub, "COLLECTION", "CREATE", range(2, 5))
+    assert {streaks[(t, i)] for t, _a, i in unchanged} == {2}
+    assert summary["files"]["ages"].endswith("/record-age.bin")
+    page = s3_object(aws, summary["files"]["html"]).decode()
+    assert 'id="table-oldest"' in page and 'id="drift-age-subscriber"' in page
+    overview = s3_object(aws, summary["publisher"].join(["reports/", "/overview.html"])).decode()
+    assert "sub-aging.example.com" in overview and "(2 checks)" in overview
+
+
 def test_the_html_report_is_stored_and_the_notice_links_to_it_through_the_local_viewer(
     publisher: Simulator, tmp_path: Path
 ) -> None:

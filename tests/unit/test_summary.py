@@ -61,6 +61,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
             "new": None,
             "resolved": None,
             "html": None,
+            "ages": None,
         },
         "reportPrefix": "p/",
         "ignored": {},

@@ -132,7 +132,7 @@ def render_report(
     if summary.error is not None:
         parts.append(_error(summary))
     parts.append(_remediation(summary))
-    parts.append(_drift_age(summary))
+    parts.append(_drift_age(summary, diff))
     if summary.counts:
         parts.append(_section("Records by type and action", _by_type_chart(summary), "chart"))
     if len(trend) > 1:
@@ -236,7 +236,7 @@ def _remediation(summary: Summary) -> str:
     return _section("Remediation", f'<dl class="facts" id="remediation-facts">{rows}</dl>', "remediation")
 
 
-def _drift_age(summary: Summary) -> str:
+def _drift_age(summary: Summary, diff: RunDiff | None = None) -> str:
     """For how long the subscriber and each record type have been drifting (damdrift.report.age)."""
     from damdrift.report.age import age_text
 
@@ -256,7 +256,24 @@ def _drift_age(summary: Summary) -> str:
         '<th class="num">Checks in a row</th><th>Drifting since</th><th>First found by</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )
+    if diff is not None and diff.oldest:
+        records = "".join(
+            f"<tr><td>{_text(r.record_type)}</td><td>{_text(r.record_action)}</td>"
+            f'<td class="id">{_text(_record_id(r))}</td>'
+            f'<td class="num">{r.checks}</td><td>{_text(_when(r.since))}</td></tr>'
+            for r in diff.oldest
+        )
+        body += (
+            f"<h3>The {len(diff.oldest)} longest-drifting records</h3>"
+            '<table class="sortable" id="table-oldest"><thead><tr><th>Record type</th><th>Action</th>'
+            '<th>Record id</th><th class="num">Checks in a row</th><th>Drifting since</th></tr></thead>'
+            f"<tbody>{records}</tbody></table>"
+        )
     return _section("Drift age", body, "drift-age")
+
+
+def _record_id(sample: RecordSample) -> str:
+    return sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
 
 
 def _by_type_chart(summary: Summary) -> str:

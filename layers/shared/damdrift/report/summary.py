@@ -65,6 +65,8 @@ class ReportKeys(_Camel):
     resolved: str | None = None
     #: The self-contained HTML report.
     html: str | None = None
+    #: Each record's drift age (record-age.bin, damdrift.report.record_age), what the next run carries on.
+    ages: str | None = None
 
 
 class Changes(_Camel):

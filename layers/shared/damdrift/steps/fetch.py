@@ -128,7 +128,15 @@ def fetch_with(
         status = status_for(files.total - tracker.ignored_total)
         previous = previous_usable(store, history, task.report_run)
         comparison = compare_with_previous(
-            store, task.report_run, status, tracker, files, prefix, workdir, previous
+            store,
+            task.report_run,
+            status,
+            tracker,
+            files,
+            prefix,
+            workdir,
+            previous,
+            started=check.started_at,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

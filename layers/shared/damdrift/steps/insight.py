@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,15 +30,19 @@ from damdrift.report.diff import (
     DIFF_FILENAME,
     NEW_FILENAME,
     RESOLVED_FILENAME,
+    AgedRecord,
     PreviousRun,
     RunDiff,
     compare,
     diff_document,
 )
+from damdrift.report.gzlines import pick_lines
 from damdrift.report.html import HTML_CONTENT_TYPE, HTML_FILENAME, TrendPoint, render_report
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRulesError, load_rules
-from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeySource, SortedKeys, write_sorted
+from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeyFileError, KeySource, SortedKeys, write_sorted
 from damdrift.report.notification import ReportLink
+from damdrift.report.record_age import AGE_FILENAME, RecordAgeError, RecordAges, carry_forward, since_datetime
+from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
@@ -183,8 +188,11 @@ def compare_with_previous(
     prefix: str,
     workdir: Path,
     previous: tuple[str, Summary] | None,
+    *,
+    started: datetime | None = None,
 ) -> Comparison:
-    """Stores this check's ``record-keys.bin``, diffs it against ``previous``, stores the diff.
+    """Stores this check's ``record-keys.bin``, diffs it against ``previous``, stores the diff (and, given
+    when the check ``started``, each record's drift age: ``record-age.bin`` and the longest-drifting).
 
     Both runs' keys are read from files in ``workdir`` a block at a time, so the comparison's memory does
     not grow with the report.
@@ -210,6 +218,14 @@ def compare_with_previous(
                 prefix + filename, Path(local), RECORDS_CONTENT_TYPE, check_prefix=prefix
             )
     diff.new_file, diff.resolved_file = stored.get("new"), stored.get("resolved")
+    if started is not None:
+        ages = _record_ages(store, current, previous, workdir, started)
+        if ages is not None:
+            ages.write(workdir / AGE_FILENAME)
+            stored["ages"] = store.put_file(
+                prefix + AGE_FILENAME, workdir / AGE_FILENAME, KEYS_CONTENT_TYPE, check_prefix=prefix
+            )
+            diff.oldest = _oldest(ages, files.records_path, tracker)
     stored["diff"] = prefix + DIFF_FILENAME
     store.put_document(stored["diff"], diff_document(diff), check_prefix=prefix)
     return Comparison(changes_of(diff, status), diff, stored)
@@ -262,6 +278,64 @@ def _diff(
     )
     diff.previous_keys = source
     return diff
+
+
+def _record_ages(
+    store: ReportStore,
+    current: KeyFile,
+    previous: tuple[str, Summary] | None,
+    workdir: Path,
+    started: datetime,
+) -> RecordAges | None:
+    """Carried forward from the previous check's record-age.bin (or bridged from its record-keys.bin, which
+    the diff downloaded); None, logged, if that cannot be read: ages are an extra."""
+    try:
+        before: RecordAges | None = None
+        if previous is not None:
+            key, summary = previous
+            prev_prefix = key.rsplit("/", 1)[0] + "/"
+            local = workdir / f"previous-{AGE_FILENAME}"
+            if store.download(
+                (summary.files.ages if summary.files else None) or prev_prefix + AGE_FILENAME, local
+            ):
+                before = RecordAges.read(local)
+            elif (workdir / f"previous-{KEYS_FILENAME}").is_file():
+                previous_started = summary.started_at or summary.finished_at or started
+                before = RecordAges.bridged(
+                    KeyFile.open(workdir / f"previous-{KEYS_FILENAME}"), previous_started
+                )
+        return carry_forward(current, before, started)
+    except (ReportStorageError, RecordAgeError, KeyFileError, OSError) as exc:
+        logger.warning("record drift ages not computed", extra={"error": str(exc)[:300]})
+        return None
+
+
+def _oldest(ages: RecordAges, records: Path, tracker: RecordTracker) -> list[AgedRecord]:
+    """The longest-drifting records, read from this check's records file by line number."""
+    chosen = ages.oldest()
+    by_line = {line: (since, streak) for line, since, streak in chosen}
+    found: list[AgedRecord] = []
+    with open(records, "rb") as stream:
+        wanted = sorted(by_line)
+        for batch in pick_lines(stream, wanted):
+            for raw in batch:
+                line = wanted[len(found)]
+                record = json.loads(raw)
+                since, streak = by_line[line]
+                rtype, action = record_type(record), record_action(record)
+                record_id = field_value(record, "recordId")
+                rule = tracker.ignore.match(rtype, action, record_id) if tracker.ignore else None
+                found.append(
+                    AgedRecord(
+                        record_type=rtype,
+                        record_action=action,
+                        record_id=record_id,
+                        ignored_by=rule,
+                        since=since_datetime(since),
+                        checks=streak,
+                    )
+                )
+    return sorted(found, key=lambda r: (-r.checks, r.since))
 
 
 def changes_of(diff: RunDiff, status: CheckStatus) -> Changes:
