@@ -5,8 +5,9 @@ keys them (``KeyCollector`` spilling sorted chunks, ``write_sorted`` -> ``record
 run's ``record-age.bin`` is carried from its own predecessor, so the timed step is the steady state.
 
 Timed (``damdrift.report.record_age``): read the previous ``record-age.bin``, merge this run's sorted
-identities with it (``carry_forward``), write this run's ``record-age.bin``, pick the 20 longest-drifting
-(``oldest``). No old report is read: one file of the previous run, 18 bytes a record. Printed: seconds
+keys with the previous run's (``carry_forward``: the diff's merge, then the ages lined up in C), write
+this run's ``record-age.bin``, pick the 20 longest-drifting (``oldest``). No old report is read: the
+previous run's key file (which the diff reads anyway) and its age file, 6 bytes a record. Printed: seconds
 (median of --repeat), the peak RSS growth over the setup, and the file size.
 
     python bench/drift_age.py            # 1,000,000 records
@@ -55,7 +56,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     size = QUICK_SIZE if args.quick else FULL_SIZE
-    from damdrift.report.record_age import RecordAges, carry_forward
+    from damdrift.report.record_age import RecordAges, carry_forward, oldest
 
     day = datetime(2026, 11, 1, 5, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="damdrift-age-") as temp:
@@ -64,7 +65,8 @@ def main() -> int:
         older = key_run(directory, 0, size)
         previous = key_run(directory, shift, size)
         current = key_run(directory, 2 * shift, size)
-        carry_forward(previous, carry_forward(older, None, day), day + timedelta(days=1)).write(
+        older_ages = carry_forward(older, None, None, day)
+        carry_forward(previous, older, older_ages, day + timedelta(days=1)).write(
             directory / "previous-age.bin"
         )
         baseline_rss = current_rss_mb()
@@ -72,9 +74,9 @@ def main() -> int:
         for _ in range(args.repeat):
             started = time.perf_counter()
             before = RecordAges.read(directory / "previous-age.bin")
-            ages = carry_forward(current, before, day + timedelta(days=2))
+            ages = carry_forward(current, previous, before, day + timedelta(days=2))
             ages.write(directory / "record-age.bin")
-            oldest = ages.oldest()
+            longest = oldest(ages, current)
             seconds.append(time.perf_counter() - started)
         carried = sum(1 for streak in ages.streak if streak == 3)
         size_mb = (directory / "record-age.bin").stat().st_size / 1e6
@@ -82,7 +84,7 @@ def main() -> int:
         f"drift-age: records={size} seconds={median(seconds):.2f} "
         f"(runs {', '.join(f'{s:.2f}' for s in seconds)}) "
         f"peak_rss_growth_mb={peak_rss_mb() - baseline_rss:.0f} file_mb={size_mb:.1f} "
-        f"three_checks={carried} oldest_streak={oldest[0][2]}"
+        f"three_checks={carried} oldest_streak={longest[0][2]}"
     )
     assert carried == size - 2 * shift, "records in all three runs must carry a streak of 3"
     return 0

@@ -58,3 +58,50 @@ def test_the_link_key_is_generated_encrypted_and_both_signer_and_viewer_know_it(
     assert stack(ReportLinkExpirySeconds="2592000").function("FetchReportFunction")["Environment"][
         "Variables"
     ]["REPORT_LINK_EXPIRY_SECONDS"] in ("2592000", 2592000)
+
+
+CHAT = {
+    "ChatNotifications": "true",
+    "SlackWorkspaceId": "T0123ABCD",
+    "SlackChannelId": "C0123456789",
+    "TeamsTenantId": "00000000-0000-0000-0000-000000000000",
+    "TeamsTeamId": "00000000-0000-0000-0000-000000000001",
+    "TeamsChannelId": "19:abc@thread.tacv2",
+}
+
+
+def test_without_chat_parameters_there_is_no_chat_topic_and_fetch_publishes_nowhere() -> None:
+    view = stack()
+    assert not [k for k in view.resources if k.startswith(("Chat", "Slack", "Teams"))]
+    assert view.function("FetchReportFunction")["Environment"]["Variables"]["CHAT_TOPIC_ARN"] == ""
+    assert not any(a == "sns:Publish" for a, _r in permissions(view, "FetchReportRole"))
+
+
+def test_the_chat_topic_alone_is_created_without_channel_ids() -> None:
+    view = stack(ChatNotifications="true")
+    assert "ChatTopic" in view.resources and "SlackChannel" not in view.resources
+    assert "ChatbotChannelRole" not in view.resources
+    assert ("sns:Publish", "<ChatTopic>") in permissions(view, "FetchReportRole")
+    assert view.function("FetchReportFunction")["Environment"]["Variables"]["CHAT_TOPIC_ARN"] == "<ChatTopic>"
+
+
+def test_slack_and_teams_channels_subscribe_to_the_chat_topic_behind_a_deny_everything_guardrail() -> None:
+    view = stack(**CHAT)
+    for channel in ("SlackChannel", "TeamsChannel"):
+        props = view.props(channel)
+        assert props["SnsTopicArns"] == ["<ChatTopic>"]
+        assert props["GuardrailPolicies"] == ["<ChatbotGuardrailPolicy>"]
+        assert props["IamRoleArn"] == "<ChatbotChannelRole.Arn>"
+    assert view.props("SlackChannel")["SlackChannelId"] == "C0123456789"
+    assert view.props("TeamsChannel")["TeamsChannelId"] == "19:abc@thread.tacv2"
+    guardrail = view.props("ChatbotGuardrailPolicy")["PolicyDocument"]["Statement"]
+    assert guardrail == [{"Sid": "NotificationsOnly", "Effect": "Deny", "Action": "*", "Resource": "*"}]
+    role = view.props("ChatbotChannelRole")
+    assert "Policies" not in role and "ManagedPolicyArns" not in role  # it needs nothing to post
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "chatbot.amazonaws.com"
+    }
+    assert (
+        "TeamsChannel"
+        not in stack(ChatNotifications="true", SlackWorkspaceId="T0123ABCD", SlackChannelId="C1").resources
+    )

@@ -50,6 +50,8 @@ class Settings(BaseModel):
     report_viewer_function: str | None = Field(None, alias="REPORT_VIEWER_FUNCTION", max_length=256)
     #: The Secrets Manager secret holding the links' HMAC key (damdrift.viewer.keys).
     report_viewer_key_secret: str | None = Field(None, alias="REPORT_VIEWER_KEY_SECRET", max_length=2048)
+    #: The optional chat topic: every notice is also published there in AWS Chatbot's format.
+    chat_topic_arn: str | None = Field(None, alias="CHAT_TOPIC_ARN")
     #: Whether notices link to the report's folder in the S3 console (off for local runs: no console).
     report_console_links: bool = Field(True, alias="REPORT_CONSOLE_LINKS")
     aws_region: str | None = Field(None, alias="AWS_REGION")
@@ -64,6 +66,7 @@ class Settings(BaseModel):
         "dx_resync_request",
         "report_viewer_url",
         "report_viewer_function",
+        "chat_topic_arn",
         "report_viewer_key_secret",
         mode="before",
     )

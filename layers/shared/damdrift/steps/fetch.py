@@ -27,6 +27,7 @@ from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
+from damdrift.report.chat import chat_event, publish_chat
 from damdrift.report.diff import RunDiff
 from damdrift.report.html import HTML_FILENAME
 from damdrift.report.notification import Notification, build_notification
@@ -279,6 +280,8 @@ def _finish(
     topic = settings.ops_topic_arn if summary.status is CheckStatus.ERRORED else settings.drift_topic_arn
     topic = topic or settings.drift_topic_arn
     notify = topic is not None and should_notify(task.check.notify_policy, summary)
+    if settings.chat_topic_arn and should_notify(task.check.notify_policy, summary):
+        publish_chat(settings.chat_topic_arn, chat_event(summary, notification.subject, link, location))
     logger.info(
         "check finished", extra={"status": summary.status, "total": summary.total, "summary_key": summary_key}
     )

@@ -41,7 +41,14 @@ from damdrift.report.html import HTML_CONTENT_TYPE, HTML_FILENAME, TrendPoint, r
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRulesError, load_rules
 from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeyFileError, KeySource, SortedKeys, write_sorted
 from damdrift.report.notification import ReportLink
-from damdrift.report.record_age import AGE_FILENAME, RecordAgeError, RecordAges, carry_forward, since_datetime
+from damdrift.report.record_age import (
+    AGE_FILENAME,
+    RecordAgeError,
+    RecordAges,
+    carry_forward,
+    oldest,
+    since_datetime,
+)
 from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
@@ -225,7 +232,7 @@ def compare_with_previous(
             stored["ages"] = store.put_file(
                 prefix + AGE_FILENAME, workdir / AGE_FILENAME, KEYS_CONTENT_TYPE, check_prefix=prefix
             )
-            diff.oldest = _oldest(ages, files.records_path, tracker)
+            diff.oldest = _oldest(ages, current, files.records_path, tracker)
     stored["diff"] = prefix + DIFF_FILENAME
     store.put_document(stored["diff"], diff_document(diff), check_prefix=prefix)
     return Comparison(changes_of(diff, status), diff, stored)
@@ -287,32 +294,32 @@ def _record_ages(
     workdir: Path,
     started: datetime,
 ) -> RecordAges | None:
-    """Carried forward from the previous check's record-age.bin (or bridged from its record-keys.bin, which
-    the diff downloaded); None, logged, if that cannot be read: ages are an extra."""
+    """Carried forward from the previous check's record-age.bin and record-keys.bin (which the diff
+    downloaded); bridged when it has no ages; None, logged, if they cannot be read: ages are an extra."""
     try:
+        previous_keys: KeyFile | None = None
         before: RecordAges | None = None
-        if previous is not None:
+        keys_path = workdir / f"previous-{KEYS_FILENAME}"
+        if previous is not None and keys_path.is_file():
             key, summary = previous
-            prev_prefix = key.rsplit("/", 1)[0] + "/"
+            previous_keys = KeyFile.open(keys_path)
             local = workdir / f"previous-{AGE_FILENAME}"
-            if store.download(
-                (summary.files.ages if summary.files else None) or prev_prefix + AGE_FILENAME, local
-            ):
+            ages_key = (summary.files.ages if summary.files else None) or key.rsplit("/", 1)[
+                0
+            ] + "/" + AGE_FILENAME
+            if store.download(ages_key, local):
                 before = RecordAges.read(local)
-            elif (workdir / f"previous-{KEYS_FILENAME}").is_file():
-                previous_started = summary.started_at or summary.finished_at or started
-                before = RecordAges.bridged(
-                    KeyFile.open(workdir / f"previous-{KEYS_FILENAME}"), previous_started
-                )
-        return carry_forward(current, before, started)
+            else:
+                before = RecordAges.starting(len(previous_keys), summary.started_at or started)
+        return carry_forward(current, previous_keys, before, started)
     except (ReportStorageError, RecordAgeError, KeyFileError, OSError) as exc:
         logger.warning("record drift ages not computed", extra={"error": str(exc)[:300]})
         return None
 
 
-def _oldest(ages: RecordAges, records: Path, tracker: RecordTracker) -> list[AgedRecord]:
+def _oldest(ages: RecordAges, keys: KeyFile, records: Path, tracker: RecordTracker) -> list[AgedRecord]:
     """The longest-drifting records, read from this check's records file by line number."""
-    chosen = ages.oldest()
+    chosen = oldest(ages, keys)
     by_line = {line: (since, streak) for line, since, streak in chosen}
     found: list[AgedRecord] = []
     with open(records, "rb") as stream:
