@@ -301,3 +301,36 @@ def test_the_notice_links_are_signed_for_the_stated_expiry_and_the_console_shows
     )
     local = settings.model_copy(update={"report_console_links": False, "report_viewer_url": None})
     assert notice_links(local, "dx.example.com", RUN + "report.html", NOW) is None
+
+
+# ------------------------------------------------------------------------------------ the local viewer
+
+
+def test_the_local_key_is_random_created_once_and_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from damdrift_cli.local import viewer as local_viewer
+
+    key = local_viewer.local_key(tmp_path)
+    assert len(key) >= 48 and local_viewer.local_key(tmp_path) == key
+    assert (tmp_path / local_viewer.KEY_FILENAME).stat().st_mode & 0o777 == 0o600
+    assert local_viewer.local_key(tmp_path / "other") != key
+
+
+def test_the_local_viewer_listens_on_loopback_only_and_its_links_point_there() -> None:
+    from damdrift_cli.local import viewer as local_viewer
+
+    assert local_viewer.LOOPBACK == "127.0.0.1"
+    env = local_viewer.function_env(8765)
+    assert env["REPORT_VIEWER_URL"] == "http://127.0.0.1:8765/" and env["REPORT_CONSOLE_LINKS"] == "false"
+
+
+def test_report_serve_refuses_a_folder_without_reports_and_an_unbounded_time(tmp_path: Path) -> None:
+    import io
+
+    from damdrift_cli.main import build_parser
+
+    err = io.StringIO()
+    args = build_parser().parse_args(["report", "serve", "--reports", str(tmp_path)])
+    assert args.run(args, io.StringIO(), err) == 2 and "holds no reports" in err.getvalue()
+    (tmp_path / "reports").mkdir()
+    args = build_parser().parse_args(["report", "serve", "--reports", str(tmp_path), "--for", "0"])
+    assert args.run(args, io.StringIO(), err) == 2 and "--for must be between" in err.getvalue()

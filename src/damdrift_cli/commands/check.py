@@ -122,6 +122,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
             function_env=local_viewer.function_env(),
         ) as aws:
             local_viewer.install_key(aws, args.out)
+            chat_queue = local_viewer.install_chat(aws)
             seeded = aws.upload_history(args.out)
             if seeded:
                 print(f"Compared with the checks in {args.out}/ ({seeded} files uploaded)", file=progress)
@@ -131,11 +132,14 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = s
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
             result = aws.run_check(execution_input, on_approval=_Approver(args.approve, progress))
             copied = aws.download_reports(args.out)
+            chat = local_viewer.chat_messages(aws, chat_queue)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
         print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
-        return render(result, args.out, out)
+        status = render(result, args.out, out)
+        local_viewer.print_chat(chat, out)
+        return status
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ Bounded on purpose: it listens on 127.0.0.1 only, answers one request at a time,
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -21,10 +22,12 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from damdrift.viewer.serve import FolderReports, ViewerResponse, respond
+from damdrift_cli.local.stack import ACCOUNT, REGION
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
 KEY_FILENAME = ".viewer-key"
+CHAT_TOPIC = "dam-drift-local-chat"
 CONNECTION_TIMEOUT_SECONDS = 10
 
 
@@ -44,8 +47,13 @@ def local_key(reports: Path) -> bytes:
 
 
 def function_env(port: int = DEFAULT_PORT) -> dict[str, str]:
-    """What the local fetch function needs to sign links this server opens (no S3 console locally)."""
-    return {"REPORT_VIEWER_URL": viewer_url(port), "REPORT_CONSOLE_LINKS": "false"}
+    """What the local fetch function needs to sign links this server opens (no S3 console locally), and
+    the local chat topic whose messages the check prints (what AWS Chatbot would post)."""
+    return {
+        "REPORT_VIEWER_URL": viewer_url(port),
+        "REPORT_CONSOLE_LINKS": "false",
+        "CHAT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{CHAT_TOPIC}",
+    }
 
 
 def handler_for(reports: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> type:
@@ -108,3 +116,37 @@ def install_key(aws: Any, reports: Path) -> None:
     arn = aws.deployment.physical.get("ReportLinkKey")
     if arn:
         aws.client("secretsmanager").put_secret_value(SecretId=arn, SecretString=local_key(reports).decode())
+
+
+def install_chat(aws: Any) -> str:
+    """Creates the local chat topic with a queue capturing what is published; returns the queue's URL."""
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name=CHAT_TOPIC)["TopicArn"]
+    queue: str = sqs.create_queue(QueueName=f"{CHAT_TOPIC}-capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return queue
+
+
+def chat_messages(aws: Any, queue: str) -> list[str]:
+    """Every chat message the run published, as posted (JSON)."""
+    sqs, found = aws.client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        found += [message["Body"] for message in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+    return found
+
+
+def print_chat(messages: list[str], out: TextIO) -> None:
+    """What AWS Chatbot would post, one JSON document per notice."""
+    if not messages:
+        return
+    print(
+        f"\nChat notices (AWS Chatbot custom notifications, as a ChatTopic would get them): {len(messages)}",
+        file=out,
+    )
+    for message in messages:
+        print(json.dumps(json.loads(message), indent=2, ensure_ascii=False), file=out)

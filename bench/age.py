@@ -10,8 +10,11 @@ this run's ``record-age.bin``, pick the 20 longest-drifting (``oldest``). No old
 previous run's key file (which the diff reads anyway) and its age file, 6 bytes a record. Printed: seconds
 (median of --repeat), the peak RSS growth over the setup, and the file size.
 
-    python bench/drift_age.py            # 1,000,000 records
-    python bench/drift_age.py --quick    # 20,000
+    python bench/age.py            # 1,000,000 records
+    python bench/age.py --quick    # 20,000
+
+Targets at 1M: <= 10 CPU seconds (the fewest of --repeat) and <= 150 MB of peak RSS over the setup's
+(the diff of the same runs takes ~3 s and ~90 MB: bench/diff.py).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support import current_rss_mb, median, peak_rss_mb
+from support import cpu_seconds, current_rss_mb, median, peak_rss_mb, result_line
 
 FULL_SIZE = 1_000_000
 QUICK_SIZE = 20_000
 CHURN = 0.10
+TARGET_SECONDS = 10.0
+TARGET_RSS_MB = 150
 
 
 def key_run(directory: Path, start: int, count: int):  # type: ignore[no-untyped-def]
@@ -70,21 +75,33 @@ def main() -> int:
             directory / "previous-age.bin"
         )
         baseline_rss = current_rss_mb()
-        seconds = []
+        seconds, cpu = [], []
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), cpu_seconds()
             before = RecordAges.read(directory / "previous-age.bin")
             ages = carry_forward(current, previous, before, day + timedelta(days=2))
             ages.write(directory / "record-age.bin")
             longest = oldest(ages, current)
             seconds.append(time.perf_counter() - started)
+            cpu.append(cpu_seconds() - cpu_started)
         carried = sum(1 for streak in ages.streak if streak == 3)
         size_mb = (directory / "record-age.bin").stat().st_size / 1e6
+    growth = peak_rss_mb() - baseline_rss
+    # CPU seconds: on this shared machine the wall clock mostly measures other people's load.
+    met = min(cpu) <= TARGET_SECONDS * size / FULL_SIZE + 0.5 and growth <= TARGET_RSS_MB
+    print(f"wall s: {', '.join(f'{s:.2f}' for s in seconds)}; CPU s: {', '.join(f'{s:.2f}' for s in cpu)}")
+    print(f"record-age.bin: {size_mb:.1f} MB")
     print(
-        f"drift-age: records={size} seconds={median(seconds):.2f} "
-        f"(runs {', '.join(f'{s:.2f}' for s in seconds)}) "
-        f"peak_rss_growth_mb={peak_rss_mb() - baseline_rss:.0f} file_mb={size_mb:.1f} "
-        f"three_checks={carried} oldest_streak={longest[0][2]}"
+        result_line(
+            "age",
+            records=size,
+            seconds=round(median(seconds), 2),
+            cpu_s=round(min(cpu), 2),
+            peak_rss_growth_mb=round(growth),
+            three_checks=carried,
+            oldest_streak=longest[0][2],
+            targets_met="yes" if met else "no",
+        )
     )
     assert carried == size - 2 * shift, "records in all three runs must carry a streak of 3"
     return 0
