@@ -334,3 +334,16 @@ def test_report_serve_refuses_a_folder_without_reports_and_an_unbounded_time(tmp
     (tmp_path / "reports").mkdir()
     args = build_parser().parse_args(["report", "serve", "--reports", str(tmp_path), "--for", "0"])
     assert args.run(args, io.StringIO(), err) == 2 and "--for must be between" in err.getvalue()
+
+
+def test_the_sample_event_is_a_link_with_a_made_up_signature_and_gets_403(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    import json
+
+    handler, _secrets, _arn = deployed
+    event = json.loads((ROOT / "events" / "report-viewer.json").read_text(encoding="utf-8"))
+    context = FakeContext("report-viewer", 256, f"arn:aws:lambda:{REGION}:123456789012:function:viewer")
+    answer = handler.lambda_handler(event, context)
+    assert answer["statusCode"] == 403
+    assert b"signature does not match" in base64.b64decode(answer["body"])
