@@ -49,6 +49,7 @@ FUNCTION_ENV = {
     "DRIFT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dam-drift-drift",
     "OPS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dam-drift-ops",
     "CREDENTIALS_SECRET": "dam-drift/dx-credentials",
+    "REPORT_VIEWER_KEY_SECRET": "dam-drift/report-link-key",
     "POWERTOOLS_SERVICE_NAME": "dam-drift",
     "POWERTOOLS_METRICS_NAMESPACE": "DamDrift",
     "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -137,6 +137,8 @@ def import_in_clean_interpreter(paths: list[Path], cwd: Path) -> subprocess.Comp
         "DRIFT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:drift",
         "OPS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:ops",
         "CREDENTIALS_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx-AbC123",
+        # the report viewer's own variable (template.yaml sets it on that function only)
+        "REPORT_VIEWER_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:link-AbC123",
     }
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -3,21 +3,25 @@ diffed (NEW / RESOLVED / UNCHANGED), filtered by ignore rules and baselines, ann
 HTML report the notice links to."""
 
 import gzip
+import io
 import json
 import re
+import threading
+from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from damdrift.dx.sessions import forget_all
 from damdrift_cli.commands import baseline
-from damdrift_cli.local import roles
+from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.main import build_parser
 from damdrift_cli.simulator import Simulator
 from damdrift_cli.simulator.dataset import record_id
-from tests.e2e.conftest import check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input
 
 pytestmark = pytest.mark.e2e
 
@@ -104,21 +108,74 @@ def test_the_second_run_reports_exactly_what_is_new_resolved_and_unchanged(
         assert new_id in notice.message  # the top new records
 
 
-def test_the_html_report_is_stored_and_the_notice_links_to_it(publisher: Simulator, aws: LocalAws) -> None:
+def test_drift_age_is_carried_per_subscriber_type_and_record_and_the_overview_lists_the_subscriber(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    sub = publisher.add_subscriber("sub-aging.example.com", drift=FIRST)
+    first = aws.run_check(check_input(publisher))
+    publisher.set_drift(sub, SECOND)
+
+    second = aws.run_check(check_input(publisher))
+
+    summary = s3_json(aws, outcome_of(second, sub)["outcome"]["summaryKey"])
+    age = summary["driftAge"]
+    assert (age["checks"], age["sinceExecution"]) == (2, first.name)
+    assert age["byType"]["MEDIA_ITEM"]["checks"] == 2 and age["byType"]["KEYWORD"]["checks"] == 1
+    diff = s3_json(aws, summary["files"]["diff"])
+    streaks = {(r["recordType"], r["recordId"]): r["checks"] for r in diff["oldest"]}
+    unchanged = ids(sub, "MEDIA_ITEM", "UPDATE", range(3)) | ids(sub, "COLLECTION", "CREATE", range(2, 5))
+    assert {streaks[(t, i)] for t, _a, i in unchanged} == {2}
+    assert summary["files"]["ages"].endswith("/record-age.bin")
+    page = s3_object(aws, summary["files"]["html"]).decode()
+    assert 'id="table-oldest"' in page and 'id="drift-age-subscriber"' in page
+    overview = s3_object(aws, summary["publisher"].join(["reports/", "/overview.html"])).decode()
+    assert "sub-aging.example.com" in overview and "(2 checks)" in overview
+
+
+def test_the_html_report_is_stored_and_the_notice_links_to_it_through_the_local_viewer(
+    publisher: Simulator, tmp_path: Path
+) -> None:
+    """The link a local check prints opens over real HTTP on loopback, served by the viewer's code from
+    the --out folder; the same path altered gets 403."""
     sub = publisher.add_subscriber("sub-drifted.example.com", drift=FIRST)
-
-    run = aws.run_check(check_input(publisher))
-
-    outcome = outcome_of(run, sub)["outcome"]
-    html_key = outcome["reportHtml"]
-    assert html_key == outcome["summaryKey"].replace("summary.json", "report.html")
-    page = s3_object(aws, html_key).decode("utf-8")
-    assert '<svg id="chart-by-type"' in page and run.name in page
-    [notice] = drift_notices(run)
-    [url] = re.findall(r"https://\S+", notice.message)
-    assert "/report.html?" in url and "Signature=" in url
-    with roles.suspended():  # moto's authorizer cannot read a presigned URL's query-string signature
-        assert requests.get(url, timeout=10).text == page  # moto answers the signed GET
+    server = HTTPServer(("127.0.0.1", 0), local_viewer.handler_for(tmp_path))
+    server.log = io.StringIO()  # type: ignore[attr-defined]
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    forget_all()
+    try:
+        credentials = {"username": publisher.username, "password": publisher.password}
+        environment = {**FAST_CLIENT, **local_viewer.function_env(port)}
+        with LocalAws(credentials, retry_time_scale=0.01, function_env=environment) as aws:
+            local_viewer.install_key(aws, tmp_path)
+            run = aws.run_check(check_input(publisher))
+            outcome = outcome_of(run, sub)["outcome"]
+            page = s3_object(aws, outcome["reportHtml"])
+            aws.download_reports(tmp_path)
+        assert outcome["reportHtml"] == outcome["summaryKey"].replace("summary.json", "report.html")
+        assert b'<svg id="chart-by-type"' in page and run.name.encode() in page
+        [notice] = drift_notices(run)
+        report_url, overview_url = re.findall(r"http://127\.0\.0\.1:\d+/\S+", notice.message)
+        assert "console.aws.amazon.com" not in notice.message  # no S3 console locally
+        opened = requests.get(report_url, timeout=10)
+        assert opened.status_code == 200 and opened.content == page
+        assert opened.headers["Cache-Control"] == "no-store"
+        assert "script-src 'sha256-" in opened.headers["Content-Security-Policy"]
+        csv = requests.get(report_url.rsplit("/", 1)[0] + "/report.csv", timeout=10)
+        assert csv.status_code == 200 and csv.content.startswith(b"subscriberId,")
+        overview = requests.get(overview_url, timeout=10)
+        assert overview.status_code == 200 and sub.encode() in overview.content
+        report_from_overview = overview_url.rsplit("/", 1)[0] + "/" + outcome["reportHtml"].split("/", 2)[2]
+        assert requests.get(report_from_overview, timeout=10).content == page  # the overview's own link
+        other = report_url.replace(sub, "another-subscriber")
+        assert requests.get(other, timeout=10).status_code == 403
+        (tmp_path / local_viewer.KEY_FILENAME).write_text("x" * 64)  # a new key: old links are revoked
+        assert requests.get(report_url, timeout=10).status_code == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+        forget_all()
 
 
 def test_on_change_is_silent_while_nothing_changes_and_skips_an_errored_run(

@@ -17,7 +17,7 @@ import pytest
 
 from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
 from damdrift.report.html import TrendPoint, render_report
-from damdrift.report.summary import Changes, CheckStatus, IgnoreSummary, Summary
+from damdrift.report.summary import AgeOf, Changes, CheckStatus, DriftAge, IgnoreSummary, Summary
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
@@ -66,6 +66,17 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ignored_total=10,
         ignore_rules=IgnoreSummary(rules_key="config/ignore-rules.json", active=1, hits={"0": 10}),
         changes=Changes(previous_execution="scheduled-20261126-0500", new=6, resolved=2, unchanged=390),
+        drift_age=DriftAge(
+            since=started - timedelta(days=20),
+            since_execution="scheduled-20261107-0500",
+            checks=21,
+            by_type={
+                "MEDIA_ITEM": AgeOf(
+                    since=started - timedelta(days=20), since_execution="scheduled-20261107-0500", checks=21
+                ),
+                "RENDITION": AgeOf(since=started, since_execution="scheduled-20261127-0500", checks=1),
+            },
+        ),
     )
     new = [RecordSample(record_type="MEDIA_ITEM", record_action="CREATE", record_id=HOSTILE_ID)]
     new += [
@@ -104,6 +115,8 @@ def test_the_report_renders_with_its_charts_its_script_and_hostile_ids_as_text(
     assert "&lt;img src=x onerror=alert(1)&gt;" in dom  # shown as text ...
     assert "<img" not in dom  # ... never an element
     assert 'title="Sort by this column"' in dom  # the script ran: the CSP allowed it by its hash
+    assert "Drifting since 2026-11-07 05:00 (21 checks)" in dom  # drift age, per subscriber and type
+    assert dom.count("<tr><td>MEDIA_ITEM</td>") >= 1
 
 
 def test_the_charts_are_painted(report: Path, tmp_path: Path) -> None:

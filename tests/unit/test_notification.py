@@ -329,10 +329,29 @@ def test_the_body_lists_the_first_new_and_resolved_records() -> None:
 
 
 def test_the_link_to_the_html_report_is_never_cut_short() -> None:
-    url = "https://bucket.s3.amazonaws.com/reports/x/report.html?X-Amz-Security-Token=" + "T" * 1200
+    url = "https://viewer.example/r/1715162400/" + "s" * 43 + "/reports/" + "x/" * 600 + "report.html"
     link = ReportLink(url=url, expires=STARTED + timedelta(days=7))
     lines = build_notification(summary(), LOCATION, report_link=link).message.splitlines()
-    assert lines[lines.index("HTML report (link valid until 2024-05-08T10:00:00Z):") + 1] == "  " + url
+    assert lines[lines.index("HTML report (this link works until 2024-05-08T10:00:00Z):") + 1] == "  " + url
+
+
+def test_the_notice_states_each_links_real_expiry_and_the_console_link() -> None:
+    link = ReportLink(
+        url="https://v.example/r/1/sig/report.html",
+        overview_url="https://v.example/o/1/sig/reports/p/overview.html",
+        console_url="https://eu-west-1.console.aws.amazon.com/s3/buckets/b?prefix=reports%2Fp%2F",
+        expires=STARTED + timedelta(days=30),
+    )
+    message = build_notification(summary(), LOCATION, report_link=link).message
+    assert (
+        "HTML report (this link works until 2024-05-31T10:00:00Z):\n  https://v.example/r/1/sig/" in message
+    )
+    assert (
+        "Overview of every subscriber (this link works until 2024-05-31T10:00:00Z):\n  https://v.example/o/"
+        in (message)
+    )
+    assert "S3 console (with your AWS login):\n  https://eu-west-1.console.aws.amazon.com/" in message
+    assert "valid until" not in message and "pre-signed" not in message
 
 
 def test_expired_rules_and_a_broken_rules_file_are_called_out() -> None:

@@ -61,6 +61,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
             "new": None,
             "resolved": None,
             "html": None,
+            "ages": None,
         },
         "reportPrefix": "p/",
         "ignored": {},
@@ -68,6 +69,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
         "ignoreRules": None,
         "changes": None,
         "remediation": None,
+        "driftAge": None,
         "effectiveTotal": 3,
     }
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from damdrift.dx.client import ClientTuning
 from damdrift.dx.connection import DxConnection
@@ -59,11 +59,21 @@ class Settings(BaseModel):
     dx_resync_request: str | None = Field(None, alias="DX_RESYNC_REQUEST")
     #: The ignore rules file in the report bucket (damdrift.report.ignore); absent = no rules.
     ignore_rules_key: str = Field(DEFAULT_RULES_KEY, alias="IGNORE_RULES_KEY", min_length=1, max_length=1024)
-    #: How long the notice's link to the HTML report works; SigV4 allows at most 7 days. A link signed
-    #: with a Lambda role's temporary credentials stops working when they expire, whichever is sooner.
+    #: How long the notice's links (report, overview) work: the report viewer refuses them afterwards.
     report_link_expiry_seconds: int = Field(
-        7 * 24 * 3600, alias="REPORT_LINK_EXPIRY_SECONDS", ge=60, le=7 * 24 * 3600
+        7 * 24 * 3600, alias="REPORT_LINK_EXPIRY_SECONDS", ge=60, le=366 * 24 * 3600
     )
+    #: The report viewer's function URL; absent: notices carry no viewer links (the S3 location stays).
+    report_viewer_url: str | None = Field(None, alias="REPORT_VIEWER_URL", max_length=512)
+    #: Or the report viewer function, whose URL is asked for once per cold start (the deployed stack).
+    report_viewer_function: str | None = Field(None, alias="REPORT_VIEWER_FUNCTION", max_length=256)
+    #: The Secrets Manager secret holding the links' HMAC key (damdrift.viewer.keys).
+    report_viewer_key_secret: str | None = Field(None, alias="REPORT_VIEWER_KEY_SECRET", max_length=2048)
+    #: The optional chat topic: every notice is also published there in AWS Chatbot's format.
+    chat_topic_arn: str | None = Field(None, alias="CHAT_TOPIC_ARN")
+    #: Whether notices link to the report's folder in the S3 console (off for local runs: no console).
+    report_console_links: bool = Field(True, alias="REPORT_CONSOLE_LINKS")
+    aws_region: str | None = Field(None, alias="AWS_REGION")
     #: Checks of the subscriber the HTML report's trend shows (the newest, this one included).
     report_trend_runs: int = Field(30, alias="REPORT_TREND_RUNS", ge=0, le=366)
 
@@ -73,6 +83,10 @@ class Settings(BaseModel):
         "credentials_secret",
         "dx_find_mismatch_request",
         "dx_resync_request",
+        "report_viewer_url",
+        "report_viewer_function",
+        "chat_topic_arn",
+        "report_viewer_key_secret",
         mode="before",
     )
     @classmethod
@@ -103,6 +117,15 @@ class Settings(BaseModel):
                 f"invalid execution input: {field}: {what} would send the DX password unprotected; the "
                 "stack allows it only when deployed with AllowInsecureDx=true"
             )
+
+    @field_validator("report_link_expiry_seconds", "report_console_links", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object, info: ValidationInfo) -> object:
+        """Set on one function only; blank (a local run clears other functions' variables) = default."""
+        if value == "":
+            assert info.field_name is not None
+            return cls.model_fields[info.field_name].default
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -227,6 +227,11 @@ class ReportStore:
                 return key
         raise ReportStorageError(f"s3://{self.bucket}/{key} kept changing while being updated; not moved")
 
+    def subscriber_prefixes(self, publisher: str) -> list[str]:
+        """``reports/<publisher>/<subscriber>/`` of every subscriber with stored checks (one listing)."""
+        root = f"{ROOT}/{key_segment('publisher', publisher)}/"
+        return self._child_prefixes(root, r"[A-Za-z0-9._:-]{1,200}")
+
     def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
         """The subscriber's ``latest.json``, or None before its first stored check."""
         return self.get_document(self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)

@@ -29,9 +29,14 @@ from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.summary import Summary
 from damdrift_cli import exit_status
+from damdrift_cli.commands.approve import describe
+from damdrift_cli.commands.report import refresh_overviews
 from damdrift_cli.exit_status import CommandFailed
+from damdrift_cli.local import viewer as local_viewer
+from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
+from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
 from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
@@ -133,10 +138,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         from damdrift_cli.local.runner import LocalAws
 
         watcher = _Progress(progress)
-        with LocalAws({"username": username, "password": password}, on_invoke=watcher.invoked) as aws:
+        with LocalAws(
+            {"username": username, "password": password},
+            on_invoke=watcher.invoked,
+            function_env=local_viewer.function_env(),
+        ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
             )
+            local_viewer.install_key(aws, args.out)
+            chat_queue = local_viewer.install_chat(aws)
             seeded = aws.upload_history(args.out)
             if seeded:
                 print(f"Compared with the checks in {args.out}/ ({seeded} files uploaded)", file=progress)
@@ -156,6 +167,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 )
                 return exit_status.INTERRUPTED
             copied = aws.download_reports(args.out)
+            chat = local_viewer.chat_messages(aws, chat_queue)
         print(f"Copied {len(copied)} report files to {args.out}/", file=progress)
         if aws.refused_keys:
             print(
@@ -164,7 +176,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 file=progress,
             )
         rerun = f"damdrift check --demo --out {shlex.quote(str(args.out))}" if args.demo else None
-        return render(result, args.out, out, rerun)
+        for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
+            print(f"Overview: {page}", file=progress)
+        print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
+        status = render(result, args.out, out, rerun)
+        local_viewer.print_chat(chat, out)
+        return status
 
 
 def ensure_writable(folder: Path) -> None:
@@ -464,7 +481,6 @@ class _Approver:
         self.stdin = stdin or sys.stdin
 
     def __call__(self, pending: PendingApproval) -> bool:
-        from damdrift_cli.commands.approve import describe
 
         print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":

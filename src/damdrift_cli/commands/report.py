@@ -4,6 +4,8 @@ show <subscriber>   the subscriber's latest check as a table (id or target host)
 diff <old> <new>    what changed between two checks (run folders or summary.json paths)
 open <run>          the check's HTML report: its path, or a fresh one written to --out
 pull --bucket B     a deployed stack's reports, from its bucket into the folder the others read
+overview            each publisher's overview.html (every subscriber's latest status): its path
+serve               the report viewer on loopback: opens the links a local check printed
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, mismatches_text, since_text
+from damdrift.report.overview import OVERVIEW_FILENAME, ROW_FILENAME, OverviewRow, render_overview
 from damdrift.report.summary import CheckStatus, Summary, counts_table
 from damdrift_cli.exit_status import TOOL_FAILED
+from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.pull import PullError, pull_reports
 from damdrift_cli.local.reports import (
     DEFAULT_REPORTS,
@@ -89,6 +94,32 @@ def register(subparsers: Any) -> None:
     pull.add_argument("--publisher", help="only this publisher's reports (its host name)")
     pull.add_argument("--region", help="the bucket's region (default: your AWS configuration's)")
     pull.set_defaults(run=run_pull)
+
+    overview = commands.add_parser(
+        "overview",
+        help="the publisher's overview page: prints its path",
+        description="Renders DIR/reports/<publisher>/overview.html afresh from every subscriber's row in the "
+        "folder (what the last check of each wrote) and prints its path.",
+    )
+    overview.add_argument("--publisher", help="only this publisher (default: every publisher in the folder)")
+    _reports_option(overview)
+    overview.set_defaults(run=run_overview)
+
+    serve = commands.add_parser(
+        "serve",
+        help="the report viewer on 127.0.0.1: opens the links `damdrift check` printed",
+        description="Serves the reports folder through the report viewer (the function URL's code) on "
+        "loopback, one request at a time, for --for seconds: the report and overview links a local "
+        "check printed open in a browser until they expire. Deleting DIR/.viewer-key revokes them.",
+    )
+    _reports_option(serve)
+    serve.add_argument(
+        "--port", type=int, default=local_viewer.DEFAULT_PORT, help="loopback port (default %(default)s)"
+    )
+    serve.add_argument(
+        "--for", dest="seconds", type=float, default=3600, help="stop after this many seconds (default 3600)"
+    )
+    serve.set_defaults(run=run_serve)
 
 
 def _reports_option(parser: argparse.ArgumentParser) -> None:
@@ -238,6 +269,64 @@ def run_pull(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
         print(f"subscribers: {', '.join(subscribers)}", file=out)
         print(f"next: damdrift report show {subscribers[0]}{reports}", file=out)
     return EXIT_FAILED if result.refused else EXIT_OK
+
+
+def run_overview(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        pages = refresh_overviews(args.reports, args.publisher)
+    except (OSError, ValueError) as exc:
+        print(f"damdrift report overview: {exc}", file=err)
+        return EXIT_FAILED
+    if not pages:
+        wanted = f" of publisher {args.publisher}" if args.publisher else ""
+        print(
+            f"damdrift report overview: no checks{wanted} in {args.reports} (damdrift check --out DIR)",
+            file=err,
+        )
+        return EXIT_FAILED
+    for page in pages:
+        print(page.resolve(), file=out)
+    return EXIT_OK
+
+
+def refresh_overviews(reports: Path, publisher: str | None = None) -> list[Path]:
+    """Renders each publisher's overview.html from the rows its subscribers' checks left in the folder."""
+    written = []
+    for folder in sorted((reports / "reports").glob("*/")):
+        if not folder.is_dir() or (publisher is not None and folder.name != publisher):
+            continue
+        rows = [
+            OverviewRow.model_validate_json(path.read_bytes())
+            for path in sorted(folder.glob(f"*/{ROW_FILENAME}"))
+        ]
+        if rows:
+            page = folder / OVERVIEW_FILENAME
+            newest = max((r.finished_at for r in rows if r.finished_at), default=None)
+            page.write_text(render_overview(folder.name, rows, newest or datetime.now(UTC)), encoding="utf-8")
+            written.append(page)
+    return written
+
+
+def run_serve(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    if not (args.reports / "reports").is_dir():
+        print(f"damdrift report serve: {args.reports} holds no reports (damdrift check --out DIR)", file=err)
+        return EXIT_FAILED
+    if not 0 < args.seconds <= 24 * 3600:
+        print("damdrift report serve: --for must be between 1 and 86400 seconds", file=err)
+        return EXIT_FAILED
+    try:
+        print(
+            f"Report viewer on {local_viewer.viewer_url(args.port)} for {args.seconds:.0f} s (Ctrl-C stops)",
+            file=out,
+            flush=True,
+        )
+        local_viewer.serve(args.reports, port=args.port, seconds=args.seconds, log=out)
+    except OSError as exc:
+        print(f"damdrift report serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
 
 
 def _files(run: Run, target: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets as secrets_module
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,10 +126,13 @@ def deploy(
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
             queues[logical_id] = queue_url
         elif kind == "AWS::SecretsManager::Secret":
-            secret_arn = secrets.create_secret(
-                Name=f"{STACK}/{logical_id}", SecretString=json.dumps(secret_value)
-            )["ARN"]
-            physical[logical_id] = secret_arn
+            generated = "GenerateSecretString" in resource.get("Properties", {})
+            # A generated secret (the report link key) gets a random value, never the DX credentials.
+            value = secrets_module.token_urlsafe(48) if generated else json.dumps(secret_value)
+            arn = secrets.create_secret(Name=f"{STACK}/{logical_id}", SecretString=value)["ARN"]
+            physical[logical_id] = arn
+            if not generated:
+                secret_arn = arn
         elif kind == "AWS::Serverless::LayerVersion":
             physical[logical_id] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{STACK}-{logical_id}:1"
 

@@ -86,6 +86,13 @@ class PreviousRun(_Camel):
     total: NonNegativeInt = 0
 
 
+class AgedRecord(RecordSample):
+    """A record and how long it has been drifting (damdrift.report.record_age)."""
+
+    since: datetime
+    checks: NonNegativeInt
+
+
 class RunDiff(_Camel):
     """``diff.json``: what changed since :attr:`previous` (None: the first usable check, all NEW)."""
 
@@ -103,6 +110,8 @@ class RunDiff(_Camel):
     #: Keys (S3) or paths (local) of the full NEW / RESOLVED records, when written.
     new_file: str | None = None
     resolved_file: str | None = None
+    #: The longest-drifting records of this check (record_age.OLDEST_SHOWN at most), longest first.
+    oldest: list[AgedRecord] = Field(default_factory=list)
 
 
 # -- 1. the merge ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``report.html``: one check, readable by a person, in one self-contained file.
 
 No external asset (styles, two inline SVG charts and a few lines of script are in the file), so it
-opens from S3 through a pre-signed link, from a mail attachment or from disk alike. Every value that
+opens through the report viewer's link, from a mail attachment or from disk alike. Every value that
 came from DX or from a rules file is HTML-escaped text; the script holds no data (it sorts the
 tables' cells in the DOM), and a Content-Security-Policy allows only that script, by its hash: even a
 value that slipped through escaping could not load or run anything.
@@ -59,6 +59,8 @@ _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
 )
+#: The report's policy, also sent as a header by the report viewer (damdrift.viewer.serve).
+CONTENT_SECURITY_POLICY = _CSP
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a}
@@ -133,6 +135,7 @@ def render_report(
         parts.append(_error(summary))
     parts.append(_next_steps(summary))
     parts.append(_remediation(summary))
+    parts.append(_drift_age(summary, diff))
     if summary.counts:
         parts.append(_section("Records by type and action", _by_type_chart(summary), "chart"))
     if len(trend) > 1:
@@ -247,6 +250,46 @@ def _remediation(summary: Summary) -> str:
         facts.append(("Error", record.error))
     rows = "".join(f"<dt>{_text(label)}</dt><dd>{_text(value)}</dd>" for label, value in facts)
     return _section("Remediation", f'<dl class="facts" id="remediation-facts">{rows}</dl>', "remediation")
+
+
+def _drift_age(summary: Summary, diff: RunDiff | None = None) -> str:
+    """For how long the subscriber and each record type have been drifting (damdrift.report.age)."""
+    from damdrift.report.age import age_text
+
+    age = summary.drift_age
+    if age is None or age.checks == 0:
+        return ""
+    rows = "".join(
+        f'<tr><td>{_text(rtype)}</td><td class="num">{type_age.checks}</td>'
+        f"<td>{_text(age_text(type_age))}</td>"
+        f"<td>{_text(type_age.since_execution or '-')}</td></tr>"
+        for rtype, type_age in sorted(age.by_type.items(), key=lambda item: (-item[1].checks, item[0]))
+    )
+    body = (
+        f'<p id="drift-age-subscriber">Drifting since {_text(age_text(age))}, first found by '
+        f"{_text(age.since_execution or '-')}.</p>"
+        '<table class="sortable" id="table-drift-age"><thead><tr><th>Record type</th>'
+        '<th class="num">Checks in a row</th><th>Drifting since</th><th>First found by</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    if diff is not None and diff.oldest:
+        records = "".join(
+            f"<tr><td>{_text(r.record_type)}</td><td>{_text(r.record_action)}</td>"
+            f'<td class="id">{_text(_record_id(r))}</td>'
+            f'<td class="num">{r.checks}</td><td>{_text(_when(r.since))}</td></tr>'
+            for r in diff.oldest
+        )
+        body += (
+            f"<h3>The {len(diff.oldest)} longest-drifting records</h3>"
+            '<table class="sortable" id="table-oldest"><thead><tr><th>Record type</th><th>Action</th>'
+            '<th>Record id</th><th class="num">Checks in a row</th><th>Drifting since</th></tr></thead>'
+            f"<tbody>{records}</tbody></table>"
+        )
+    return _section("Drift age", body, "drift-age")
+
+
+def _record_id(sample: RecordSample) -> str:
+    return sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
 
 
 def _by_type_chart(summary: Summary) -> str:

@@ -51,10 +51,14 @@ _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")
 
 
 class ReportLink(BaseModel):
-    """A link to the HTML report (a pre-signed S3 URL) and when it stops working."""
+    """The notice's links. ``url`` (the HTML report) and ``overview_url`` (the publisher's overview) go
+    through the report viewer and work until ``expires``, exactly: the viewer checks their signature and
+    expiry. ``console_url`` opens the report's folder in the S3 console (an AWS login decides)."""
 
-    url: str
-    expires: datetime
+    url: str | None = None
+    expires: datetime | None = None
+    overview_url: str | None = None
+    console_url: str | None = None
 
 
 class Notification(BaseModel):
@@ -163,8 +167,7 @@ def _message(
         _field("Report", report_location or "-"),
     ]
     if report_link is not None:
-        # Not through _field: a signed URL is longer than its cap, and is ours, not DX's text.
-        lines += ["", f"HTML report (link valid until {_time(report_link.expires)}):", f"  {report_link.url}"]
+        lines += link_lines(report_link)
     if summary.error is not None:
         lines += ["", *_error_lines(summary)]
     text = "\n".join(lines) + "\n"
@@ -172,6 +175,22 @@ def _message(
     if len(encoded) > MESSAGE_MAX_BYTES:  # unreachable with the caps above; kept as a guarantee
         text = encoded[: MESSAGE_MAX_BYTES - 20].decode("utf-8", "ignore") + "\n[truncated]\n"
     return text
+
+
+def link_lines(link: ReportLink) -> list[str]:
+    """The links, each under a line that says how long it works (not through _field: a signed URL is
+    longer than its cap, and is ours, not DX's text)."""
+    lines: list[str] = []
+    until = _time(link.expires)
+    if link.url:
+        lines += ["", f"HTML report (this link works until {until}):", f"  {link.url}"]
+    if link.overview_url:
+        title = f"Overview of every subscriber (this link works until {until}):"
+        lines += ["", title, f"  {link.overview_url}"]
+    if link.console_url:
+        title = "The report's folder in the S3 console (with your AWS login):"
+        lines += ["", title, f"  {link.console_url}"]
+    return lines
 
 
 def mismatches_text(summary: Summary) -> str:

@@ -65,6 +65,8 @@ class ReportKeys(_Camel):
     resolved: str | None = None
     #: The self-contained HTML report.
     html: str | None = None
+    #: Each record's drift age (record-age.bin, damdrift.report.record_age), what the next run carries on.
+    ages: str | None = None
 
 
 class Changes(_Camel):
@@ -135,6 +137,24 @@ class IgnoreSummary(_Camel):
     error: str | None = None
 
 
+class AgeOf(_Camel):
+    """How long something has been drifting: since the first check of the current streak."""
+
+    #: When that first check started, and its execution.
+    since: datetime | None = None
+    since_execution: str | None = None
+    #: Consecutive usable checks (ERRORED ones are skipped, not counted) that found it, this one included.
+    checks: NonNegativeInt = 0
+    #: False when the streak reaches past the oldest check the history held: it began no later than this.
+    exact: bool = True
+
+
+class DriftAge(AgeOf):
+    """The subscriber's drift streak, and each drifting record type's (damdrift.report.age)."""
+
+    by_type: dict[str, AgeOf] = Field(default_factory=dict)
+
+
 class Summary(_Camel):
     """One check of one subscriber. Serialise with ``model_dump(by_alias=True, mode="json")``.
 
@@ -170,6 +190,8 @@ class Summary(_Camel):
     changes: Changes | None = None
     #: Set on the check that verifies a remediation (``<execution>-verify``): the verdict and what led to it.
     remediation: RemediationRecord | None = None
+    #: How long the subscriber, and each record type, has been drifting (absent on ERRORED checks).
+    drift_age: DriftAge | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

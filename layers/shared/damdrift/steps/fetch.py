@@ -26,10 +26,13 @@ from damdrift.execution_input import NotifyPolicy
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
+from damdrift.report.age import drift_age
+from damdrift.report.chat import chat_event, publish_chat
 from damdrift.report.diff import RunDiff
 from damdrift.report.html import HTML_FILENAME
 from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
+from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
@@ -42,8 +45,8 @@ from damdrift.steps.insight import (
     compare_with_previous,
     load_history,
     load_ignore_rules,
+    notice_links,
     previous_usable,
-    report_link,
     store_html,
 )
 from damdrift.store import SUMMARY_FILENAME, ReportStore
@@ -128,7 +131,15 @@ def fetch_with(
         status = status_for(files.total - tracker.ignored_total)
         previous = previous_usable(store, history, task.report_run)
         comparison = compare_with_previous(
-            store, task.report_run, status, tracker, files, prefix, workdir, previous
+            store,
+            task.report_run,
+            status,
+            tracker,
+            files,
+            prefix,
+            workdir,
+            previous,
+            started=check.started_at,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -138,6 +149,10 @@ def fetch_with(
     )
     summary.ignore_rules = rules.summary_with(tracker)
     summary.changes = comparison.changes
+    earlier = [s for _key, s in history.summaries]
+    if previous is not None and all(s.execution != previous[1].execution for s in earlier):
+        earlier.insert(0, previous[1])
+    summary.drift_age = drift_age(summary, earlier)
     summary.files = ReportKeys(
         records=stored.get("records"),
         csv=stored.get("csv"),
@@ -266,13 +281,18 @@ def _finish(
     store.put_latest(
         summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
     )
+    # Then the publisher's overview (an extra: a failure is logged, never raised).
+    row = OverviewRow.of(summary, history.trend(summary, TREND_POINTS), html_key)
+    publish_overview(store, row, summary.publisher, summary.finished_at or task.check.started_at)
     _emit_metrics(summary)
     location = f"s3://{settings.report_bucket}/{prefix}"
-    link = report_link(store, settings, html_key, summary.finished_at or task.check.started_at)
+    link = notice_links(settings, summary.publisher, html_key, summary.finished_at or task.check.started_at)
     notification = build_notification(summary, location, diff=diff, report_link=link)
     topic = settings.ops_topic_arn if summary.status is CheckStatus.ERRORED else settings.drift_topic_arn
     topic = topic or settings.drift_topic_arn
     notify = topic is not None and should_notify(task.check.notify_policy, summary)
+    if settings.chat_topic_arn and should_notify(task.check.notify_policy, summary):
+        publish_chat(settings.chat_topic_arn, chat_event(summary, notification.subject, link, location))
     logger.info(
         "check finished", extra={"status": summary.status, "total": summary.total, "summary_key": summary_key}
     )

@@ -9,38 +9,54 @@
   ``diff.json``, ``new.jsonl.gz`` and ``resolved.jsonl.gz``. Reading the previous check may fail (it
   expired, it is from an older release, S3 hiccuped): the check then says "not compared" and goes on —
   the comparison is an extra, the report is what must be stored. Writes that fail still raise.
-* **The HTML report** and the **link** the notice carries to it.
+* **The HTML report** and the **links** the notice carries: to it and to the publisher's overview
+  through the report viewer (:mod:`damdrift.viewer`), and to its folder in the S3 console.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
+from urllib.parse import quote, urlencode
 
-from damdrift.errors import ReportStorageError
+from damdrift.errors import ConfigurationError, ReportStorageError
 from damdrift.observability import logger
 from damdrift.report.diff import (
     DIFF_FILENAME,
     NEW_FILENAME,
     RESOLVED_FILENAME,
+    AgedRecord,
     PreviousRun,
     RunDiff,
     compare,
     diff_document,
 )
+from damdrift.report.gzlines import pick_lines
 from damdrift.report.html import HTML_CONTENT_TYPE, HTML_FILENAME, TrendPoint, render_report
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRulesError, load_rules
-from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeySource, SortedKeys, write_sorted
+from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeyFileError, KeySource, SortedKeys, write_sorted
 from damdrift.report.notification import ReportLink
+from damdrift.report.record_age import (
+    AGE_FILENAME,
+    RecordAgeError,
+    RecordAges,
+    carry_forward,
+    oldest,
+    since_datetime,
+)
+from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.settings import Settings
 from damdrift.store import RECORDS_CONTENT_TYPE, SUMMARY_FILENAME, ReportStore
+from damdrift.viewer import links
+from damdrift.viewer.keys import link_key, viewer_url
 
 KEYS_CONTENT_TYPE = "application/octet-stream"
 _EXPIRED_SHOWN = 50
@@ -179,8 +195,11 @@ def compare_with_previous(
     prefix: str,
     workdir: Path,
     previous: tuple[str, Summary] | None,
+    *,
+    started: datetime | None = None,
 ) -> Comparison:
-    """Stores this check's ``record-keys.bin``, diffs it against ``previous``, stores the diff.
+    """Stores this check's ``record-keys.bin``, diffs it against ``previous``, stores the diff (and, given
+    when the check ``started``, each record's drift age: ``record-age.bin`` and the longest-drifting).
 
     Both runs' keys are read from files in ``workdir`` a block at a time, so the comparison's memory does
     not grow with the report.
@@ -206,6 +225,14 @@ def compare_with_previous(
                 prefix + filename, Path(local), RECORDS_CONTENT_TYPE, check_prefix=prefix
             )
     diff.new_file, diff.resolved_file = stored.get("new"), stored.get("resolved")
+    if started is not None:
+        ages = _record_ages(store, current, previous, workdir, started)
+        if ages is not None:
+            ages.write(workdir / AGE_FILENAME)
+            stored["ages"] = store.put_file(
+                prefix + AGE_FILENAME, workdir / AGE_FILENAME, KEYS_CONTENT_TYPE, check_prefix=prefix
+            )
+            diff.oldest = _oldest(ages, current, files.records_path, tracker)
     stored["diff"] = prefix + DIFF_FILENAME
     store.put_document(stored["diff"], diff_document(diff), check_prefix=prefix)
     return Comparison(changes_of(diff, status), diff, stored)
@@ -260,6 +287,64 @@ def _diff(
     return diff
 
 
+def _record_ages(
+    store: ReportStore,
+    current: KeyFile,
+    previous: tuple[str, Summary] | None,
+    workdir: Path,
+    started: datetime,
+) -> RecordAges | None:
+    """Carried forward from the previous check's record-age.bin and record-keys.bin (which the diff
+    downloaded); bridged when it has no ages; None, logged, if they cannot be read: ages are an extra."""
+    try:
+        previous_keys: KeyFile | None = None
+        before: RecordAges | None = None
+        keys_path = workdir / f"previous-{KEYS_FILENAME}"
+        if previous is not None and keys_path.is_file():
+            key, summary = previous
+            previous_keys = KeyFile.open(keys_path)
+            local = workdir / f"previous-{AGE_FILENAME}"
+            ages_key = (summary.files.ages if summary.files else None) or key.rsplit("/", 1)[
+                0
+            ] + "/" + AGE_FILENAME
+            if store.download(ages_key, local):
+                before = RecordAges.read(local)
+            else:
+                before = RecordAges.starting(len(previous_keys), summary.started_at or started)
+        return carry_forward(current, previous_keys, before, started)
+    except (ReportStorageError, RecordAgeError, KeyFileError, OSError) as exc:
+        logger.warning("record drift ages not computed", extra={"error": str(exc)[:300]})
+        return None
+
+
+def _oldest(ages: RecordAges, keys: KeyFile, records: Path, tracker: RecordTracker) -> list[AgedRecord]:
+    """The longest-drifting records, read from this check's records file by line number."""
+    chosen = oldest(ages, keys)
+    by_line = {line: (since, streak) for line, since, streak in chosen}
+    found: list[AgedRecord] = []
+    with open(records, "rb") as stream:
+        wanted = sorted(by_line)
+        for batch in pick_lines(stream, wanted):
+            for raw in batch:
+                line = wanted[len(found)]
+                record = json.loads(raw)
+                since, streak = by_line[line]
+                rtype, action = record_type(record), record_action(record)
+                record_id = field_value(record, "recordId")
+                rule = tracker.ignore.match(rtype, action, record_id) if tracker.ignore else None
+                found.append(
+                    AgedRecord(
+                        record_type=rtype,
+                        record_action=action,
+                        record_id=record_id,
+                        ignored_by=rule,
+                        since=since_datetime(since),
+                        checks=streak,
+                    )
+                )
+    return sorted(found, key=lambda r: (-r.checks, r.since))
+
+
 def changes_of(diff: RunDiff, status: CheckStatus) -> Changes:
     """The summary's view of a diff."""
     previous = diff.previous
@@ -305,11 +390,29 @@ def store_html(
     return store.put_bytes(prefix + HTML_FILENAME, body, HTML_CONTENT_TYPE, check_prefix=prefix)
 
 
-def report_link(store: ReportStore, settings: Settings, key: str, now: datetime) -> ReportLink | None:
-    """A pre-signed link to ``key`` for the notice; None (logged) if it cannot be signed."""
-    try:
-        url = store.presigned_url(key, settings.report_link_expiry_seconds)
-    except ReportStorageError as exc:
-        logger.warning("no link to the HTML report", extra={"error": exc.message})
-        return None
-    return ReportLink(url=url, expires=now + timedelta(seconds=settings.report_link_expiry_seconds))
+def notice_links(settings: Settings, publisher: str, html_key: str, now: datetime) -> ReportLink | None:
+    """The notice's links: the report and the overview through the report viewer, signed to work until
+    ``now + REPORT_LINK_EXPIRY_SECONDS`` (whole seconds, as the link says), and the S3 console's view of
+    the report's folder. A key that cannot be read leaves the viewer links out (logged)."""
+    expires = datetime.fromtimestamp(int(now.timestamp()) + settings.report_link_expiry_seconds, UTC)
+    link = ReportLink(expires=expires)
+    secret = settings.report_viewer_key_secret
+    if secret and (settings.report_viewer_url or settings.report_viewer_function):
+        try:
+            key = link_key(secret)
+            viewer = settings.report_viewer_url or viewer_url(str(settings.report_viewer_function))
+        except ConfigurationError as exc:
+            logger.warning("no links to the report viewer", extra={"error": exc.message})
+        else:
+            link.url = links.report_link(viewer, key, html_key, expires)
+            link.overview_url = links.overview_link(viewer, key, publisher, expires)
+    if settings.report_console_links and settings.aws_region:
+        link.console_url = console_url(settings.aws_region, settings.report_bucket, html_key)
+    return link if link.url or link.console_url else None
+
+
+def console_url(region: str, bucket: str, key: str) -> str:
+    """The S3 console's page of the folder holding ``key`` (the reader's own AWS login applies)."""
+    folder = key.rsplit("/", 1)[0] + "/"
+    query = urlencode({"region": region, "prefix": folder, "showversions": "false"})
+    return f"https://{region}.console.aws.amazon.com/s3/buckets/{quote(bucket, safe='')}?{query}"
