@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from damdrift_cli.exit_status import TOOL_FAILED
 from tests.aws import REPORT_BUCKET, s3_with_report_bucket
 from tests.unit.test_cli_reports import HOST, PUBLISHER, SUBSCRIBER, cli, store_run
 
@@ -93,7 +94,7 @@ def test_pull_never_writes_outside_out_whatever_a_key_says(s3: Any, tmp_path: Pa
     s3.put_object(Bucket=REPORT_BUCKET, Key="reports/p/s/latest.json", Body=b"{}")
     out = tmp_path / "a" / "pulled"
     code, _, stderr = cli("report", "pull", "--bucket", REPORT_BUCKET, "--out", str(out))
-    assert code == 2
+    assert code == TOOL_FAILED  # 2 would read as "a check errored"
     assert "skipped 'reports/../../escaped.json': it would be written outside" in stderr
     assert not list(tmp_path.rglob("escaped.json"))
     assert (out / "reports/p/s/latest.json").is_file()
@@ -101,7 +102,7 @@ def test_pull_never_writes_outside_out_whatever_a_key_says(s3: Any, tmp_path: Pa
 
 def test_pull_from_a_bucket_that_does_not_exist_says_so_in_one_line(s3: Any, tmp_path: Path) -> None:
     code, stdout, stderr = cli("report", "pull", "--bucket", "no-such-bucket", "--out", str(tmp_path))
-    assert (code, stdout) == (2, "")
+    assert (code, stdout) == (TOOL_FAILED, "")
     assert stderr.splitlines() == [
         "damdrift report pull: cannot list s3://no-such-bucket/reports/: no such bucket "
         "(the stack's output ReportBucketName names it)"

@@ -27,6 +27,7 @@ from damdrift.report.html import CONTENT_SECURITY_POLICY
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key
 from damdrift.viewer.serve import FolderReports, S3Reports, ViewerResponse, respond
+from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.lambda_adapter import FakeContext
 from tests.aws import REGION, REPORT_BUCKET, s3_with_report_bucket
 
@@ -330,10 +331,10 @@ def test_report_serve_refuses_a_folder_without_reports_and_an_unbounded_time(tmp
 
     err = io.StringIO()
     args = build_parser().parse_args(["report", "serve", "--reports", str(tmp_path)])
-    assert args.run(args, io.StringIO(), err) == 2 and "holds no reports" in err.getvalue()
+    assert args.run(args, io.StringIO(), err) == TOOL_FAILED and "holds no reports" in err.getvalue()
     (tmp_path / "reports").mkdir()
     args = build_parser().parse_args(["report", "serve", "--reports", str(tmp_path), "--for", "0"])
-    assert args.run(args, io.StringIO(), err) == 2 and "--for must be between" in err.getvalue()
+    assert args.run(args, io.StringIO(), err) == TOOL_FAILED and "--for must be between" in err.getvalue()
 
 
 def test_the_sample_event_is_a_link_with_a_made_up_signature_and_gets_403(
