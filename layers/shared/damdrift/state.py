@@ -93,10 +93,12 @@ class StepError(WireModel):
 
 
 class SubscriberTask(WireModel):
-    """The state of one Map iteration; each step reads it and adds its own part."""
+    """The state of one subscriber check (its own execution); each step reads it and adds its part."""
 
     check: CheckContext
     subscriber: SubscriberRef
+    #: The execution that started this subscriber check (Step Functions links the two in its console).
+    started_by: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
     poll: PollState | None = None
     error: StepError | None = None
     result: dict[str, Any] | None = None

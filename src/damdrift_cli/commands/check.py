@@ -177,6 +177,7 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
     if result.status != "SUCCEEDED":
         print(f"  error: {result.error}\n  cause: {result.cause}", file=out)
         _print_notices(result, out)
+        print(result.quotas.line(), file=out)
         return EXIT_ERRORED
     outcomes = result.outcomes
     if not outcomes:
@@ -220,6 +221,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO) -> int:
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
+    # Headroom to Step Functions' quotas (25,000 events per execution, 256 KiB per state payload).
+    print(result.quotas.line(), file=out)
     return worst
 
 
