@@ -585,12 +585,21 @@ def test_parameter_defaults_satisfy_their_own_constraints() -> None:
 
 def test_failed_timed_out_and_aborted_executions_alarm_the_ops_topic(default: StackView) -> None:
     alarms = default.of_type("AWS::CloudWatch::Alarm")
-    watched = {a["Properties"]["MetricName"] for a in alarms.values()}
-    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    watched = {
+        (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]) for a in alarms.values()
+    }
+    # A subscriber check that fails as a whole is caught by the drift check (the others go on), so
+    # it has an alarm of its own.
+    assert watched == {
+        ("ExecutionsFailed", "<DriftCheckStateMachine>"),
+        ("ExecutionsTimedOut", "<DriftCheckStateMachine>"),
+        ("ExecutionsAborted", "<DriftCheckStateMachine>"),
+        ("ExecutionsFailed", "<SubscriberCheckStateMachine>"),
+    }
     for alarm in alarms.values():
         props = alarm["Properties"]
         assert props["Namespace"] == "AWS/States"
-        assert props["Dimensions"] == [{"Name": "StateMachineArn", "Value": "<DriftCheckStateMachine>"}]
+        assert props["Dimensions"][0]["Name"] == "StateMachineArn" and len(props["Dimensions"]) == 1
         assert props["AlarmActions"] == ["<OpsTopic>"]
         assert props["TreatMissingData"] == "notBreaching"
     everything = stack(**EVERYTHING)
