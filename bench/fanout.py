@@ -1,10 +1,16 @@
 """Fan-out benchmark: one local drift check over many subscribers, through the real state machine.
 
-``LocalAws`` (moto running ``statemachine/drift_check.asl.json`` with the real handlers in-process)
-checks a simulated publisher with 50 subscribers at the demo's timing (finds of 3 s, waits of 1-2 s).
-Reported: the wall time, state transitions and Lambda invocations, and the most find jobs the
-publisher saw running at once — which must not exceed the execution input's ``maxConcurrency`` (the
-Map state's ``MaxConcurrencyPath``): every find lands on the one publisher.
+``LocalAws`` (moto running ``statemachine/*.asl.yaml`` with the real handlers in-process) checks a
+simulated publisher with 50 subscribers at the demo's timing (finds of 3 s, waits of 1-2 s); each
+subscriber's check is a child execution of the drift check. Reported: the wall time, state
+transitions (over every execution) and what they cost, Lambda invocations, the ``quotas:`` line (the
+largest execution history and state payload), and the most find jobs the publisher saw running at
+once — which must not exceed the execution input's ``maxConcurrency`` (the Map state's
+``MaxConcurrencyPath``): every find lands on the one publisher. Every subscriber must end with a
+stored report, and no execution may pass Step Functions' quotas.
+
+``--subscribers 100 --find-seconds 60 --max-concurrency 40`` is the scale check of docs/deploy.md
+("Quotas"): one execution holding every poll would pass 25,000 events.
 
 The local adapter runs one Lambda invocation at a time (environment variables and ``sys.path`` are
 process-wide), but the Map iterations' Wait states overlap, so the wall time shows how much of the
@@ -25,6 +31,7 @@ FULL_SUBSCRIBERS = 50
 QUICK_SUBSCRIBERS = 6
 FIND_SECONDS = 3.0  # damdrift_cli.commands.check.DEMO_FIND_SECONDS
 QUICK_FIND_SECONDS = 0.5
+PRICE_PER_TRANSITION = 0.025 / 1000  # Standard workflows, US East (N. Virginia) list price
 
 
 def iteration_spans(history: list[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -61,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-concurrency", type=int, default=5, help="the execution input's maxConcurrency (default: 5)"
     )
+    parser.add_argument(
+        "--find-seconds", type=float, default=FIND_SECONDS, help="each find's duration (default: %(default)s)"
+    )
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SUBSCRIBERS} subscribers, short finds")
     args = parser.parse_args(argv)
 
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     count = QUICK_SUBSCRIBERS if args.quick else args.subscribers
     concurrency = 2 if args.quick else args.max_concurrency
-    find_seconds = QUICK_FIND_SECONDS if args.quick else FIND_SECONDS
+    find_seconds = QUICK_FIND_SECONDS if args.quick else args.find_seconds
     poll: dict[str, Any] = (
         {**DEMO_POLL, "initialWaitSeconds": 1, "maxWaitSeconds": 1} if args.quick else DEMO_POLL
     )
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         with LocalAws({"username": sim.username, "password": sim.password}, retry_time_scale=0.01) as aws:
             started = time.perf_counter()
             run = aws.run_check(
-                {"publisher": publisher, "poll": poll, "maxConcurrency": concurrency}, timeout_seconds=1800
+                {"publisher": publisher, "poll": poll, "maxConcurrency": concurrency}, timeout_seconds=3600
             )
             wall = time.perf_counter() - started
             invocations = len(aws._deployed.lambdas.invocations)
@@ -107,11 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     map_wall = max(end for _, end in spans) - min(start for start, _ in spans) if spans else 0.0
     parallel = max_overlap(spans)
     respected = seen <= concurrency and parallel <= concurrency
-    ok = run.status == "SUCCEEDED" and sum(statuses.values()) == count and "ERRORED" not in statuses
-    print(f"execution {run.status} in {wall:.1f} s: {count} subscribers, maxConcurrency {concurrency}")
-    print(
-        f"outcomes: {statuses}; {run.state_transitions} state transitions; {invocations} Lambda invocations"
+    reported = sum(1 for item in run.outcomes if (item.get("outcome") or {}).get("summaryKey"))
+    quotas = run.quotas
+    ok = (
+        run.status == "SUCCEEDED"
+        and sum(statuses.values()) == count
+        and "ERRORED" not in statuses
+        and reported == count
+        and quotas.within
     )
+    print(f"execution {run.status} in {wall:.1f} s: {count} subscribers, maxConcurrency {concurrency}")
+    cost = run.state_transitions * PRICE_PER_TRANSITION
+    print(
+        f"outcomes: {statuses}; {reported} reports; {run.state_transitions} state transitions "
+        f"(${cost:.4f} per check, ${cost / max(count, 1):.6f} per subscriber); "
+        f"{invocations} Lambda invocations"
+    )
+    print(quotas.line())
     print(
         f"Map iterations: {busy:.1f} s in all, {busy / max(len(spans), 1):.1f} s each, "
         f"within {map_wall:.1f} s of Map: {busy / max(map_wall, 1e-9):.2f} running on average, "
@@ -131,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             wall_s=round(wall, 1),
             transitions=run.state_transitions,
             invocations=invocations,
+            executions=quotas.executions,
+            history_events_max=quotas.history_events_max,
+            payload_bytes_max=quotas.payload_bytes_max,
             succeeded=ok,
             targets_met=ok and respected,
         )

@@ -132,10 +132,14 @@ def test_star_resources_only_for_actions_without_resource_level_permissions(any_
 
 def test_no_function_or_state_machine_uses_sam_generated_roles(default: StackView) -> None:
     """Explicit roles: SAM's generated ones attach AWSLambdaBasicExecutionRole (logs on "*")."""
-    for logical_id in [*FUNCTIONS, "DriftCheckStateMachine"]:
+    machine_roles = {
+        "DriftCheckStateMachine": "StateMachineRole",
+        "SubscriberCheckStateMachine": "SubscriberCheckRole",
+    }
+    for logical_id in [*FUNCTIONS, *machine_roles]:
         props = default.props(logical_id)
         assert "Policies" not in props, logical_id
-        assert props["Role"] == f"<{ROLES.get(logical_id, 'StateMachineRole')}.Arn>"
+        assert props["Role"] == f"<{ROLES.get(logical_id) or machine_roles[logical_id]}.Arn>"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -221,18 +225,51 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
         assert not any(p.fullmatch(key) for p in deletable), key
 
 
-def test_the_state_machine_holds_exactly_its_permissions(default: StackView) -> None:
-    expected = {("lambda:InvokeFunction", f"<{f}.Arn>") for f in STEP_FUNCTIONS}
-    expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
-    expected |= {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
-    expected |= {(action, "*") for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess"}}
+#: What both state machines hold: logs, traces, SNS encryption, and starting/following subscriber
+#: checks (startExecution.sync:2 needs the EventBridge managed rule, per AWS's Step Functions docs).
+SUBSCRIBER_CHECK = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-subscriber-check"
+SUBSCRIBER_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-subscriber-check:*"
+SYNC_RULE = "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+STATE_MACHINE_BASE = (
+    {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
+    | {(action, "*") for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess"}}
+    | {("states:StartExecution", SUBSCRIBER_CHECK)}
+    | {
+        ("states:DescribeExecution", SUBSCRIBER_CHECK_EXECUTIONS),
+        ("states:StopExecution", SUBSCRIBER_CHECK_EXECUTIONS),
+    }
+    | {("events:PutTargets", SYNC_RULE), ("events:PutRule", SYNC_RULE), ("events:DescribeRule", SYNC_RULE)}
+)
+
+
+def test_the_drift_check_holds_exactly_its_permissions(default: StackView) -> None:
+    expected = STATE_MACHINE_BASE | {
+        ("lambda:InvokeFunction", "<AuthenticateFunction.Arn>"),
+        ("sns:Publish", "<OpsTopic>"),
+    }
     assert permissions(default, "StateMachineRole") == expected
 
 
+def test_a_subscriber_check_holds_exactly_its_permissions(default: StackView) -> None:
+    steps = [f for f in STEP_FUNCTIONS if f != "AuthenticateFunction"]
+    expected = STATE_MACHINE_BASE | {("lambda:InvokeFunction", f"<{f}.Arn>") for f in steps}
+    expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
+    assert permissions(default, "SubscriberCheckRole") == expected
+
+
+def test_the_roles_name_the_subscriber_check_as_it_is_named(default: StackView) -> None:
+    assert default.props("SubscriberCheckStateMachine")["Name"] == "dam-drift-subscriber-check"
+    assert (
+        default.props("DriftCheckStateMachine")["DefinitionSubstitutions"]["SubscriberCheckStateMachineArn"]
+        == "<SubscriberCheckStateMachine>"
+    )
+
+
 def test_key_grants_are_conditioned_on_the_service_that_uses_them(default: StackView) -> None:
-    for role in [*ROLES.values(), "StateMachineRole"]:
+    for role in [*ROLES.values(), "StateMachineRole", "SubscriberCheckRole"]:
         for document in [p["PolicyDocument"] for p in default.props(role).get("Policies", [])] + [
-            default.props("FunctionBasePolicy")["PolicyDocument"]
+            default.props("FunctionBasePolicy")["PolicyDocument"],
+            default.props("StateMachineBasePolicy")["PolicyDocument"],
         ]:
             for statement in statements(document):
                 if any(a.startswith("kms:") for a in as_list(statement["Action"])):
@@ -298,7 +335,7 @@ def test_roles_trust_only_their_service_and_take_the_permissions_boundary() -> N
     for logical_id, role in view.of_type("AWS::IAM::Role").items():
         trust = statements(role["Properties"]["AssumeRolePolicyDocument"])
         assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole", logical_id
-        service = "states" if logical_id == "StateMachineRole" else "lambda"
+        service = "states" if logical_id in {"StateMachineRole", "SubscriberCheckRole"} else "lambda"
         assert trust[0]["Principal"] == {"Service": f"{service}.amazonaws.com"}, logical_id
         assert role["Properties"]["PermissionsBoundary"] == boundary, logical_id
     schedule = view.props("DriftCheckStateMachine")["Events"]["Schedule"]["Properties"]
@@ -367,8 +404,8 @@ def test_only_the_approval_roles_read_file_or_list_approval_requests(default: St
 
 def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribes(default: StackView) -> None:
     publishers = {
-        "DriftTopicPolicy": ["<StateMachineRole.Arn>", "<RequestApprovalRole.Arn>"],
-        "OpsTopicPolicy": ["<StateMachineRole.Arn>", "<DoctorRole.Arn>"],
+        "DriftTopicPolicy": ["<SubscriberCheckRole.Arn>", "<RequestApprovalRole.Arn>"],
+        "OpsTopicPolicy": ["<StateMachineRole.Arn>", "<SubscriberCheckRole.Arn>", "<DoctorRole.Arn>"],
     }
     for logical_id, exempt in publishers.items():
         topic = logical_id.removesuffix("Policy")
@@ -674,12 +711,21 @@ def test_parameter_defaults_satisfy_their_own_constraints() -> None:
 
 def test_failed_timed_out_and_aborted_executions_alarm_the_ops_topic(default: StackView) -> None:
     alarms = default.of_type("AWS::CloudWatch::Alarm")
-    watched = {a["Properties"]["MetricName"] for a in alarms.values()}
-    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    watched = {
+        (a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"]) for a in alarms.values()
+    }
+    # A subscriber check that fails as a whole is caught by the drift check (the others go on), so
+    # it has an alarm of its own.
+    assert watched == {
+        ("ExecutionsFailed", "<DriftCheckStateMachine>"),
+        ("ExecutionsTimedOut", "<DriftCheckStateMachine>"),
+        ("ExecutionsAborted", "<DriftCheckStateMachine>"),
+        ("ExecutionsFailed", "<SubscriberCheckStateMachine>"),
+    }
     for alarm in alarms.values():
         props = alarm["Properties"]
         assert props["Namespace"] == "AWS/States"
-        assert props["Dimensions"] == [{"Name": "StateMachineArn", "Value": "<DriftCheckStateMachine>"}]
+        assert props["Dimensions"][0]["Name"] == "StateMachineArn" and len(props["Dimensions"]) == 1
         assert props["AlarmActions"] == ["<OpsTopic>"]
         assert props["TreatMissingData"] == "notBreaching"
     everything = stack(**EVERYTHING)
@@ -760,7 +806,7 @@ def test_the_approval_link_is_a_function_url_the_request_function_knows(default:
             "Principal": "*",
         }
     ]  # never a direct Invoke
-    substitutions = default.props("DriftCheckStateMachine")["DefinitionSubstitutions"]
+    substitutions = default.props("SubscriberCheckStateMachine")["DefinitionSubstitutions"]
     assert substitutions["ApprovalUrl"] == "<ApproveFunctionUrl.FunctionUrl>"
     assert default.outputs["ApprovalUrl"]["Value"] == "<ApproveFunctionUrl.FunctionUrl>"
 

@@ -19,6 +19,7 @@ from damdrift.errors import RemediationRefused, ResyncFailed, ResyncTimedOut
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
 from damdrift.remediation.ledger import RemediationLedger
 from damdrift.remediation.models import ApprovalAnswer, RemediationPhase, RemediationState
+from damdrift.report.summary import CheckStatus
 from damdrift.state import CheckContext, SubscriberRef, SubscriberTask
 from damdrift.steps.remediate import plan_with, poll_with, start_with
 from damdrift_cli.simulator import ManualClock, Simulator
@@ -96,6 +97,7 @@ class Staging:
                 "subscriberId": self.subscriber_id,
                 "status": "DRIFT",
                 "total": 15,
+                "counts": {"KEYWORD": {"CREATE": 15}},
                 "effectiveTotal": 15,
                 "summaryKey": f"reports/x/{self.subscriber_id}/2026/11/01/{execution}/summary.json",
             },
@@ -213,8 +215,8 @@ def test_plan_asks_first_in_ask_mode_and_leaves_the_notice_to_the_approval_reque
     assert task.remediation.mode is RemediateMode.ASK
     assert task.remediation.reason is None
     assert task.result is not None
-    assert task.result["notification"] == NOTICE
-    assert task.result["notify"] is False
+    assert task.result.notification is not None and task.result.notification.model_dump() == NOTICE
+    assert task.result.notify is False
 
 
 def test_plan_in_auto_mode_is_ready_says_so_in_the_notice_and_forces_it_out(staging: Staging) -> None:
@@ -226,26 +228,28 @@ def test_plan_in_auto_mode_is_ready_says_so_in_the_notice_and_forces_it_out(stag
         "/exec-1/summary.json"
     )
     assert task.result is not None
-    notice = task.result["notification"]
+    assert task.result.notification is not None
+    notice = task.result.notification.model_dump()
     assert notice["Message"].startswith(NOTICE["Message"].rstrip("\n"))
     assert "dam-drift is starting a staging resync for this subscriber now" in notice["Message"]
     assert notice["MessageAttributes"]["remediation"] == {"DataType": "String", "StringValue": "READY"}
     assert notice["MessageAttributes"]["status"] == NOTICE["MessageAttributes"]["status"]
     assert notice["Subject"] == NOTICE["Subject"]
-    assert task.result["notify"] is True
+    assert task.result.notify is True
     assert staging.sim.resync_trigger_count(staging.subscriber_id) == 0, "planning starts nothing"
 
 
 def test_a_refusal_is_written_into_the_notice_without_forcing_it_out(staging: Staging) -> None:
     task = staging.planned(staging.task(two_way=True, notification=dict(NOTICE)))
     assert task.result is not None
-    notice = task.result["notification"]
+    assert task.result.notification is not None
+    notice = task.result.notification.model_dump()
     assert (
         "Remediation (remediate: auto) REFUSED: the subscriber is declared as two-way staging"
         in notice["Message"]
     )
     assert notice["MessageAttributes"]["remediation"]["StringValue"] == "REFUSED"
-    assert task.result["notify"] is False
+    assert task.result.notify is False
 
 
 def test_a_subscriber_dam_that_is_down_refuses_the_remediation_instead_of_failing_the_check(
@@ -255,7 +259,8 @@ def test_a_subscriber_dam_that_is_down_refuses_the_remediation_instead_of_failin
     task = staging.planned(staging.task(notification=dict(NOTICE)))
     reason = reason_of(task)
     assert reason == "the subscriber's DAM API could not be asked for its staging operations (DxUnavailable)"
-    assert task.result is not None and "REFUSED" in task.result["notification"]["Message"]
+    assert task.result is not None and task.result.notification is not None
+    assert "REFUSED" in task.result.notification.Message
 
 
 def test_a_subscriber_dam_that_drops_connections_is_named_by_the_error_class_only(staging: Staging) -> None:
@@ -269,7 +274,9 @@ def test_a_subscriber_dam_that_drops_connections_is_named_by_the_error_class_onl
 def test_plan_runs_only_after_a_drift_result(staging: Staging, status: str) -> None:
     task = staging.task()
     assert task.result is not None
-    result = {**task.result, "outcome": {**task.result["outcome"], "status": status}}
+    result = task.result.model_copy(
+        update={"outcome": task.result.outcome.model_copy(update={"status": CheckStatus(status)})}
+    )
     with pytest.raises(ValueError, match="only after a DRIFT result"):
         staging.planned(task.model_copy(update={"result": result}))
 

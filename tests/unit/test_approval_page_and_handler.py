@@ -483,6 +483,7 @@ def awaiting_task(aws: Aws, *, notification: bool = True) -> dict[str, Any]:
             "subscriberId": "sub-1",
             "status": "DRIFT",
             "total": 9,
+            "counts": {"KEYWORD": {"CREATE": 9}},
             "effectiveTotal": 9,
             "summaryKey": "reports/dx.example.com/sub-1/2026/11/01/exec-1/summary.json",
         },

@@ -4,7 +4,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from damdrift.execution_input import PollPolicy
-from damdrift.poll_schedule import next_wait
+from damdrift.poll_schedule import POLL_BUDGET, next_wait
 
 NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 FAR = NOW + timedelta(hours=2)
@@ -46,3 +46,25 @@ def test_thirty_minute_find_needs_far_fewer_polls_than_a_fixed_ten_second_poll()
         elapsed += next_wait(policy(), polls, NOW, FAR)
         polls += 1
     assert polls <= 40  # a fixed 10 s poll makes 180
+
+
+def polls_until_the_deadline(chosen: PollPolicy, cap: timedelta) -> int:
+    """Looks a loop takes when every look is instant and the find never ends (simulated time; stops
+    counting at 100,000)."""
+    now, deadline, count = NOW, NOW + cap, 0
+    while now < deadline and count < 100_000:
+        now += timedelta(seconds=next_wait(chosen, count, now, deadline))
+        count += 1
+    return count
+
+
+def test_a_days_cap_at_zero_second_waits_stays_within_the_poll_budget() -> None:
+    eager = policy(initialWaitSeconds=0, maxWaitSeconds=0)
+    assert polls_until_the_deadline(eager, timedelta(days=1)) <= POLL_BUDGET + 1
+
+
+def test_the_budget_leaves_the_default_two_hour_schedule_alone() -> None:
+    default = policy()
+    unbudgeted = [min(60, round(10 * 1.5**n)) for n in range(10)]
+    assert [next_wait(default, n, NOW, FAR) for n in range(10)] == unbudgeted
+    assert polls_until_the_deadline(default, timedelta(hours=2)) < 200

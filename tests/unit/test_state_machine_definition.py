@@ -1,19 +1,38 @@
-"""The ASL file and the template agree, and the failure policy names real exception classes."""
+"""The ASL files and the template agree, and the failure policy names real exception classes."""
 
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from damdrift import errors
+from damdrift_cli.local.stack import load_definition
 from damdrift_cli.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = ROOT / "statemachine" / "drift_check.asl.json"
+PARENT_PATH = ROOT / "statemachine" / "drift_check.asl.yaml"
+CHILD_PATH = ROOT / "statemachine" / "subscriber_check.asl.yaml"
+MACHINES = {"DriftCheckStateMachine": PARENT_PATH, "SubscriberCheckStateMachine": CHILD_PATH}
 
 
-def asl() -> dict[str, Any]:
-    return json.loads(ASL_PATH.read_text())
+def load(path: Path) -> dict[str, Any]:
+    definition: dict[str, Any] = yaml.safe_load(path.read_text())
+    return definition
+
+
+def parent() -> dict[str, Any]:
+    return load(PARENT_PATH)
+
+
+def child() -> dict[str, Any]:
+    return load(CHILD_PATH)
+
+
+def both() -> list[dict[str, Any]]:
+    return [parent(), child()]
 
 
 def walk_states(states: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -28,21 +47,31 @@ def walk_states(states: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def state_machine_resource() -> dict[str, Any]:
+def every_state() -> list[tuple[str, dict[str, Any]]]:
+    return [found for definition in both() for found in walk_states(definition["States"])]
+
+
+def state_machine_resource(logical_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = load_template()["Resources"][logical_id]["Properties"]
+    return props
+
+
+def test_the_template_has_exactly_the_two_state_machines() -> None:
     template = load_template()
-    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"]
-    assert len(machines) == 1
-    return machines[0]["Properties"]
+    machines = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::StateMachine"}
+    assert machines == set(MACHINES)
 
 
-def test_substitution_variables_match_the_template_exactly() -> None:
-    used = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
-    declared = set(state_machine_resource()["DefinitionSubstitutions"])
+@pytest.mark.parametrize(("logical_id", "path"), MACHINES.items())
+def test_substitution_variables_match_the_template_exactly(logical_id: str, path: Path) -> None:
+    used = set(re.findall(r"\$\{(\w+)\}", path.read_text()))
+    declared = set(state_machine_resource(logical_id)["DefinitionSubstitutions"])
     assert used == declared
 
 
-def test_every_lambda_the_asl_names_is_a_function_in_the_template() -> None:
-    props = state_machine_resource()
+@pytest.mark.parametrize("logical_id", MACHINES)
+def test_every_lambda_the_asl_names_is_a_function_in_the_template(logical_id: str) -> None:
+    props = state_machine_resource(logical_id)
     template = load_template()
     functions = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     for variable, value in props["DefinitionSubstitutions"].items():
@@ -50,15 +79,27 @@ def test_every_lambda_the_asl_names_is_a_function_in_the_template() -> None:
             assert value["Fn::GetAtt"][0] in functions, variable
 
 
-def test_template_points_at_this_asl_file() -> None:
-    assert (ROOT / state_machine_resource()["DefinitionUri"]).resolve() == ASL_PATH
+@pytest.mark.parametrize(("logical_id", "path"), MACHINES.items())
+def test_template_points_at_the_asl_file(logical_id: str, path: Path) -> None:
+    assert (ROOT / state_machine_resource(logical_id)["DefinitionUri"]).resolve() == path
+
+
+def test_a_substituted_definition_is_the_yaml_as_json_with_the_values_in_place() -> None:
+    values = {
+        name: f"arn:aws:x:{name}"
+        for name in state_machine_resource("DriftCheckStateMachine")["DefinitionSubstitutions"]
+    }
+    definition = json.loads(load_definition(PARENT_PATH, values))
+    assert definition["States"]["Authenticate"]["Resource"] == "arn:aws:x:AuthenticateFunctionArn"
+    task = definition["States"]["CheckSubscribers"]["ItemProcessor"]["States"]["CheckSubscriber"]
+    assert task["Parameters"]["StateMachineArn"] == "arn:aws:x:SubscriberCheckStateMachineArn"
 
 
 def test_every_error_name_in_retry_and_catch_is_a_domain_exception_or_a_service_error() -> None:
-    for name, state in walk_states(asl()["States"]):
+    for name, state in every_state():
         for clause in state.get("Retry", []) + state.get("Catch", []):
             for error in clause["ErrorEquals"]:
-                if error.startswith(("States.", "Lambda.", "Sandbox.")):
+                if error.startswith(("States.", "Lambda.", "Sandbox.", "StepFunctions.")):
                     continue
                 assert isinstance(getattr(errors, error, None), type), (
                     f"{name}: {error} is not in damdrift.errors"
@@ -77,9 +118,9 @@ def test_every_next_points_at_a_state_in_the_same_scope() -> None:
                 assert processor["StartAt"] in processor["States"]
                 check(processor["States"])
 
-    definition = asl()
-    assert definition["StartAt"] in definition["States"]
-    check(definition["States"])
+    for definition in both():
+        assert definition["StartAt"] in definition["States"]
+        check(definition["States"])
 
 
 def test_domain_errors_are_never_retried() -> None:
@@ -96,7 +137,7 @@ def test_domain_errors_are_never_retried() -> None:
         "ResyncTimedOut",
         "RemediationRefused",
     }
-    for name, state in walk_states(asl()["States"]):
+    for name, state in every_state():
         for retry in state.get("Retry", []):
             assert not not_retryable & set(retry["ErrorEquals"]), name
             assert "States.ALL" not in retry["ErrorEquals"] or state.get("Resource", "").startswith(
@@ -105,29 +146,76 @@ def test_domain_errors_are_never_retried() -> None:
 
 
 def test_the_asl_uses_only_jsonpath_features_the_local_interpreter_runs() -> None:
-    text = ASL_PATH.read_text()
-    assert "JSONata" not in text
-    assert '"Assign"' not in text
-    assert "aws-sdk:" not in text
+    for path in MACHINES.values():
+        text = path.read_text()
+        assert "JSONata" not in text
+        assert "Assign:" not in text
+        assert "aws-sdk:" not in text
 
 
-def test_every_lambda_task_retries_a_timed_out_function() -> None:
+def test_every_lambda_task_retries_a_timed_out_function_and_lambdas_transient_errors() -> None:
     # A Lambda that times out is reported as Lambda.Unknown (Step Functions' docs) or Sandbox.Timedout
-    # (Lambda's errorType); every step is idempotent, the fetch step even resumes, so both are retried.
+    # (Lambda's errorType); every step is idempotent, the fetch step even resumes, so both are retried,
+    # with the errors AWS's docs recommend retrying for every Lambda task.
     lambda_tasks = [
         (name, state)
-        for name, state in walk_states(asl()["States"])
-        if state.get("Type") == "Task" and state["Resource"].endswith("FunctionArn}")
+        for name, state in every_state()
+        if state.get("Type") == "Task" and "FunctionArn}" in state["Resource"] + str(state.get("Parameters"))
     ]
-    assert len(lambda_tasks) == 8  # 4 drift-check steps, RecordErrored, 3 remediation steps
+    assert len(lambda_tasks) == 9  # authenticate, 4 check steps + RecordErrored, 3 remediation steps
+    recommended = {
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ClientExecutionTimeoutException",
+    }
     for name, state in lambda_tasks:
         retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
-        assert {"Lambda.Unknown", "Sandbox.Timedout"} <= retried, name
+        assert {"Lambda.Unknown", "Sandbox.Timedout"} | recommended <= retried, name
+
+
+def test_every_retry_can_fire_states_timeout_only_where_the_state_has_a_timeout() -> None:
+    # A Lambda task without TimeoutSeconds never raises States.Timeout (a function timeout arrives as
+    # Sandbox.Timedout), so a States.Timeout retrier there would be dead.
+    for name, state in every_state():
+        timed = any(key in state for key in ("TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds"))
+        for retry in state.get("Retry", []):
+            assert timed or "States.Timeout" not in retry["ErrorEquals"], name
+
+
+def test_shared_retry_and_catch_policies_are_written_once() -> None:
+    text = CHILD_PATH.read_text()
+    for policy in ("Lambda.ClientExecutionTimeoutException", "[DxUnavailable]", "[UnexpectedResponse]"):
+        assert text.count(policy) == 1, policy
+    assert text.count("[ReportStorageError]") == 1
+    retried = [state["Retry"] for _, state in walk_states(child()["States"]) if "Retry" in state]
+    lambda_policy = retried[0][0]
+    assert sum(lambda_policy in retry for retry in retried) == 8
 
 
 def item_states() -> dict[str, Any]:
-    states: dict[str, Any] = asl()["States"]["CheckSubscribers"]["ItemProcessor"]["States"]
+    """One subscriber's check: the child state machine."""
+    states: dict[str, Any] = child()["States"]
     return states
+
+
+def test_each_subscriber_is_checked_in_its_own_execution_and_the_parent_keeps_a_small_result() -> None:
+    fan_out = parent()["States"]["CheckSubscribers"]
+    assert fan_out["ItemsPath"] == "$.subscribers"
+    task = fan_out["ItemProcessor"]["States"]["CheckSubscriber"]
+    assert task["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert task["Parameters"]["StateMachineArn"] == "${SubscriberCheckStateMachineArn}"
+    assert task["Parameters"]["Input"]["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$"] == "$$.Execution.Id"
+    assert task["ResultSelector"] == {
+        "subscriberId.$": "$.Output.subscriberId",
+        "status.$": "$.Output.status",
+    }
+    # the subscriber list is replaced by the results, not kept beside them
+    assert fan_out["ResultPath"] == "$.subscribers"
+    assert parent()["States"]["Report"]["Parameters"]["outcomes.$"] == "$.subscribers"
+    lambda_tasks = [s for _, s in walk_states(parent()["States"]) if "FunctionArn" in str(s.get("Resource"))]
+    assert len(lambda_tasks) == 1  # authenticate only: every poll is in a child's history
 
 
 def test_remediation_is_planned_only_after_drift_when_asked_for_and_only_once_per_check() -> None:
@@ -159,11 +247,21 @@ def test_ask_waits_for_a_task_token_with_the_inputs_timeout_and_a_timeout_denies
     assert approved == {"Variable": "$.approval.approved", "BooleanEquals": True, "Next": "StartResync"}
 
 
-def test_a_remediation_failure_is_recorded_and_the_verifying_find_reuses_the_find_states() -> None:
+def test_a_remediation_failure_is_recorded_and_the_verifying_check_is_this_state_machine_again() -> None:
     for name in ("StartResync", "PollResync"):
         (catch,) = item_states()[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "RecordErrored", name
         assert item_states()[name]["ResultPath"] == "$.remediation"
     (done,) = item_states()["ResyncDone?"]["Choices"]
-    assert done == {"Variable": "$.remediation.phase", "StringEquals": "VERIFYING", "Next": "TriggerMismatch"}
+    assert done == {"Variable": "$.remediation.phase", "StringEquals": "VERIFYING", "Next": "Verify"}
     assert item_states()["ResyncDone?"]["Default"] == "WaitForResync"
+    verify = item_states()["Verify"]
+    assert verify["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert verify["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"
+    assert verify["Parameters"]["Input"]["remediation.$"] == "$.remediation"
+    # nothing loops back into the find states
+    assert all(
+        state.get("Next") != "TriggerMismatch"
+        for name, state in item_states().items()
+        if name != "WaitForPublisher"
+    )

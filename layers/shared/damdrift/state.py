@@ -1,4 +1,9 @@
-"""What flows between the states of one drift check (execution history shows all of it).
+"""What flows between the states of a drift check (execution history shows all of it): every state's
+input and output, as models. The drift check (statemachine/drift_check.asl.yaml) turns the input into a
+``CheckPlan`` and keeps a ``SubscriberResult`` per subscriber (``DriftCheckOutput``); each subscriber
+check (statemachine/subscriber_check.asl.yaml) carries a ``SubscriberTask`` from step to step and ends
+with a ``SubscriberCheckResult``. tests/unit/test_state_models.py holds every path the definitions read
+to these fields.
 
 Nothing here holds a password or a session cookie: every step logs in on its own (the session is kept
 in the warm Lambda's memory, never in the state), so the history can be read by anyone who may read
@@ -18,6 +23,7 @@ from damdrift.dx.connection import DxConnection
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
 from damdrift.model_base import WireModel
 from damdrift.remediation.models import ApprovalAnswer, RemediationState
+from damdrift.report.summary import CheckStatus
 
 
 class CheckContext(WireModel):
@@ -92,19 +98,106 @@ class StepError(WireModel):
         return self.Cause
 
 
+class Outcome(WireModel):
+    """One subscriber's outcome, as fetch-report (or RecordErrored) decided it; summary.json has more."""
+
+    subscriber_id: str
+    target_host: str | None = None
+    status: CheckStatus
+    total: int
+    counts: dict[str, dict[str, int]]
+    partial: bool = False
+    summary_key: str | None = None
+    report_location: str | None = None
+    #: The summary's ``error`` (type, message, DX's diagnosis): report content, shown as it is.
+    error: dict[str, Any] | None = None
+    #: Records an ignore rule matched (included in ``total``), and those left: what decides DRIFT.
+    ignored_total: int = 0
+    effective_total: int | None = None
+    #: Since the previous usable check (summary.json's ``changes``).
+    changes: dict[str, Any] | None = None
+    report_html: str | None = None
+
+
+class OutboundNotice(WireModel):
+    """Exactly the fields Step Functions' ``sns:publish`` integration takes."""
+
+    model_config = WireModel.model_config | {"alias_generator": None}
+
+    TopicArn: str
+    Subject: str
+    Message: str
+    MessageAttributes: dict[str, dict[str, str]]
+
+
+class FetchResult(WireModel):
+    """fetch-report's result, at ``$.result``: the outcome, and the notice if one should go out."""
+
+    outcome: Outcome
+    notify: bool
+    notification: OutboundNotice | None = None
+
+
+class NoticeStatus(StrEnum):
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    SENT_WITH_APPROVAL_REQUEST = "SENT_WITH_APPROVAL_REQUEST"
+
+
+class Notified(WireModel):
+    """What the Notify states recorded at ``$.notified``."""
+
+    status: NoticeStatus
+    message_id: str | None = None
+    error: str | None = None
+
+
+class SubscriberCheckResult(WireModel):
+    """A subscriber check's output (its End states): the newest outcome (the verifying check's, after
+    a remediation), the notice, and the remediation if one was planned."""
+
+    subscriber_id: str
+    status: CheckStatus
+    outcome: Outcome | None = None
+    notified: Notified | None = None
+    remediation: RemediationState | None = None
+    #: Only when not even the ERRORED summary could be stored (or the verifying check could not run).
+    error: StepError | None = None
+    record_error: StepError | None = None
+
+
+class RemediationNote(WireModel):
+    remediation: RemediationState
+
+
+class Verified(WireModel):
+    """The Verify state's result: the verifying check's output, and the remediation to merge into it."""
+
+    output: SubscriberCheckResult
+    with_remediation: RemediationNote
+
+
 class SubscriberTask(WireModel):
-    """The state of one Map iteration; each step reads it and adds its own part."""
+    """The state of one subscriber check (its own execution); each step reads it and adds its part."""
 
     check: CheckContext
     subscriber: SubscriberRef
+    #: The execution that started this subscriber check (Step Functions links the two in its console).
+    started_by: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
     poll: PollState | None = None
     error: StepError | None = None
-    result: dict[str, Any] | None = None
+    result: FetchResult | None = None
     remediation: RemediationState | None = None
     approval: ApprovalAnswer | None = None
     #: What the Notify state recorded (SENT/FAILED); a remediation's steps run after it.
-    notified: dict[str, Any] | None = None
+    notified: Notified | None = None
+    #: What Catch clauses record beside the task (no step reads them; the End states report them).
     notify_error: StepError | None = None
+    record_error: StepError | None = None
+    remediation_error: StepError | None = None
+    approval_error: StepError | None = None
+    verified: Verified | None = None
 
     @property
     def report_run(self) -> str:
@@ -113,3 +206,30 @@ class SubscriberTask(WireModel):
         on (the state machine records nothing else once ``remediation`` is set), so the first report
         stays as it is."""
         return self.check.execution if self.remediation is None else f"{self.check.execution}-verify"
+
+
+class SubscriberItem(WireModel):
+    """One iteration of the drift check's Map: what starts a subscriber check."""
+
+    check: CheckContext
+    subscriber: SubscriberRef
+    index: int
+    error: StepError | None = None
+
+
+class SubscriberResult(WireModel):
+    """What the drift check keeps per subscriber (small: 1,000 of them fit one state payload)."""
+
+    subscriber_id: str
+    status: CheckStatus
+    #: Only when the subscriber check itself failed (it records its steps' errors in its own result).
+    error: str | None = None
+
+
+class DriftCheckOutput(WireModel):
+    """The drift check's output."""
+
+    execution: str
+    publisher: str
+    started_at: datetime
+    outcomes: list[SubscriberResult]

@@ -335,56 +335,64 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
     if result.status != "SUCCEEDED":
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
         _print_notices(result, out)
+        print(result.quotas.line(), file=out)
         return EXIT_ERRORED
     outcomes = result.outcomes
     if not outcomes:
         print("  No subscribers are registered on the publisher: nothing to check.", file=out)
     worst = EXIT_IN_SYNC
     for item in outcomes:
-        outcome = item.get("outcome") or item
-        status = outcome.get("status", "ERRORED")
-        name = outcome.get("targetHost") or outcome.get("subscriberId")
-        total = outcome.get("total", 0)
-        ignored = outcome.get("ignoredTotal") or 0
-        counted = f"{total - ignored} mismatches ({ignored} ignored)" if ignored else f"{total} mismatches"
-        unknown = "mismatches unknown (the check did not finish)"  # as the notice and HTML word it
-        found = counted if status != "ERRORED" or outcome.get("partial") else unknown
-        if outcome.get("partial"):
-            found += " downloaded before the failure"
-        who = printable(f"{name} (subscriber {outcome.get('subscriberId')})")
-        print(f"\n  {status:<8} {who}: {found}", file=out)
-        changes = outcome.get("changes")
-        if changes and status != "ERRORED":
-            print(f"           since previous check: {_changes(changes)}", file=out)
-        for record_type, actions in sorted((outcome.get("counts") or {}).items()):
-            cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
-            print(f"           {record_type:<26} {cells}", file=out)
-        error = outcome.get("error")
-        if error:
-            said = f"{error.get('type') or error.get('Error')}: {error.get('message', '')}"
-            print(f"           error: {printable(said)}", file=out)
-        # The run's folder as --out was given (relative stays relative), once known to stay inside it.
-        key = outcome.get("summaryKey")
-        folder = (out_dir / key).parent if key and inside(out_dir, key) is not None else None
-        summary = _read_summary(folder)
-        if summary is not None:
-            _print_diagnosis(summary, out)
-        if key:
-            html = folder / HTML_FILENAME if folder is not None else None
-            shown = html if html is not None and html.is_file() else (folder or "-")
-            print(f"           report: {shown}", file=out)
-        remediation = item.get("remediation")
-        if remediation:
-            print(f"           remediation: {remediation_text(status, remediation)}", file=out)
-        notified = (item.get("notified") or {}).get("status")
-        print(f"           notice: {notified}", file=out)
-        if summary is not None and folder is not None:
-            _print_next_steps(summary, folder, rerun, out)
-        worst = max(worst, {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED))
+        worst = max(worst, _render_outcome(item, out_dir, out, rerun))
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
+    # Headroom to Step Functions' quotas (25,000 events per execution, 256 KiB per state payload).
+    print(result.quotas.line(), file=out)
     return worst
+
+
+def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str | None) -> int:
+    """One subscriber's lines; returns the exit status its outcome alone would give."""
+    outcome = item.get("outcome") or item
+    status = outcome.get("status", "ERRORED")
+    name = outcome.get("targetHost") or outcome.get("subscriberId")
+    total = outcome.get("total", 0)
+    ignored = outcome.get("ignoredTotal") or 0
+    counted = f"{total - ignored} mismatches ({ignored} ignored)" if ignored else f"{total} mismatches"
+    unknown = "mismatches unknown (the check did not finish)"  # as the notice and HTML word it
+    found = counted if status != "ERRORED" or outcome.get("partial") else unknown
+    if outcome.get("partial"):
+        found += " downloaded before the failure"
+    who = printable(f"{name} (subscriber {outcome.get('subscriberId')})")
+    print(f"\n  {status:<8} {who}: {found}", file=out)
+    changes = outcome.get("changes")
+    if changes and status != "ERRORED":
+        print(f"           since previous check: {_changes(changes)}", file=out)
+    for record_type, actions in sorted((outcome.get("counts") or {}).items()):
+        cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
+        print(f"           {record_type:<26} {cells}", file=out)
+    error = outcome.get("error")
+    if error:
+        said = f"{error.get('type') or error.get('Error')}: {error.get('message', '')}"
+        print(f"           error: {printable(said)}", file=out)
+    # The run's folder as --out was given (relative stays relative), once known to stay inside it.
+    key = outcome.get("summaryKey")
+    folder = (out_dir / key).parent if key and inside(out_dir, key) is not None else None
+    summary = _read_summary(folder)
+    if summary is not None:
+        _print_diagnosis(summary, out)
+    if key:
+        html = folder / HTML_FILENAME if folder is not None else None
+        shown = html if html is not None and html.is_file() else (folder or "-")
+        print(f"           report: {shown}", file=out)
+    remediation = item.get("remediation")
+    if remediation:
+        print(f"           remediation: {remediation_text(status, remediation)}", file=out)
+    notified = (item.get("notified") or {}).get("status")
+    print(f"           notice: {notified}", file=out)
+    if summary is not None and folder is not None:
+        _print_next_steps(summary, folder, rerun, out)
+    return {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED)
 
 
 def _read_summary(folder: Path | None) -> Summary | None:

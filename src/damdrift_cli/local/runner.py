@@ -1,4 +1,4 @@
-"""A drift check run locally: moto for AWS, the real ASL file, the real handlers in-process.
+"""A drift check run locally: moto for AWS, the real ASL files, the real handlers in-process.
 
 ``LocalAws`` is what ``damdrift check`` and the end-to-end tests use:
 
@@ -39,7 +39,9 @@ from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local import roles
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.lambda_adapter import Invocation
+from damdrift_cli.local.moto_child_executions import child_executions_as_on_aws
 from damdrift_cli.local.paths import inside
+from damdrift_cli.local.quotas import QuotaUse
 from damdrift_cli.local.stack import LocalDeployment, deploy
 from damdrift_cli.local.template import TEMPLATE_PATH
 
@@ -61,6 +63,22 @@ class Notice:
     attributes: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Execution:
+    """One execution of the run: the drift check itself, or a subscriber check it (or a remediation's
+    verify) started."""
+
+    arn: str
+    status: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    history: list[dict[str, Any]]
+
+    @property
+    def started_by(self) -> str | None:
+        return self.input.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
+
+
 @dataclass
 class CheckRun:
     execution_arn: str
@@ -70,20 +88,35 @@ class CheckRun:
     output: dict[str, Any] | None
     error: str | None
     cause: str | None
+    #: Every event the run recorded: the drift check's history, then each child's.
     history: list[dict[str, Any]]
     notices: list[Notice] = field(default_factory=list)
     seconds: float = 0.0
+    #: The drift check first, then the subscriber checks (verifying checks included) in start order.
+    executions: list[Execution] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[dict[str, Any]]:
+        """Each subscriber's outcome: the drift check's output keeps {subscriberId, status} only (so it
+        stays small at 1,000 subscribers); the full outcome is the subscriber check's output."""
         if not self.output:
             return []
-        return list(self.output.get("outcomes", []))
+        full = {
+            child.input["subscriber"]["subscriberId"]: child.output
+            for child in self.executions
+            if child.started_by == self.execution_arn and child.output and "subscriber" in child.input
+        }
+        return [full.get(item.get("subscriberId"), item) for item in self.output.get("outcomes", [])]
 
     @property
     def state_transitions(self) -> int:
-        """Entered states, as Step Functions Standard bills them (Map and Choice included)."""
+        """Entered states, as Step Functions Standard bills them (Map and Choice included), over every
+        execution of the run."""
         return sum(1 for event in self.history if event["type"].endswith("StateEntered"))
+
+    @property
+    def quotas(self) -> QuotaUse:
+        return QuotaUse.of([execution.history for execution in self.executions])
 
 
 class LocalAws:
@@ -122,6 +155,7 @@ class LocalAws:
             "AWS_SESSION_TOKEN": "",  # nosec B105 - no token: the operator is an IAM user of moto
         }
         self._stack.enter_context(self.deployment.lambdas.installed())
+        self._stack.enter_context(child_executions_as_on_aws())
         # From here on moto authorizes every request: each function's against its own role.
         self._stack.enter_context(roles.enforcing())
         self._stack.enter_context(_scaled_retry_sleep(self._retry_time_scale))
@@ -185,18 +219,53 @@ class LocalAws:
             sfn.stop_execution(executionArn=arn, error="Interrupted", cause="stopped by Ctrl-C")
             raise
         output = described.get("output")
+        executions = [
+            Execution(arn, described["status"], execution_input, json.loads(output) if output else None, [])
+        ]
+        executions[0].history.extend(self.history(arn))
+        executions += self.started_by(arn)
         return CheckRun(
             execution_arn=arn,
             name=name,
             status=described["status"],
             input=execution_input,
-            output=json.loads(output) if output else None,
+            output=executions[0].output,
             error=described.get("error"),
             cause=described.get("cause"),
-            history=self.history(arn),
+            history=[event for execution in executions for event in execution.history],
             notices=self.drain_notices(),
             seconds=time.monotonic() - started,
+            executions=executions,
         )
+
+    def started_by(self, parent_arn: str) -> list[Execution]:
+        """The executions ``parent_arn`` started, and the ones those started, in start order."""
+        sfn = self.client("stepfunctions")
+        candidates = []
+        for machine in self._deployed.state_machines.values():
+            if machine == self._deployed.state_machine_arn:
+                continue
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+                candidates += page["executions"]
+        candidates.sort(key=lambda item: item["startDate"])
+        family, found = {parent_arn}, []
+        for item in candidates:
+            described = sfn.describe_execution(executionArn=item["executionArn"])
+            child_input = json.loads(described.get("input") or "{}")
+            if child_input.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID") not in family:
+                continue
+            family.add(item["executionArn"])
+            output = described.get("output")
+            found.append(
+                Execution(
+                    item["executionArn"],
+                    described["status"],
+                    child_input,
+                    json.loads(output) if output else None,
+                    self.history(item["executionArn"]),
+                )
+            )
+        return found
 
     def pending_approvals(self) -> list[PendingApproval]:
         """Remediation requests (``remediate: ask``) waiting for an answer."""

@@ -1,6 +1,7 @@
 """Builds dam-drift's AWS resources in moto *from template.yaml itself*, so a local run cannot drift
 from what deploys: the same functions (code folders, handlers, environment), the same state machine
-file with its ``DefinitionSubstitutions``, the same bucket, topics and secret.
+files (the drift check and its per-subscriber child) with their names and ``DefinitionSubstitutions``,
+the same bucket, topics and secret.
 
 Each SNS topic also gets an SQS queue subscribed to it, so a local run can show (and a test can
 assert) exactly what was published, message attributes included.
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from damdrift_cli.local import roles
 from damdrift_cli.local.lambda_adapter import InProcessLambdas, LocalFunction
 from damdrift_cli.local.template import (
@@ -37,6 +40,8 @@ from damdrift_cli.local.template import (
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "dam-drift-local"
+#: The state machine a check starts (the others are its children).
+ENTRY_STATE_MACHINE = "DriftCheckStateMachine"
 
 
 @dataclass
@@ -46,11 +51,16 @@ class LocalDeployment:
     topics: dict[str, str]  # logical id -> ARN
     queues: dict[str, str]  # topic logical id -> SQS queue URL capturing what was published
     secret_arn: str
-    state_machine_arn: str
+    state_machine_arn: str  # the drift check; the subscriber checks are its child executions
     lambdas: InProcessLambdas
     physical: dict[str, str] = field(default_factory=dict)
     #: Each function's role (logical id) and the policy documents moto enforces for it.
     role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def state_machines(self) -> dict[str, str]:
+        """Logical id -> ARN of every state machine of the template."""
+        return {k: v for k, v in self.physical.items() if v.startswith("arn:aws:states:")}
 
     @property
     def drift_topic_arn(self) -> str:
@@ -188,22 +198,20 @@ def deploy(
             memory_size=int(props.get("MemorySize", 128)),
         )
 
-    state_machine_arn = ""
     sfn = roles.operator_client("stepfunctions", REGION)
-    for logical_id, resource in resources.items():
-        if resource["Type"] != "AWS::Serverless::StateMachine":
-            continue
-        props = resource["Properties"]
-        definition = (root / props["DefinitionUri"]).read_text(encoding="utf-8")
-        for key, value in resolve(props.get("DefinitionSubstitutions", {}), lookup, conditions).items():
-            definition = definition.replace("${" + key + "}", str(value))
-        state_machine_arn = sfn.create_state_machine(
-            name=f"{STACK}-{logical_id}",
-            definition=definition,
+    machines = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::StateMachine"}
+    for logical_id in _in_dependency_order(machines):
+        props = machines[logical_id]["Properties"]
+        name = resolve(props.get("Name"), lookup, conditions) or f"{STACK}-{logical_id}"
+        physical[logical_id] = sfn.create_state_machine(
+            name=name,
+            definition=load_definition(
+                root / props["DefinitionUri"],
+                resolve(props.get("DefinitionSubstitutions", {}), lookup, conditions),
+            ),
             roleArn=role_arn,
             type=resolve(props.get("Type", "STANDARD"), lookup, conditions),
         )["stateMachineArn"]
-        physical[logical_id] = state_machine_arn
 
     return LocalDeployment(
         region=REGION,
@@ -211,7 +219,7 @@ def deploy(
         topics=topics,
         queues=queues,
         secret_arn=secret_arn,
-        state_machine_arn=state_machine_arn,
+        state_machine_arn=physical[ENTRY_STATE_MACHINE],
         lambdas=InProcessLambdas(local_functions),
         physical=physical,
         role_policies=role_policies,
@@ -248,6 +256,37 @@ def _role_documents(
             documents.append(resources[arn["Ref"]]["Properties"]["PolicyDocument"])
     buckets = [f"arn:aws:s3:::{physical[k]}" for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
     return [roles.for_moto(resolve(d, anything, conditions), buckets) for d in documents]
+
+
+def load_definition(path: Path, substitutions: dict[str, Any]) -> str:
+    """The ASL file as Step Functions receives it: ``DefinitionSubstitutions`` replaced in its text
+    (as CloudFormation does), then YAML (anchors and aliases resolved) or JSON, as JSON."""
+    text = path.read_text(encoding="utf-8")
+    for key, value in substitutions.items():
+        text = text.replace("${" + key + "}", str(value))
+    return json.dumps(yaml.safe_load(text))
+
+
+def _in_dependency_order(machines: dict[str, Any]) -> list[str]:
+    """State machines whose substitutions name another (a parent naming its child) come after it."""
+    ordered: list[str] = []
+    pending = dict(machines)
+    while pending:
+        ready = [
+            logical_id
+            for logical_id, resource in pending.items()
+            if not any(
+                f'"{other}"' in json.dumps(resource["Properties"].get("DefinitionSubstitutions", {}))
+                for other in pending
+                if other != logical_id
+            )
+        ]
+        if not ready:
+            raise ValueError(f"state machines refer to each other: {sorted(pending)}")
+        ordered += ready
+        for logical_id in ready:
+            del pending[logical_id]
+    return ordered
 
 
 def _lambda_role() -> str:

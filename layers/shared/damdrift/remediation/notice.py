@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from damdrift.remediation.models import RemediationPhase
+from damdrift.state import OutboundNotice
 
 
-def with_remediation_note(notification: dict[str, Any], phase: RemediationPhase, text: str) -> dict[str, Any]:
-    """The outbound notice (``sns:publish``'s fields) with ``text`` as its last paragraph and a
-    ``remediation`` message attribute saying ``phase``, so subscriptions can filter on it."""
-    message = str(notification.get("Message", "")).rstrip("\n") + "\n\n" + text + "\n"
+def with_remediation_note(notification: OutboundNotice, phase: RemediationPhase, text: str) -> OutboundNotice:
+    """The outbound notice with ``text`` as its last paragraph and a ``remediation`` message attribute
+    saying ``phase``, so subscriptions can filter on it."""
+    message = notification.Message.rstrip("\n") + "\n\n" + text + "\n"
     attributes = {
-        **(notification.get("MessageAttributes") or {}),
+        **notification.MessageAttributes,
         "remediation": {"DataType": "String", "StringValue": phase.value},
     }
-    return {**notification, "Message": message, "MessageAttributes": attributes}
+    return notification.model_copy(update={"Message": message, "MessageAttributes": attributes})

@@ -9,13 +9,13 @@ answers with :func:`answer_approval`, which resumes the execution.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.approval import ApprovalStore, PendingApproval, TaskCallbacks, approval_links
 from damdrift.remediation.models import RemediationPhase
 from damdrift.remediation.notice import with_remediation_note
-from damdrift.state import SubscriberTask
+from damdrift.state import OutboundNotice, SubscriberTask
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -32,7 +32,7 @@ def request_approval(
     state = task.remediation
     if state is None or state.phase is not RemediationPhase.AWAITING_APPROVAL:
         raise ValueError("request-approval needs a remediation AWAITING_APPROVAL at $.remediation")
-    outcome = (task.result or {}).get("outcome") or {}
+    outcome = task.result.outcome if task.result else None
     pending = approvals.create(
         task_token,
         execution=task.check.execution,
@@ -40,13 +40,13 @@ def request_approval(
         subscriber_id=task.subscriber.subscriber_id,
         target_host=task.subscriber.target_host,
         mismatches=state.initial_effective_total,
-        summary_key=outcome.get("summaryKey"),
+        summary_key=outcome.summary_key if outcome else None,
         now=now,
         timeout_seconds=task.check.remediation.approval_timeout_seconds,
     )
-    notification = (task.result or {}).get("notification")
-    if isinstance(notification, dict):
-        sns.publish(**_with_approval(notification, pending, approval_url))
+    notification = task.result.notification if task.result else None
+    if notification is not None:
+        sns.publish(**_with_approval(notification, pending, approval_url).model_dump())
     else:
         logger.warning("no drift topic: the approval request is stored but nobody is told")
     metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
@@ -55,8 +55,8 @@ def request_approval(
 
 
 def _with_approval(
-    notification: dict[str, Any], pending: PendingApproval, approval_url: str | None
-) -> dict[str, Any]:
+    notification: OutboundNotice, pending: PendingApproval, approval_url: str | None
+) -> OutboundNotice:
     lines = [
         "Remediation (remediate: ask): dam-drift can start a staging resync for this subscriber (DX repairs",
         "the subscriber from the publisher), wait for it, and verify with a second find. Nothing starts",

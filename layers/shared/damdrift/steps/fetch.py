@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime
-from typing import Any
 
 from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
-from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
@@ -37,7 +35,7 @@ from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary,
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
 from damdrift.settings import Settings
-from damdrift.state import PollPhase, PollState, SubscriberTask
+from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.steps.common import dx_client
 from damdrift.steps.download import Download, discard_parts, download_report, salvage, store_report
 from damdrift.steps.insight import (
@@ -50,43 +48,6 @@ from damdrift.steps.insight import (
     store_html,
 )
 from damdrift.store import SUMMARY_FILENAME, ReportStore
-
-
-class Outcome(WireModel):
-    """One subscriber's line in the execution's output."""
-
-    subscriber_id: str
-    target_host: str | None = None
-    status: CheckStatus
-    total: int
-    counts: dict[str, dict[str, int]]
-    partial: bool = False
-    summary_key: str | None = None
-    report_location: str | None = None
-    error: dict[str, Any] | None = None
-    #: Records an ignore rule matched (included in ``total``), and those left: what decides DRIFT.
-    ignored_total: int = 0
-    effective_total: int | None = None
-    #: Since the previous usable check (summary.json's ``changes``).
-    changes: dict[str, Any] | None = None
-    report_html: str | None = None
-
-
-class OutboundNotice(WireModel):
-    """Exactly the fields Step Functions' ``sns:publish`` integration takes."""
-
-    model_config = WireModel.model_config | {"alias_generator": None}
-
-    TopicArn: str
-    Subject: str
-    Message: str
-    MessageAttributes: dict[str, dict[str, str]]
-
-
-class FetchResult(WireModel):
-    outcome: Outcome
-    notify: bool
-    notification: OutboundNotice | None = None
 
 
 def fetch_report(task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime) -> FetchResult:

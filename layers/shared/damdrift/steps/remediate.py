@@ -15,7 +15,6 @@ find, whose report (filed as ``<execution>-verify``) gives VERIFIED_IN_SYNC or S
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import (
@@ -32,8 +31,9 @@ from damdrift.remediation.guards import refusal
 from damdrift.remediation.ledger import RemediationLedger
 from damdrift.remediation.models import OperationTally, RemediationPhase, RemediationState
 from damdrift.remediation.notice import with_remediation_note
+from damdrift.report.summary import CheckStatus
 from damdrift.settings import Settings
-from damdrift.state import SubscriberTask
+from damdrift.state import FetchResult, SubscriberTask
 from damdrift.steps.common import dx_client, subscriber_dam_client
 
 #: Lambda's and DX's clocks may disagree: operations created this long before the resync count as its own.
@@ -53,10 +53,11 @@ def plan_with(
     task: SubscriberTask, subscriber_dam: DxClient | None, ledger: RemediationLedger, now: datetime
 ) -> SubscriberTask:
     """The task with ``remediation`` decided and the drift notice saying what happens next."""
-    result = dict(task.result or {})
-    outcome = result.get("outcome") or {}
-    if outcome.get("status") != "DRIFT" or task.subscriber.remediate is RemediateMode.NEVER:
+    result = task.result
+    drift = result is not None and result.outcome.status is CheckStatus.DRIFT
+    if result is None or not drift or task.subscriber.remediate is RemediateMode.NEVER:
         raise ValueError("plan-remediation runs only after a DRIFT result with remediate ask or auto")
+    outcome = result.outcome
     try:
         reason = refusal(task, subscriber_dam, ledger, now)
     except DxError as exc:  # the subscriber's DX is down: say so; the drift report is already stored
@@ -75,16 +76,16 @@ def plan_with(
         mode=mode,
         phase=phase,
         reason=reason,
-        initial_summary_key=outcome.get("summaryKey"),
-        initial_total=int(outcome.get("total", 0)),
-        initial_effective_total=int(outcome.get("effectiveTotal") or outcome.get("total", 0)),
+        initial_summary_key=outcome.summary_key,
+        initial_total=outcome.total,
+        initial_effective_total=outcome.effective_total or outcome.total,
     )
     metrics.add_metric(name=f"Remediation{phase.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     logger.info("remediation planned", extra={"phase": phase, "reason": reason})
     if phase is not RemediationPhase.AWAITING_APPROVAL:  # ask: the approval request sends the notice
-        _amend_notice(result, state, planned_text(state))
-    if phase is RemediationPhase.READY and result.get("notification") is not None:
-        result["notify"] = True  # people must learn that a resync is being started
+        result = _amend_notice(result, state, planned_text(state))
+    if phase is RemediationPhase.READY and result.notification is not None:
+        result = result.model_copy(update={"notify": True})  # people must learn a resync is starting
     return task.model_copy(update={"remediation": state, "result": result})
 
 
@@ -100,10 +101,12 @@ def planned_text(state: RemediationState) -> str:
     return f"Remediation (remediate: {state.mode}): {state.phase}."
 
 
-def _amend_notice(result: dict[str, Any], state: RemediationState, text: str) -> None:
-    notification = result.get("notification")
-    if isinstance(notification, dict):
-        result["notification"] = with_remediation_note(notification, state.phase, text)
+def _amend_notice(result: FetchResult, state: RemediationState, text: str) -> FetchResult:
+    if result.notification is None:
+        return result
+    return result.model_copy(
+        update={"notification": with_remediation_note(result.notification, state.phase, text)}
+    )
 
 
 # -- start -------------------------------------------------------------------------------------------------
