@@ -132,8 +132,10 @@ def documents(
     for logical_id, raw in resources.items():
         if not conditions.get(raw.get("Condition", ""), True):
             continue
-        for kind, document in _policies(raw["Type"], raw.get("Properties", {}), logical_id, lookup):
-            found.append(PolicyDocument(logical_id, kind, resolve(document, lookup, conditions)))
+        # Resolved first: a policy may be there only under a condition (!If [..., policy, NoValue]).
+        props = resolve(raw.get("Properties", {}), lookup, conditions)
+        for kind, document in _policies(raw["Type"], props, logical_id, lookup):
+            found.append(PolicyDocument(logical_id, kind, document))
     return found
 
 

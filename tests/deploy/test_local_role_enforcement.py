@@ -3,7 +3,7 @@ item is covered by a test on the policy documents instead, named beside it. A ne
 cannot evaluate fails here until someone says which test covers it."""
 
 from damdrift_cli.local import roles
-from tests.deploy import test_policy_catalogue, test_template
+from tests.deploy import test_policy_catalogue, test_report_viewer_template, test_template
 from tests.deploy.stack_view import StackView, policy_documents, stack
 
 #: (statement Sid, why moto cannot check it) -> the test that covers it instead.
@@ -20,10 +20,39 @@ COVERED = {
         "test_each_function_holds_exactly_its_permissions"
     ),
     ("InvokeTheSteps", "resource ARN of a service moto checks against *"): (
-        "test_the_state_machine_holds_exactly_its_permissions"
+        "test_a_subscriber_check_holds_exactly_its_permissions"
     ),
     ("PublishNotices", "resource ARN of a service moto checks against *"): (
-        "test_the_state_machine_holds_exactly_its_permissions"
+        "test_a_subscriber_check_holds_exactly_its_permissions"
+    ),
+    ("Authenticate", "resource ARN of a service moto checks against *"): (
+        "test_the_drift_check_holds_exactly_its_permissions"
+    ),
+    ("TellOpsTheCheckCouldNotStart", "resource ARN of a service moto checks against *"): (
+        "test_the_drift_check_holds_exactly_its_permissions"
+    ),
+    # What both state machines hold to start and follow the subscriber checks.
+    ("StartSubscriberChecks", "resource ARN of a service moto checks against *"): (
+        "test_the_drift_check_holds_exactly_its_permissions"
+    ),
+    ("WatchAndStopSubscriberChecks", "resource ARN of a service moto checks against *"): (
+        "test_the_drift_check_holds_exactly_its_permissions"
+    ),
+    ("FollowChildExecutionsThroughTheManagedRule", "resource ARN of a service moto checks against *"): (
+        "test_the_drift_check_holds_exactly_its_permissions"
+    ),
+    ("SendTheResultToOps", "resource ARN of a service moto checks against *"): (
+        "test_each_function_holds_exactly_its_permissions"
+    ),
+    # The report links' key (fetch-report signs, the viewer checks) and the viewer's URL.
+    ("ReadLinkKey", "resource ARN of a service moto checks against *"): (
+        "test_the_link_key_is_generated_encrypted_and_both_signer_and_viewer_know_it"
+    ),
+    ("FindTheReportViewersUrl", "resource ARN of a service moto checks against *"): (
+        "test_each_function_holds_exactly_its_permissions"
+    ),
+    ("DecryptLinkKeyViaSecretsManager", "condition kms:EncryptionContext:SecretARN,kms:ViaService"): (
+        "test_the_viewer_reads_only_reports_and_the_link_key"
     ),
     # KMS grants conditioned on the calling service and the secret (moto knows only sts:ExternalId).
     ("DecryptDxCredentialsViaSecretsManager", "condition kms:EncryptionContext:SecretARN,kms:ViaService"): (
@@ -50,8 +79,9 @@ RESOURCE_POLICIES_AND_THE_STATE_MACHINE = {
         "test_only_the_approval_roles_read_file_or_list_approval_requests"
     ),
     "StateMachineRole (moto's interpreter signs as the local operator)": (
-        "test_the_state_machine_holds_exactly_its_permissions"
+        "test_the_drift_check_holds_exactly_its_permissions"
     ),
+    "SubscriberCheckRole (likewise)": "test_a_subscriber_check_holds_exactly_its_permissions",
     "every policy against AWS's catalogue": "test_every_policy_of_the_template_passes_aws_catalogue",
 }
 
@@ -67,7 +97,7 @@ def unenforced(view: StackView) -> set[tuple[str, str]]:
 
 def test_every_statement_moto_cannot_check_is_covered_by_a_named_document_test() -> None:
     assert unenforced(stack()) == set(COVERED)
-    tests = vars(test_template) | vars(test_policy_catalogue)
+    tests = vars(test_template) | vars(test_policy_catalogue) | vars(test_report_viewer_template)
     for covering in [*COVERED.values(), *RESOURCE_POLICIES_AND_THE_STATE_MACHINE.values()]:
         assert callable(tests.get(covering)), covering
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,9 +156,12 @@ def test_the_layer_ships_the_sdk_whose_s3_conditional_writes_the_store_uses() ->
 
 def test_this_venv_holds_exactly_the_dev_lock() -> None:
     dev = read_lock("requirements-dev.txt")
+    # The venv's own site-packages only: pkg_resources (imported by parliament in this process) puts
+    # setuptools' vendored packages on sys.path, and they are not the venv's.
+    site_packages = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     installed = {
         canonical(d.metadata["Name"]): d.version
-        for d in importlib.metadata.distributions()
+        for d in importlib.metadata.distributions(path=site_packages)
         if canonical(d.metadata["Name"]) not in {"pip", "dam-drift"}
     }
     assert installed == {name: entry.version for name, entry in dev.items() if entry.applies_here()}, (

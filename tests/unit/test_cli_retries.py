@@ -1,7 +1,10 @@
 """A local check's progress says what the state machine does after a failed step, from its own Retry."""
 
+import json
 import re
 from pathlib import Path
+
+import yaml
 
 from damdrift_cli.local.retries import RetryTracker, retriers_by_function
 
@@ -9,14 +12,18 @@ ASL = Path(__file__).parents[2] / "statemachine"
 
 
 def deployed() -> list[str]:
-    """The definitions with each function ARN substituted, as the local stack deploys them."""
+    """The definitions with each function ARN substituted, as JSON, as the local stack deploys them."""
     return [
-        re.sub(
-            r"\$\{(\w+)FunctionArn\}",
-            r"arn:aws:lambda:us-east-1:123456789012:function:dam-drift-local-\1Function",
-            path.read_text(encoding="utf-8"),
+        json.dumps(
+            yaml.safe_load(
+                re.sub(
+                    r"\$\{(\w+)FunctionArn\}",
+                    r"arn:aws:lambda:us-east-1:123456789012:function:dam-drift-local-\1Function",
+                    path.read_text(encoding="utf-8"),
+                )
+            )
         )
-        for path in sorted(ASL.glob("*.asl.json"))
+        for path in sorted(ASL.glob("*.asl.yaml"))
     ]
 
 
