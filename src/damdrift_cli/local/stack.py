@@ -250,12 +250,15 @@ def _role_documents(
             return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
 
     props = role["Properties"]
-    documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+    # Resolved first: a policy may be there only under a condition (!If [..., policy, NoValue]).
+    policies = resolve(props.get("Policies", []), anything, conditions)
+    documents = [policy["PolicyDocument"] for policy in policies]
     for arn in props.get("ManagedPolicyArns", []):
         if isinstance(arn, dict) and "Ref" in arn and arn["Ref"] in resources:
-            documents.append(resources[arn["Ref"]]["Properties"]["PolicyDocument"])
+            managed = resources[arn["Ref"]]["Properties"]["PolicyDocument"]
+            documents.append(resolve(managed, anything, conditions))
     buckets = [f"arn:aws:s3:::{physical[k]}" for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
-    return [roles.for_moto(resolve(d, anything, conditions), buckets) for d in documents]
+    return [roles.for_moto(d, buckets) for d in documents]
 
 
 def load_definition(path: Path, substitutions: dict[str, Any]) -> str:
