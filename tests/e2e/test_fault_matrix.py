@@ -236,7 +236,9 @@ def test_a_trigger_whose_answer_was_lost_is_repeated_gets_409_and_joins_the_find
 
 
 def test_a_find_already_running_is_joined_without_a_second_trigger(matrix: Matrix) -> None:
-    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT, find_duration_seconds=2)
+    # Long enough that the other find is still running when the check looks, even on a loaded machine
+    # (at 2 s it could end first, and a second trigger was then right).
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT, find_duration_seconds=8)
     matrix.dx.state.update(sub, {"resyncStatus": "FIND_MISMATCH_START"})  # someone else's find
 
     run = matrix.check()
@@ -609,7 +611,8 @@ def test_sns_failing_leaves_the_report_stored_and_the_output_says_the_notice_fai
 def test_a_trigger_retried_after_its_lambda_timed_out_joins_its_own_find_instead_of_starting_another(
     matrix: Matrix, error_type: str
 ) -> None:
-    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    # The find outlasts the retry's delay even on a loaded machine: once it ended, a new trigger is right.
+    sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT, find_duration_seconds=8)
     timeout = matrix.aws._deployed.lambdas.time_out_after_run(
         "TriggerMismatchFunction", error_type=error_type
     )
