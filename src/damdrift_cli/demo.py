@@ -38,7 +38,7 @@ def demo_scenario(run: int) -> Scenario:
     scenario = load_scenario("default")
     if run <= 1:
         return scenario
-    rng = random.Random(run)
+    rng = random.Random(run)  # nosec B311: seeded demo data, nothing secret
     return scenario.model_copy(update={"subscribers": [_moved(spec, rng) for spec in scenario.subscribers]})
 
 
