@@ -236,7 +236,7 @@ class ReportStore:
         """The subscriber's ``latest.json``, or None before its first stored check."""
         return self.get_document(self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
 
-    # -- the fetch step's checkpoint and report parts (damdrift.steps.download) -----------------------
+    # -- the fetch step's checkpoint and report parts (damdrift.report.ingest) -----------------------
 
     def put_document(
         self,
@@ -329,7 +329,7 @@ class ReportStore:
                 f"{first.get('Key')}: {first.get('Code')}"
             )
 
-    # -- history, the diff's inputs and links (damdrift.steps.insight) -----------------------------------
+    # -- history, the diff's inputs and links (damdrift.report.insight) -----------------------------------
 
     def put_file(self, key: str, path: Path, content_type: str, *, check_prefix: str) -> str:
         """Upload a local file (multipart when large); returns the key."""

@@ -15,9 +15,8 @@ import pytest
 from moto import mock_aws
 
 from damdrift.errors import DxUnavailable, ReportStorageError, UnexpectedResponse
-from damdrift.report.records import CSV_COLUMNS
-from damdrift.steps import download as download_module
-from damdrift.steps.download import (
+from damdrift.report import ingest
+from damdrift.report.ingest import (
     CHECKPOINT_FILENAME,
     Download,
     discard_parts,
@@ -27,6 +26,7 @@ from damdrift.steps.download import (
     salvage,
     store_report,
 )
+from damdrift.report.records import CSV_COLUMNS
 from damdrift.store import ReportStore
 from damdrift_cli.local.aws_faults import AwsFaults
 
@@ -239,7 +239,7 @@ def small_s3_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.s3.models
 
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 128)
-    monkeypatch.setattr(download_module, "MIN_PART_BYTES", 128)
+    monkeypatch.setattr(ingest, "MIN_PART_BYTES", 128)
 
 
 @pytest.mark.parametrize("size", [19, 24])  # a short last part, and none
