@@ -329,7 +329,7 @@ class ReportStore:
                 f"{first.get('Key')}: {first.get('Code')}"
             )
 
-    # -- history, the diff's inputs and links (damdrift.report.insight) -----------------------------------
+    # -- history and the diff's inputs (damdrift.report.insight) ---------------------------------------------
 
     def put_file(self, key: str, path: Path, content_type: str, *, check_prefix: str) -> str:
         """Upload a local file (multipart when large); returns the key."""
@@ -400,17 +400,6 @@ class ReportStore:
                 if len(found) >= limit:
                     return found[:limit]
         return found
-
-    def presigned_url(self, key: str, expires_seconds: int) -> str:
-        """A link that lets whoever holds it GET ``key`` until it expires (no AWS login needed)."""
-        try:
-            return self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
-            )
-        except _STORAGE_ERRORS as exc:
-            raise ReportStorageError(
-                f"could not sign a link to s3://{self.bucket}/{key} ({_describe(exc)})"
-            ) from exc
 
     def _child_prefixes(self, prefix: str, name: str) -> list[str]:
         """The ``prefix<name>/`` "folders" under ``prefix`` whose name matches ``name``, newest first."""
