@@ -45,9 +45,10 @@ from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
+from damdrift.report_layout import SUMMARY_FILENAME
 from damdrift.settings import Settings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
-from damdrift.store import SUMMARY_FILENAME, ReportStore
+from damdrift.store import ReportStore
 
 
 def fetch_report(task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime) -> FetchResult:
