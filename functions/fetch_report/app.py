@@ -6,10 +6,10 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
-from damdrift.steps.common import utcnow
 from damdrift.steps.fetch import fetch_report
 from damdrift.store import ReportStore
 from damdrift.validation import parse_input

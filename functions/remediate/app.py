@@ -6,12 +6,12 @@ from typing import Any, Literal
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from damdrift.clock import utcnow
 from damdrift.model_base import WireModel
 from damdrift.observability import bind, logger, metrics
 from damdrift.remediation.ledger import RemediationLedger
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
-from damdrift.steps.common import utcnow
 from damdrift.steps.remediate import plan_remediation, poll_remediation, start_remediation
 from damdrift.validation import parse_input
 

@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
-from damdrift.steps.common import utcnow
 from damdrift.steps.trigger import trigger_mismatch
 from damdrift.validation import parse_input
 

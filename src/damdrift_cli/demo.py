@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from damdrift.store import ROOT
+from damdrift.report_layout import ROOT
 from damdrift_cli.simulator import Scenario, load_scenario
 from damdrift_cli.simulator.scenario import DriftRange, SubscriberSpec
 

@@ -60,3 +60,9 @@ def test_a_deferred_mismatch_record_accepts_both_spellings() -> None:
     api = MismatchRecord.model_validate({"recordType": "RENDITION", "recordAction": "DELETE"})
     assert (table.record_type, table.record_action, table.record_id) == ("RENDITION", "DELETE", "r-1")
     assert (api.record_type, api.record_action, api.record_id) == ("RENDITION", "DELETE", None)
+
+
+def test_the_report_key_layout_does_not_import_boto3() -> None:
+    loaded = _modules_after("import damdrift.report_layout")
+    assert "damdrift.report_layout" in loaded
+    assert not {"boto3", "botocore"} & loaded

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from damdrift.dx.check_clients import dx_client, subscriber_dam_client
 from damdrift.errors import InvalidInput
 from damdrift.settings import Settings
 from damdrift.state import SubscriberTask
 from damdrift.steps.authenticate import AuthenticateRequest, plan_check
-from damdrift.steps.common import dx_client, subscriber_dam_client
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = datetime(2026, 12, 3, tzinfo=UTC)

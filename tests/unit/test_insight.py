@@ -11,12 +11,12 @@ import pytest
 from moto import mock_aws
 
 from damdrift.execution_input import NotifyPolicy
+from damdrift.report.insight import compare_with_previous, load_history, load_ignore_rules, previous_usable
 from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
 from damdrift.settings import Settings
 from damdrift.steps.fetch import should_notify
-from damdrift.steps.insight import compare_with_previous, load_history, load_ignore_rules, previous_usable
 from damdrift.store import ReportStore
 
 BUCKET = "dam-drift-reports"

@@ -266,15 +266,6 @@ def test_an_errored_check_moves_latest_but_keeps_the_last_good_pointer(store: Re
     assert latest["lastGood"] == good["lastGood"]
 
 
-def test_a_presigned_link_downloads_the_object_without_credentials(s3: Any, store: ReportStore) -> None:
-    import requests
-
-    s3.put_object(Bucket=BUCKET, Key="reports/p/s/x/report.html", Body=b"<html>hi</html>")
-    url = store.presigned_url("reports/p/s/x/report.html", 3600)
-    assert "Expires=" in url or "X-Amz-Expires=3600" in url
-    assert requests.get(url, timeout=10).content == b"<html>hi</html>"
-
-
 def test_download_streams_an_object_to_a_file_and_says_when_there_is_none(
     store: ReportStore, tmp_path: Path
 ) -> None:

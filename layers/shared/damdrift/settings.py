@@ -50,7 +50,7 @@ class Settings(BaseModel):
     dx_request_deadline: float = Field(120.0, alias="DX_REQUEST_DEADLINE", gt=0, le=900)
     #: Longest Retry-After the client honours (urllib3 alone would wait up to 6 hours).
     dx_retry_after_max: int = Field(10, alias="DX_RETRY_AFTER_MAX", ge=0, le=60)
-    #: The fetch step stores a checkpoint part every this many records (see damdrift.steps.download).
+    #: The fetch step stores a checkpoint part every this many records (see damdrift.report.ingest).
     report_part_records: int = Field(250_000, alias="REPORT_PART_RECORDS", ge=1, le=10_000_000)
     #: Most records one report may have: past it the download stops (ERRORED, the records kept as partial),
     #: so a DX that pages forever cannot keep a check running.

@@ -1,15 +1,6 @@
 """Where reports live in S3, and the only code that writes them there.
 
-Layout (one prefix per check, so runs never overwrite each other)::
-
-    reports/<publisher>/<subscriber>/<YYYY>/<MM>/<DD>/<execution>/records.jsonl.gz
-                                                                  /report.csv
-                                                                  /summary.json
-                                                                  /report.html
-                                                                  /record-keys.bin, diff.json,
-                                                                   new.jsonl.gz, resolved.jsonl.gz
-    reports/<publisher>/<subscriber>/latest.json     -> the newest summary's key, status and total,
-                                                        and lastGood: the newest usable check's
+The key layout is :mod:`damdrift.report_layout` (pure functions, no boto3).
 
 ``records.jsonl.gz`` is stored as ``application/gzip`` *without* ``Content-Encoding: gzip``: with that
 header browsers, curl and presigned-URL downloads decompress on the fly and save plain text under a
@@ -27,7 +18,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
@@ -40,13 +31,17 @@ from pydantic import ValidationError
 from damdrift.errors import ReportStorageError, StorageAccessDenied
 from damdrift.report.summary import CheckStatus, Summary
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
+from damdrift.report_layout import (
+    LATEST_FILENAME,
+    ROOT,
+    SUMMARY_FILENAME,
+    key_segment,
+    prefix_for,
+    subscriber_prefix,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-SUMMARY_FILENAME = "summary.json"
-LATEST_FILENAME = "latest.json"
-ROOT = "reports"
 
 RECORDS_CONTENT_TYPE = "application/gzip"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -60,21 +55,10 @@ DEFAULT_TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=64 * _MIB, multipart_chunksize=8 * _MIB, max_concurrency=4, use_threads=True
 )
 
-_SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error, OSError)
 _RECENT_KEYS = 64
 _MISSING = frozenset({"NoSuchKey", "404"})
 _DENIED = frozenset({"AccessDenied", "403"})
-
-
-def key_segment(name: str, value: str) -> str:
-    """``value`` as one S3 key segment; ValueError naming ``name`` unless it is plainly safe."""
-    if not isinstance(value, str) or not _SEGMENT.fullmatch(value) or ".." in value or value == ".":
-        raise ValueError(
-            f"{name} {value!r} cannot be used in a report key: use 1-200 of A-Z a-z 0-9 . _ : -"
-            " (not '.' or '..')"
-        )
-    return value
 
 
 class ReportStore:
@@ -90,17 +74,13 @@ class ReportStore:
 
     @staticmethod
     def subscriber_prefix(publisher: str, subscriber_id: str) -> str:
-        """``reports/<publisher>/<subscriber>/``: every check of one subscriber, and its latest.json."""
-        return f"{ROOT}/{key_segment('publisher', publisher)}/{key_segment('subscriberId', subscriber_id)}/"
+        """``reports/<publisher>/<subscriber>/`` (:func:`damdrift.report_layout.subscriber_prefix`)."""
+        return subscriber_prefix(publisher, subscriber_id)
 
-    @classmethod
-    def prefix_for(cls, publisher: str, subscriber_id: str, started_at: datetime, execution: str) -> str:
-        """``reports/<publisher>/<subscriber>/<YYYY>/<MM>/<DD>/<execution>/``, dated in UTC."""
-        day = (started_at.replace(tzinfo=UTC) if started_at.tzinfo is None else started_at).astimezone(UTC)
-        return (
-            f"{cls.subscriber_prefix(publisher, subscriber_id)}"
-            f"{day:%Y/%m/%d}/{key_segment('execution', execution)}/"
-        )
+    @staticmethod
+    def prefix_for(publisher: str, subscriber_id: str, started_at: datetime, execution: str) -> str:
+        """One check's folder (:func:`damdrift.report_layout.prefix_for`)."""
+        return prefix_for(publisher, subscriber_id, started_at, execution)
 
     def upload_report_files(
         self, prefix: str, files: ReportFiles, *, check_prefix: str | None = None
@@ -236,7 +216,7 @@ class ReportStore:
         """The subscriber's ``latest.json``, or None before its first stored check."""
         return self.get_document(self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
 
-    # -- the fetch step's checkpoint and report parts (damdrift.steps.download) -----------------------
+    # -- the fetch step's checkpoint and report parts (damdrift.report.ingest) -----------------------
 
     def put_document(
         self,
@@ -329,7 +309,7 @@ class ReportStore:
                 f"{first.get('Key')}: {first.get('Code')}"
             )
 
-    # -- history, the diff's inputs and links (damdrift.steps.insight) -----------------------------------
+    # -- history and the diff's inputs (damdrift.report.insight) ---------------------------------------------
 
     def put_file(self, key: str, path: Path, content_type: str, *, check_prefix: str) -> str:
         """Upload a local file (multipart when large); returns the key."""
@@ -400,17 +380,6 @@ class ReportStore:
                 if len(found) >= limit:
                     return found[:limit]
         return found
-
-    def presigned_url(self, key: str, expires_seconds: int) -> str:
-        """A link that lets whoever holds it GET ``key`` until it expires (no AWS login needed)."""
-        try:
-            return self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
-            )
-        except _STORAGE_ERRORS as exc:
-            raise ReportStorageError(
-                f"could not sign a link to s3://{self.bucket}/{key} ({_describe(exc)})"
-            ) from exc
 
     def _child_prefixes(self, prefix: str, name: str) -> list[str]:
         """The ``prefix<name>/`` "folders" under ``prefix`` whose name matches ``name``, newest first."""

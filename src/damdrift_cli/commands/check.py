@@ -397,7 +397,7 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
 
 def _read_summary(folder: Path | None) -> Summary | None:
     """The run's summary.json as copied to --out, if it is there."""
-    from damdrift.store import SUMMARY_FILENAME  # loaded with boto3, once the check ran
+    from damdrift.report_layout import SUMMARY_FILENAME
 
     try:
         return Summary.model_validate_json((folder / SUMMARY_FILENAME).read_bytes()) if folder else None

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from damdrift.store import ROOT
+from damdrift.report_layout import ROOT
 
 #: Pieces of a large report's download in progress (``store``'s checkpoints), not part of any report.
 PARTIAL_MARKERS = ("/_parts/", "/_checkpoint.json")

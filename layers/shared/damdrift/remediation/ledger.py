@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from damdrift.errors import RemediationRefused
-from damdrift.store import ReportStore, key_segment
+from damdrift.report_layout import key_segment
+from damdrift.store import ReportStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

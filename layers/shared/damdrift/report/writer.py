@@ -139,7 +139,7 @@ class ReportWriter:
             self._gz.close()
             raise
         self._csv = csv.writer(self._csv_file)
-        if csv_header:  # a later part of a report (see damdrift.steps.download) continues the first's CSV
+        if csv_header:  # a later part of a report (see damdrift.report.ingest) continues the first's CSV
             self._csv.writerow(CSV_COLUMNS)
 
     def __enter__(self) -> ReportWriter:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from damdrift.dx.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
@@ -17,7 +18,6 @@ from damdrift.execution_input import CheckInput
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.settings import Settings
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
-from damdrift.steps.common import dx_client
 from damdrift.validation import parse_input
 
 

@@ -22,8 +22,8 @@ from damdrift.dx.connection import DxConnection
 from damdrift.errors import ConfigurationError, CredentialsError, InvalidInput
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
+from damdrift.report_layout import key_segment
 from damdrift.settings import Settings
-from damdrift.store import key_segment
 from damdrift.validation import describe
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Records stream page by page into local files (gzip JSON Lines as DX sent them, plus a dxclient-style
 CSV) and from there to S3 with boto3's multipart transfer, so memory stays flat at a million rows. The
-download is stored in checkpointed parts (:mod:`damdrift.steps.download`): if DX or S3 fails midway,
+download is stored in checkpointed parts (:mod:`damdrift.report.ingest`): if DX or S3 fails midway,
 what was downloaded is kept and Step Functions' retry of this step resumes after it.
 
 The same step records a check that errored earlier (``$.error`` set by a Catch): an ERRORED summary,
@@ -10,7 +10,7 @@ so every subscriber of every run has a ``summary.json``. If the error ended a do
 stored become the report, marked ``partial`` — a report is never thrown away.
 
 While writing, each record is keyed and matched against the ignore rules; then the check is compared
-with the subscriber's previous usable one, and gets its HTML report (:mod:`damdrift.steps.insight`).
+with the subscriber's previous usable one, and gets its HTML report (:mod:`damdrift.report.insight`).
 Whether a notice goes out is decided here (:func:`should_notify`); the ASL only reads ``notify``.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 
+from damdrift.dx.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
@@ -28,17 +29,8 @@ from damdrift.report.age import drift_age
 from damdrift.report.chat import chat_event, publish_chat
 from damdrift.report.diff import RunDiff
 from damdrift.report.html import HTML_FILENAME
-from damdrift.report.next_steps import FIND_ERRORS
-from damdrift.report.notification import Notification, build_notification
-from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
-from damdrift.report.tracker import RecordTracker
-from damdrift.report.writer import ReportFiles
-from damdrift.settings import Settings
-from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
-from damdrift.steps.common import dx_client
-from damdrift.steps.download import Download, discard_parts, download_report, salvage, store_report
-from damdrift.steps.insight import (
+from damdrift.report.ingest import Download, discard_parts, download_report, salvage, store_report
+from damdrift.report.insight import (
     History,
     compare_with_previous,
     load_history,
@@ -47,7 +39,16 @@ from damdrift.steps.insight import (
     previous_usable,
     store_html,
 )
-from damdrift.store import SUMMARY_FILENAME, ReportStore
+from damdrift.report.next_steps import FIND_ERRORS
+from damdrift.report.notification import Notification, build_notification
+from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
+from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
+from damdrift.report.tracker import RecordTracker
+from damdrift.report.writer import ReportFiles
+from damdrift.report_layout import SUMMARY_FILENAME
+from damdrift.settings import Settings
+from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
+from damdrift.store import ReportStore
 
 
 def fetch_report(task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime) -> FetchResult:

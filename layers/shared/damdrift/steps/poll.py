@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from damdrift.dx.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import FIND_MISMATCH_TRIGGER_FUNCTION, ResyncStatus
 from damdrift.errors import DxError, FindMismatchFailed, FindMismatchTimedOut
@@ -17,7 +18,6 @@ from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
 from damdrift.settings import Settings
 from damdrift.state import PollPhase, PollState, SubscriberTask
-from damdrift.steps.common import dx_client
 
 
 def poll_status(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:

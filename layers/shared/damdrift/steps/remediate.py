@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from damdrift.dx.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import (
     IN_PROGRESS_OPERATION_STATUSES,
@@ -34,7 +35,6 @@ from damdrift.remediation.notice import with_remediation_note
 from damdrift.report.summary import CheckStatus
 from damdrift.settings import Settings
 from damdrift.state import FetchResult, SubscriberTask
-from damdrift.steps.common import dx_client, subscriber_dam_client
 
 #: Lambda's and DX's clocks may disagree: operations created this long before the resync count as its own.
 _CLOCK_SLACK = timedelta(seconds=120)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from damdrift.dx.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, STAGING_OPERATION_PREFIX, ResyncStatus
 from damdrift.errors import Conflict, PublisherBusy, SubscriberNotFound
@@ -21,7 +22,6 @@ from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
 from damdrift.settings import Settings
 from damdrift.state import PollPhase, PollState, SubscriberTask
-from damdrift.steps.common import dx_client, subscriber_dam_client
 
 
 def trigger_mismatch(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:

@@ -315,9 +315,10 @@ def read_ahead(
     ``limit`` items, so DX is asked for exactly the pages it would be asked for without it (a part ends
     where it did, and nothing past a failed part is downloaded and thrown away).
 
-    While the thread runs the GIL switch interval is 0.2 ms instead of 5 ms: the thread reads each page
-    from its socket in ~10 KB reads, and every read would otherwise wait up to 5 ms for the writer to
-    let go of the GIL — that wait, not the GIL itself, is what made an earlier read-ahead no faster.
+    While the thread runs the GIL switch interval is 0.2 ms instead of 5 ms (restored when the last
+    running read-ahead ends, however it ends): the thread reads each page from its socket in ~10 KB
+    reads, and every read would otherwise wait up to 5 ms for the writer to let go of the GIL — that
+    wait, not the GIL itself, is what made an earlier read-ahead no faster.
     """
     ready: queue.Queue[list[T] | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -345,19 +346,48 @@ def read_ahead(
             if not chunk or put(chunk):
                 put(exc)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, _SWITCH_INTERVAL))
-    thread = threading.Thread(target=produce, name="dx-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while (got := ready.get()) is not None:
-            if isinstance(got, BaseException):
-                raise got
-            yield from got
-    finally:
-        stop.set()
-        thread.join()
-        sys.setswitchinterval(interval)
+    with _SHORT_SWITCH_INTERVAL:
+        thread = threading.Thread(target=produce, name="dx-read-ahead", daemon=True)
+        thread.start()
+        try:
+            while (got := ready.get()) is not None:
+                if isinstance(got, BaseException):
+                    raise got
+                yield from got
+        finally:
+            stop.set()
+            thread.join()
+
+
+class _ShortSwitchInterval:
+    """Lowers the process's GIL switch interval while at least one read-ahead thread runs.
+
+    ``sys.setswitchinterval`` is process-wide, so it is scoped by a count: the first read-ahead to start
+    saves the interval and lowers it, the last to end restores it (downloads may overlap, e.g. the local
+    runner's parallel subscriber checks, and one ending must neither restore it under another nor leave
+    it lowered for good).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, _SWITCH_INTERVAL))
+            self._running += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_SHORT_SWITCH_INTERVAL = _ShortSwitchInterval()
 
 
 def _capped(

@@ -1,9 +1,9 @@
-"""What every step needs: a logged-in DX client for the check's publisher (or a subscriber's own DX), and
-the time."""
+"""The logged-in DX clients a check's steps use: the publisher's, and a subscriber's own DAM API.
+
+Each checks the host against the stack's allowed hosts before any credential is loaded, then takes the
+warm Lambda's cached client (:mod:`damdrift.dx.sessions`)."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from damdrift.credentials import load_credentials
 from damdrift.dx.client import DxClient
@@ -26,7 +26,3 @@ def subscriber_dam_client(task: SubscriberTask, settings: Settings) -> DxClient 
     settings.permit(dam, f"subscriberOptions.{task.subscriber.subscriber_id}.dam")
     secret = task.subscriber.dam_credentials_secret or task.check.credentials_secret
     return client_for(dam, load_credentials(secret), settings.client_tuning())
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -53,8 +53,9 @@ from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
+from damdrift.report_layout import SUMMARY_FILENAME
 from damdrift.settings import Settings
-from damdrift.store import RECORDS_CONTENT_TYPE, SUMMARY_FILENAME, ReportStore
+from damdrift.store import RECORDS_CONTENT_TYPE, ReportStore
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key, viewer_url
 

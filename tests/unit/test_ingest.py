@@ -5,6 +5,7 @@ import csv
 import gzip
 import io
 import json
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,9 +16,8 @@ import pytest
 from moto import mock_aws
 
 from damdrift.errors import DxUnavailable, ReportStorageError, UnexpectedResponse
-from damdrift.report.records import CSV_COLUMNS
-from damdrift.steps import download as download_module
-from damdrift.steps.download import (
+from damdrift.report import ingest
+from damdrift.report.ingest import (
     CHECKPOINT_FILENAME,
     Download,
     discard_parts,
@@ -27,6 +27,7 @@ from damdrift.steps.download import (
     salvage,
     store_report,
 )
+from damdrift.report.records import CSV_COLUMNS
 from damdrift.store import ReportStore
 from damdrift_cli.local.aws_faults import AwsFaults
 
@@ -239,7 +240,7 @@ def small_s3_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.s3.models
 
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 128)
-    monkeypatch.setattr(download_module, "MIN_PART_BYTES", 128)
+    monkeypatch.setattr(ingest, "MIN_PART_BYTES", 128)
 
 
 @pytest.mark.parametrize("size", [19, 24])  # a short last part, and none
@@ -319,6 +320,66 @@ def test_closing_a_read_ahead_early_stops_its_thread() -> None:
     reader.close()
 
     assert threading.active_count() == before
+
+
+@pytest.fixture
+def switch_interval() -> Iterator[float]:
+    """A switch interval of this test's own (not CPython's default), so a restore to the wrong value shows."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.0042)
+    yield 0.0042
+    sys.setswitchinterval(before)
+
+
+class IntervalSeen(FlakyDx):
+    """A FlakyDx that notes the switch interval each time it hands out a record (in the read-ahead thread)."""
+
+    def __init__(self, log: list[dict[str, str]], fail_after: int | None = None) -> None:
+        super().__init__(log, fail_after)
+        self.seen: set[float] = set()
+
+    def __call__(self, offset: int, known_first: Mapping[str, Any] | None) -> Iterator[dict[str, str]]:
+        for record in super().__call__(offset, known_first):
+            self.seen.add(sys.getswitchinterval())
+            yield record
+
+
+def test_a_download_lowers_the_switch_interval_only_while_it_runs(
+    store: ReportStore, tmp_path: Path, switch_interval: float
+) -> None:
+    source = IntervalSeen(records(30))
+
+    download = download_report(source, store, PREFIX, tmp_path, part_records=8)
+
+    assert download.files.total == 30
+    assert {round(seen, 6) for seen in source.seen} == {0.0002}  # CPython keeps microseconds
+    assert sys.getswitchinterval() == pytest.approx(switch_interval)
+
+
+def test_a_failed_download_restores_the_switch_interval(
+    store: ReportStore, tmp_path: Path, switch_interval: float
+) -> None:
+    source = IntervalSeen(records(30), fail_after=13)
+
+    with pytest.raises(DxUnavailable):
+        download_report(source, store, PREFIX, tmp_path, part_records=8)
+
+    assert {round(seen, 6) for seen in source.seen} == {0.0002}  # CPython keeps microseconds
+    assert sys.getswitchinterval() == pytest.approx(switch_interval)
+
+
+def test_overlapping_read_aheads_restore_the_switch_interval_when_the_last_one_ends(
+    switch_interval: float,
+) -> None:
+    first = read_ahead(iter(range(100)), 10**9, batch=10, depth=1)
+    second = read_ahead(iter(range(100)), 10**9, batch=10, depth=1)
+    assert (next(first), next(second)) == (0, 0)
+
+    first.close()
+    assert sys.getswitchinterval() == pytest.approx(0.0002)  # the second still runs
+    second.close()
+
+    assert sys.getswitchinterval() == pytest.approx(switch_interval)
 
 
 def test_a_log_longer_than_the_record_cap_stops_at_the_cap_keeping_every_record_before_it(
