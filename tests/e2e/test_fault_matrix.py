@@ -15,7 +15,6 @@ import json
 import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from damdrift_cli.local.runner import CheckRun, LocalAws, Notice
 from damdrift_cli.simulator import Simulator
 from tests.e2e.conftest import FAST_CLIENT
 from tests.e2e.leaks import everything_runs_show, issued_cookies, leaked
+from tests.listener import connections_to
 
 pytestmark = pytest.mark.e2e
 
@@ -292,25 +292,6 @@ def test_a_server_that_ignores_offset_is_detected_not_looped_on_and_its_first_pa
 
 
 # -- a hostile DX: never followed elsewhere, bounded in size and time (issue 12) ---------------------------
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[socket.socket]:
-    """A listening socket standing for another host: a client that followed a redirect would connect."""
-    with closing(socket.create_server(("127.0.0.1", 0))) as server:
-        server.setblocking(False)
-        yield server
-
-
-def connections_to(server: socket.socket) -> int:
-    count = 0
-    while True:
-        try:
-            conn, _ = server.accept()
-        except BlockingIOError:
-            return count
-        conn.close()
-        count += 1
 
 
 def test_a_login_redirect_fails_the_check_at_once_and_nothing_goes_to_its_host(

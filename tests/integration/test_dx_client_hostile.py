@@ -4,7 +4,6 @@ response is bounded in size, nesting and time (issue 12, items 1, 5 and 6)."""
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import closing
 
 import pytest
 
@@ -12,6 +11,7 @@ from damdrift.dx.client import ClientTuning, DxClient
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.errors import DxUnavailable, UnexpectedResponse
 from damdrift_cli.simulator import ManualClock, Scenario, Simulator
+from tests.listener import connections_to
 
 pytestmark = pytest.mark.integration
 
@@ -38,25 +38,6 @@ def dx(clock: ManualClock) -> Iterator[Simulator]:
     )
     with Simulator(scenario, clock=clock, record_exchanges=True) as simulator:
         yield simulator
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[socket.socket]:
-    """A listening socket standing for another host: a client that followed a redirect would connect."""
-    with closing(socket.create_server(("127.0.0.1", 0))) as server:
-        server.setblocking(False)
-        yield server
-
-
-def connections_to(server: socket.socket) -> int:
-    count = 0
-    while True:
-        try:
-            conn, _ = server.accept()
-        except BlockingIOError:
-            return count
-        conn.close()
-        count += 1
 
 
 def client_for(dx: Simulator, tuning: ClientTuning = FAST) -> DxClient:
