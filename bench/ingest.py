@@ -161,6 +161,7 @@ def child_ingest(port: int, records: int, page_size: int | None, s3_url: str) ->
         {
             "check": {
                 "execution": f"bench-{records}",
+                "executionArn": "arn:aws:states:eu-central-1:123456789012:execution:bench:x",
                 "publisher": client.connection.model_dump(by_alias=True),
                 "publisherId": client.connection.publisher_id,
                 "credentialsSecret": "bench",

@@ -112,6 +112,7 @@ def watch_find(find_seconds: float, policy: dict[str, Any]) -> Run:
             {
                 "check": {
                     "execution": f"poll-bench-{uuid.uuid4().hex[:8]}",
+                    "executionArn": "arn:aws:states:eu-central-1:123456789012:execution:bench:x",
                     "publisher": connection.model_dump(by_alias=True),
                     "publisherId": connection.publisher_id,
                     "credentialsSecret": "bench",

@@ -41,6 +41,9 @@ COVERED = {
     ("FollowChildExecutionsThroughTheManagedRule", "resource ARN of a service moto checks against *"): (
         "test_the_drift_check_holds_exactly_its_permissions"
     ),
+    ("ReadTheDriftChecksInput", "resource ARN of a service moto checks against *"): (
+        "test_each_function_holds_exactly_its_permissions"
+    ),
     ("SendTheResultToOps", "resource ARN of a service moto checks against *"): (
         "test_each_function_holds_exactly_its_permissions"
     ),

@@ -162,6 +162,9 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("secretsmanager:GetSecretValue", "<ReportLinkKey>"),
             ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
         }
+    if function in {"TriggerMismatchFunction", "RemediateFunction"}:
+        # a subscriber's own DAM connection is read from the drift check's input (damdrift.dx.subscriber_dam)
+        expected |= {("states:DescribeExecution", DRIFT_CHECK_EXECUTIONS)}
     if function == "RemediateFunction":
         expected |= {
             ("s3:GetObject", "<ReportBucket.Arn>/remediations/*"),
@@ -229,6 +232,7 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
 #: checks (startExecution.sync:2 needs the EventBridge managed rule, per AWS's Step Functions docs).
 SUBSCRIBER_CHECK = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-subscriber-check"
 SUBSCRIBER_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-subscriber-check:*"
+DRIFT_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-drift-check:*"
 SYNC_RULE = "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
 STATE_MACHINE_BASE = (
     {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}

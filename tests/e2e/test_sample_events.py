@@ -9,6 +9,7 @@ approval page's sample gets the id of a request filed by its predecessor in the 
 import json
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def invoke(aws: LocalAws, function: str, event: dict[str, Any]) -> dict[str, Any
         FunctionName=f"dam-drift-local-{function}", Payload=json.dumps(event)
     )
     payload: dict[str, Any] = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
+    assert "FunctionError" not in response, payload.get("errorMessage", payload)
     return payload
 
 
@@ -122,11 +123,33 @@ def remediation_sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[s
     task["check"]["publisherId"] = f"{publisher.hostname}_{publisher.port}"
     task["check"]["credentialsSecret"] = aws._deployed.secret_arn
     dam = publisher.subscriber_dam(task["subscriber"]["subscriberId"])
-    task["subscriber"]["dam"] = {"hostname": dam.hostname, "dxProtocol": "http", "dxPort": dam.port}
+    task["check"]["executionArn"] = drift_check_naming_the_dam(
+        aws,
+        task["subscriber"]["subscriberId"],
+        {"hostname": dam.hostname, "dxProtocol": "http", "dxPort": dam.port},
+    )
     notification = task.get("result", {}).get("notification")
     if notification is not None:
         notification["TopicArn"] = aws._deployed.drift_topic_arn
     return event
+
+
+def drift_check_naming_the_dam(aws: LocalAws, subscriber_id: str, dam: dict[str, Any]) -> str:
+    """A drift check execution whose input names the subscriber's DAM, where the steps read it
+    (damdrift.dx.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
+    without touching the simulator; its input stays readable, which is all the samples need."""
+    execution_input = {
+        "publisher": {"hostname": "dx.example.com"},
+        "notifyPolicy": "not-a-policy",
+        "subscriberOptions": {subscriber_id: {"dam": dam}},
+    }
+    started = aws.client("stepfunctions").start_execution(
+        stateMachineArn=aws._deployed.state_machine_arn,
+        name=f"sample-{uuid.uuid4()}",
+        input=json.dumps(execution_input),
+    )
+    arn: str = started["executionArn"]
+    return arn
 
 
 @pytest.mark.usefixtures("drifted_with_dam")

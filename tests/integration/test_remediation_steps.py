@@ -75,6 +75,7 @@ class Staging:
     ) -> SubscriberTask:
         check = CheckContext(
             execution=execution,
+            execution_arn=f"arn:aws:states:eu-central-1:123456789012:execution:dam-drift-drift-check:{execution}",
             publisher=connection(self.sim.hostname, self.sim.port),
             publisher_id=f"{self.sim.hostname}_{self.sim.port}",
             credentials_secret="dam-drift/dx-credentials",
@@ -89,7 +90,7 @@ class Staging:
             subscriber_id=self.subscriber_id,
             target_host=TARGET,
             remediate=mode,
-            dam=connection(self.dam.hostname, self.dam.port) if dam else None,
+            own_dam=dam,
             two_way_staging=two_way,
         )
         result: dict[str, Any] = {
@@ -108,13 +109,15 @@ class Staging:
         return SubscriberTask(check=check, subscriber=subscriber, result=result)
 
     def planned(self, task: SubscriberTask) -> SubscriberTask:
-        return plan_with(task, self.subscriber_dam if task.subscriber.dam else None, self.ledger, self.now())
+        return plan_with(
+            task, self.subscriber_dam if task.subscriber.own_dam else None, self.ledger, self.now()
+        )
 
     def start(self, task: SubscriberTask) -> RemediationState:
         return start_with(
             task,
             self.publisher,
-            self.subscriber_dam if task.subscriber.dam else None,
+            self.subscriber_dam if task.subscriber.own_dam else None,
             self.ledger,
             self.now(),
         )

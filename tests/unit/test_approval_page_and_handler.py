@@ -499,6 +499,7 @@ def awaiting_task(aws: Aws, *, notification: bool = True) -> dict[str, Any]:
     return {
         "check": {
             "execution": "exec-1",
+            "executionArn": "arn:aws:states:eu-central-1:123456789012:execution:dam-drift-drift-check:exec-1",
             "publisher": {"hostname": "dx.example.com"},
             "publisherId": "dx.example.com",
             "credentialsSecret": "dam-drift/dx-credentials",
@@ -513,7 +514,7 @@ def awaiting_task(aws: Aws, *, notification: bool = True) -> dict[str, Any]:
             "subscriberId": "sub-1",
             "targetHost": "sub-1.example.com",
             "remediate": "ask",
-            "dam": {"hostname": "sub-1.example.com"},
+            "ownDam": True,
         },
         "result": result,
         "remediation": {

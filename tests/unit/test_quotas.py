@@ -19,6 +19,7 @@ from damdrift.execution_input import CheckInput
 from damdrift.poll_schedule import POLL_BUDGET
 from damdrift.report.notification import MESSAGE_MAX_BYTES
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
+from damdrift.steps.authenticate import with_options
 from damdrift_cli.local.quotas import HISTORY_EVENTS_QUOTA, PAYLOAD_BYTES_QUOTA, QuotaUse, WorstCase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,8 @@ def context() -> CheckContext:
     return CheckContext.model_validate(
         {
             "execution": "x" * 80,
+            # the longest: an 80-character state machine name and execution name
+            "executionArn": "arn:aws:states:eu-central-1:123456789012:execution:" + "s" * 80 + ":" + "x" * 80,
             "publisher": {"hostname": "dam-publisher.internal.example.com", "dxPort": 10039},
             "publisherId": "dam-publisher.internal.example.com_10039",
             "credentialsSecret": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:dx/admin-AbC123",
@@ -91,6 +94,33 @@ def test_the_results_of_1000_subscribers_replace_the_plan_and_fit_one_state_payl
     assert size({**report, "outcomes": results}) < PAYLOAD_BYTES_QUOTA
     # what the Map state's output holds: the context and the results (not the subscriber list too)
     assert size({"check": context().to_wire(), "subscribers": results}) < PAYLOAD_BYTES_QUOTA
+
+
+def largest_input_with_own_dams() -> dict[str, Any]:
+    """An execution input as large as Step Functions takes (256 KiB), nearly all of it 500 subscribers'
+    own DAM connections (subscriberOptions.<id>.dam, with a CA bundle path and their own secret)."""
+    options = {
+        str(uuid.UUID(int=i)): {
+            "dam": {
+                "hostname": f"dam-subscriber-{i:04d}.internal.example.com",
+                "dxPort": 443,
+                "caBundle": "/opt/certs/" + "c" * 260 + ".pem",
+            },
+            "credentialsSecret": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:dx/sub-AbC123",
+        }
+        for i in range(500)
+    }
+    raw = {"publisher": {"hostname": "dam-publisher.internal.example.com"}, "subscriberOptions": options}
+    assert PAYLOAD_BYTES_QUOTA * 0.8 < size(raw) < PAYLOAD_BYTES_QUOTA
+    return raw
+
+
+def test_the_plan_of_1000_subscribers_fits_one_state_payload_when_500_have_their_own_dam() -> None:
+    check_input = CheckInput.model_validate(largest_input_with_own_dams())
+    refs = [with_options(subscriber(i), check_input) for i in range(SUBSCRIBERS)]
+    assert sum(ref.own_dam for ref in refs) == 500
+    plan = CheckPlan(check=context(), subscribers=refs)
+    assert size(plan.to_wire()) < PAYLOAD_BYTES_QUOTA
 
 
 def test_lambdas_6_mb_synchronous_payload_cannot_be_reached_through_a_state() -> None:

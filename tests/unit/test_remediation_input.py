@@ -1,13 +1,16 @@
 """Remediation in the execution input: off unless asked for, per-subscriber options, named errors."""
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from damdrift.dx.connection import DxConnection
-from damdrift.errors import InvalidInput
+from damdrift.dx.subscriber_dam import subscriber_dam
+from damdrift.errors import ConfigurationError, InvalidInput
 from damdrift.execution_input import CheckInput, RemediateMode, RemediationPolicy, SubscriberOptions
-from damdrift.state import SubscriberRef
+from damdrift.state import CheckContext, SubscriberRef
 from damdrift.steps.authenticate import with_options
 from damdrift.validation import parse_input
 
@@ -171,7 +174,7 @@ def test_every_problem_is_reported_at_once() -> None:
 # -- authenticate resolves the modes onto each subscriber --------------------------------------------------
 
 
-def test_with_options_resolves_mode_dam_secret_and_two_way_flag_onto_the_subscriber() -> None:
+def test_with_options_resolves_mode_and_two_way_flag_and_marks_an_own_dam_without_copying_it() -> None:
     check = parse(
         remediate="auto",
         subscriberOptions={
@@ -185,12 +188,55 @@ def test_with_options_resolves_mode_dam_secret_and_two_way_flag_onto_the_subscri
         subscriber_id="sub-1",
         target_host="sub-1.example.com",
         remediate=RemediateMode.AUTO,
-        dam=DxConnection.model_validate(DAM),
-        dam_credentials_secret="dam-drift/sub-1",
+        own_dam=True,
         two_way_staging=True,
     )
+    assert DAM["hostname"] not in json.dumps(first.to_wire()), "the fan-out list carries no connection"
     assert second.remediate is RemediateMode.ASK
-    assert second.dam is None and second.dam_credentials_secret is None and not second.two_way_staging
+    assert not second.own_dam and not second.two_way_staging
+
+
+def check_of(execution_arn: str) -> CheckContext:
+    return CheckContext.model_validate(
+        {
+            "execution": execution_arn.rsplit(":", 1)[1],
+            "executionArn": execution_arn,
+            "publisher": {"hostname": "dx.example.com"},
+            "publisherId": "dx.example.com",
+            "credentialsSecret": "dam-drift/dx-credentials",
+            "poll": {},
+            "busyPolicy": "wait",
+            "notifyPolicy": "on-drift",
+            "maxConcurrency": 2,
+            "startedAt": "2026-11-01T05:00:00Z",
+        }
+    )
+
+
+def test_a_steps_subscriber_dam_is_read_from_the_drift_checks_input_with_its_own_or_the_publishers_secret(
+    drift_check_started_with: Callable[[dict[str, Any]], str],
+) -> None:
+    options = {"sub-1": {"dam": DAM, "credentialsSecret": "dam-drift/sub-1"}, "sub-2": {"dam": DAM}}
+    check = check_of(
+        drift_check_started_with({"publisher": {"hostname": "dx.example.com"}, "subscriberOptions": options})
+    )
+    assert subscriber_dam(check, "sub-1") == (DxConnection.model_validate(DAM), "dam-drift/sub-1")
+    assert subscriber_dam(check, "sub-2") == (DxConnection.model_validate(DAM), "dam-drift/dx-credentials")
+    with pytest.raises(
+        InvalidInput, match=r"subscriberOptions\.sub-3\.dam: missing from the input of the drift check"
+    ):
+        subscriber_dam(check, "sub-3")
+
+
+def test_a_drift_check_that_cannot_be_read_is_a_configuration_error_naming_it(
+    drift_check_started_with: Callable[[dict[str, Any]], str],
+) -> None:
+    existing = drift_check_started_with({"publisher": {"hostname": "dx.example.com"}})
+    gone = existing.rsplit(":", 1)[0] + ":never-started"
+    with pytest.raises(
+        ConfigurationError, match=rf"cannot read the drift check's input \({gone}\).*ExecutionDoesNotExist"
+    ):
+        subscriber_dam(check_of(gone), "sub-1")
 
 
 def test_with_options_leaves_a_subscriber_without_options_at_never() -> None:

@@ -30,6 +30,9 @@ class CheckContext(WireModel):
     """The validated execution input plus what authenticate resolved; the same for every subscriber."""
 
     execution: str
+    #: The drift check's execution ARN: a subscriber check reads a subscriber's own DAM connection from
+    #: that execution's input (damdrift.dx.subscriber_dam), which is the same for its Verify child.
+    execution_arn: str
     publisher: DxConnection
     publisher_id: str
     credentials_secret: str
@@ -47,8 +50,10 @@ class SubscriberRef(WireModel):
     registered: bool = True
     #: Resolved from the input's ``remediate`` and ``subscriberOptions`` (the ASL's Choice reads it).
     remediate: RemediateMode = RemediateMode.NEVER
-    dam: DxConnection | None = None
-    dam_credentials_secret: str | None = None
+    #: Whether the input names the subscriber's own DAM API (subscriberOptions.<id>.dam). The connection
+    #: itself stays in the execution input and is read from there by the steps that use it: 500 of them
+    #: (a CA bundle path each) would push the fan-out list past 256 KiB (docs/deploy.md, "Quotas").
+    own_dam: bool = False
     two_way_staging: bool = False
 
 

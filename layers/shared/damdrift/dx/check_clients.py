@@ -8,6 +8,7 @@ from __future__ import annotations
 from damdrift.credentials import load_credentials
 from damdrift.dx.client import DxClient
 from damdrift.dx.sessions import client_for
+from damdrift.dx.subscriber_dam import subscriber_dam
 from damdrift.settings import Settings
 from damdrift.state import CheckContext, SubscriberTask
 
@@ -19,10 +20,11 @@ def dx_client(check: CheckContext, settings: Settings) -> DxClient:
 
 
 def subscriber_dam_client(task: SubscriberTask, settings: Settings) -> DxClient | None:
-    """A client for the subscriber's own DAM API (its own login), or None when the input gave none."""
-    dam = task.subscriber.dam
-    if dam is None:
+    """A client for the subscriber's own DAM API (its own login), or None when the input gave none.
+
+    The connection is read from the drift check's input (:mod:`damdrift.dx.subscriber_dam`)."""
+    if not task.subscriber.own_dam:
         return None
+    dam, secret = subscriber_dam(task.check, task.subscriber.subscriber_id)
     settings.permit(dam, f"subscriberOptions.{task.subscriber.subscriber_id}.dam")
-    secret = task.subscriber.dam_credentials_secret or task.check.credentials_secret
     return client_for(dam, load_credentials(secret), settings.client_tuning())

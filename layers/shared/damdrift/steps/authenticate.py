@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from damdrift.dx.check_clients import dx_client
 from damdrift.dx.client import DxClient
@@ -22,10 +23,14 @@ from damdrift.validation import parse_input
 
 
 class AuthenticateRequest(BaseModel):
-    """What the state machine hands the first step: the raw input plus the execution's identity."""
+    """What the state machine hands the first step: the raw input plus the execution's identity (the
+    definition's ``Parameters``, in camelCase)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     input: Any
     execution: str
+    execution_arn: str
     start_time: datetime | None = None
 
 
@@ -46,6 +51,7 @@ def plan_check(
         )
     check = CheckContext(
         execution=request.execution,
+        execution_arn=request.execution_arn,
         publisher=check_input.publisher,
         publisher_id=check_input.publisher.publisher_id,
         credentials_secret=secret,
@@ -111,13 +117,13 @@ def resolve_subscribers(client: DxClient, requested: list[str]) -> list[Subscrib
 
 
 def with_options(ref: SubscriberRef, check_input: CheckInput) -> SubscriberRef:
-    """The subscriber with its remediation mode and DAM connection from the input's options."""
+    """The subscriber with its remediation mode from the input's options, and whether it has its own DAM
+    connection there (the connection is not copied: see ``SubscriberRef.own_dam``)."""
     options = check_input.options_for(ref.subscriber_id)
     return ref.model_copy(
         update={
             "remediate": options.remediate,
-            "dam": options.dam,
-            "dam_credentials_secret": options.credentials_secret,
+            "own_dam": options.dam is not None,
             "two_way_staging": options.two_way_staging,
         }
     )
