@@ -36,7 +36,6 @@ from damdrift.report_layout import (
     ROOT,
     SUMMARY_FILENAME,
     key_segment,
-    prefix_for,
     subscriber_prefix,
 )
 
@@ -71,16 +70,6 @@ class ReportStore:
         self.bucket = bucket
         self._transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG
         self._recent: deque[str] = deque(maxlen=_RECENT_KEYS)
-
-    @staticmethod
-    def subscriber_prefix(publisher: str, subscriber_id: str) -> str:
-        """``reports/<publisher>/<subscriber>/`` (:func:`damdrift.report_layout.subscriber_prefix`)."""
-        return subscriber_prefix(publisher, subscriber_id)
-
-    @staticmethod
-    def prefix_for(publisher: str, subscriber_id: str, started_at: datetime, execution: str) -> str:
-        """One check's folder (:func:`damdrift.report_layout.prefix_for`)."""
-        return prefix_for(publisher, subscriber_id, started_at, execution)
 
     def upload_report_files(
         self, prefix: str, files: ReportFiles, *, check_prefix: str | None = None
@@ -187,7 +176,7 @@ class ReportStore:
         older one. It is replaced with a conditional write (``If-Match`` the version read, or
         ``If-None-Match`` when there is none) unless it already holds a check that started later.
         """
-        key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
+        key = subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
         pointer = {
             "summaryKey": summary_key,
             **summary.model_dump(
@@ -214,7 +203,7 @@ class ReportStore:
 
     def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
         """The subscriber's ``latest.json``, or None before its first stored check."""
-        return self.get_document(self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
+        return self.get_document(subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
 
     # -- the fetch step's checkpoint and report parts (damdrift.report.ingest) -----------------------
 
@@ -365,7 +354,7 @@ class ReportStore:
         """
         if limit <= 0:
             return []
-        root = self.subscriber_prefix(publisher, subscriber_id)
+        root = subscriber_prefix(publisher, subscriber_id)
         found: list[str] = []
         for year in self._child_prefixes(root, r"\d{4}"):
             for month in self._child_prefixes(year, r"\d{2}"):

@@ -45,7 +45,7 @@ from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
-from damdrift.report_layout import SUMMARY_FILENAME
+from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
 from damdrift.settings import Settings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
@@ -64,7 +64,7 @@ def fetch_with(
     workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
+    prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
     history = load_history(store, settings, check.publisher_id, subscriber_id, task.report_run)
     tracker = RecordTracker(rules.matcher, spill_dir=workdir / "keys")
@@ -133,7 +133,7 @@ def record_errored(
     check, subscriber_id = task.check, task.subscriber.subscriber_id
     message, diagnosis = split_diagnosis(task.error.message())
     error = ErrorInfo(type=task.error.Error, message=message, diagnosis=diagnosis)
-    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
+    prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     salvaged: Download | None = None
     stored: dict[str, str] = {}
     if task.poll is not None and task.poll.phase is PollPhase.COMPLETED:  # the download had begun
