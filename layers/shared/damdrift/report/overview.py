@@ -37,6 +37,7 @@ from damdrift.report.html import (
     _when,
 )
 from damdrift.report.summary import AgeOf, CheckStatus, Summary
+from damdrift.report_history import subscriber_prefixes
 from damdrift.report_layout import subscriber_prefix
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def publish_overview(store: ReportStore, row: OverviewRow, publisher: str, now: 
             )
         rows = [
             found
-            for prefix in store.subscriber_prefixes(publisher)
+            for prefix in subscriber_prefixes(store, publisher)
             if (found := _read_row(store, prefix + ROW_FILENAME)) is not None
         ]
         key = folder.rsplit("/", 2)[0] + "/" + OVERVIEW_FILENAME

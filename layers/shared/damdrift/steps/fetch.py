@@ -23,6 +23,7 @@ from damdrift.dx.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
+from damdrift.latest_pointer import put_latest
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
@@ -46,6 +47,7 @@ from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary,
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
 from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
+from damdrift.report_upload import upload_report_files
 from damdrift.settings import Settings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
@@ -142,7 +144,7 @@ def record_errored(
         try:
             salvaged = salvage(store, prefix, workdir)
             if salvaged is not None:
-                stored = store.upload_report_files(prefix, salvaged.files)
+                stored = upload_report_files(store, prefix, salvaged.files)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     if salvaged is None:
@@ -240,8 +242,8 @@ def _finish(
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
     summary_key = store.put_summary(prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
-    store.put_latest(
-        summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
+    put_latest(
+        store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
     )
     # Then the publisher's overview (an extra: a failure is logged, never raised).
     row = OverviewRow.of(summary, history.trend(summary, TREND_POINTS), html_key)
