@@ -1,5 +1,4 @@
-"""The report bucket's object I/O: the only code that calls S3 for reports, and the one place S3's errors
-become ``ReportStorageError``.
+"""The report bucket's object I/O, and where S3's errors become ``ReportStorageError``.
 
 ``ReportStore`` gets and puts bytes, files, JSON documents (conditionally, by version) and summaries, and
 lists keys; what those objects mean lives elsewhere, one module per concept:
