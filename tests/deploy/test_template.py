@@ -17,8 +17,8 @@ import pytest
 
 from damdrift.execution_input import CheckInput
 from damdrift.report import ingest
+from damdrift.report_layout import prefix_for, subscriber_prefix
 from damdrift.settings import Settings
-from damdrift.store import ReportStore
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,12 +218,12 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
         for action, resource in permissions(default, "FetchReportRole")
         if action == "s3:DeleteObject"
     ]
-    prefix = ReportStore.prefix_for("dx.example.com", "8c72ef60", datetime(2026, 11, 27, tzinfo=UTC), "run-1")
+    prefix = prefix_for("dx.example.com", "8c72ef60", datetime(2026, 11, 27, tzinfo=UTC), "run-1")
     part = f"{prefix}{ingest.PARTS_DIRNAME}/00001/records.jsonl.gz"
     for key in (part, ingest.checkpoint_key(prefix)):
         assert any(p.fullmatch(key) for p in deletable), key
     kept = [prefix + "records.jsonl.gz", prefix + "report.csv", prefix + "summary.json"]
-    kept.append(ReportStore.subscriber_prefix("dx.example.com", "8c72ef60") + "latest.json")
+    kept.append(subscriber_prefix("dx.example.com", "8c72ef60") + "latest.json")
     for key in kept:
         assert not any(p.fullmatch(key) for p in deletable), key
 

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from damdrift.execution_input import NotifyPolicy
+from damdrift.latest_pointer import get_latest, put_latest
 from damdrift.report.insight import compare_with_previous, load_history, load_ignore_rules, previous_usable
 from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.tracker import RecordTracker
@@ -54,8 +55,8 @@ def summary(execution: str, status: CheckStatus = CheckStatus.DRIFT, **fields: A
 def store_check(store: ReportStore, check: Summary, day: int) -> str:
     prefix = f"reports/p/s/2026/11/{day:02d}/{check.execution}/"
     key = store.put_summary(prefix, check)
-    latest = store.get_latest("p", "s")
-    store.put_latest("p", "s", key, check, last_good=(latest or {}).get("lastGood"))
+    latest = get_latest(store, "p", "s")
+    put_latest(store, "p", "s", key, check, last_good=(latest or {}).get("lastGood"))
     return key
 
 

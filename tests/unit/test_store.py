@@ -1,26 +1,20 @@
-"""ReportStore against moto's S3: key layout, content types, multipart, latest pointer, failures."""
+"""ReportStore against moto's S3: summaries, documents, files, and failures that say what is stored."""
 
-import gzip
 import json
-import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from boto3.s3.transfer import TransferConfig
 from botocore.stub import Stubber
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
-from damdrift.report.summary import CheckStatus, Summary
-from damdrift.report.writer import ReportFiles, ReportWriter
+from damdrift.report_upload import upload_report_files
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET, s3_with_report_bucket
+from tests.report_samples import PREFIX, drift_summary, report_files
 
 BUCKET = REPORT_BUCKET
-STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
-PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
 
 
 @pytest.fixture
@@ -31,114 +25,6 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 @pytest.fixture
 def store(s3: Any) -> ReportStore:
     return ReportStore(s3, BUCKET)
-
-
-def report_files(tmp_path: Path, n: int = 3) -> ReportFiles:
-    with ReportWriter(tmp_path) as writer:
-        writer.add_many(
-            {"id": str(i), "subscriberId": "sub-1", "recordType": "COLLECTION", "recordAction": "CREATE"}
-            for i in range(n)
-        )
-    return writer.result
-
-
-def drift_summary(**overrides: Any) -> Summary:
-    fields: dict[str, Any] = {
-        "publisher": "dx.example.com",
-        "subscriber_id": "sub-1",
-        "status": CheckStatus.DRIFT,
-        "counts": {"COLLECTION": {"CREATE": 3}},
-        "total": 3,
-        "execution": "exec-1",
-        "started_at": STARTED,
-        "finished_at": STARTED + timedelta(minutes=5),
-        "report_prefix": PREFIX,
-    }
-    fields.update(overrides)
-    return Summary(**fields)
-
-
-def test_prefix_layout_is_publisher_subscriber_date_execution() -> None:
-    assert ReportStore.prefix_for("dx.example.com", "sub-1", STARTED, "exec-1") == PREFIX
-
-
-def test_prefix_dates_are_utc() -> None:
-    local = datetime(2024, 5, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))  # 2024-05-01 23:30 UTC
-    assert ReportStore.prefix_for("p", "s", local, "e") == "reports/p/s/2024/05/01/e/"
-    assert ReportStore.prefix_for("p", "s", datetime(2024, 1, 9), "e") == "reports/p/s/2024/01/09/e/"
-
-
-def test_prefix_accepts_ids_ips_and_execution_names() -> None:
-    prefix = ReportStore.prefix_for(
-        "10.0.0.1", "3fa85f64-5717-4562-b3fc-2c963f66afa6", STARTED, "run_2024:a.b"
-    )
-    assert prefix == "reports/10.0.0.1/3fa85f64-5717-4562-b3fc-2c963f66afa6/2024/05/01/run_2024:a.b/"
-
-
-@pytest.mark.parametrize(
-    ("publisher", "subscriber", "execution", "named"),
-    [
-        ("dx/../../etc", "s", "e", "publisher"),
-        ("p", "..", "e", "subscriberId"),
-        ("p", "s", ".", "execution"),
-        ("p", "s", "a..b", "execution"),
-        ("p", "", "e", "subscriberId"),
-        ("p", "s", "has space", "execution"),
-        ("bücher.example", "s", "e", "publisher"),
-        ("p", "s\n", "e", "subscriberId"),
-        ("p", "s", "x" * 201, "execution"),
-    ],
-)
-def test_prefix_refuses_unsafe_segments_and_names_them(
-    publisher: str, subscriber: str, execution: str, named: str
-) -> None:
-    with pytest.raises(ValueError, match=f"^{named} ") as caught:
-        ReportStore.prefix_for(publisher, subscriber, STARTED, execution)
-    assert repr({"publisher": publisher, "subscriberId": subscriber, "execution": execution}[named])[
-        :40
-    ] in str(caught.value)
-
-
-def test_report_files_are_stored_byte_for_byte_with_their_content_types(
-    s3: Any, store: ReportStore, tmp_path: Path
-) -> None:
-    files = report_files(tmp_path)
-    keys = store.upload_report_files(PREFIX, files)
-    assert keys == {"records": PREFIX + "records.jsonl.gz", "csv": PREFIX + "report.csv"}
-
-    records = s3.get_object(Bucket=BUCKET, Key=keys["records"])
-    assert records["ContentType"] == "application/gzip"
-    assert "ContentEncoding" not in records  # the object is the .gz file, not text served compressed
-    body = records["Body"].read()
-    assert body == files.records_path.read_bytes()
-    assert [json.loads(line)["id"] for line in gzip.decompress(body).splitlines()] == ["0", "1", "2"]
-
-    csv_object = s3.get_object(Bucket=BUCKET, Key=keys["csv"])
-    assert csv_object["ContentType"] == "text/csv; charset=utf-8"
-    assert csv_object["Body"].read() == files.csv_path.read_bytes()
-
-
-def test_a_file_over_the_threshold_goes_multipart_and_comes_back_identical(
-    s3: Any, store: ReportStore, tmp_path: Path
-) -> None:
-    small = report_files(tmp_path)
-    big = tmp_path / "big.jsonl.gz"
-    content = os.urandom(9 * 1024 * 1024 + 123)
-    big.write_bytes(content)
-    files = ReportFiles(big, small.csv_path, {}, 0, len(content), small.csv_bytes)
-    eight_mib = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
-
-    keys = ReportStore(s3, BUCKET, transfer_config=eight_mib).upload_report_files(PREFIX, files)
-
-    head = s3.head_object(Bucket=BUCKET, Key=keys["records"])
-    assert head["ETag"].strip('"').endswith("-2")  # S3's ETag of a 2-part multipart upload
-    assert head["ContentType"] == "application/gzip"
-    assert s3.get_object(Bucket=BUCKET, Key=keys["records"])["Body"].read() == content
-
-    # A report part's size (tens of MB) is one streamed PUT with the default configuration.
-    keys = store.upload_report_files(PREFIX, files)
-    assert "-" not in s3.head_object(Bucket=BUCKET, Key=keys["records"])["ETag"]
-    assert s3.get_object(Bucket=BUCKET, Key=keys["records"])["Body"].read() == content
 
 
 def test_summary_round_trips_as_camel_case_json(s3: Any, store: ReportStore) -> None:
@@ -152,35 +38,10 @@ def test_summary_round_trips_as_camel_case_json(s3: Any, store: ReportStore) -> 
     assert store.get_summary(key) == summary
 
 
-def test_latest_pointer_round_trip(store: ReportStore) -> None:
-    assert store.get_latest("dx.example.com", "sub-1") is None
-    summary = drift_summary()
-    key = store.put_latest("dx.example.com", "sub-1", PREFIX + "summary.json", summary)
-    assert key == "reports/dx.example.com/sub-1/latest.json"
-    pointer = {
-        "summaryKey": PREFIX + "summary.json",
-        "status": "DRIFT",
-        "total": 3,
-        "execution": "exec-1",
-        "startedAt": "2024-05-01T23:30:00Z",
-        "finishedAt": "2024-05-01T23:35:00Z",
-    }
-    assert store.get_latest("dx.example.com", "sub-1") == {**pointer, "lastGood": pointer}
-
-
-def test_a_newer_check_moves_the_latest_pointer(store: ReportStore) -> None:
-    store.put_latest("p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary())
-    in_sync = drift_summary(status=CheckStatus.IN_SYNC, counts={}, total=0, execution="two")
-    store.put_latest("p", "s", "reports/p/s/2024/05/02/two/summary.json", in_sync)
-    latest = store.get_latest("p", "s")
-    assert latest is not None
-    assert (latest["status"], latest["execution"], latest["total"]) == ("IN_SYNC", "two", 0)
-
-
 def test_a_failing_s3_raises_report_storage_error_listing_what_is_already_stored(
     s3: Any, store: ReportStore, tmp_path: Path
 ) -> None:
-    stored = store.upload_report_files(PREFIX, report_files(tmp_path))
+    stored = upload_report_files(store, PREFIX, report_files(tmp_path))
     for key in stored.values():  # the bucket goes away between two steps
         s3.delete_object(Bucket=BUCKET, Key=key)
     s3.delete_bucket(Bucket=BUCKET)
@@ -197,13 +58,13 @@ def test_a_failing_s3_raises_report_storage_error_listing_what_is_already_stored
 def test_an_upload_to_a_missing_bucket_says_nothing_was_stored(s3: Any, tmp_path: Path) -> None:
     store = ReportStore(s3, "no-such-bucket")
     with pytest.raises(ReportStorageError, match=r"records\.jsonl\.gz failed .*NoSuchBucket.*: nothing$"):
-        store.upload_report_files(PREFIX, report_files(tmp_path))
+        upload_report_files(store, PREFIX, report_files(tmp_path))
 
 
 def test_stored_keys_of_other_checks_are_not_listed(s3: Any, store: ReportStore, tmp_path: Path) -> None:
     other = "reports/dx.example.com/sub-2/2024/05/01/exec-1/"
-    store.upload_report_files(other, report_files(tmp_path / "a"))
-    store.upload_report_files(PREFIX, report_files(tmp_path / "b"))
+    upload_report_files(store, other, report_files(tmp_path / "a"))
+    upload_report_files(store, PREFIX, report_files(tmp_path / "b"))
     broken = ReportStore(s3, "no-such-bucket")
     broken._recent.extend(store._recent)  # as if the same store had stored them
     with pytest.raises(ReportStorageError) as caught:
@@ -222,50 +83,6 @@ def test_an_object_that_is_not_a_summary_is_a_storage_error(s3: Any, store: Repo
         store.get_summary("x.json")
 
 
-def test_reading_latest_from_a_missing_bucket_is_a_storage_error(s3: Any) -> None:
-    with pytest.raises(ReportStorageError, match=r"reading .*NoSuchBucket"):
-        ReportStore(s3, "no-such-bucket").get_latest("p", "s")
-
-
-def test_the_newest_summaries_are_found_walking_back_through_months_and_years(
-    s3: Any, store: ReportStore
-) -> None:
-    stored = []
-    for day, execution in [
-        ("2023/12/31", "a"),
-        ("2024/01/02", "b"),
-        ("2024/02/10", "c"),
-        ("2024/02/10", "d"),
-    ]:
-        key = f"reports/p/s/{day}/{execution}/summary.json"
-        s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}")
-        s3.put_object(Bucket=BUCKET, Key=key.replace("summary.json", "report.csv"), Body=b"")
-        stored.append(key)
-    s3.put_object(Bucket=BUCKET, Key="reports/p/s/latest.json", Body=b"{}")
-    s3.put_object(Bucket=BUCKET, Key="reports/p/other/2024/03/01/x/summary.json", Body=b"{}")
-
-    assert store.newest_summary_keys("p", "s", 3) == [stored[3], stored[2], stored[1]]
-    assert store.newest_summary_keys("p", "s", 10) == stored[::-1]
-    assert store.newest_summary_keys("p", "nobody", 10) == []
-
-
-def test_an_errored_check_moves_latest_but_keeps_the_last_good_pointer(store: ReportStore) -> None:
-    good_key = "reports/p/s/2024/05/01/one/summary.json"
-    store.put_latest("p", "s", good_key, drift_summary())
-    good = store.get_latest("p", "s")
-    assert good is not None and good["lastGood"]["summaryKey"] == good_key
-    errored = drift_summary(
-        status=CheckStatus.ERRORED, counts={}, total=0, execution="two", error={"type": "X", "message": "m"}
-    )
-
-    store.put_latest("p", "s", "reports/p/s/2024/05/02/two/summary.json", errored, last_good=good["lastGood"])
-
-    latest = store.get_latest("p", "s")
-    assert latest is not None
-    assert (latest["status"], latest["execution"]) == ("ERRORED", "two")
-    assert latest["lastGood"] == good["lastGood"]
-
-
 def test_download_streams_an_object_to_a_file_and_says_when_there_is_none(
     store: ReportStore, tmp_path: Path
 ) -> None:
@@ -275,60 +92,6 @@ def test_download_streams_an_object_to_a_file_and_says_when_there_is_none(
     assert (tmp_path / "got.bin").read_bytes() == b"\x00\x01" * 1000
     assert not store.download("reports/x/missing.bin", tmp_path / "missing.bin")
     assert not (tmp_path / "missing.bin").exists()
-
-
-def test_a_check_that_started_earlier_but_finished_later_does_not_move_the_pointer_back(
-    store: ReportStore,
-) -> None:
-    newer = drift_summary(execution="newer", started_at=STARTED + timedelta(hours=1))
-    store.put_latest("p", "s", "reports/p/s/2024/05/02/newer/summary.json", newer)
-    older = drift_summary(execution="older", finished_at=STARTED + timedelta(hours=2))
-
-    store.put_latest("p", "s", "reports/p/s/2024/05/01/older/summary.json", older)
-
-    latest = store.get_latest("p", "s")
-    assert latest is not None and latest["execution"] == "newer"
-
-
-def test_a_verifying_check_of_the_same_execution_moves_the_pointer_forward(store: ReportStore) -> None:
-    store.put_latest("p", "s", "reports/p/s/2024/05/01/exec-1/summary.json", drift_summary())
-    verify = drift_summary(
-        execution="exec-1-verify",
-        status=CheckStatus.IN_SYNC,
-        counts={},
-        total=0,
-        finished_at=STARTED + timedelta(minutes=20),
-    )
-
-    store.put_latest("p", "s", "reports/p/s/2024/05/01/exec-1-verify/summary.json", verify)
-
-    latest = store.get_latest("p", "s")
-    assert latest is not None and (latest["execution"], latest["status"]) == ("exec-1-verify", "IN_SYNC")
-
-
-def test_the_pointer_is_written_conditionally_and_a_lost_race_is_retried(
-    s3: Any, store: ReportStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store.put_latest("p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary(execution="one"))
-    conditions: list[dict[str, Any]] = []
-    real_put = s3.put_object
-
-    def racing_put(**kwargs: Any) -> Any:
-        if kwargs["Key"].endswith("latest.json"):
-            conditions.append({k: v for k, v in kwargs.items() if k.startswith("If")})
-            if len(conditions) == 1:  # another execution writes between our read and our write
-                real_put(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"{}")
-        return real_put(**kwargs)
-
-    monkeypatch.setattr(s3, "put_object", racing_put)
-    later = drift_summary(execution="two", started_at=STARTED + timedelta(days=1))
-
-    store.put_latest("p", "s", "reports/p/s/2024/05/02/two/summary.json", later)
-
-    assert len(conditions) == 2 and all("IfMatch" in c for c in conditions)
-    assert conditions[0]["IfMatch"] != conditions[1]["IfMatch"]
-    latest = store.get_latest("p", "s")
-    assert latest is not None and latest["execution"] == "two"
 
 
 # -- a missing object read without s3:ListBucket: S3 answers 403, never to be taken for "absent" -----------

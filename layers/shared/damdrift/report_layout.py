@@ -8,8 +8,16 @@ Layout (one prefix per check, so runs never overwrite each other)::
                                                                   /report.html
                                                                   /record-keys.bin, diff.json,
                                                                    new.jsonl.gz, resolved.jsonl.gz
+                                                                  /_parts/, _checkpoint.json while
+                                                                   the report downloads (report.ingest)
     reports/<publisher>/<subscriber>/latest.json     -> the newest summary's key, status and total,
                                                         and lastGood: the newest usable check's
+                                                        (damdrift.latest_pointer)
+    reports/<publisher>/<subscriber>/overview.json   -> the subscriber's row of the overview
+    reports/<publisher>/overview.html                -> every subscriber's row (report.overview)
+
+Who reads and writes them: :mod:`damdrift.store` (the S3 I/O), :mod:`damdrift.report_upload` (the
+report files), :mod:`damdrift.report_history` (listing the stored checks).
 """
 
 from __future__ import annotations

@@ -1,24 +1,24 @@
-"""Where reports live in S3, and the only code that writes them there.
+"""The report bucket's object I/O, and where S3's errors become ``ReportStorageError``.
 
-The key layout is :mod:`damdrift.report_layout` (pure functions, no boto3).
+``ReportStore`` gets and puts bytes, files, JSON documents (conditionally, by version) and summaries, and
+lists keys; what those objects mean lives elsewhere, one module per concept:
 
-``records.jsonl.gz`` is stored as ``application/gzip`` *without* ``Content-Encoding: gzip``: with that
-header browsers, curl and presigned-URL downloads decompress on the fly and save plain text under a
-``.gz`` name. The object is the file, byte for byte. Encryption is the bucket's default.
+* :mod:`damdrift.report_layout`: the key layout (pure functions, no boto3);
+* :mod:`damdrift.report_upload`: a check's ``records.jsonl.gz`` and ``report.csv`` into S3, uploaded or
+  composed in S3 from the stored parts;
+* :mod:`damdrift.report_history`: which subscribers and which earlier summaries are stored;
+* :mod:`damdrift.latest_pointer`: each subscriber's ``latest.json``.
 
-A failure raises ``ReportStorageError`` saying which objects of that check are already stored: the store
-remembers the keys it wrote recently (a bounded list, since a Lambda keeps one store across invocations).
+A failed write raises ``ReportStorageError`` saying which objects of that check are already stored: the
+store remembers the keys it wrote recently (a bounded list, since a Lambda keeps one store across
+invocations). Encryption is the bucket's default.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
@@ -29,22 +29,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
-from damdrift.report.summary import CheckStatus, Summary
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
-from damdrift.report_layout import (
-    LATEST_FILENAME,
-    ROOT,
-    SUMMARY_FILENAME,
-    key_segment,
-    prefix_for,
-    subscriber_prefix,
-)
+from damdrift.report.summary import Summary
+from damdrift.report_layout import SUMMARY_FILENAME
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-RECORDS_CONTENT_TYPE = "application/gzip"
-CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
 
 _MIB = 1024 * 1024
@@ -55,7 +45,8 @@ DEFAULT_TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=64 * _MIB, multipart_chunksize=8 * _MIB, max_concurrency=4, use_threads=True
 )
 
-_STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error, OSError)
+#: What S3 calls raise: a write or read failing with one of these becomes a ``ReportStorageError``.
+STORAGE_ERRORS = (BotoCoreError, ClientError, Boto3Error, OSError)
 _RECENT_KEYS = 64
 _MISSING = frozenset({"NoSuchKey", "404"})
 _DENIED = frozenset({"AccessDenied", "403"})
@@ -72,83 +63,23 @@ class ReportStore:
         self._transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG
         self._recent: deque[str] = deque(maxlen=_RECENT_KEYS)
 
-    @staticmethod
-    def subscriber_prefix(publisher: str, subscriber_id: str) -> str:
-        """``reports/<publisher>/<subscriber>/`` (:func:`damdrift.report_layout.subscriber_prefix`)."""
-        return subscriber_prefix(publisher, subscriber_id)
+    @property
+    def client(self) -> S3Client:
+        """The S3 client, for a write this class has no method for (run it through :meth:`storing`)."""
+        return self._s3
 
-    @staticmethod
-    def prefix_for(publisher: str, subscriber_id: str, started_at: datetime, execution: str) -> str:
-        """One check's folder (:func:`damdrift.report_layout.prefix_for`)."""
-        return prefix_for(publisher, subscriber_id, started_at, execution)
-
-    def upload_report_files(
-        self, prefix: str, files: ReportFiles, *, check_prefix: str | None = None
-    ) -> dict[str, str]:
-        """Upload both report files under ``prefix``; returns ``{"records": key, "csv": key}``.
-
-        ``check_prefix`` (default ``prefix``): the check whose stored keys a failure lists.
-        """
-        uploads = (
-            ("records", files.records_path, RECORDS_FILENAME, RECORDS_CONTENT_TYPE),
-            ("csv", files.csv_path, CSV_FILENAME, CSV_CONTENT_TYPE),
-        )
-        return {
-            name: self.put_file(prefix + filename, path, content_type, check_prefix=check_prefix or prefix)
-            for name, path, filename, content_type in uploads
-        }
-
-    def compose(
-        self, key: str, copies: list[str], last: Path | None, content_type: str, *, check_prefix: str
-    ) -> str:
-        """Store at ``key`` the objects ``copies`` one after another, then the local file ``last``.
-
-        S3 joins them itself (multipart ``UploadPartCopy``): nothing is downloaded or uploaded again.
-        Every part but the last must be at least 5 MiB (S3 refuses the upload otherwise). A failure
-        aborts the upload, so no orphaned parts are left behind; returns the key.
-        """
-
-        def run() -> None:
-            upload = self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
-            upload_id = upload["UploadId"]
-            try:
-                with ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-compose") as pool:
-                    copied = pool.map(
-                        lambda numbered: self._s3.upload_part_copy(
-                            Bucket=self.bucket,
-                            Key=key,
-                            UploadId=upload_id,
-                            PartNumber=numbered[0],
-                            CopySource={"Bucket": self.bucket, "Key": numbered[1]},
-                        )["CopyPartResult"]["ETag"],
-                        enumerate(copies, 1),
-                    )
-                    etags = list(copied)
-                if last is not None:
-                    with open(last, "rb") as body:
-                        answer = self._s3.upload_part(
-                            Bucket=self.bucket,
-                            Key=key,
-                            UploadId=upload_id,
-                            PartNumber=len(etags) + 1,
-                            Body=body,
-                        )
-                    etags.append(answer["ETag"])
-                self._s3.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={
-                        "Parts": [{"PartNumber": n, "ETag": tag} for n, tag in enumerate(etags, 1)]
-                    },
-                )
-            except BaseException:
-                with contextlib.suppress(*_STORAGE_ERRORS):
-                    self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-                raise
-
-        self._storing(key, run, check_prefix=check_prefix)
-        return key
+    def storing(self, key: str, store: Callable[[], object], *, check_prefix: str) -> None:
+        """Run ``store`` (one S3 write of ``key``); on failure raise ``ReportStorageError`` saying what is
+        already stored for the check under ``check_prefix``. Every write of this store goes through here."""
+        try:
+            store()
+        except STORAGE_ERRORS as exc:
+            done = [f"s3://{self.bucket}/{k}" for k in self._recent if k.startswith(check_prefix)]
+            raise ReportStorageError(
+                f"storing s3://{self.bucket}/{key} failed ({_describe(exc)}); already stored for this check: "
+                + (", ".join(done) or "nothing")
+            ) from exc
+        self._recent.append(key)
 
     def put_summary(self, prefix: str, summary: Summary) -> str:
         """Store ``summary`` as ``<prefix>summary.json``; returns the key."""
@@ -169,54 +100,7 @@ class ReportStore:
                 f"{exc.errors()[0]['msg']}"
             ) from exc
 
-    def put_latest(
-        self,
-        publisher: str,
-        subscriber_id: str,
-        summary_key: str,
-        summary: Summary,
-        *,
-        last_good: dict[str, Any] | None = None,
-    ) -> str:
-        """Point ``reports/<publisher>/<subscriber>/latest.json`` at ``summary_key``; returns its key.
-
-        ``lastGood`` points at the newest *usable* check (not ERRORED: a complete report), the one the
-        next run compares itself with: this check if it is usable, else ``last_good`` carried over.
-
-        The pointer only moves forward: two executions finishing out of order must not leave it on the
-        older one. It is replaced with a conditional write (``If-Match`` the version read, or
-        ``If-None-Match`` when there is none) unless it already holds a check that started later.
-        """
-        key = self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
-        pointer = {
-            "summaryKey": summary_key,
-            **summary.model_dump(
-                by_alias=True,
-                mode="json",
-                include={"status", "total", "execution", "started_at", "finished_at"},
-            ),
-        }
-        good = dict(pointer) if summary.status is not CheckStatus.ERRORED else last_good
-        check_prefix = summary_key.rpartition("/")[0] + "/"
-        for _ in range(_LATEST_ATTEMPTS):
-            current, etag = self.get_document_version(key)
-            if current is not None and _started_later(current, pointer):
-                return key  # a check that started after this one is already recorded
-            document = {**pointer, "lastGood": good}
-            if self.put_document(key, document, check_prefix=check_prefix, replacing=etag, only_new=not etag):
-                return key
-        raise ReportStorageError(f"s3://{self.bucket}/{key} kept changing while being updated; not moved")
-
-    def subscriber_prefixes(self, publisher: str) -> list[str]:
-        """``reports/<publisher>/<subscriber>/`` of every subscriber with stored checks (one listing)."""
-        root = f"{ROOT}/{key_segment('publisher', publisher)}/"
-        return self._child_prefixes(root, r"[A-Za-z0-9._:-]{1,200}")
-
-    def get_latest(self, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
-        """The subscriber's ``latest.json``, or None before its first stored check."""
-        return self.get_document(self.subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
-
-    # -- the fetch step's checkpoint and report parts (damdrift.report.ingest) -----------------------
+    # -- JSON documents (checkpoints, pointers, approvals, overview rows) ------------------------------------
 
     def put_document(
         self,
@@ -262,10 +146,6 @@ class ReportStore:
             document = None
         return (document if isinstance(document, dict) else {}), etag or None
 
-    def keys_under(self, prefix: str) -> list[str]:
-        """Every key under ``prefix``."""
-        return [str(item["Key"]) for item in self._list(prefix)]
-
     def get_document(self, key: str) -> dict[str, Any] | None:
         """The JSON object at ``key``, or None when there is no such key."""
         body = self._get(key)
@@ -279,37 +159,7 @@ class ReportStore:
             raise ReportStorageError(f"s3://{self.bucket}/{key} is not a JSON object")
         return document
 
-    def append_object(self, key: str, target: BinaryIO) -> int:
-        """Stream the object at ``key`` onto the end of ``target``; returns the number of bytes."""
-        try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
-            copied = 0
-            while chunk := body.read(_MIB):
-                target.write(chunk)
-                copied += len(chunk)
-        except _STORAGE_ERRORS as exc:
-            raise self._read_error(key, exc) from exc
-        return copied
-
-    def delete_objects(self, keys: list[str]) -> None:
-        """Delete ``keys`` (at most 1000); a key that is already gone is not an error."""
-        if not keys:
-            return
-        try:
-            answer = self._s3.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
-            )
-        except _STORAGE_ERRORS as exc:
-            raise ReportStorageError(f"deleting {len(keys)} objects failed ({_describe(exc)})") from exc
-        failed = answer.get("Errors", [])
-        if failed:
-            first = failed[0]
-            raise ReportStorageError(
-                f"deleting {len(failed)} of {len(keys)} objects failed, first s3://{self.bucket}/"
-                f"{first.get('Key')}: {first.get('Code')}"
-            )
-
-    # -- history and the diff's inputs (damdrift.report.insight) ---------------------------------------------
+    # -- bytes, files and streams ----------------------------------------------------------------------------
 
     def put_file(self, key: str, path: Path, content_type: str, *, check_prefix: str) -> str:
         """Upload a local file (multipart when large); returns the key."""
@@ -321,13 +171,13 @@ class ReportStore:
             ExtraArgs={"ContentType": content_type},
             Config=self._transfer_config,
         )
-        self._storing(key, upload, check_prefix=check_prefix)
+        self.storing(key, upload, check_prefix=check_prefix)
         return key
 
     def put_bytes(self, key: str, body: bytes, content_type: str, *, check_prefix: str) -> str:
         """Store ``body`` at ``key``; returns the key."""
         put = partial(self._s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
-        self._storing(key, put, check_prefix=check_prefix)
+        self.storing(key, put, check_prefix=check_prefix)
         return key
 
     def get_bytes(self, key: str) -> bytes | None:
@@ -347,63 +197,73 @@ class ReportStore:
             raise
         return True
 
+    def append_object(self, key: str, target: BinaryIO) -> int:
+        """Stream the object at ``key`` onto the end of ``target``; returns the number of bytes."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            copied = 0
+            while chunk := body.read(_MIB):
+                target.write(chunk)
+                copied += len(chunk)
+        except STORAGE_ERRORS as exc:
+            raise self._read_error(key, exc) from exc
+        return copied
+
     def open_object(self, key: str) -> IO[bytes]:
         """The object as a stream (nothing is buffered): read it, then close it."""
         try:
             body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except _STORAGE_ERRORS as exc:
+        except STORAGE_ERRORS as exc:
             raise self._read_error(key, exc) from exc
         return cast(IO[bytes], body)
 
-    def newest_summary_keys(self, publisher: str, subscriber_id: str, limit: int) -> list[str]:
-        """The keys of the subscriber's newest ``limit`` summaries, newest first.
+    # -- listing and deleting --------------------------------------------------------------------------------
 
-        Listing every check of a subscriber gets slower with each run, so this walks the dated key
-        layout backwards: years, then months (newest first, by ``/``-delimited listings), listing only
-        the months it needs; a month of daily checks is one page. Within a month, summaries are ordered
-        by day, then by when they were stored.
-        """
-        if limit <= 0:
-            return []
-        root = self.subscriber_prefix(publisher, subscriber_id)
-        found: list[str] = []
-        for year in self._child_prefixes(root, r"\d{4}"):
-            for month in self._child_prefixes(year, r"\d{2}"):
-                summaries = [
-                    (item["Key"].split("/")[-3], item["LastModified"], item["Key"])
-                    for item in self._list(month)
-                    if item["Key"].endswith("/" + SUMMARY_FILENAME)
-                    and item["Key"].count("/") == month.count("/") + 2
-                ]
-                summaries.sort(reverse=True)
-                found.extend(key for _day, _modified, key in summaries)
-                if len(found) >= limit:
-                    return found[:limit]
-        return found
+    def keys_under(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``."""
+        return [str(item["Key"]) for item in self.list_objects(prefix)]
 
-    def _child_prefixes(self, prefix: str, name: str) -> list[str]:
-        """The ``prefix<name>/`` "folders" under ``prefix`` whose name matches ``name``, newest first."""
-        pattern = re.compile(re.escape(prefix) + name + "/")
+    def list_objects(self, prefix: str) -> list[dict[str, Any]]:
+        """Every object under ``prefix``, as S3 lists it (``Key``, ``LastModified``, ``Size``, …)."""
+        items: list[dict[str, Any]] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                items.extend(dict(item) for item in page.get("Contents", []))
+        except STORAGE_ERRORS as exc:
+            raise self._read_error(prefix, exc) from exc
+        return items
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """The ``prefix<name>/`` "folders" directly under ``prefix`` (a ``/``-delimited listing)."""
         folders: list[str] = []
         try:
             for page in self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix, Delimiter="/"
             ):
-                folders.extend(
-                    p["Prefix"] for p in page.get("CommonPrefixes", []) if pattern.fullmatch(p["Prefix"])
-                )
-        except _STORAGE_ERRORS as exc:
+                folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+        except STORAGE_ERRORS as exc:
             raise self._read_error(prefix, exc) from exc
-        return sorted(folders, reverse=True)
+        return folders
 
-    def _list(self, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def delete_objects(self, keys: list[str]) -> None:
+        """Delete ``keys`` (at most 1000); a key that is already gone is not an error."""
+        if not keys:
+            return
         try:
-            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                items.extend(dict(item) for item in page.get("Contents", []))
-        except _STORAGE_ERRORS as exc:
-            raise self._read_error(prefix, exc) from exc
-        return items
+            answer = self._s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+        except STORAGE_ERRORS as exc:
+            raise ReportStorageError(f"deleting {len(keys)} objects failed ({_describe(exc)})") from exc
+        failed = answer.get("Errors", [])
+        if failed:
+            first = failed[0]
+            raise ReportStorageError(
+                f"deleting {len(failed)} of {len(keys)} objects failed, first s3://{self.bucket}/"
+                f"{first.get('Key')}: {first.get('Code')}"
+            )
+
+    # -- the S3 calls behind the methods above, and their errors ---------------------------------------------
 
     def _put_json(
         self,
@@ -426,19 +286,7 @@ class ReportStore:
             ContentType=JSON_CONTENT_TYPE,
             **(condition or {}),
         )
-        self._storing(key, put, check_prefix=check_prefix)
-
-    def _storing(self, key: str, store: Callable[[], object], *, check_prefix: str) -> None:
-        """Run ``store``; on failure say what is already stored for the check under ``check_prefix``."""
-        try:
-            store()
-        except _STORAGE_ERRORS as exc:
-            done = [f"s3://{self.bucket}/{k}" for k in self._recent if k.startswith(check_prefix)]
-            raise ReportStorageError(
-                f"storing s3://{self.bucket}/{key} failed ({_describe(exc)}); already stored for this check: "
-                + (", ".join(done) or "nothing")
-            ) from exc
-        self._recent.append(key)
+        self.storing(key, put, check_prefix=check_prefix)
 
     def _get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""
@@ -454,7 +302,7 @@ class ReportStore:
             if _code(exc) in _MISSING:
                 return None
             raise self._read_error(key, exc) from exc
-        except _STORAGE_ERRORS as exc:
+        except STORAGE_ERRORS as exc:
             raise self._read_error(key, exc) from exc
 
     def _read_error(self, key: str, exc: Exception) -> ReportStorageError:
@@ -480,33 +328,9 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-_LATEST_ATTEMPTS = 5
 #: S3's answers when another writer changed the object between our read and our conditional write.
 _LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _started_later(current: dict[str, Any], pointer: dict[str, Any]) -> bool:
-    """Whether ``current`` (latest.json) records a check that started after ``pointer``'s.
-
-    A verifying check (``<execution>-verify``) shares its execution's start and finishes later, so it
-    moves the pointer; a pointer written before ``startedAt`` existed counts as older.
-    """
-
-    def moment(document: dict[str, Any], field: str) -> datetime | None:
-        value = document.get(field)
-        try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-        except ValueError:
-            return None
-
-    current_start, ours = moment(current, "startedAt"), moment(pointer, "startedAt")
-    if current_start is None or ours is None:
-        return False
-    if current_start != ours:
-        return current_start > ours
-    current_end, our_end = moment(current, "finishedAt"), moment(pointer, "finishedAt")
-    return current_end is not None and our_end is not None and current_end > our_end

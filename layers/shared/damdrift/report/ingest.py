@@ -39,7 +39,8 @@ from damdrift.errors import DxError, ReportStorageError, UnexpectedResponse
 from damdrift.model_base import WireModel
 from damdrift.observability import logger
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, RecordObserver, ReportFiles, ReportWriter
-from damdrift.store import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, ReportStore
+from damdrift.report_upload import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, compose, upload_report_files
+from damdrift.store import ReportStore
 
 CHECKPOINT_FILENAME = "_checkpoint.json"
 PARTS_DIRNAME = "_parts"
@@ -133,14 +134,14 @@ def store_report(store: ReportStore, prefix: str, download: Download) -> dict[st
         or len(parts) >= MAX_PARTS
         or any(min(part) < MIN_PART_BYTES for part in inner)
     ):
-        return store.upload_report_files(prefix, download.files)
+        return upload_report_files(store, prefix, download.files)
     keys: dict[str, str] = {}
     for name, filename, content_type, local in (
         ("records", RECORDS_FILENAME, RECORDS_CONTENT_TYPE, tail.records_path if tail else None),
         ("csv", CSV_FILENAME, CSV_CONTENT_TYPE, tail.csv_path if tail else None),
     ):
         copies = [part.prefix + filename for part in parts]
-        keys[name] = store.compose(prefix + filename, copies, local, content_type, check_prefix=prefix)
+        keys[name] = compose(store, prefix + filename, copies, local, content_type, check_prefix=prefix)
     return keys
 
 
@@ -279,7 +280,7 @@ def store_part(
     first_record = checkpoint.first_record or (dict(first[0]) if first else None)
     updated = Checkpoint(parts=[*checkpoint.parts, part], first_record=first_record)
     try:
-        store.upload_report_files(part.prefix, files, check_prefix=prefix)
+        upload_report_files(store, part.prefix, files, check_prefix=prefix)
         store.put_document(checkpoint_key(prefix), updated.to_wire(), check_prefix=prefix)
     except ReportStorageError as exc:
         raise ReportStorageError(f"{exc.message}; {checkpoint.describe(store.bucket, prefix)}") from exc

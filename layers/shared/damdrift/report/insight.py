@@ -25,6 +25,7 @@ from typing import IO, Any, Literal
 from urllib.parse import quote, urlencode
 
 from damdrift.errors import ConfigurationError, ReportStorageError
+from damdrift.latest_pointer import get_latest
 from damdrift.observability import logger
 from damdrift.report.diff import (
     DIFF_FILENAME,
@@ -53,9 +54,11 @@ from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
+from damdrift.report_history import newest_summary_keys
 from damdrift.report_layout import SUMMARY_FILENAME
+from damdrift.report_upload import RECORDS_CONTENT_TYPE
 from damdrift.settings import Settings
-from damdrift.store import RECORDS_CONTENT_TYPE, ReportStore
+from damdrift.store import ReportStore
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key, viewer_url
 
@@ -136,12 +139,12 @@ def load_history(
     """``latest.json`` and the newest summaries; a read that fails leaves that part empty (logged)."""
     history = History()
     try:
-        history.latest = store.get_latest(publisher, subscriber_id)
+        history.latest = get_latest(store, publisher, subscriber_id)
     except ReportStorageError as exc:
         logger.warning("latest.json could not be read", extra={"error": exc.message})
     if settings.report_trend_runs:
         try:
-            keys = store.newest_summary_keys(publisher, subscriber_id, settings.report_trend_runs + 1)
+            keys = newest_summary_keys(store, publisher, subscriber_id, settings.report_trend_runs + 1)
         except ReportStorageError as exc:
             logger.warning("earlier summaries could not be listed", extra={"error": exc.message})
             keys = []

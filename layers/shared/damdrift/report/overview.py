@@ -37,6 +37,8 @@ from damdrift.report.html import (
     _when,
 )
 from damdrift.report.summary import AgeOf, CheckStatus, Summary
+from damdrift.report_history import subscriber_prefixes
+from damdrift.report_layout import subscriber_prefix
 
 if TYPE_CHECKING:
     from damdrift.store import ReportStore
@@ -109,7 +111,7 @@ def publish_overview(store: ReportStore, row: OverviewRow, publisher: str, now: 
     """Stores ``row`` (unless a later check's is there), renders and stores the publisher's overview;
     returns its key. The overview is an extra: a failure is logged and None returned, never raised."""
     try:
-        folder = store.subscriber_prefix(publisher, row.subscriber_id)
+        folder = subscriber_prefix(publisher, row.subscriber_id)
         current = _read_row(store, folder + ROW_FILENAME)
         if current is None or not _later(current, row):
             store.put_document(
@@ -117,7 +119,7 @@ def publish_overview(store: ReportStore, row: OverviewRow, publisher: str, now: 
             )
         rows = [
             found
-            for prefix in store.subscriber_prefixes(publisher)
+            for prefix in subscriber_prefixes(store, publisher)
             if (found := _read_row(store, prefix + ROW_FILENAME)) is not None
         ]
         key = folder.rsplit("/", 2)[0] + "/" + OVERVIEW_FILENAME

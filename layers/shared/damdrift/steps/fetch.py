@@ -23,6 +23,7 @@ from damdrift.dx.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
+from damdrift.latest_pointer import put_latest
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
@@ -45,7 +46,8 @@ from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
-from damdrift.report_layout import SUMMARY_FILENAME
+from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
+from damdrift.report_upload import upload_report_files
 from damdrift.settings import Settings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
@@ -64,7 +66,7 @@ def fetch_with(
     workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
+    prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
     history = load_history(store, settings, check.publisher_id, subscriber_id, task.report_run)
     tracker = RecordTracker(rules.matcher, spill_dir=workdir / "keys")
@@ -133,7 +135,7 @@ def record_errored(
     check, subscriber_id = task.check, task.subscriber.subscriber_id
     message, diagnosis = split_diagnosis(task.error.message())
     error = ErrorInfo(type=task.error.Error, message=message, diagnosis=diagnosis)
-    prefix = store.prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
+    prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     salvaged: Download | None = None
     stored: dict[str, str] = {}
     if task.poll is not None and task.poll.phase is PollPhase.COMPLETED:  # the download had begun
@@ -142,7 +144,7 @@ def record_errored(
         try:
             salvaged = salvage(store, prefix, workdir)
             if salvaged is not None:
-                stored = store.upload_report_files(prefix, salvaged.files)
+                stored = upload_report_files(store, prefix, salvaged.files)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     if salvaged is None:
@@ -240,8 +242,8 @@ def _finish(
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
     summary_key = store.put_summary(prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
-    store.put_latest(
-        summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
+    put_latest(
+        store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
     )
     # Then the publisher's overview (an extra: a failure is logged, never raised).
     row = OverviewRow.of(summary, history.trend(summary, TREND_POINTS), html_key)

@@ -1,0 +1,36 @@
+"""One check's summary and report files, as the tests of the report bucket's modules store them."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from damdrift.report.summary import CheckStatus, Summary
+from damdrift.report.writer import ReportFiles, ReportWriter
+
+STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
+
+
+def report_files(tmp_path: Path, n: int = 3) -> ReportFiles:
+    with ReportWriter(tmp_path) as writer:
+        writer.add_many(
+            {"id": str(i), "subscriberId": "sub-1", "recordType": "COLLECTION", "recordAction": "CREATE"}
+            for i in range(n)
+        )
+    return writer.result
+
+
+def drift_summary(**overrides: Any) -> Summary:
+    fields: dict[str, Any] = {
+        "publisher": "dx.example.com",
+        "subscriber_id": "sub-1",
+        "status": CheckStatus.DRIFT,
+        "counts": {"COLLECTION": {"CREATE": 3}},
+        "total": 3,
+        "execution": "exec-1",
+        "started_at": STARTED,
+        "finished_at": STARTED + timedelta(minutes=5),
+        "report_prefix": PREFIX,
+    }
+    fields.update(overrides)
+    return Summary(**fields)

@@ -1,0 +1,130 @@
+"""latest.json (latest_pointer): it only moves forward, keeps the last good check, and is written
+conditionally."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from damdrift.errors import ReportStorageError
+from damdrift.latest_pointer import get_latest, put_latest
+from damdrift.report.summary import CheckStatus
+from damdrift.store import ReportStore
+from tests.aws import REPORT_BUCKET, s3_with_report_bucket
+from tests.report_samples import PREFIX, STARTED, drift_summary
+
+BUCKET = REPORT_BUCKET
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    yield from s3_with_report_bucket(monkeypatch)
+
+
+@pytest.fixture
+def store(s3: Any) -> ReportStore:
+    return ReportStore(s3, BUCKET)
+
+
+def test_latest_pointer_round_trip(store: ReportStore) -> None:
+    assert get_latest(store, "dx.example.com", "sub-1") is None
+    summary = drift_summary()
+    key = put_latest(store, "dx.example.com", "sub-1", PREFIX + "summary.json", summary)
+    assert key == "reports/dx.example.com/sub-1/latest.json"
+    pointer = {
+        "summaryKey": PREFIX + "summary.json",
+        "status": "DRIFT",
+        "total": 3,
+        "execution": "exec-1",
+        "startedAt": "2024-05-01T23:30:00Z",
+        "finishedAt": "2024-05-01T23:35:00Z",
+    }
+    assert get_latest(store, "dx.example.com", "sub-1") == {**pointer, "lastGood": pointer}
+
+
+def test_a_newer_check_moves_the_latest_pointer(store: ReportStore) -> None:
+    put_latest(store, "p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary())
+    in_sync = drift_summary(status=CheckStatus.IN_SYNC, counts={}, total=0, execution="two")
+    put_latest(store, "p", "s", "reports/p/s/2024/05/02/two/summary.json", in_sync)
+    latest = get_latest(store, "p", "s")
+    assert latest is not None
+    assert (latest["status"], latest["execution"], latest["total"]) == ("IN_SYNC", "two", 0)
+
+
+def test_reading_latest_from_a_missing_bucket_is_a_storage_error(s3: Any) -> None:
+    with pytest.raises(ReportStorageError, match=r"reading .*NoSuchBucket"):
+        get_latest(ReportStore(s3, "no-such-bucket"), "p", "s")
+
+
+def test_an_errored_check_moves_latest_but_keeps_the_last_good_pointer(store: ReportStore) -> None:
+    good_key = "reports/p/s/2024/05/01/one/summary.json"
+    put_latest(store, "p", "s", good_key, drift_summary())
+    good = get_latest(store, "p", "s")
+    assert good is not None and good["lastGood"]["summaryKey"] == good_key
+    errored = drift_summary(
+        status=CheckStatus.ERRORED, counts={}, total=0, execution="two", error={"type": "X", "message": "m"}
+    )
+
+    put_latest(
+        store, "p", "s", "reports/p/s/2024/05/02/two/summary.json", errored, last_good=good["lastGood"]
+    )
+
+    latest = get_latest(store, "p", "s")
+    assert latest is not None
+    assert (latest["status"], latest["execution"]) == ("ERRORED", "two")
+    assert latest["lastGood"] == good["lastGood"]
+
+
+def test_a_check_that_started_earlier_but_finished_later_does_not_move_the_pointer_back(
+    store: ReportStore,
+) -> None:
+    newer = drift_summary(execution="newer", started_at=STARTED + timedelta(hours=1))
+    put_latest(store, "p", "s", "reports/p/s/2024/05/02/newer/summary.json", newer)
+    older = drift_summary(execution="older", finished_at=STARTED + timedelta(hours=2))
+
+    put_latest(store, "p", "s", "reports/p/s/2024/05/01/older/summary.json", older)
+
+    latest = get_latest(store, "p", "s")
+    assert latest is not None and latest["execution"] == "newer"
+
+
+def test_a_verifying_check_of_the_same_execution_moves_the_pointer_forward(store: ReportStore) -> None:
+    put_latest(store, "p", "s", "reports/p/s/2024/05/01/exec-1/summary.json", drift_summary())
+    verify = drift_summary(
+        execution="exec-1-verify",
+        status=CheckStatus.IN_SYNC,
+        counts={},
+        total=0,
+        finished_at=STARTED + timedelta(minutes=20),
+    )
+
+    put_latest(store, "p", "s", "reports/p/s/2024/05/01/exec-1-verify/summary.json", verify)
+
+    latest = get_latest(store, "p", "s")
+    assert latest is not None and (latest["execution"], latest["status"]) == ("exec-1-verify", "IN_SYNC")
+
+
+def test_the_pointer_is_written_conditionally_and_a_lost_race_is_retried(
+    s3: Any, store: ReportStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_latest(store, "p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary(execution="one"))
+    conditions: list[dict[str, Any]] = []
+    real_put = s3.put_object
+
+    def racing_put(**kwargs: Any) -> Any:
+        if kwargs["Key"].endswith("latest.json"):
+            conditions.append({k: v for k, v in kwargs.items() if k.startswith("If")})
+            if len(conditions) == 1:  # another execution writes between our read and our write
+                real_put(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"{}")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", racing_put)
+    later = drift_summary(execution="two", started_at=STARTED + timedelta(days=1))
+
+    put_latest(store, "p", "s", "reports/p/s/2024/05/02/two/summary.json", later)
+
+    assert len(conditions) == 2 and all("IfMatch" in c for c in conditions)
+    assert conditions[0]["IfMatch"] != conditions[1]["IfMatch"]
+    latest = get_latest(store, "p", "s")
+    assert latest is not None and latest["execution"] == "two"
