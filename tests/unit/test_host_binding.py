@@ -10,7 +10,7 @@ import pytest
 
 from damdrift.dx.check_clients import dx_client, subscriber_dam_client
 from damdrift.errors import InvalidInput
-from damdrift.settings import Settings
+from damdrift.settings import AuthenticateSettings, RemediateSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.authenticate import AuthenticateRequest, plan_check
 
@@ -24,7 +24,7 @@ STACK = {
 
 
 def plan(execution_input: dict[str, Any], **env: str) -> None:
-    settings = Settings.from_env({**STACK, **env})
+    settings = AuthenticateSettings.from_env({**STACK, **env})
     plan_check(AuthenticateRequest(input=execution_input, execution="exec-1"), settings, NOW)
 
 
@@ -73,7 +73,7 @@ def test_every_later_step_refuses_a_subscriber_dam_the_stack_is_not_for_before_r
     binding holds there, whatever the state handed to the step says."""
     event = json.loads((EVENTS / "remediate-plan.json").read_text())
     task = SubscriberTask.model_validate(event["task"])
-    settings = Settings.from_env({**STACK, "ALLOWED_DX_HOSTS": "dx.example.com"})
+    settings = RemediateSettings.from_env({**STACK, "ALLOWED_DX_HOSTS": "dx.example.com"})
 
     with pytest.raises(InvalidInput, match=r"subscriberOptions\.8c72ef60-[0-9a-f-]+\.dam\.hostname"):
         subscriber_dam_client(task, settings)

@@ -8,17 +8,17 @@ from __future__ import annotations
 from damdrift.credentials import load_credentials
 from damdrift.dx.client import DxClient
 from damdrift.dx.sessions import client_for
-from damdrift.settings import Settings
+from damdrift.settings import DxAccessSettings
 from damdrift.state import CheckContext, SubscriberTask
 
 
-def dx_client(check: CheckContext, settings: Settings) -> DxClient:
+def dx_client(check: CheckContext, settings: DxAccessSettings) -> DxClient:
     """The publisher's client; refuses a host the stack's credentials are not for (every step checks)."""
     settings.permit(check.publisher, "publisher")
     return client_for(check.publisher, load_credentials(check.credentials_secret), settings.client_tuning())
 
 
-def subscriber_dam_client(task: SubscriberTask, settings: Settings) -> DxClient | None:
+def subscriber_dam_client(task: SubscriberTask, settings: DxAccessSettings) -> DxClient | None:
     """A client for the subscriber's own DAM API (its own login), or None when the input gave none."""
     dam = task.subscriber.dam
     if dam is None:
