@@ -146,14 +146,14 @@ def child_ingest(port: int, records: int, page_size: int | None, s3_url: str) ->
     """The fetch-report step's library function, end to end, on moto S3 in another process."""
     from datetime import UTC, datetime
 
-    from damdrift.settings import Settings
+    from damdrift.settings import FetchReportSettings
     from damdrift.state import SubscriberTask
     from damdrift.steps.fetch import fetch_with
     from damdrift.store import ReportStore
 
     work = Path(tempfile.mkdtemp(prefix="dam-drift-ingest-"))
     client = _client(port, page_size)
-    settings = Settings.from_env({"REPORT_BUCKET": BUCKET, "WORK_DIR": str(work)})
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": BUCKET, "WORK_DIR": str(work)})
     s3 = s3_client(s3_url)
     store = ReportStore(s3, BUCKET)
     now = datetime.now(UTC)

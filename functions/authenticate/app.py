@@ -6,11 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
-from damdrift.settings import Settings
+from damdrift.settings import AuthenticateSettings
 from damdrift.steps.authenticate import AuthenticateRequest, authenticate
 from damdrift.validation import parse_input
 
-SETTINGS = Settings.from_env()
+SETTINGS = AuthenticateSettings.from_env()
 
 
 @logger.inject_lambda_context(clear_state=True)

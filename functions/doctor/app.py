@@ -11,12 +11,11 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from damdrift.observability import logger, metrics
-from damdrift.settings import Settings
-from damdrift.steps.doctor import DoctorRequest, DoctorSettings, run_doctor_step
+from damdrift.settings import DoctorSettings
+from damdrift.steps.doctor import DoctorRequest, run_doctor_step
 from damdrift.validation import parse_input
 
-SETTINGS = Settings.from_env()
-PUBLISHER = DoctorSettings.from_env().publisher
+SETTINGS = DoctorSettings.from_env()
 S3 = boto3.client("s3")
 SNS = boto3.client("sns")
 
@@ -25,4 +24,4 @@ SNS = boto3.client("sns")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_input(DoctorRequest, event or {}, "doctor event")
-    return run_doctor_step(request, SETTINGS, PUBLISHER, S3, SNS, datetime.now(UTC))
+    return run_doctor_step(request, SETTINGS, S3, SNS, datetime.now(UTC))

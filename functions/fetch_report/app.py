@@ -8,13 +8,13 @@ from botocore.config import Config
 
 from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
-from damdrift.settings import Settings
+from damdrift.settings import FetchReportSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.fetch import fetch_report
 from damdrift.store import ReportStore
 from damdrift.validation import parse_input
 
-SETTINGS = Settings.from_env()
+SETTINGS = FetchReportSettings.from_env()
 # SigV4 for the notice's pre-signed link to the HTML report: S3 refuses SigV2 for newer buckets.
 STORE = ReportStore(boto3.client("s3", config=Config(signature_version="s3v4")), SETTINGS.report_bucket)
 

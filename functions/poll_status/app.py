@@ -6,12 +6,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
-from damdrift.settings import Settings
+from damdrift.settings import PollSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.poll import poll_status
 from damdrift.validation import parse_input
 
-SETTINGS = Settings.from_env()
+SETTINGS = PollSettings.from_env()
 
 
 @logger.inject_lambda_context(clear_state=True)

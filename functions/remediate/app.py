@@ -10,12 +10,12 @@ from damdrift.clock import utcnow
 from damdrift.model_base import WireModel
 from damdrift.observability import bind, logger, metrics
 from damdrift.remediation.ledger import RemediationLedger
-from damdrift.settings import Settings
+from damdrift.settings import RemediateSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.remediate import plan_remediation, poll_remediation, start_remediation
 from damdrift.validation import parse_input
 
-SETTINGS = Settings.from_env()
+SETTINGS = RemediateSettings.from_env()
 
 
 @cache

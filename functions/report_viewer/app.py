@@ -9,15 +9,12 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from damdrift.errors import ConfigurationError
 from damdrift.observability import logger
-from damdrift.settings import Settings
+from damdrift.settings import ReportViewerSettings
 from damdrift.viewer.keys import link_key
 from damdrift.viewer.serve import S3Reports, respond
 
-SETTINGS = Settings.from_env()
-if not SETTINGS.report_viewer_key_secret:
-    raise ConfigurationError("invalid function environment: REPORT_VIEWER_KEY_SECRET is not set")
+SETTINGS = ReportViewerSettings.from_env()
 REPORTS = S3Reports(boto3.client("s3"), SETTINGS.report_bucket)
 
 
@@ -25,7 +22,6 @@ REPORTS = S3Reports(boto3.client("s3"), SETTINGS.report_bucket)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = LambdaFunctionUrlEvent(event)
     method, path = request.request_context.http.method, request.raw_path
-    assert SETTINGS.report_viewer_key_secret is not None
     answer = respond(method, path, link_key(SETTINGS.report_viewer_key_secret), datetime.now(UTC), REPORTS)
     # The path is the capability: only the outcome is logged, never the link.
     logger.info("report viewer", extra={"status": answer.status, "method": method})

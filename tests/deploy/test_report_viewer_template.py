@@ -1,7 +1,7 @@
 """The report viewer's resources in template.yaml: a function URL that only a signed link gets through,
 a role that reads reports and the link key and nothing else, reserved concurrency as its rate limit."""
 
-from damdrift.settings import Settings
+from damdrift.settings import FetchReportSettings
 from tests.deploy.stack_view import permissions, stack
 
 
@@ -53,7 +53,7 @@ def test_the_link_key_is_generated_encrypted_and_both_signer_and_viewer_know_it(
         viewer_env["REPORT_VIEWER_KEY_SECRET"] == fetch_env["REPORT_VIEWER_KEY_SECRET"] == "<ReportLinkKey>"
     )
     assert fetch_env["REPORT_VIEWER_FUNCTION"] == "<ReportViewerFunction>"  # its URL: asked of Lambda
-    settings = Settings.from_env({k: str(v) for k, v in fetch_env.items()})
+    settings = FetchReportSettings.from_env({k: str(v) for k, v in fetch_env.items()})
     assert settings.report_link_expiry_seconds == 7 * 24 * 3600
     assert stack(ReportLinkExpirySeconds="2592000").function("FetchReportFunction")["Environment"][
         "Variables"

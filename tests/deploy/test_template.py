@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+import damdrift.settings
 from damdrift.execution_input import CheckInput
 from damdrift.report import ingest
 from damdrift.report_layout import prefix_for, subscriber_prefix
-from damdrift.settings import Settings
+from damdrift.settings import FetchReportSettings, FunctionSettings
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,7 +200,7 @@ def test_fetch_report_reads_the_ignore_rules_where_the_settings_look_and_cannot_
     default: StackView,
 ) -> None:
     granted = permissions(default, "FetchReportRole")
-    rules = f"<ReportBucket.Arn>/{Settings.model_fields['ignore_rules_key'].default}"
+    rules = f"<ReportBucket.Arn>/{FetchReportSettings.model_fields['ignore_rules_key'].default}"
     assert ("s3:GetObject", rules) in granted
     assert {r for a, r in granted if a == "s3:PutObject"} == {"<ReportBucket.Arn>/reports/*"}
     assert "IGNORE_RULES_KEY" not in default.function("FetchReportFunction")["Environment"]["Variables"]
@@ -530,16 +531,38 @@ def test_email_subscriptions_exist_only_when_addresses_are_given(default: StackV
 # ---------------------------------------------------------------------------------------- functions
 
 
+def settings_model(view: StackView, function: str) -> type[FunctionSettings]:
+    """The settings model the function's handler validates at its cold start (``XSettings.from_env()``)."""
+    app = (ROOT / view.props(function)["CodeUri"] / "app.py").read_text()
+    names = re.findall(r"^SETTINGS = (\w+)\.from_env\(\)$", app, re.M)
+    assert len(names) == 1, f"{function}: expected one 'SETTINGS = <Model>.from_env()' in its app.py"
+    model: type[FunctionSettings] = getattr(damdrift.settings, names[0])
+    return model
+
+
+@pytest.mark.parametrize("function", [*FUNCTIONS, "ReportViewerFunction"])
+@pytest.mark.parametrize("parameters", [{}, EVERYTHING], ids=["defaults", "everything"])
+def test_every_function_gets_every_variable_its_settings_model_requires(
+    function: str, parameters: dict[str, str]
+) -> None:
+    view = stack(**parameters)
+    model = settings_model(view, function)
+    env = {k: str(v) for k, v in view.function(function)["Environment"]["Variables"].items()}
+    required = {field.alias for field in model.model_fields.values() if field.is_required()}
+    assert "REPORT_BUCKET" in required
+    assert {name for name in required if env.get(name, "") == ""} == set()  # blank is unset
+    model.from_env(env)  # what the cold start runs: no ConfigurationError
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_function_gets_the_environment_its_settings_need(default: StackView, function: str) -> None:
-    env = default.function(function)["Environment"]["Variables"]
-    assert env["REPORT_BUCKET"] == "<ReportBucket>"
-    assert env["DRIFT_TOPIC_ARN"] == "<DriftTopic>"
-    assert env["OPS_TOPIC_ARN"] == "<OpsTopic>"
-    assert env["CREDENTIALS_SECRET"] == "<DxCredentialsSecret>"
-    settings = Settings.from_env({k: str(v) for k, v in env.items()})  # what the cold start runs
+def test_every_function_gets_the_stacks_bucket_and_the_dx_ones_its_credentials(
+    default: StackView, function: str
+) -> None:
+    env = {k: str(v) for k, v in default.function(function)["Environment"]["Variables"].items()}
+    settings = settings_model(default, function).from_env(env)
     assert settings.report_bucket == "<ReportBucket>"
-    assert settings.credentials_secret == "<DxCredentialsSecret>"
+    if isinstance(settings, damdrift.settings.DxAccessSettings):
+        assert settings.credentials_secret == "<DxCredentialsSecret>"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -816,7 +839,7 @@ def test_the_approval_link_is_a_function_url_the_request_function_knows(default:
 
 
 def test_the_doctor_function_probes_the_publisher_the_schedule_checks() -> None:
-    from damdrift.steps.doctor import DoctorSettings
+    from damdrift.settings import DoctorSettings
 
     view = stack(DxHostname="dx.example.com", DxPort="8443", DamApiPort="3000")
     env = view.function("DoctorFunction")["Environment"]["Variables"]

@@ -5,24 +5,61 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from damdrift.dx.models import MismatchRecord, Operation
 from damdrift.report import ignore
-from damdrift.settings import DEFAULT_RULES_KEY, Settings
+from damdrift.settings import DEFAULT_RULES_KEY, FetchReportSettings
 
-LAYER = Path(__file__).resolve().parents[2] / "layers" / "shared"
+ROOT = Path(__file__).resolve().parents[2]
+LAYER = ROOT / "layers" / "shared"
+#: What a function's cold start needs beyond its settings: a region for its boto3 clients, and no
+#: shared AWS files of whoever runs the tests.
+LAMBDA_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "POWERTOOLS_SERVICE_NAME": "dam-drift",
+    "POWERTOOLS_METRICS_NAMESPACE": "DamDrift",
+}
 
 
-def _modules_after(statement: str) -> set[str]:
-    """The modules a fresh interpreter holds after ``statement`` (this process's are shared by tests)."""
-    script = f"import sys\nsys.path.insert(0, {str(LAYER)!r})\n{statement}\nprint(*sys.modules)"
+def _modules_after(
+    statement: str, *, path: tuple[Path, ...] = (), env: dict[str, str] | None = None
+) -> set[str]:
+    """The modules a fresh interpreter holds after ``statement`` (this process's are shared by tests);
+    ``path`` comes first on ``sys.path``, before the layer (as Lambda puts the function's own folder)."""
+    folders = [str(p) for p in (*path, LAYER)]
+    script = f"import sys\nsys.path[:0] = {folders!r}\n{statement}\nprint(*sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env={"REPORT_BUCKET": "reports", "PATH": ""},
+        env={"REPORT_BUCKET": "reports", "PATH": "", **(env or {})},
         check=True,
     )
     return set(done.stdout.split())
+
+
+def _cold_start(function: str, **env: str) -> set[str]:
+    """The modules ``functions/<function>/app.py`` loads at its cold start, imported as Lambda does."""
+    return _modules_after("import app", path=(ROOT / "functions" / function,), env={**LAMBDA_ENV, **env})
+
+
+@pytest.mark.parametrize(
+    ("function", "env"),
+    [
+        ("approve", {}),
+        ("request_approval", {}),
+        ("report_viewer", {"REPORT_VIEWER_KEY_SECRET": "dam-drift/report-link-key"}),
+    ],
+)
+def test_a_function_that_never_talks_to_dx_does_not_load_the_dx_client_at_cold_start(
+    function: str, env: dict[str, str]
+) -> None:
+    loaded = _cold_start(function, **env)
+    assert "app" in loaded  # the handler module itself was imported
+    assert {"requests", "damdrift.dx.client"} & loaded == set()
 
 
 def test_settings_do_not_import_the_ignore_rules() -> None:
@@ -32,7 +69,7 @@ def test_settings_do_not_import_the_ignore_rules() -> None:
 
 
 def test_the_rules_key_default_has_one_value_wherever_it_is_read() -> None:
-    settings = Settings.from_env({"REPORT_BUCKET": "reports"})
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": "reports"})
     assert settings.ignore_rules_key == DEFAULT_RULES_KEY == "config/ignore-rules.json"
     assert ignore.DEFAULT_RULES_KEY is DEFAULT_RULES_KEY
 

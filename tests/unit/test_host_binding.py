@@ -12,7 +12,7 @@ import pytest
 from damdrift.dx.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
-from damdrift.settings import Settings
+from damdrift.settings import AuthenticateSettings, RemediateSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.authenticate import AuthenticateRequest, plan_check
 
@@ -27,7 +27,7 @@ STACK = {
 
 
 def plan(execution_input: dict[str, Any], **env: str) -> None:
-    settings = Settings.from_env({**STACK, **env})
+    settings = AuthenticateSettings.from_env({**STACK, **env})
     plan_check(
         AuthenticateRequest(input=execution_input, execution="exec-1", execution_arn=ARN), settings, NOW
     )
@@ -88,7 +88,7 @@ def test_every_later_step_refuses_a_subscriber_dam_the_stack_is_not_for_before_r
         }
     )
     task = task.model_copy(update={"check": task.check.model_copy(update={"execution_arn": execution_arn})})
-    settings = Settings.from_env({**STACK, "ALLOWED_DX_HOSTS": "dx.example.com"})
+    settings = RemediateSettings.from_env({**STACK, "ALLOWED_DX_HOSTS": "dx.example.com"})
 
     with pytest.raises(InvalidInput, match=r"subscriberOptions\.8c72ef60-[0-9a-f-]+\.dam\.hostname"):
         subscriber_dam_client(task, settings)
@@ -108,6 +108,6 @@ def test_the_check_starts_when_its_execution_started_not_when_authenticate_ran()
             "startTime": started,
         }
     )
-    check, _ = plan_check(request, Settings.from_env(STACK), NOW)
+    check, _ = plan_check(request, AuthenticateSettings.from_env(STACK), NOW)
     assert check.started_at == datetime(2026, 12, 3, 4, 59, 58, 123000, tzinfo=UTC)
     assert check.execution_arn == ARN

@@ -16,13 +16,13 @@ from damdrift.report.insight import compare_with_previous, load_history, load_ig
 from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
-from damdrift.settings import Settings
+from damdrift.settings import FetchReportSettings
 from damdrift.steps.fetch import should_notify
 from damdrift.store import ReportStore
 
 BUCKET = "dam-drift-reports"
 NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
-SETTINGS = Settings.from_env({"REPORT_BUCKET": BUCKET})
+SETTINGS = FetchReportSettings.from_env({"REPORT_BUCKET": BUCKET})
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_a_broken_rules_file_ignores_nothing_and_says_why(store: ReportStore) ->
 
 
 def test_rules_are_read_from_the_configured_key_with_their_expired_ones_listed(store: ReportStore) -> None:
-    settings = Settings.from_env({"REPORT_BUCKET": BUCKET, "IGNORE_RULES_KEY": "team/rules.json"})
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": BUCKET, "IGNORE_RULES_KEY": "team/rules.json"})
     rules = {
         "rules": [
             {"recordType": "RENDITION"},

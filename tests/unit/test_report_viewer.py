@@ -275,10 +275,10 @@ def test_the_notice_links_are_signed_for_the_stated_expiry_and_the_console_shows
     deployed: tuple[ModuleType, Any, str],
 ) -> None:
     from damdrift.report.insight import notice_links
-    from damdrift.settings import Settings
+    from damdrift.settings import FetchReportSettings
 
     _handler, _secrets, arn = deployed
-    settings = Settings.from_env(
+    settings = FetchReportSettings.from_env(
         {
             "REPORT_BUCKET": REPORT_BUCKET,
             "REPORT_VIEWER_URL": VIEWER,

@@ -4,22 +4,69 @@ import pytest
 
 from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, TriggerRequest
 from damdrift.errors import ConfigurationError, FindMismatchFailed, split_diagnosis
-from damdrift.settings import Settings
+from damdrift.settings import (
+    ApproveSettings,
+    AuthenticateSettings,
+    DoctorSettings,
+    FetchReportSettings,
+    FunctionSettings,
+    PollSettings,
+    RemediateSettings,
+    ReportViewerSettings,
+    RequestApprovalSettings,
+    TriggerSettings,
+)
+
+EVERY_FUNCTION: list[type[FunctionSettings]] = [
+    AuthenticateSettings,
+    TriggerSettings,
+    PollSettings,
+    FetchReportSettings,
+    RemediateSettings,
+    RequestApprovalSettings,
+    ApproveSettings,
+    ReportViewerSettings,
+    DoctorSettings,
+]
 
 
-def test_settings_need_the_report_bucket() -> None:
-    with pytest.raises(ConfigurationError, match="REPORT_BUCKET"):
-        Settings.from_env({})
+@pytest.mark.parametrize("model", EVERY_FUNCTION)
+def test_every_functions_settings_need_the_report_bucket(model: type[FunctionSettings]) -> None:
+    with pytest.raises(ConfigurationError, match=r"^invalid function environment: REPORT_BUCKET: required"):
+        model.from_env({"REPORT_VIEWER_KEY_SECRET": "link-key"})
 
 
 def test_settings_name_a_malformed_variable() -> None:
     with pytest.raises(ConfigurationError, match="DX_PAGE_SIZE"):
-        Settings.from_env({"REPORT_BUCKET": "reports", "DX_PAGE_SIZE": "lots"})
+        PollSettings.from_env({"REPORT_BUCKET": "reports", "DX_PAGE_SIZE": "lots"})
 
 
 def test_blank_optional_settings_mean_unset() -> None:
-    settings = Settings.from_env({"REPORT_BUCKET": "reports", "OPS_TOPIC_ARN": ""})
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": "reports", "OPS_TOPIC_ARN": ""})
     assert settings.ops_topic_arn is None
+
+
+def test_a_blank_setting_with_a_default_takes_the_default() -> None:
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": "reports", "REPORT_LINK_EXPIRY_SECONDS": ""})
+    assert settings.report_link_expiry_seconds == 7 * 24 * 3600
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_the_report_viewer_fails_its_cold_start_without_its_link_key_secret(value: str | None) -> None:
+    env = {"REPORT_BUCKET": "reports"} | ({} if value is None else {"REPORT_VIEWER_KEY_SECRET": value})
+    with pytest.raises(ConfigurationError, match="REPORT_VIEWER_KEY_SECRET: required field is missing"):
+        ReportViewerSettings.from_env(env)
+
+
+def test_functions_that_never_talk_to_dx_hold_no_dx_settings() -> None:
+    for model in (ApproveSettings, RequestApprovalSettings, ReportViewerSettings):
+        assert not {"credentials_secret", "allowed_dx_hosts", "dx_page_size"} & set(model.model_fields)
+    assert set(ApproveSettings.model_fields) == {"report_bucket"}
+
+
+def test_only_the_report_building_function_reads_the_report_and_notice_settings() -> None:
+    readers = [m for m in EVERY_FUNCTION if {"work_dir", "drift_topic_arn"} & set(m.model_fields)]
+    assert readers == [FetchReportSettings]
 
 
 def test_default_find_trigger_is_the_documented_patch_assumption() -> None:
@@ -31,7 +78,7 @@ def test_default_find_trigger_is_the_documented_patch_assumption() -> None:
 
 
 def test_find_trigger_can_be_switched_by_configuration() -> None:
-    settings = Settings.from_env(
+    settings = TriggerSettings.from_env(
         {
             "REPORT_BUCKET": "reports",
             "DX_FIND_MISMATCH_REQUEST": 'POST /staging/mismatches/find {"subscriberId": "{subscriberId}"}',
@@ -43,7 +90,7 @@ def test_find_trigger_can_be_switched_by_configuration() -> None:
 
 def test_malformed_trigger_setting_fails_the_cold_start_naming_it() -> None:
     with pytest.raises(ConfigurationError, match="DX_FIND_MISMATCH_REQUEST"):
-        Settings.from_env({"REPORT_BUCKET": "reports", "DX_FIND_MISMATCH_REQUEST": "FETCH somewhere"})
+        TriggerSettings.from_env({"REPORT_BUCKET": "reports", "DX_FIND_MISMATCH_REQUEST": "FETCH somewhere"})
 
 
 def test_trigger_body_must_be_json() -> None:

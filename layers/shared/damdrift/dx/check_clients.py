@@ -9,17 +9,17 @@ from damdrift.credentials import load_credentials
 from damdrift.dx.client import DxClient
 from damdrift.dx.sessions import client_for
 from damdrift.dx.subscriber_dam import subscriber_dam
-from damdrift.settings import Settings
+from damdrift.settings import DxAccessSettings
 from damdrift.state import CheckContext, SubscriberTask
 
 
-def dx_client(check: CheckContext, settings: Settings) -> DxClient:
+def dx_client(check: CheckContext, settings: DxAccessSettings) -> DxClient:
     """The publisher's client; refuses a host the stack's credentials are not for (every step checks)."""
     settings.permit(check.publisher, "publisher")
     return client_for(check.publisher, load_credentials(check.credentials_secret), settings.client_tuning())
 
 
-def subscriber_dam_client(task: SubscriberTask, settings: Settings) -> DxClient | None:
+def subscriber_dam_client(task: SubscriberTask, settings: DxAccessSettings) -> DxClient | None:
     """A client for the subscriber's own DAM API (its own login), or None when the input gave none.
 
     The connection is read from the drift check's input (:mod:`damdrift.dx.subscriber_dam`)."""

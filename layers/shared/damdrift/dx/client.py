@@ -35,7 +35,8 @@ from urllib3.util.retry import Retry
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.dx.models import Operation, RecordAction, RecordType, Subscriber
 from damdrift.dx.redaction import Redactor
-from damdrift.dx.trigger import FIND_MISMATCH_DEFAULT, RESYNC_DEFAULT, TriggerRequest
+from damdrift.dx.trigger import TriggerRequest
+from damdrift.dx.tuning import ClientTuning as ClientTuning  # noqa: PLC0414 - re-exported: the client's knobs
 from damdrift.errors import (
     AuthenticationError,
     Conflict,
@@ -56,27 +57,6 @@ _READ_CHUNK = 64 * 1024
 #: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
 Api = Literal["ring", "dam"]
-
-
-@dataclass(frozen=True)
-class ClientTuning:
-    """Transport knobs. Defaults suit a Lambda talking to a DX ingress; tests shrink the backoff."""
-
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    retries: int = 4
-    backoff_factor: float = 0.5
-    backoff_max: float = 20.0
-    backoff_jitter: float = 0.5
-    page_size: int = 1000
-    #: Most bytes one response may have (after any decompression); a 1,000-record page measures ~0.27 MiB.
-    max_response_bytes: int = 8 * 1024 * 1024
-    #: Most seconds one request may take from sending to its last body byte (a drip-fed body fails).
-    request_deadline: float = 120.0
-    #: Longest ``Retry-After`` honoured (urllib3's own cap is 6 hours).
-    retry_after_max: int = 10
-    find_mismatch_request: TriggerRequest = FIND_MISMATCH_DEFAULT
-    resync_request: TriggerRequest = RESYNC_DEFAULT
 
 
 class _DeadlineRetry(Retry):

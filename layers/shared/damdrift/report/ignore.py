@@ -33,7 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from damdrift.settings import DEFAULT_RULES_KEY as DEFAULT_RULES_KEY  # noqa: PLC0414 - re-exported
+from damdrift.settings.report import DEFAULT_RULES_KEY as DEFAULT_RULES_KEY  # noqa: PLC0414 - re-exported
 
 _MAX_PATTERN = 1024
 

@@ -57,7 +57,7 @@ from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.report_history import newest_summary_keys
 from damdrift.report_layout import SUMMARY_FILENAME
 from damdrift.report_upload import RECORDS_CONTENT_TYPE
-from damdrift.settings import Settings
+from damdrift.settings import NoticeSettings, ReportSettings
 from damdrift.store import ReportStore
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key, viewer_url
@@ -84,7 +84,7 @@ class IgnoreSetup:
 
 
 def load_ignore_rules(
-    store: ReportStore, settings: Settings, publisher: str, subscriber_id: str, now: datetime
+    store: ReportStore, settings: ReportSettings, publisher: str, subscriber_id: str, now: datetime
 ) -> IgnoreSetup:
     """The rules at ``IGNORE_RULES_KEY`` for this subscriber. No file: no rules. A file that cannot be
     read or parsed: no rules either — nothing is hidden by a broken file — and the summary says why."""
@@ -134,7 +134,7 @@ _USABLE = {CheckStatus.IN_SYNC.value, CheckStatus.DRIFT.value}
 
 
 def load_history(
-    store: ReportStore, settings: Settings, publisher: str, subscriber_id: str, execution: str
+    store: ReportStore, settings: ReportSettings, publisher: str, subscriber_id: str, execution: str
 ) -> History:
     """``latest.json`` and the newest summaries; a read that fails leaves that part empty (logged)."""
     history = History()
@@ -394,7 +394,7 @@ def store_html(
     return store.put_bytes(prefix + HTML_FILENAME, body, HTML_CONTENT_TYPE, check_prefix=prefix)
 
 
-def notice_links(settings: Settings, publisher: str, html_key: str, now: datetime) -> ReportLink | None:
+def notice_links(settings: NoticeSettings, publisher: str, html_key: str, now: datetime) -> ReportLink | None:
     """The notice's links: the report and the overview through the report viewer, signed to work until
     ``now + REPORT_LINK_EXPIRY_SECONDS`` (whole seconds, as the link says), and the S3 console's view of
     the report's folder. A key that cannot be read leaves the viewer links out (logged)."""

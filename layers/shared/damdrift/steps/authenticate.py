@@ -17,7 +17,7 @@ from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
 from damdrift.observability import MetricUnit, logger, metrics
-from damdrift.settings import Settings
+from damdrift.settings import DxAccessSettings
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
 from damdrift.validation import parse_input
 
@@ -35,7 +35,7 @@ class AuthenticateRequest(BaseModel):
 
 
 def plan_check(
-    request: AuthenticateRequest, settings: Settings, now: datetime
+    request: AuthenticateRequest, settings: DxAccessSettings, now: datetime
 ) -> tuple[CheckContext, CheckInput]:
     check_input = parse_input(CheckInput, request.input, "execution input")
     # Before any request: the stack's secret goes only to the DX hosts it was deployed for.
@@ -65,7 +65,7 @@ def plan_check(
     return check, check_input
 
 
-def authenticate(request: AuthenticateRequest, settings: Settings, now: datetime) -> CheckPlan:
+def authenticate(request: AuthenticateRequest, settings: DxAccessSettings, now: datetime) -> CheckPlan:
     check, check_input = plan_check(request, settings, now)
     warn_if_unprotected(check.publisher)
     client = dx_client(check, settings)

@@ -8,23 +8,20 @@ A secret that cannot be read is itself a finding (a FAIL line), so the report is
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, field_validator
+from pydantic import Field
 
 from damdrift.credentials import load_credentials
 from damdrift.doctor import Check, DoctorReport, Status, run_doctor
 from damdrift.dx.connection import DxConnection
-from damdrift.errors import ConfigurationError, CredentialsError, InvalidInput
+from damdrift.errors import CredentialsError, InvalidInput
 from damdrift.model_base import WireModel
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.report_layout import key_segment
-from damdrift.settings import Settings
-from damdrift.validation import describe
+from damdrift.settings import DoctorSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -42,46 +39,18 @@ class DoctorRequest(WireModel):
     credentials_secret: str | None = Field(None, min_length=1)
 
 
-class DoctorSettings(BaseModel):
-    """The doctor function's own setting: the publisher of the stack's parameters (JSON)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    publisher: Json[DxConnection] | None = Field(None, alias="DX_PUBLISHER")
-
-    @field_validator("publisher", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        """No default publisher: unset, or a stack deployed without DxHostname (the local run's)."""
-        if value == "":
-            return None
-        try:
-            parsed = json.loads(value) if isinstance(value, str) else value
-        except ValueError:
-            return value  # Json[...] names the problem
-        return None if isinstance(parsed, dict) and parsed.get("hostname") == "" else value
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DoctorSettings:
-        try:
-            return cls.model_validate(dict(os.environ if environ is None else environ))
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid function environment: {describe(exc)}") from None
-
-
 def doctor_key(publisher_id: str, now: datetime) -> str:
     return f"doctor/{key_segment('publisher', publisher_id)}/{now:%Y%m%dT%H%M%SZ}/doctor.json"
 
 
 def run_doctor_step(
     request: DoctorRequest,
-    settings: Settings,
-    default_publisher: DxConnection | None,
+    settings: DoctorSettings,
     s3: S3Client,
     sns: SNSClient,
     now: datetime,
 ) -> dict[str, Any]:
-    publisher = request.publisher or default_publisher
+    publisher = request.publisher or settings.publisher
     if publisher is None:
         raise InvalidInput("invalid doctor event: publisher: required (the function has no DX_PUBLISHER)")
     # The stack's credentials go only to the DX hosts they are for, as in a drift check.

@@ -48,19 +48,21 @@ from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
 from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
 from damdrift.report_upload import upload_report_files
-from damdrift.settings import Settings
+from damdrift.settings import FetchReportSettings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
 
 
-def fetch_report(task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime) -> FetchResult:
+def fetch_report(
+    task: SubscriberTask, settings: FetchReportSettings, store: ReportStore, now: datetime
+) -> FetchResult:
     if task.error is not None:
         return record_errored(task, settings, store, now)
     return fetch_with(dx_client(task.check, settings), task, settings, store, now)
 
 
 def fetch_with(
-    client: DxClient, task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime
+    client: DxClient, task: SubscriberTask, settings: FetchReportSettings, store: ReportStore, now: datetime
 ) -> FetchResult:
     check, subscriber_id = task.check, task.subscriber.subscriber_id
     workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
@@ -129,7 +131,7 @@ def fetch_with(
 
 
 def record_errored(
-    task: SubscriberTask, settings: Settings, store: ReportStore, now: datetime
+    task: SubscriberTask, settings: FetchReportSettings, store: ReportStore, now: datetime
 ) -> FetchResult:
     assert task.error is not None
     check, subscriber_id = task.check, task.subscriber.subscriber_id
@@ -226,7 +228,7 @@ def should_notify(policy: NotifyPolicy, summary: Summary) -> bool:
 
 def _finish(
     task: SubscriberTask,
-    settings: Settings,
+    settings: FetchReportSettings,
     store: ReportStore,
     summary: Summary,
     prefix: str,

@@ -16,11 +16,11 @@ from damdrift.dx.models import FIND_MISMATCH_TRIGGER_FUNCTION, ResyncStatus
 from damdrift.errors import DxError, FindMismatchFailed, FindMismatchTimedOut
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
-from damdrift.settings import Settings
+from damdrift.settings import DxAccessSettings
 from damdrift.state import PollPhase, PollState, SubscriberTask
 
 
-def poll_status(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:
+def poll_status(task: SubscriberTask, settings: DxAccessSettings, now: datetime) -> PollState:
     return poll_with(dx_client(task.check, settings), task, now)
 
 

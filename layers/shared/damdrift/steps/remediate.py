@@ -33,7 +33,7 @@ from damdrift.remediation.ledger import RemediationLedger
 from damdrift.remediation.models import OperationTally, RemediationPhase, RemediationState
 from damdrift.remediation.notice import with_remediation_note
 from damdrift.report.summary import CheckStatus
-from damdrift.settings import Settings
+from damdrift.settings import DxAccessSettings
 from damdrift.state import FetchResult, SubscriberTask
 
 #: Lambda's and DX's clocks may disagree: operations created this long before the resync count as its own.
@@ -44,7 +44,7 @@ _CLOCK_SLACK = timedelta(seconds=120)
 
 
 def plan_remediation(
-    task: SubscriberTask, settings: Settings, ledger: RemediationLedger, now: datetime
+    task: SubscriberTask, settings: DxAccessSettings, ledger: RemediationLedger, now: datetime
 ) -> SubscriberTask:
     return plan_with(task, subscriber_dam_client(task, settings), ledger, now)
 
@@ -113,7 +113,7 @@ def _amend_notice(result: FetchResult, state: RemediationState, text: str) -> Fe
 
 
 def start_remediation(
-    task: SubscriberTask, settings: Settings, ledger: RemediationLedger, now: datetime
+    task: SubscriberTask, settings: DxAccessSettings, ledger: RemediationLedger, now: datetime
 ) -> RemediationState:
     return start_with(
         task, dx_client(task.check, settings), subscriber_dam_client(task, settings), ledger, now
@@ -174,7 +174,7 @@ def _running(
 # -- poll --------------------------------------------------------------------------------------------------
 
 
-def poll_remediation(task: SubscriberTask, settings: Settings, now: datetime) -> RemediationState:
+def poll_remediation(task: SubscriberTask, settings: DxAccessSettings, now: datetime) -> RemediationState:
     subscriber_dam = subscriber_dam_client(task, settings)
     if subscriber_dam is None:
         raise ValueError("poll-resync needs the subscriber's DAM connection")

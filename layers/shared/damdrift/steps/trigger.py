@@ -20,11 +20,11 @@ from damdrift.errors import Conflict, PublisherBusy, SubscriberNotFound
 from damdrift.execution_input import BusyPolicy
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
-from damdrift.settings import Settings
+from damdrift.settings import DxAccessSettings
 from damdrift.state import PollPhase, PollState, SubscriberTask
 
 
-def trigger_mismatch(task: SubscriberTask, settings: Settings, now: datetime) -> PollState:
+def trigger_mismatch(task: SubscriberTask, settings: DxAccessSettings, now: datetime) -> PollState:
     return trigger_with(dx_client(task.check, settings), task, now, subscriber_dam_client(task, settings))
 
 
