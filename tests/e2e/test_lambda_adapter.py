@@ -33,7 +33,14 @@ def test_invoking_a_function_runs_our_handler_and_maps_errors_to_the_exception_n
         lambda_client = aws.client("lambda")
         name = "dam-drift-local-AuthenticateFunction"
         response = lambda_client.invoke(
-            FunctionName=name, Payload=json.dumps({"input": {}, "execution": "x"})
+            FunctionName=name,
+            Payload=json.dumps(
+                {
+                    "input": {},
+                    "execution": "x",
+                    "executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:x",
+                }
+            ),
         )
         payload = json.loads(response["Payload"].read())
     assert response["FunctionError"] == "Handled"
