@@ -1,7 +1,6 @@
 """latest.json (latest_pointer): it only moves forward, keeps the last good check, and is written
 conditionally."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,20 +10,10 @@ from damdrift.errors import ReportStorageError
 from damdrift.latest_pointer import get_latest, put_latest
 from damdrift.report.summary import CheckStatus
 from damdrift.store import ReportStore
-from tests.aws import REPORT_BUCKET, s3_with_report_bucket
+from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, STARTED, drift_summary
 
 BUCKET = REPORT_BUCKET
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from s3_with_report_bucket(monkeypatch)
-
-
-@pytest.fixture
-def store(s3: Any) -> ReportStore:
-    return ReportStore(s3, BUCKET)
 
 
 def test_latest_pointer_round_trip(store: ReportStore) -> None:

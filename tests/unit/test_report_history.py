@@ -1,25 +1,12 @@
 """The stored history (report_history): a subscriber's newest summaries, found without listing them all."""
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from damdrift.report_history import newest_summary_keys
 from damdrift.store import ReportStore
-from tests.aws import REPORT_BUCKET, s3_with_report_bucket
+from tests.aws import REPORT_BUCKET
 
 BUCKET = REPORT_BUCKET
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from s3_with_report_bucket(monkeypatch)
-
-
-@pytest.fixture
-def store(s3: Any) -> ReportStore:
-    return ReportStore(s3, BUCKET)
 
 
 def test_the_newest_summaries_are_found_walking_back_through_months_and_years(

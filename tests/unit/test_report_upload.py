@@ -3,30 +3,18 @@
 import gzip
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from boto3.s3.transfer import TransferConfig
 
 from damdrift.report.writer import ReportFiles
 from damdrift.report_upload import upload_report_files
 from damdrift.store import ReportStore
-from tests.aws import REPORT_BUCKET, s3_with_report_bucket
+from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, report_files
 
 BUCKET = REPORT_BUCKET
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from s3_with_report_bucket(monkeypatch)
-
-
-@pytest.fixture
-def store(s3: Any) -> ReportStore:
-    return ReportStore(s3, BUCKET)
 
 
 def test_report_files_are_stored_byte_for_byte_with_their_content_types(

@@ -1,7 +1,6 @@
 """ReportStore against moto's S3: summaries, documents, files, and failures that say what is stored."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +10,10 @@ from botocore.stub import Stubber
 from damdrift.errors import ReportStorageError, StorageAccessDenied
 from damdrift.report_upload import upload_report_files
 from damdrift.store import ReportStore
-from tests.aws import REPORT_BUCKET, s3_with_report_bucket
+from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, drift_summary, report_files
 
 BUCKET = REPORT_BUCKET
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    yield from s3_with_report_bucket(monkeypatch)
-
-
-@pytest.fixture
-def store(s3: Any) -> ReportStore:
-    return ReportStore(s3, BUCKET)
 
 
 def test_summary_round_trips_as_camel_case_json(s3: Any, store: ReportStore) -> None:
