@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of everything that deploys, for CI and before `sam deploy` (docs/deploy.md):
 #   1. sam validate --lint          cfn-lint over the SAM template (SAM schemas, Globals merged)
-#   2. statelint                    the ASL files (YAML), which cfn-lint never opens
+#   2. statelint                    the shipped ASL files (statemachine/*.asl.json), which cfn-lint
+#                                   never opens
 #   3. checkov                      security scan of template.yaml and of its SAM translation
 #      parliament                   every IAM policy of the translation (SAM's generated roles too)
 #                                   against AWS's action/resource catalogue (tests/deploy/policy_catalogue.py)
@@ -66,11 +67,11 @@ step "sam validate --lint"
 "$SAM_VENV/bin/sam" validate --lint
 took
 
-step "statelint statemachine/*.asl.yaml"
+step "statelint statemachine/*.asl.json"
 # URI: the Resource fields are ${...} DefinitionSubstitutions, not URIs yet.
 # FLOAT: statelint wants BackoffRate written as a float (2.0); Step Functions accepts an integer.
-for definition in statemachine/*.asl.yaml; do
-    "$SAM_VENV/bin/statelint" --yaml --ignore=URI,FLOAT "$definition"
+for definition in statemachine/*.asl.json; do
+    "$SAM_VENV/bin/statelint" --ignore=URI,FLOAT "$definition"
 done
 echo "   no problems"
 took

@@ -1,0 +1,118 @@
+"""Reads a state machine definition no more leniently than CloudFormation does.
+
+CloudFormation's Step Functions handler (aws-cloudformation-resource-providers-stepfunctions,
+``DefinitionProcessor.fetchS3Definition``) replaces ``DefinitionSubstitutions`` in the file's text, parses
+it as JSON and, failing that, as YAML with Jackson's tree model, which does not resolve aliases: ``*policy``
+becomes the string ``"policy"``. PyYAML resolves them, so a file read with ``yaml.safe_load`` can run
+locally and be rejected at deploy. This reader refuses what two readers can take differently (anchors,
+aliases, merge keys, tags, a key given twice) in one line naming the file and line. The shipped files are
+JSON generated from ``statemachine/src`` (``make definitions``), where anchors are welcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from damdrift_cli.local.template import PROJECT_ROOT
+
+#: The files the template deploys (``DefinitionUri``), generated from their sources in ``SOURCE_DIR``.
+SHIPPED_DIR = PROJECT_ROOT / "statemachine"
+SOURCE_DIR = SHIPPED_DIR / "src"
+
+
+class DefinitionError(ValueError):
+    """A definition AWS would read differently from us, or not at all; the message is one line."""
+
+
+def load(path: Path, substitutions: Mapping[str, object] | None = None) -> dict[str, Any]:
+    """The definition as Step Functions receives it: ``${name}`` replaced in the text, then parsed."""
+    text = path.read_text(encoding="utf-8")
+    for name, value in (substitutions or {}).items():
+        text = text.replace("${" + name + "}", str(value))
+    return parse(text, _shown(path))
+
+
+def load_json(path: Path, substitutions: Mapping[str, object] | None = None) -> str:
+    """:func:`load`, as the JSON string ``CreateStateMachine`` takes."""
+    return json.dumps(load(path, substitutions))
+
+
+def parse(text: str, source: str) -> dict[str, Any]:
+    """JSON first, then YAML without the constructs Jackson reads differently, as CloudFormation does."""
+    try:
+        loaded = json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, source))
+    except json.JSONDecodeError:
+        loaded = _strict_yaml(text, source)
+    if not isinstance(loaded, dict):
+        raise DefinitionError(f"{source}: a definition is an object, not {type(loaded).__name__}")
+    return loaded
+
+
+def _unique(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise DefinitionError(f"{source}: the key {key!r} appears twice in one object")
+    return dict(pairs)
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors, aliases, tags, merge keys and repeated keys."""
+
+    source = "<definition>"
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            self._refuse(event, f"an alias (*{event.anchor}), which CloudFormation reads as {event.anchor!r}")
+        if getattr(event, "anchor", None):
+            self._refuse(event, f"an anchor (&{event.anchor}): CloudFormation does not resolve its aliases")
+        if getattr(event, "tag", None) is not None:
+            self._refuse(event, f"a tag ({event.tag}), which YAML readers resolve differently")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                self._refuse(key_node, "a merge key (<<), which CloudFormation reads as an ordinary key")
+            key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            if key in seen:
+                self._refuse(key_node, f"the key {key_node.value!r} appears twice in one mapping")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def _refuse(self, at: yaml.Event | yaml.Node, what: str) -> None:
+        line = at.start_mark.line + 1 if at.start_mark else "?"
+        raise DefinitionError(f"{self.source}:{line}: {what}; ship plain JSON (make definitions)")
+
+
+def _strict_yaml(text: str, source: str) -> Any:
+    loader = _StrictLoader(text)
+    loader.source = source
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise DefinitionError(f"{where}: neither JSON nor YAML ({exc.problem or exc.context})") from None
+    except yaml.YAMLError as exc:
+        raise DefinitionError(f"{source}: neither JSON nor YAML ({exc})") from None
+    finally:
+        loader.dispose()
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the project when it is inside it, as a person would type it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
