@@ -2,10 +2,10 @@
 ``statemachine/src/*.asl.yaml`` (``make definitions``).
 
 The sources are where people edit: YAML with comments, each shared Retry/Catch policy written once as an
-anchor. CloudFormation reads YAML with a parser that does not resolve aliases (docs/deploy.md, "What AWS
-enforces that local runs do not"), so what ships is plain JSON with the aliases written out, which every
-reader takes the same way. The output is deterministic (the source's key order, two-space indent, ASCII,
-one trailing newline); tests/unit/test_definitions.py fails when a shipped file is stale.
+anchor. CloudFormation reads YAML with a parser that does not resolve aliases (docs/state-machines.md),
+so what ships is plain JSON with the aliases written out, which every reader takes the same way. The
+output is deterministic (the source's key order, two-space indent, ASCII, one trailing newline);
+tests/unit/test_definitions.py fails when a shipped file is stale.
 
     .venv/bin/python scripts/build_definitions.py          # rewrites statemachine/*.asl.json
     .venv/bin/python scripts/build_definitions.py --check  # exit 1 naming each stale file

@@ -18,6 +18,7 @@ import yaml
 from scripts import build_definitions
 
 from damdrift_cli.local import definitions
+from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.local.template import PROJECT_ROOT, load_template
 
 SOURCES = build_definitions.sources()
@@ -185,3 +186,52 @@ def test_the_loader_reads_plain_yaml_and_substitutes_as_cloudformation_does(tmp_
     loaded = definitions.load(path, {"Fn": "arn:aws:lambda:us-east-1:123456789012:function:f"})
 
     assert loaded["States"]["A"]["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:f"
+
+
+def test_the_local_stack_refuses_to_deploy_a_definition_cloudformation_would_misread(tmp_path: Path) -> None:
+    template = load_template()
+    machine = template["Resources"]["SubscriberCheckStateMachine"]["Properties"]
+    machine["DefinitionUri"] = "statemachine/src/subscriber_check.asl.yaml"
+    for folder in ("functions", "layers", "statemachine"):
+        (tmp_path / folder).symlink_to(PROJECT_ROOT / folder)
+    (tmp_path / "template.yaml").write_text(yaml.safe_dump(template, sort_keys=False), encoding="utf-8")
+
+    with (
+        pytest.raises(definitions.DefinitionError, match=r"subscriber_check\.asl\.yaml:\d+: an anchor"),
+        LocalAws({"username": "u", "password": "p"}, template_path=tmp_path / "template.yaml"),
+    ):
+        pass
+
+
+def test_substitutions_are_replaced_as_cloudformation_does_booleans_spelled_as_java_does() -> None:
+    text = '{"A": "${Arn}", "B": "${Flag}", "C": "${Count}", "D": "${Outer}", "E": "${Unknown}"}'
+    values = {"Arn": "arn:aws:sns:us-east-1:123456789012:t", "Flag": True, "Count": 3, "Outer": "${Arn}"}
+
+    assert definitions.substitute(text, values) == (
+        '{"A": "arn:aws:sns:us-east-1:123456789012:t", "B": "true", "C": "3", '
+        '"D": "arn:aws:sns:us-east-1:123456789012:t", "E": "${Unknown}"}'
+    )
+
+
+def test_a_substitution_cloudformation_refuses_is_refused() -> None:
+    with pytest.raises(definitions.DefinitionError, match="substitution Ids is a list; CloudFormation takes"):
+        definitions.substitute("${Ids}", {"Ids": ["a", "b"]})
+    with pytest.raises(definitions.DefinitionError, match="refer to each other without end"):
+        definitions.substitute("${A}", {"A": "${B}", "B": "${A}"})
+
+
+def test_a_definition_over_1_mib_is_refused_as_cloudformation_refuses_it(tmp_path: Path) -> None:
+    path = tmp_path / "big.asl.json"
+    path.write_text('{"Comment": "' + "x" * definitions.MAX_DEFINITION_BYTES + '"}', encoding="utf-8")
+
+    with pytest.raises(definitions.DefinitionError, match="CloudFormation takes at most 1 MiB"):
+        definitions.load(path)
+
+
+@pytest.mark.parametrize("path", deployed_paths(), ids=lambda p: p.name)
+def test_a_deployed_definition_is_far_below_the_1_mib_cloudformation_takes(path: Path) -> None:
+    assert path.stat().st_size < definitions.MAX_DEFINITION_BYTES / 10
+
+
+def test_pythons_nan_extension_of_json_is_not_read_as_json() -> None:
+    assert definitions.parse('{"StartAt": "A", "States": {}, "X": NaN}', "x.json")["X"] == "NaN"

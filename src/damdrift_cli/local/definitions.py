@@ -12,6 +12,7 @@ JSON generated from ``statemachine/src`` (``make definitions``), where anchors a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from damdrift_cli.local.template import PROJECT_ROOT
 #: The files the template deploys (``DefinitionUri``), generated from their sources in ``SOURCE_DIR``.
 SHIPPED_DIR = PROJECT_ROOT / "statemachine"
 SOURCE_DIR = SHIPPED_DIR / "src"
+#: CloudFormation refuses a larger definition file (the handler's ``Constants.MAX_DEFINITION_SIZE``).
+MAX_DEFINITION_BYTES = 1_048_576
 
 
 class DefinitionError(ValueError):
@@ -31,10 +34,11 @@ class DefinitionError(ValueError):
 
 def load(path: Path, substitutions: Mapping[str, object] | None = None) -> dict[str, Any]:
     """The definition as Step Functions receives it: ``${name}`` replaced in the text, then parsed."""
-    text = path.read_text(encoding="utf-8")
-    for name, value in (substitutions or {}).items():
-        text = text.replace("${" + name + "}", str(value))
-    return parse(text, _shown(path))
+    raw = path.read_bytes()
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise DefinitionError(f"{_shown(path)}: {len(raw):,} bytes; CloudFormation takes at most 1 MiB")
+    shown = _shown(path)
+    return parse(substitute(raw.decode("utf-8"), substitutions or {}, shown), shown)
 
 
 def load_json(path: Path, substitutions: Mapping[str, object] | None = None) -> str:
@@ -42,15 +46,48 @@ def load_json(path: Path, substitutions: Mapping[str, object] | None = None) -> 
     return json.dumps(load(path, substitutions))
 
 
+def substitute(text: str, substitutions: Mapping[str, object], source: str = "<definition>") -> str:
+    """``DefinitionSubstitutions`` as the handler applies them (``StringUtils.replaceEachRepeatedly``):
+    strings, integers and booleans only, booleans spelled as Java does, replaced again in what a
+    replacement brought in, until nothing changes."""
+    values: dict[str, str] = {}
+    for name, value in substitutions.items():
+        if isinstance(value, bool):
+            values[name] = "true" if value else "false"
+        elif isinstance(value, str | int):
+            values[name] = str(value)
+        else:
+            raise DefinitionError(
+                f"{source}: substitution {name} is a {type(value).__name__}; "
+                "CloudFormation takes strings, integers and booleans"
+            )
+    if not values:
+        return text
+    pattern = re.compile("|".join(re.escape("${" + name + "}") for name in values))
+    for _ in range(len(values) + 1):
+        replaced = pattern.sub(lambda match: values[match.group()[2:-1]], text)
+        if replaced == text:
+            return text
+        text = replaced
+    raise DefinitionError(f"{source}: substitutions {sorted(values)} refer to each other without end")
+
+
 def parse(text: str, source: str) -> dict[str, Any]:
     """JSON first, then YAML without the constructs Jackson reads differently, as CloudFormation does."""
     try:
-        loaded = json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, source))
+        loaded = json.loads(
+            text, object_pairs_hook=lambda pairs: _unique(pairs, source), parse_constant=_not_json
+        )
     except json.JSONDecodeError:
         loaded = _strict_yaml(text, source)
     if not isinstance(loaded, dict):
         raise DefinitionError(f"{source}: a definition is an object, not {type(loaded).__name__}")
     return loaded
+
+
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON (and Jackson's JSON reader) does not."""
+    raise json.JSONDecodeError(f"{constant} is not JSON", constant, 0)
 
 
 def _unique(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
