@@ -35,7 +35,11 @@ def shipped_path(source: Path) -> Path:
 
 def render(source: Path) -> str:
     """The shipped JSON text of one source: PyYAML resolves its anchors, aliases and merge keys."""
-    definition = yaml.safe_load(source.read_text(encoding="utf-8"))
+    try:
+        definition = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:  # one line, no traceback: the file, the line and what is wrong
+        line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise SystemExit(f"{source.relative_to(ROOT)}{line}: {exc.problem or exc.context}") from None
     if not isinstance(definition, dict):
         raise SystemExit(f"{source.relative_to(ROOT)}: a state machine definition is a mapping")
     return json.dumps(definition, indent=2, ensure_ascii=True) + "\n"

@@ -135,6 +135,17 @@ def test_the_stale_check_names_the_file_and_the_command(
     )
 
 
+def test_a_source_yaml_cannot_read_is_named_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build_definitions, "ROOT", tmp_path)
+    source = tmp_path / "x.asl.yaml"
+    source.write_text("StartAt: A\nStates:\n  A: {Type: Succeed\n", encoding="utf-8")
+
+    with pytest.raises(SystemExit, match=r"^x\.asl\.yaml:4: expected ',' or '}', but got"):
+        build_definitions.render(source)
+
+
 # ---------------------------------------------------------------------------- the strict loader
 
 REFUSED = {
