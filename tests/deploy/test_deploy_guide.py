@@ -7,9 +7,8 @@ import json
 import re
 import shlex
 
-import yaml
-
 from damdrift.execution_input import CheckInput
+from damdrift_cli.local.template import load_template
 from tests.deploy.sam_artifacts import ROOT
 
 GUIDE = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
@@ -17,11 +16,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def template_parameters() -> set[str]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    return set(yaml.load((ROOT / "template.yaml").read_text(encoding="utf-8"), Loader)["Parameters"])
+    return set(load_template()["Parameters"])
 
 
 def test_every_parameter_the_first_deploy_questions_name_exists() -> None:
