@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
+from damdrift_cli.local.definitions import DefinitionError, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = ROOT / "statemachine" / "src"
@@ -34,14 +34,13 @@ def shipped_path(source: Path) -> Path:
 
 
 def render(source: Path) -> str:
-    """The shipped JSON text of one source: PyYAML resolves its anchors, aliases and merge keys."""
+    """The shipped JSON text of one source, its anchors, aliases and merge keys resolved. A source
+    another YAML reader would read differently from PyYAML (``yes``, ``0777``, a tag) is refused in
+    one line naming its file and line, so what ships is what its author meant."""
     try:
-        definition = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:  # one line, no traceback: the file, the line and what is wrong
-        line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
-        raise SystemExit(f"{source.relative_to(ROOT)}{line}: {exc.problem or exc.context}") from None
-    if not isinstance(definition, dict):
-        raise SystemExit(f"{source.relative_to(ROOT)}: a state machine definition is a mapping")
+        definition = read_source(source)
+    except DefinitionError as exc:
+        raise SystemExit(str(exc)) from None
     return json.dumps(definition, indent=2, ensure_ascii=True) + "\n"
 
 

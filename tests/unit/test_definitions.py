@@ -135,15 +135,49 @@ def test_the_stale_check_names_the_file_and_the_command(
     )
 
 
-def test_a_source_yaml_cannot_read_is_named_with_its_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(build_definitions, "ROOT", tmp_path)
-    source = tmp_path / "x.asl.yaml"
-    source.write_text("StartAt: A\nStates:\n  A: {Type: Succeed\n", encoding="utf-8")
+SOURCE_REFUSED = {
+    "not YAML": ("States:\n  A: {Type: Succeed\n", 3, "not YAML (expected ',' or '}', but got"),
+    "yes unquoted": (
+        "States:\n  A:\n    StringEquals: yes\n",
+        3,
+        "'yes' unquoted, which PyYAML reads as a boolean",
+    ),
+    "octal": (
+        "States:\n  A:\n    NumericEquals: 0777\n",
+        3,
+        "'0777' unquoted, which PyYAML reads as an integer",
+    ),
+    "1e3": ("States:\n  A:\n    NumericEquals: 1e3\n", 3, "'1e3' unquoted, which YAML 1.2 reads as a number"),
+    "tag": ("States:\n  A: !Ref B\n", 2, "a tag (!Ref)"),
+    "repeated key": ("States: {}\nStates: {}\n", 2, "the key 'States' appears twice"),
+}
 
-    with pytest.raises(SystemExit, match=r"^x\.asl\.yaml:4: expected ',' or '}', but got"):
+
+@pytest.mark.parametrize(("text", "line", "said"), SOURCE_REFUSED.values(), ids=SOURCE_REFUSED)
+def test_generation_refuses_a_source_other_yaml_readers_read_differently(
+    tmp_path: Path, text: str, line: int, said: str
+) -> None:
+    source = tmp_path / "x.asl.yaml"
+    source.write_text("StartAt: A\n" + text, encoding="utf-8")
+
+    with pytest.raises(SystemExit) as refused:
         build_definitions.render(source)
+
+    assert str(refused.value).startswith(f"{source}:{line + 1}: {said}")
+
+
+def test_generation_expands_anchors_aliases_and_merge_keys(tmp_path: Path) -> None:
+    source = tmp_path / "x.asl.yaml"
+    source.write_text(
+        "StartAt: A\nStates:\n  A: &a {Type: Pass, Next: B}\n  B: {<<: *a, Next: C}\n  C: *a\n",
+        encoding="utf-8",
+    )
+
+    assert json.loads(build_definitions.render(source))["States"] == {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Pass", "Next": "B"},
+    }
 
 
 # ---------------------------------------------------------------------------- the strict loader
@@ -155,6 +189,7 @@ REFUSED = {
     "tag": ("StartAt: A\nStates:\n  A:\n    Type: !Sub Succeed\n", 4, "a tag (!Sub)"),
     "local tag on a mapping": ("StartAt: A\nStates: !!map\n  A: {Type: Succeed}\n", 2, "a tag ("),
     "repeated key": ("StartAt: A\nStartAt: B\nStates: {}\n", 2, "the key 'StartAt' appears twice"),
+    "on unquoted": ("StartAt: A\nStates:\n  A: {Type: Pass, End: on}\n", 3, "'on' unquoted, which PyYAML"),
 }
 
 

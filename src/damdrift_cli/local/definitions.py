@@ -79,7 +79,7 @@ def parse(text: str, source: str) -> dict[str, Any]:
             text, object_pairs_hook=lambda pairs: _unique(pairs, source), parse_constant=_not_json
         )
     except json.JSONDecodeError:
-        loaded = _strict_yaml(text, source)
+        loaded = _yaml(text, source)
     if not isinstance(loaded, dict):
         raise DefinitionError(f"{source}: a definition is an object, not {type(loaded).__name__}")
     return loaded
@@ -99,12 +99,59 @@ def _unique(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+#: How a plain scalar of each type is spelled alike in YAML 1.1 (PyYAML) and 1.2 (Jackson, most others):
+#: PyYAML reads ``yes`` and ``off`` as booleans, ``0777`` as octal, ``1_000`` and ``1:30`` as numbers.
+_PORTABLE = {
+    "tag:yaml.org,2002:bool": ("a boolean", re.compile(r"true|True|TRUE|false|False|FALSE")),
+    "tag:yaml.org,2002:int": ("an integer", re.compile(r"-?(0|[1-9][0-9]*)")),
+    "tag:yaml.org,2002:float": ("a number", re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]+([eE][-+]?[0-9]+)?")),
+}
+#: Plain scalars PyYAML reads as strings that YAML 1.2 reads as numbers (``1e3``, ``0o17``, ``.5``).
+_NUMBER_IN_1_2 = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing anchors, aliases, tags, merge keys and repeated keys."""
+class _SourceLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing tags, repeated keys and plain scalars YAML readers type differently.
+    Anchors, aliases and merge keys resolve (statemachine/src, which ``make definitions`` expands)."""
 
     source = "<definition>"
+    remedy = "quote it, or write the value as JSON would"
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if getattr(event, "tag", None) is not None:
+            self._refuse(event, f"a tag ({event.tag}), which YAML readers resolve differently")
+        if isinstance(event, yaml.ScalarEvent) and event.style is None:
+            tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+            kind, portable = _PORTABLE.get(tag, ("", None))
+            if portable and not portable.fullmatch(event.value):
+                self._refuse(event, f"{event.value!r} unquoted, which PyYAML reads as {kind} and others not")
+            if tag == "tag:yaml.org,2002:str" and _NUMBER_IN_1_2.fullmatch(event.value):
+                self._refuse(event, f"{event.value!r} unquoted, which YAML 1.2 reads as a number, PyYAML not")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            self._check_key(key_node)
+            key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            if key in seen:
+                self._refuse(key_node, f"the key {key_node.value!r} appears twice in one mapping")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def _check_key(self, key_node: yaml.Node) -> None:
+        """Merge keys are allowed here."""
+
+    def _refuse(self, at: yaml.Event | yaml.Node, what: str) -> None:
+        line = at.start_mark.line + 1 if at.start_mark else "?"
+        raise DefinitionError(f"{self.source}:{line}: {what}; {self.remedy}")
+
+
+class _StrictLoader(_SourceLoader):
+    """What may ship: no anchors, aliases or merge keys either, which Jackson reads differently."""
+
+    remedy = "ship plain JSON (make definitions)"
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -112,37 +159,34 @@ class _StrictLoader(yaml.SafeLoader):
             self._refuse(event, f"an alias (*{event.anchor}), which CloudFormation reads as {event.anchor!r}")
         if getattr(event, "anchor", None):
             self._refuse(event, f"an anchor (&{event.anchor}): CloudFormation does not resolve its aliases")
-        if getattr(event, "tag", None) is not None:
-            self._refuse(event, f"a tag ({event.tag}), which YAML readers resolve differently")
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE:
-                self._refuse(key_node, "a merge key (<<), which CloudFormation reads as an ordinary key")
-            key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else id(key_node)
-            if key in seen:
-                self._refuse(key_node, f"the key {key_node.value!r} appears twice in one mapping")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def _refuse(self, at: yaml.Event | yaml.Node, what: str) -> None:
-        line = at.start_mark.line + 1 if at.start_mark else "?"
-        raise DefinitionError(f"{self.source}:{line}: {what}; ship plain JSON (make definitions)")
+    def _check_key(self, key_node: yaml.Node) -> None:
+        if key_node.tag == _MERGE:
+            self._refuse(key_node, "a merge key (<<), which CloudFormation reads as an ordinary key")
 
 
-def _strict_yaml(text: str, source: str) -> Any:
-    loader = _StrictLoader(text)
+def read_source(path: Path) -> dict[str, Any]:
+    """A source in statemachine/src, anchors and aliases resolved, for ``make definitions``: refused
+    when a value would mean something else to another YAML reader than to PyYAML."""
+    loaded = _yaml(path.read_text(encoding="utf-8"), _shown(path), _SourceLoader)
+    if not isinstance(loaded, dict):
+        raise DefinitionError(f"{_shown(path)}: a definition is a mapping, not {type(loaded).__name__}")
+    return loaded
+
+
+def _yaml(text: str, source: str, kind: type[_SourceLoader] = _StrictLoader) -> Any:
+    loader = kind(text)
     loader.source = source
+    unreadable = "neither JSON nor YAML" if kind is _StrictLoader else "not YAML"
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise DefinitionError(f"{where}: neither JSON nor YAML ({exc.problem or exc.context})") from None
+        raise DefinitionError(f"{where}: {unreadable} ({exc.problem or exc.context})") from None
     except yaml.YAMLError as exc:
-        raise DefinitionError(f"{source}: neither JSON nor YAML ({exc})") from None
+        raise DefinitionError(f"{source}: {unreadable} ({exc})") from None
     finally:
         loader.dispose()
 
