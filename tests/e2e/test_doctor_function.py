@@ -47,6 +47,7 @@ def test_the_doctor_function_stores_doctor_json_and_tells_the_ops_topic(
         ("POST", "/dx/api/core/v1/auth/login"),
         ("POST", "/dx/api/core/v1/auth/validate"),
         ("POST", "/dx/api/core/v1/auth/logout"),
+        ("POST", "/dx/api/core/v1/auth/validate"),
     ]
 
 

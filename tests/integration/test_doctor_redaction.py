@@ -106,23 +106,38 @@ def test_dx_text_with_line_breaks_stays_on_its_line_of_the_report(
     assert all("\n" not in c.evidence and "\n" not in c.id for c in report.checks)
 
 
-def test_the_doctor_logs_out_at_the_end_and_the_session_is_over(
+def test_the_doctor_logs_out_at_the_end_and_checks_the_session_is_over(
     dx_simulator_factory: SimulatorFactory,
 ) -> None:
     sim = publisher(dx_simulator_factory)
 
     report = doctor(sim)
 
-    last = sim.exchanges[-1]
-    assert (last.method, last.path) == ("POST", "/dx/api/core/v1/auth/logout")
     (token,) = session_tokens(sim)
-    assert f"LtpaToken2={token}" in last.request_headers.get("Cookie", "")
-    assert report.requests_sent[-1] == "POST /auth/logout"
-    assert by_id(report)["logout"] == (Status.PASS, "POST /auth/logout: HTTP 200: the session is ended")
-    validate = login(sim)  # a fresh session works; the doctor's own no longer does
-    validate.cookies.clear()
-    answer = validate.post(f"{sim.ring_base_url}/auth/validate", cookies={"LtpaToken2": token}, timeout=5)
-    assert answer.status_code == 401
+    logout, validate = sim.exchanges[-2:]
+    assert (logout.method, logout.path, logout.status) == ("POST", "/dx/api/core/v1/auth/logout", 200)
+    assert (validate.method, validate.path, validate.status) == ("POST", "/dx/api/core/v1/auth/validate", 401)
+    assert (
+        f"LtpaToken2={token}" in logout.request_headers["Cookie"]
+        and token in validate.request_headers["Cookie"]
+    )
+    assert report.requests_sent[-2:] == ["POST /auth/logout", "POST /auth/validate"]
+    status, evidence = by_id(report)["logout"]
+    assert status is Status.PASS
+    assert evidence.startswith("POST /auth/logout: HTTP 200; POST /auth/validate then gets HTTP 401")
+    assert evidence.endswith(": the session is ended")
+
+
+def test_a_dx_that_refuses_the_logout_gets_a_warning(dx_simulator_factory: SimulatorFactory) -> None:
+    sim = publisher(dx_simulator_factory)
+    sim.inject_fault("POST /auth/logout", "status", status=500)
+
+    report = doctor(sim)
+
+    status, evidence = by_id(report)["logout"]
+    assert status is Status.WARN and evidence.startswith("POST /auth/logout: HTTP 500")
+    assert evidence.endswith("the session stays valid until it expires")
+    assert report.exit_code >= 1
 
 
 def test_a_failed_login_sends_no_logout(dx_simulator_factory: SimulatorFactory) -> None:

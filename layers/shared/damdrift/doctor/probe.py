@@ -3,8 +3,8 @@
 It uses :class:`~damdrift.dx.client.DxClient`'s session and transport (retries, TLS settings, redaction)
 through :class:`ProbeClient`, which refuses to send anything but ``GET`` and the three auth ``POST``\\ s
 (``/auth/login``, ``/auth/validate``, and ``/auth/logout`` at the end, which ends only the probe's own
-session): the probe never triggers a find or a resync, never deletes a mismatch row, never changes a
-subscriber.
+session, followed by ``/auth/validate`` to see it is over): the probe never triggers a find or a
+resync, never deletes a mismatch row, never changes a subscriber.
 
 Everything DX sent that the report keeps (error messages, field names, ids, host names, the paths of the
 requests sent) goes through the client's redactor *before* it is cut, and is kept to one line: a DX that
@@ -99,12 +99,21 @@ class ProbeClient(DxClient):
     def logged_in(self) -> bool:
         return self._logged_in
 
-    def end_session(self) -> Reply | None:
-        """``POST /auth/logout`` through :meth:`DxClient.logout` (best effort, never raises): DX's answer,
-        or None when none came."""
-        self._logout_answer = None
+    def end_session(self) -> tuple[Reply | None, Reply | None]:
+        """``POST /auth/logout`` through :meth:`DxClient.logout` (best effort, never raises), then
+        ``POST /auth/validate`` with the old cookie: whether DX really ended the session (an LTPA token
+        may stay valid until it expires). DX's two answers, None where none came."""
+        token, self._logout_answer = self._token, None
         self.logout()
-        return Reply(self._logout_answer) if self._logout_answer is not None else None
+        if self._logout_answer is None or token is None:
+            return None, None
+        logout, self._token = Reply(self._logout_answer), token
+        try:
+            return logout, self.validate()
+        except DxError:
+            return logout, None
+        finally:
+            self._token = None
 
     def redact(self, text: object, limit: int = _EVIDENCE_CHARS) -> str:
         """DX's text as a report line may keep it: secrets blanked (before the cut), one line, capped."""
@@ -254,14 +263,21 @@ class _Probe:
         the ops topic) is written; a DX that keeps it says so."""
         if not self.client.logged_in:
             return
-        reply = self.client.end_session()
+        logout, after = self.client.end_session()
         stays = "the session stays valid until it expires"
-        if reply is None:
+        if logout is None:
             self.add("logout", Status.WARN, f"POST /auth/logout got no answer: {stays}")
-        elif reply.status_code == 200:
-            self.add("logout", Status.PASS, "POST /auth/logout: HTTP 200: the session is ended")
+        elif logout.status_code != 200:
+            self.add("logout", Status.WARN, f"POST /auth/logout: {self.says(logout)}: {stays}")
+        elif after is not None and after.status_code == 200:
+            self.add(
+                "logout",
+                Status.WARN,
+                f"POST /auth/logout: HTTP 200, but POST /auth/validate still accepts the old cookie: {stays}",
+            )
         else:
-            self.add("logout", Status.WARN, f"POST /auth/logout: {self.says(reply)}: {stays}")
+            then = f"; POST /auth/validate then gets {self.says(after)}" if after is not None else ""
+            self.add("logout", Status.PASS, f"POST /auth/logout: HTTP 200{then}: the session is ended")
 
     def run(self, named: list[str]) -> None:
         try:
