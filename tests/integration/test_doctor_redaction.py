@@ -98,7 +98,7 @@ def test_dx_text_with_line_breaks_stays_on_its_line_of_the_report(
     dx_simulator_factory: SimulatorFactory,
 ) -> None:
     sim = publisher(dx_simulator_factory)
-    sim.inject_fault("GET /operations", "echo", status=400)
+    sim.inject_fault("GET /operations", "echo", status=400)  # the request's lines, one per line
 
     report = doctor(sim)
 

@@ -15,8 +15,9 @@ Kinds, by what they do:
   gzip``, a ~1 MiB body that inflates to ``size`` bytes, 1 GiB by default), ``drip`` (200 whose body
   arrives one byte every ``seconds``, for as long as the client listens), ``deep_json`` (200 with
   ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep), ``echo``
-  (``status``, 400 by default, with the API's error body whose message repeats the request's
-  ``Cookie`` header and body, as a DX or an ingress that reflects requests in its errors does);
+  (``status``, 400 by default, with the API's error body whose message repeats the request line, its
+  ``Cookie`` header and its body on lines of their own, as a DX or an ingress that reflects requests
+  in its errors does);
 * spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
   ``malformed_json`` (cut the JSON body short), ``drop_answer`` (the request *is* processed, then the
   connection closes before any answer: the client cannot know it went through);

@@ -390,7 +390,7 @@ def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Reque
         cookie = "; ".join(req.cookie_headers) or "none"
         body = req.body.decode("utf-8", "replace") or "none"
         query = f"?{urlencode(req.query, doseq=True)}" if req.query else ""
-        message = f"Bad request: {req.method} {req.path}{query}. Cookie: {cookie}; body: {body}"
+        message = f"Bad request:\n{req.method} {req.path}{query}\nCookie: {cookie}\n\n{body}"
         return error_for(base, fault.status or 400, message)
     if fault.kind == "redirect":
         return Response(fault.status or 302, b"", [("Location", fault.location or "/")])
