@@ -19,6 +19,7 @@ from damdrift.doctor import Check, DoctorReport, Status, run_doctor
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import CredentialsError, InvalidInput
 from damdrift.model_base import WireModel
+from damdrift.notice_text import sns_subject
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.report_layout import key_segment
 from damdrift.settings import DoctorSettings
@@ -26,9 +27,6 @@ from damdrift.settings import DoctorSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
-
-#: SNS allows at most 100 characters in a subject.
-_SUBJECT_MAX = 100
 
 
 class DoctorRequest(WireModel):
@@ -76,7 +74,7 @@ def run_doctor_step(
         ContentType="application/json",
     )
     if settings.ops_topic_arn:
-        subject = f"dam-drift doctor: {report.status.value} {publisher.publisher_id}"[:_SUBJECT_MAX]
+        subject = sns_subject(f"dam-drift doctor: {report.status.value} {publisher.publisher_id}")
         message = f"{report.text()}\n\nStored at s3://{settings.report_bucket}/{key}"
         sns.publish(
             TopicArn=settings.ops_topic_arn,
