@@ -24,6 +24,8 @@ from http.cookiejar import Cookie
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
 from damdrift.doctor.assumptions import Facts, Verdict, assumption_checks
 from damdrift.doctor.models import Check, DoctorReport, Status
 from damdrift.doctor.network import network_checks
@@ -36,6 +38,7 @@ from damdrift.dx.models import (
     RecordAction,
     RecordType,
     ResyncStatus,
+    Subscriber,
 )
 from damdrift.errors import DxError
 from damdrift.notice_text import one_line
@@ -239,6 +242,20 @@ def _json_object(response: Reply) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _refused_by_check(items: list[Any]) -> str | None:
+    """Why check's own model refuses the list (its first login ends there), or None: what check refuses,
+    the probe must not pass."""
+    for number, item in enumerate(items, 1):
+        try:
+            Subscriber.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "shape"
+            problem = first["msg"].removeprefix("Value error, ")
+            return f"subscriber {number}'s {field!r} is unusable ({problem})"
+    return None
+
+
 def _json_list(response: Reply) -> list[Any] | None:
     try:
         data = response.json()
@@ -380,8 +397,11 @@ class _Probe:
             f"{', '.join(statuses) or 'none'}" + (f"; {never_run} without resyncStatus" if never_run else "")
         )
         status = Status.PASS
+        refused = _refused_by_check(data)
         if missing:
             status, evidence = Status.FAIL, evidence + f"; missing {', '.join(missing)}"
+        elif refused:
+            status, evidence = Status.FAIL, evidence + f"; check refuses this list: {refused}"
         elif unknown:
             status, evidence = Status.WARN, evidence + f"; not among the six documented: {', '.join(unknown)}"
         self.add("subscribers", status, evidence)
