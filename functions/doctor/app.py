@@ -11,12 +11,13 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from damdrift.observability import logger, metrics
+from damdrift.s3_client import s3_client
 from damdrift.settings import DoctorSettings
 from damdrift.steps.doctor import DoctorRequest, run_doctor_step
 from damdrift.validation import parse_input
 
 SETTINGS = DoctorSettings.from_env()
-S3 = boto3.client("s3")
+S3 = s3_client()
 SNS = boto3.client("sns")
 
 
