@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from damdrift.execution_input import CheckInput
@@ -20,6 +19,7 @@ from damdrift.poll_schedule import POLL_BUDGET
 from damdrift.report.notification import MESSAGE_MAX_BYTES
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
 from damdrift.steps.authenticate import with_options
+from damdrift_cli.local import definitions
 from damdrift_cli.local.quotas import HISTORY_EVENTS_QUOTA, PAYLOAD_BYTES_QUOTA, QuotaUse, WorstCase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +30,12 @@ INLINE_MAP_CONCURRENCY = 40
 
 
 def definition(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "statemachine" / name).read_text())
-    return loaded
+    return definitions.load(definitions.SHIPPED_DIR / name)
 
 
 def worst(subscribers: int = SUBSCRIBERS) -> WorstCase:
     return WorstCase.of(
-        definition("drift_check.asl.yaml"), definition("subscriber_check.asl.yaml"), subscribers, POLL_BUDGET
+        definition("drift_check.asl.json"), definition("subscriber_check.asl.json"), subscribers, POLL_BUDGET
     )
 
 

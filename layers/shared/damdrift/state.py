@@ -1,7 +1,7 @@
 """What flows between the states of a drift check (execution history shows all of it): every state's
-input and output, as models. The drift check (statemachine/drift_check.asl.yaml) turns the input into a
+input and output, as models. The drift check (statemachine/src/drift_check.asl.yaml) turns the input into a
 ``CheckPlan`` and keeps a ``SubscriberResult`` per subscriber (``DriftCheckOutput``); each subscriber
-check (statemachine/subscriber_check.asl.yaml) carries a ``SubscriberTask`` from step to step and ends
+check (statemachine/src/subscriber_check.asl.yaml) carries a ``SubscriberTask`` from step to step and ends
 with a ``SubscriberCheckResult``. tests/unit/test_state_models.py holds every path the definitions read
 to these fields.
 

@@ -144,9 +144,13 @@ class LocalAws:
 
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        self.deployment = deploy(
-            self._credentials, template_path=self._template_path, function_env=self._function_env
-        )
+        try:
+            self.deployment = deploy(
+                self._credentials, template_path=self._template_path, function_env=self._function_env
+            )
+        except BaseException:  # a refused template: __exit__ will not run, so moto is stopped here
+            self._stack.close()
+            raise
         self.deployment.lambdas.on_invoke = self._on_invoke
         key, secret = roles.OPERATOR_KEY
         self.deployment.lambdas.idle_env = {

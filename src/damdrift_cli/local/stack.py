@@ -1,7 +1,8 @@
 """Builds dam-drift's AWS resources in moto *from template.yaml itself*, so a local run cannot drift
 from what deploys: the same functions (code folders, handlers, environment), the same state machine
 files (the drift check and its per-subscriber child) with their names and ``DefinitionSubstitutions``,
-the same bucket, topics and secret.
+read no more leniently than CloudFormation reads them (:mod:`damdrift_cli.local.definitions`), the same
+bucket, topics and secret.
 
 Each SNS topic also gets an SQS queue subscribed to it, so a local run can show (and a test can
 assert) exactly what was published, message attributes included.
@@ -24,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from damdrift_cli.local import roles
+from damdrift_cli.local import definitions, roles
 from damdrift_cli.local.lambda_adapter import InProcessLambdas, LocalFunction
 from damdrift_cli.local.template import (
     PROJECT_ROOT,
@@ -209,7 +208,7 @@ def deploy(
         name = resolve(props.get("Name"), lookup, conditions) or f"{STACK}-{logical_id}"
         physical[logical_id] = sfn.create_state_machine(
             name=name,
-            definition=load_definition(
+            definition=definitions.load_json(
                 root / props["DefinitionUri"],
                 resolve(props.get("DefinitionSubstitutions", {}), lookup, conditions),
             ),
@@ -263,15 +262,6 @@ def _role_documents(
             documents.append(resolve(managed, anything, conditions))
     buckets = [f"arn:aws:s3:::{physical[k]}" for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
     return [roles.for_moto(d, buckets) for d in documents]
-
-
-def load_definition(path: Path, substitutions: dict[str, Any]) -> str:
-    """The ASL file as Step Functions receives it: ``DefinitionSubstitutions`` replaced in its text
-    (as CloudFormation does), then YAML (anchors and aliases resolved) or JSON, as JSON."""
-    text = path.read_text(encoding="utf-8")
-    for key, value in substitutions.items():
-        text = text.replace("${" + key + "}", str(value))
-    return json.dumps(yaml.safe_load(text))
 
 
 def _in_dependency_order(machines: dict[str, Any]) -> list[str]:
