@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +118,25 @@ def test_hostile_fields_stay_data_in_every_artefact(publisher: Simulator, aws: L
             assert line.count(HOSTILE_RECORD_TYPE) <= 1
     assert any(HOSTILE_RECORD_TYPE in n.message for n in run.notices)
     assert HOSTILE_TEXTS  # the catalogue the simulator draws from (markup, quotes, formulas, ...)
+
+
+@pytest.mark.parametrize("hostile", ["absolute", "../..", "../../../.."])
+def test_a_subscriber_id_that_names_a_directory_ends_the_check_and_leaves_the_directory_alone(
+    publisher: Simulator, aws: LocalAws, tmp_path: Path, hostile: str
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("the operator's")
+    subscriber_id = str(victim) if hostile == "absolute" else hostile
+    listed = [
+        {"id": subscriber_id, "targetHost": "sub.example.com", "resyncStatus": "FIND_MISMATCH_COMPLETED"}
+    ]
+    publisher.inject_fault("GET /staging/subscriber", "json", body=listed)
+
+    run = check(publisher, aws)
+
+    assert (run.status, run.error) == ("FAILED", "UnexpectedResponse"), run.cause
+    assert "GET /staging/subscriber: subscriber 1's 'id' is unusable" in (run.cause or "")
+    assert "Traceback" not in (run.cause or "")
+    assert (victim / "keep.txt").read_text() == "the operator's"
+    assert publisher.endpoint_hits.get("GET /staging/mismatches", 0) == 0

@@ -156,3 +156,38 @@ def test_the_request_deadline_also_ends_urllib3s_retries_and_their_waits(dx: Sim
         client.list_subscribers()
     assert time.monotonic() - started < 30  # not 4 waits of 60 s
     assert dx.endpoint_hits[SUBSCRIBERS] <= 2  # the wait was cut at the deadline; no attempt after it
+
+
+# -- ids that would name a path ----------------------------------------------------------------------
+
+
+HOSTILE_IDS = ["/some/absolute/path", "../..", "..", "a/b", "x" * 201, ""]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_listed_subscriber_whose_id_is_not_a_report_key_segment_is_refused_naming_the_field(
+    dx: Simulator, hostile: str
+) -> None:
+    good = {"id": "8c72ef60-e8d4-425d-903a-232bb8726222", "targetHost": "sub.example.com"}
+    dx.inject_fault(SUBSCRIBERS, "json", body=[good, {"id": hostile, "targetHost": "evil.example.com"}])
+    with pytest.raises(UnexpectedResponse) as caught:
+        client_for(dx).list_subscribers()
+    message = str(caught.value)
+    assert message.startswith("GET /staging/subscriber: subscriber 2's 'id' ")
+    assert "cannot be used in a report key" in message and "\n" not in message and len(message) < 400
+
+
+def test_one_subscriber_answered_with_another_id_shape_is_refused_too(dx: Simulator) -> None:
+    sub = dx.add_subscriber("sub.example.com")
+    dx.inject_fault(
+        "GET /staging/subscriber/{subscriber_id}", "json", body={"id": "../..", "targetHost": "x"}
+    )
+    with pytest.raises(UnexpectedResponse, match=r"GET /staging/subscriber/\S+: the subscriber's 'id' "):
+        client_for(dx).get_subscriber(sub)
+
+
+def test_an_operation_whose_id_is_not_a_report_key_segment_is_refused(dx: Simulator) -> None:
+    operation = {"id": "/etc", "triggerFunction": "findStagingMismatch", "status": "FAILED"}
+    dx.inject_fault("GET /operations", "json", body=[operation])
+    with pytest.raises(UnexpectedResponse, match=r"GET /operations: operation 1's 'id' "):
+        client_for(dx).list_operations()

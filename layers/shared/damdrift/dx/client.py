@@ -23,11 +23,12 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import Cookie, DefaultCookiePolicy
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from urllib3.util.retry import Retry
@@ -57,6 +58,7 @@ _READ_CHUNK = 64 * 1024
 #: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
 Api = Literal["ring", "dam"]
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _DeadlineRetry(Retry):
@@ -213,7 +215,8 @@ class DxClient:
             raise UnexpectedResponse(
                 f"GET /staging/subscriber: expected a JSON array, got {type(data).__name__}"
             )
-        return [Subscriber.model_validate(item) for item in data]
+        where = "GET /staging/subscriber"
+        return [self._model(Subscriber, item, where, f"subscriber {n}'s") for n, item in enumerate(data, 1)]
 
     def get_subscriber(self, subscriber_id: str) -> Subscriber:
         try:
@@ -222,7 +225,7 @@ class DxClient:
             raise SubscriberNotFound(
                 f"subscriber {subscriber_id!r} is not registered on {self.connection.hostname}"
             ) from exc
-        return Subscriber.model_validate(data)
+        return self._model(Subscriber, data, f"GET /staging/subscriber/{subscriber_id}", "the subscriber's")
 
     def start_find_mismatch(self, subscriber_id: str) -> None:
         """Starts find-staging-mismatch for one subscriber. Raises ``Conflict`` if one is running."""
@@ -324,9 +327,23 @@ class DxClient:
         data = self._json("GET", "/operations", params=params)
         if not isinstance(data, list):
             raise UnexpectedResponse(f"GET /operations: expected a JSON array, got {type(data).__name__}")
-        return [Operation.model_validate(item) for item in data]
+        return [
+            self._model(Operation, item, "GET /operations", f"operation {n}'s")
+            for n, item in enumerate(data, 1)
+        ]
 
     # -- plumbing -----------------------------------------------------------------------------------
+
+    def _model(self, model: type[_Model], data: Any, where: str, whose: str) -> _Model:
+        """``data`` as ``model``, or an UnexpectedResponse naming the first field DX got wrong (an id
+        that is not a plain key segment, a missing or mistyped field), in one sentence."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "value"
+            problem = _cut(self._redactor.redact(first["msg"].removeprefix("Value error, ")), _MESSAGE_CHARS)
+            raise UnexpectedResponse(f"{where}: {whose} {field!r} is unusable ({problem})") from None
 
     def _json(
         self,
