@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from damdrift.dx.sessions import forget_all
+from damdrift.report.records import MAX_PAIRS
 from damdrift_cli.local.audit import MISMATCHES_ENDPOINT, bucket_objects
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
@@ -140,3 +141,20 @@ def test_a_subscriber_id_that_names_a_directory_ends_the_check_and_leaves_the_di
     assert "Traceback" not in (run.cause or "")
     assert (victim / "keep.txt").read_text() == "the operator's"
     assert publisher.endpoint_hits.get("GET /staging/mismatches", 0) == 0
+
+
+def test_a_report_of_more_distinct_record_types_than_the_bound_errors_and_keeps_the_records_before(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    publisher.add_subscriber("sub.example.com", drift={"MEDIA_ITEM": {"UPDATE": MAX_PAIRS + 30}})
+    publisher.inject_fault(MISMATCHES_ENDPOINT, "distinct_record_types", size=20)
+
+    run = check(publisher, aws)
+
+    [item] = run.outcomes
+    outcome = item["outcome"]
+    assert item["status"] == "ERRORED" and outcome["error"]["type"] == "UnexpectedResponse", outcome
+    assert f"more than {MAX_PAIRS} distinct (recordType, recordAction) pairs" in outcome["error"]["message"]
+    assert outcome["partial"] is True and outcome["total"] == MAX_PAIRS
+    lines = gzip.decompress(report_objects(aws, run)["records.jsonl.gz"]).splitlines()
+    assert len(lines) == MAX_PAIRS
