@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import select
-import shlex
 import sys
 import tempfile
 import textwrap
@@ -39,6 +38,7 @@ from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retri
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
+from damdrift_cli.printed import check_command, missing_dam, refusal_for_the_cli
 from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
 
 if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 + ", ".join(repr(key) for key in aws.refused_keys[:5]),
                 file=progress,
             )
-        rerun = f"damdrift check --demo --out {shlex.quote(str(args.out))}" if args.demo else None
+        rerun = check_command(args)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
         print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
@@ -391,7 +391,8 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     notified = (item.get("notified") or {}).get("status")
     print(f"           notice: {notified}", file=out)
     if summary is not None and folder is not None:
-        _print_next_steps(summary, folder, rerun, out)
+        dam = missing_dam(remediation, str(outcome.get("subscriberId")), outcome.get("targetHost"))
+        _print_next_steps(summary, folder, rerun, out, dam)
     return {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED)
 
 
@@ -424,8 +425,10 @@ def _print_diagnosis(summary: Summary, out: TextIO) -> None:
             print(f"           {'hint:  ' if number == 0 else '       '}{line}", file=out)
 
 
-def _print_next_steps(summary: Summary, folder: Path, rerun: str | None, out: TextIO) -> None:
-    steps = next_steps(summary, check_folder=str(folder), rerun=rerun)
+def _print_next_steps(
+    summary: Summary, folder: Path, rerun: str | None, out: TextIO, subscriber_dam: str | None = None
+) -> None:
+    steps = next_steps(summary, check_folder=str(folder), rerun=rerun, subscriber_dam=subscriber_dam)
     if steps:
         print("           next steps:", file=out)
     for step in steps:
@@ -468,7 +471,7 @@ def remediation_text(status: str, remediation: dict[str, Any]) -> str:
             f"operations {ops.get('succeeded', 0)} succeeded, {ops.get('failed', 0)} failed)"
         )
     if phase == "REFUSED":
-        return f"REFUSED: {remediation.get('reason')}"
+        return f"REFUSED: {refusal_for_the_cli(str(remediation.get('reason')))}"
     if phase == "AWAITING_APPROVAL":
         return "not approved: nothing was changed"
     return f"FAILED during {phase} (see the error above)"

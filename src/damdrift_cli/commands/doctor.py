@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | None = None) -> int:
+    out, progress = out or sys.stdout, progress or sys.stderr
     try:
         connection = DxConnection.model_validate(publisher_input(args))
     except ValidationError as exc:
