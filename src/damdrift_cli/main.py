@@ -52,8 +52,12 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(exit_status.TOOL_FAILED, f"{self.prog}: error: {message}{self._did_you_mean()}\n")
+        """The error and one hint (argparse's usage block would bury the one line that matters)."""
+        self.exit(
+            exit_status.TOOL_FAILED,
+            f"{self.prog}: error: {message}{self._did_you_mean()}\n"
+            f"  (`{self.prog} --help` lists the options)\n",
+        )
 
     def _did_you_mean(self) -> str:
         """For a misspelt option (``-dxport``, ``--host-name``): the closest spelling damdrift has, in

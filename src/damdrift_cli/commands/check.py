@@ -76,9 +76,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--subscriber-id",
+        "-subscriberId",
         action="append",
         default=[],
-        help="check only this subscriber (repeatable; default all)",
+        help="check only this subscriber: its id or its target host (repeatable; default all)",
     )
     add_connection_arguments(parser)
     policy = parser.add_argument_group("check policy (the execution input's fields)")
@@ -220,6 +221,8 @@ def _preflight(
     username, password = credentials
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
+    by_host = {s.target_host.lower(): s.id for s in subscribers if s.target_host}
+    args.subscriber_id = [by_host.get(i.lower(), i) if i not in registered else i for i in args.subscriber_id]
     unknown = [i for i in args.subscriber_id if i not in registered]
     if unknown:
         known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
@@ -325,7 +328,17 @@ def _lambda_error(payload: str) -> tuple[str, str]:
     if not isinstance(envelope, dict):
         return "Lambda.Unknown", ""
     message = str(envelope.get("errorMessage") or "").splitlines()
-    return str(envelope.get("errorType") or "Lambda.Unknown"), (message[0][:300] if message else "")
+    return str(envelope.get("errorType") or "Lambda.Unknown"), (progress_text(message[0]) if message else "")
+
+
+def progress_text(message: str, limit: int = 300) -> str:
+    """An error message short enough for a progress line, never cut inside the JSON DX sent: a long
+    message keeps the words before its JSON."""
+    if len(message) <= limit:
+        return message
+    starts = [i for i in (message.find("{"), message.find("[")) if i >= 0]
+    cut = min(starts) if starts and min(starts) < limit else message.rfind(" ", 0, limit)
+    return message[: max(cut, 0)].rstrip(" :,;") + " ... (cut)"
 
 
 def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None) -> int:

@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--subscriber-id",
+        "-subscriberId",
         action="append",
         default=[],
         help="read only this subscriber's mismatch log (id or target host; repeatable; default all)",
