@@ -24,7 +24,7 @@ def dxclient_config(path: Path, simulator: Simulator) -> Path:
                 "dxUsername": simulator.username,
                 "dxPassword": simulator.password,
             }
-        )  # fmt: skip
+        )
     )
     return path
 
@@ -60,7 +60,7 @@ def test_doctor_logs_in_again_when_dx_ends_the_session_and_reports_what_it_saw(
             simulator.inject_fault("*", "expire_sessions", after=5 * n, times=1)
         status = main(["doctor", "--config", str(dxclient_config(tmp_path / "config.json", simulator)),
                        "-subscriberId", DRIFTED])  # fmt: skip
-    out, err = capfd.readouterr()
+    out, _ = capfd.readouterr()
     assert "HTTP 401" not in out.split("session kept", 1)[0], out
     assert "PASS        mismatch log dx-sub-drifted.example.com" in out and "590 rows" in out
     assert "no mismatch rows to look at" not in out
