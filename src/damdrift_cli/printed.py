@@ -40,21 +40,7 @@ _DAM_PATH = re.compile(r"\(subscriberOptions\.(?P<id>[^ )]+)\.dam\)")
 def check_command(args: argparse.Namespace) -> str:
     """``damdrift check`` with the connection, output and remediation-connection options of ``args``
     (not ``--subscriber-id`` or ``--remediate``: each next step adds its own)."""
-    words = ["damdrift", "check"]
-    if args.demo:
-        words.append("--demo")
-    else:
-        if args.config is not None:
-            words += ["--config", str(args.config)]
-        for dest, option in _CONNECTION_OPTIONS.items():
-            value = getattr(args, dest, None)
-            if value is not None and value != CONNECTION_SETTINGS[dest][2]:
-                words += [option, str(value)]
-        if args.ca_bundle:
-            words += ["--ca-bundle", args.ca_bundle]
-        if args.insecure:
-            words.append("--insecure")
-    words += ["--out", str(args.out)]
+    words = ["damdrift", "check", *(["--demo"] if args.demo else _connection(args)), "--out", str(args.out)]
     for dest, option in _POLICY_OPTIONS.items():
         if getattr(args, dest, None) is not None:
             words += [option, str(getattr(args, dest))]
@@ -63,6 +49,25 @@ def check_command(args: argparse.Namespace) -> str:
     for subscriber_id in args.two_way:
         words += ["--two-way", subscriber_id]
     return shlex.join(words)
+
+
+def subscribers_command(args: argparse.Namespace) -> str | None:
+    """``damdrift subscribers`` against the publisher ``args`` name (None for the demo's, which is gone
+    once the check ends)."""
+    return None if args.demo else shlex.join(["damdrift", "subscribers", *_connection(args)])
+
+
+def _connection(args: argparse.Namespace) -> list[str]:
+    words = ["--config", str(args.config)] if args.config is not None else []
+    for dest, option in _CONNECTION_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is not None and value != CONNECTION_SETTINGS[dest][2]:
+            words += [option, str(value)]
+    if args.ca_bundle:
+        words += ["--ca-bundle", args.ca_bundle]
+    if args.insecure:
+        words.append("--insecure")
+    return words
 
 
 def dam_url(dam: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """Every command `damdrift check` prints for what to do next runs as printed: each test parses the
 printed command with shlex and runs it through the real entry point (issue 25, items 1 and 6)."""
 
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from damdrift_cli.main import main
-from damdrift_cli.simulator import Simulator
+from damdrift_cli.simulator import ManualClock, Simulator
 
 DRIFTED = "8c72ef60-e8d4-425d-903a-232bb8726222"  # the default scenario's drifting subscriber
 DRIFTED_HOST = "dx-sub-drifted.example.com"
@@ -123,3 +124,38 @@ def test_a_subscriber_checked_against_two_publishers_is_named_not_silently_picke
     assert status != 0 and "add --publisher 127.0.0.1_" in err
     publisher = err.split("add --publisher ", 1)[1].split()[0]
     assert damdrift(capfd, ["baseline", "create", DRIFTED, "--publisher", publisher])[0] == 0
+
+
+def test_a_find_longer_than_the_wait_ends_in_one_sentence_whose_commands_run_as_printed(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulator's clock stands still, so its find runs until the test moves the clock: longer than
+    any wait, without the test waiting for it."""
+    monkeypatch.chdir(tmp_path)
+    clock = ManualClock()
+    with Simulator(clock=clock, find_duration=1000) as simulator:
+        monkeypatch.setenv("DX_PASSWORD", simulator.scenario.credentials.password)
+        status, out, err = damdrift(
+            capfd,
+            ["check", "--hostname", "127.0.0.1", "--dx-protocol", "http", "--dx-port", str(simulator.port),
+             "--subscriber-id", DRIFTED, "--poll-initial-wait", "1", "--poll-max-wait", "1", "--wait", "4"],
+        )  # fmt: skip
+        assert status == 2, out
+        assert "Waiting up to 4 s for the check (--wait)" in err
+        assert f"[PollStatus] {DRIFTED_HOST}: waiting for DX's find for" in err
+        sentence = next(line.strip() for line in out.splitlines() if line.strip().startswith("Gave up"))
+        assert sentence.startswith(
+            f"Gave up waiting after 4 s; the checks of {DRIFTED_HOST} were still running"
+        )
+        assert f"DX is still running the find of {DRIFTED_HOST}" in sentence
+        assert "RUNNING in" not in out and "error: None" not in out
+        look, again = (shlex.split(command)[1:] for command in re.findall(r"`([^`]+)`", sentence))
+
+        status, listed, _ = damdrift(capfd, look)
+        assert status == 0 and "FIND_MISMATCH_START" in listed
+        clock.advance(1000)  # DX's find ends, and the next one takes no time
+        simulator.configure(find_duration_seconds=0)
+        status, out, _ = damdrift(capfd, again)
+        assert status == 1, out
+        assert f"DRIFT    {DRIFTED_HOST}" in out
+        assert "could not store a check's outcome" not in out  # the stopped run's child stopped with it

@@ -19,10 +19,13 @@ import select
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from damdrift.dx.models import Subscriber
+from damdrift.execution_input import CheckInput
 from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
@@ -32,14 +35,16 @@ from damdrift_cli.commands.approve import describe
 from damdrift_cli.commands.report import refresh_overviews
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local import viewer as local_viewer
+from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
-from damdrift_cli.printed import check_command, missing_dam, refusal_for_the_cli
+from damdrift_cli.printed import check_command, missing_dam, refusal_for_the_cli, subscribers_command
 from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
+from damdrift_cli.waiting import duration, gave_up_sentence, left_behind
 
 if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
     from damdrift.remediation.approval import PendingApproval
@@ -102,6 +107,14 @@ def register(subparsers: Any) -> None:
         help="when to publish a notice (default on-drift; on-change: NEW/RESOLVED records or a new status)",
     )
     policy.add_argument("--max-concurrency", type=int, help="subscribers checked at once (default 2)")
+    policy.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="stop waiting for the check after this many seconds (default: the input's budgets added up: "
+        "each subscriber's find and busy wait up to --max-find-duration, remediation's approval and "
+        "resync, --max-concurrency at a time)",
+    )
     add_remediation_arguments(parser)
     parser.add_argument(
         "--ignore-file",
@@ -123,7 +136,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
     rules = _ignore_rules(args)
     ensure_writable(args.out)
     with quiet_moto_logs(), _publisher(args, progress) as (publisher, username, password, poll, dams):
-        _preflight(args, publisher, (username, password), rules, progress)
+        planned = _preflight(args, publisher, (username, password), rules, progress)
         execution_input: dict[str, Any] = {"publisher": publisher}
         if args.subscriber_id:
             execution_input["subscriberIds"] = args.subscriber_id
@@ -157,8 +170,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
             approver = _Approver(args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS)
+            limit = args.wait or wait_budget(CheckInput.model_validate(execution_input), len(planned))
+            how = "--wait" if args.wait else "the input's budgets; --wait changes it"
+            print(f"Waiting up to {duration(limit)} for the check ({how})", file=progress)
             try:
-                result = aws.run_check(execution_input, on_approval=approver)
+                result = aws.run_check(execution_input, on_approval=approver, timeout_seconds=limit)
             except KeyboardInterrupt:
                 copied = aws.download_reports(args.out)
                 print(
@@ -180,7 +196,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
         print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
-        status = render(result, args.out, out, rerun)
+        gave_up = None
+        if result.gave_up_after is not None:
+            gave_up = _gave_up(args, result, planned, publisher, (username, password))
+        status = render(result, args.out, out, rerun, gave_up)
         local_viewer.print_chat(chat, out)
         return status
 
@@ -216,8 +235,9 @@ def _preflight(
     credentials: tuple[str, str],
     rules: bytes | None,
     progress: TextIO,
-) -> None:
-    """One login before the state machine starts: a wrong host, port, protocol or password fails now."""
+) -> list[Subscriber]:
+    """One login before the state machine starts: a wrong host, port, protocol or password fails now.
+    Returns the subscribers the check is to look at."""
     username, password = credentials
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
@@ -238,6 +258,31 @@ def _preflight(
         publisher_id = connection_of(publisher).publisher_id
         for stranger in IgnoreRules.parse(rules).strangers(publisher_id, sorted(registered)):
             print(f"damdrift: warning: --ignore-file {args.ignore_file}: {stranger}", file=progress)
+    return [s for s in subscribers if s.id in args.subscriber_id] if args.subscriber_id else subscribers
+
+
+def _gave_up(
+    args: argparse.Namespace,
+    result: CheckRun,
+    planned: list[Subscriber],
+    publisher: dict[str, Any],
+    credentials: tuple[str, str],
+) -> str:
+    """The sentence for a run that stopped waiting, with what DX says now about the ones left."""
+    finished = [
+        str(child.input["subscriber"]["subscriberId"])
+        for child in result.executions[1:]
+        if child.started_by == result.execution_arn
+        and child.status != "RUNNING"
+        and "subscriber" in child.input
+    ]
+    try:
+        now_on_dx = login_once(publisher, *credentials)
+    except CommandFailed:
+        now_on_dx = []
+    left = left_behind(planned, result.left_running, finished, now_on_dx)
+    limit = result.gave_up_after or 0.0
+    return gave_up_sentence(limit, left, check_command(args), subscribers_command(args))
 
 
 @contextlib.contextmanager
@@ -298,9 +343,12 @@ class _Progress:
     """Prints one line per step as the handlers run, so a person sees the check move; a failure says
     why and what the state machine does next (``retrying in up to 4 s (2/5)``)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
         self.retries = RetryTracker({})
+        self.clock = clock
+        #: When each subscriber's find was triggered (by target host or id), for "running for 42 s".
+        self.triggered: dict[str, float] = {}
 
     def invoked(self, invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
@@ -310,6 +358,19 @@ class _Progress:
         step = invocation.function.rsplit("-", 1)[-1].removesuffix("Function")
         if not invocation.errored:
             self.retries.succeeded(invocation.function, subscriber)
+            if step == "TriggerMismatch":
+                self.triggered.setdefault(subscriber, self.clock())
+            started = self.triggered.get(subscriber)
+            if step == "PollStatus" and started is not None:
+                running = duration(self.clock() - started)
+                print(
+                    f"  [{step}] {subscriber}: waiting for DX's find for {running}",
+                    file=self.stream,
+                    flush=True,
+                )
+                return
+            if step == "FetchReport":
+                self.triggered.pop(subscriber, None)
             print(f"  [{step}] {subscriber} done", file=self.stream, flush=True)
             return
         error_type, message = _lambda_error(invocation.payload)
@@ -341,9 +402,18 @@ def progress_text(message: str, limit: int = 300) -> str:
     return message[: max(cut, 0)].rstrip(" :,;") + " ... (cut)"
 
 
-def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None) -> int:
+def render(
+    result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None, gave_up: str | None = None
+) -> int:
     """Prints each subscriber's outcome and the notices; returns the exit status. ``rerun`` is the
-    check command the next steps suggest (default: ``damdrift check --hostname ...``)."""
+    check command the next steps suggest (default: ``damdrift check --hostname ...``); ``gave_up``
+    the sentence for a run that stopped waiting."""
+    if gave_up is not None:
+        print(f"\nExecution {result.name}: stopped after {duration(result.seconds)}", file=out)
+        print(f"  {gave_up}", file=out)
+        _print_notices(result, out)
+        print(result.quotas.line(), file=out)
+        return EXIT_ERRORED
     print(f"\nExecution {result.name}: {result.status} in {result.seconds:.1f} s", file=out)
     if result.status != "SUCCEEDED":
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
