@@ -57,6 +57,7 @@ def test_giving_up_says_who_was_left_what_dx_still_does_and_how_to_look_again_in
         "Gave up waiting after 15 min; the checks of a.example.com were still running; c.example.com had "
         "not started; DX is still running the find of a.example.com (stopping the check does not stop it). "
         "Look again with `damdrift subscribers --hostname dx.example.com` (their resyncStatus), then "
-        "`damdrift check --hostname dx.example.com --out r --subscriber-id sub-a --subscriber-id sub-c --wait 1800`."
+        "`damdrift check --hostname dx.example.com --out r --subscriber-id sub-a --subscriber-id sub-c "
+        "--wait 1800`."
     )
     assert sentence.count(". ") == 1 and "None" not in sentence
