@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from damdrift.errors import DamDriftError
 from damdrift_cli import exit_status
@@ -119,7 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as exc:
         return _fail(exc.message, exc.status)
     except NoCredentialsError:
-        return _fail("no AWS credentials found: configure them (aws configure; AWS_PROFILE)")
+        return _fail("no AWS credentials found: configure them (aws configure; AWS_PROFILE or --profile)")
+    except NoRegionError:
+        return _fail(
+            "no AWS region: give --region, set AWS_REGION, or set one in ~/.aws/config (aws configure)"
+        )
     except (DamDriftError, BotoCoreError, ClientError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:

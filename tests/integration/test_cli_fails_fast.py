@@ -207,17 +207,22 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(publisher: Simulator) 
     assert "Traceback" not in process.stderr and "BrokenPipe" not in process.stderr
 
 
-def test_approve_without_aws_credentials_says_so_in_one_sentence(
+def test_approve_needs_no_aws_settings_and_an_unreachable_approval_url_is_one_sentence(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    status, _, err = damdrift(capsys, "approve", "--bucket", "b", "--region", "us-east-1", "--list")
+    link = f"http://127.0.0.1:{free_port()}/?id=" + "k" * 32
+    status, _, err = damdrift(capsys, "approve", link)
     assert status == 3
-    assert err.count("\n") == 1 and "credentials" in err
+    assert err.count("\n") == 1 and "cannot reach the approval URL" in err and "k" * 32 not in err
 
 
 @pytest.mark.parametrize(

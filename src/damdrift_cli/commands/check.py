@@ -576,7 +576,7 @@ class _Approver:
 
     def __call__(self, pending: PendingApproval) -> bool:
 
-        print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
+        print(f"\nRemediation {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
             print(f"  --approve {self.mode}", file=self.stream)
             return self.mode == "yes"

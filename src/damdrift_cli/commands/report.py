@@ -107,7 +107,10 @@ def register(subparsers: Any) -> None:
         help=f"the local reports folder (default {DEFAULT_REPORTS}, where `report show` looks)",
     )
     pull.add_argument("--publisher", help="only this publisher's reports (its host name)")
-    pull.add_argument("--region", help="the bucket's region (default: your AWS configuration's)")
+    pull.add_argument(
+        "--region", help="the bucket's region (default: AWS_REGION, AWS_DEFAULT_REGION or ~/.aws/config's)"
+    )
+    pull.add_argument("--profile", help="the AWS CLI profile to use (default: AWS_PROFILE, else 'default')")
     pull.set_defaults(run=run_pull)
 
     overview = commands.add_parser(
@@ -300,7 +303,7 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     import boto3  # only this command talks to AWS
 
     try:
-        s3 = boto3.client("s3", region_name=args.region)
+        s3 = boto3.Session(profile_name=args.profile, region_name=args.region).client("s3")
         result = pull_reports(s3, args.bucket, args.out, args.publisher)
     except PullError as exc:
         print(f"damdrift report pull: {exc}", file=err)
