@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import select
+import shlex
 import sys
 import tempfile
 import textwrap
@@ -137,18 +138,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
     ensure_writable(args.out)
     with quiet_moto_logs(), _publisher(args, progress) as (publisher, username, password, poll, dams):
         planned = _preflight(args, publisher, (username, password), rules, progress)
-        execution_input: dict[str, Any] = {"publisher": publisher}
-        if args.subscriber_id:
-            execution_input["subscriberIds"] = args.subscriber_id
-        execution_input["poll"] = {**poll, **_poll_overrides(args)}
-        for option, key in (
-            ("busy_policy", "busyPolicy"),
-            ("notify_policy", "notifyPolicy"),
-            ("max_concurrency", "maxConcurrency"),
-        ):
-            if getattr(args, option) is not None:
-                execution_input[key] = getattr(args, option)
-        execution_input.update(remediation_input(args, dams))
+        execution_input = _execution_input(args, publisher, poll, dams)
         from damdrift_cli.local.runner import LocalAws
 
         watcher = _Progress(progress)
@@ -195,13 +185,36 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         rerun = check_command(args)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
-        print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
+        serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
+        print(f"The notices' links open with: {serve}", file=progress)
         gave_up = None
         if result.gave_up_after is not None:
             gave_up = _gave_up(args, result, planned, publisher, (username, password))
         status = render(result, args.out, out, rerun, gave_up)
         local_viewer.print_chat(chat, out)
         return status
+
+
+def _execution_input(
+    args: argparse.Namespace,
+    publisher: dict[str, Any],
+    poll: dict[str, Any],
+    dams: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The drift check's execution input from the options (validated by the state machine)."""
+    execution_input: dict[str, Any] = {"publisher": publisher}
+    if args.subscriber_id:
+        execution_input["subscriberIds"] = args.subscriber_id
+    execution_input["poll"] = {**poll, **_poll_overrides(args)}
+    for option, key in (
+        ("busy_policy", "busyPolicy"),
+        ("notify_policy", "notifyPolicy"),
+        ("max_concurrency", "maxConcurrency"),
+    ):
+        if getattr(args, option) is not None:
+            execution_input[key] = getattr(args, option)
+    execution_input.update(remediation_input(args, dams))
+    return execution_input
 
 
 def ensure_writable(folder: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,9 +317,9 @@ def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     )
     subscribers = sorted({p.parent.name for p in (args.out / "reports").glob("*/*/latest.json")})
     if subscribers:
-        reports = "" if args.out == DEFAULT_REPORTS else f" --reports {args.out}"
+        reports = [] if args.out == DEFAULT_REPORTS else ["--reports", str(args.out)]
         print(f"subscribers: {', '.join(subscribers)}", file=out)
-        print(f"next: damdrift report show {subscribers[0]}{reports}", file=out)
+        print(f"next: {shlex.join(['damdrift', 'report', 'show', subscribers[0], *reports])}", file=out)
     return EXIT_FAILED if result.refused else EXIT_OK
 
 

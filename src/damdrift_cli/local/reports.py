@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,8 @@ def subscriber_directories(reports: Path, subscriber: str) -> list[Path]:
         root, reports = reports, reports.parent  # given DIR/reports instead of DIR: no reports/reports/
     if not root.is_dir():
         raise ReportsError(
-            f"{reports} holds no reports (no {root}/): run `damdrift check --out {reports}` first"
+            f"{reports} holds no reports (no {root}/): run "
+            f"`damdrift check --out {shlex.quote(str(reports))}` first"
         )
     found = [path for path in root.glob(f"*/{subscriber}") if path.is_dir()] if _plain(subscriber) else []
     if found:
