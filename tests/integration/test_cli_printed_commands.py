@@ -77,10 +77,10 @@ def test_the_html_reports_baseline_step_runs_from_where_the_reports_folder_is(
     status, _, _ = damdrift(
         capfd,
         ["check", "--hostname", "127.0.0.1", "--dx-protocol", "http", "--dx-port", str(publisher.port),
-         "--subscriber-id", DRIFTED, "--poll-initial-wait", "1", "--poll-max-wait", "1"],
+         "--subscriber-id", DRIFTED, "--poll-initial-wait", "1", "--poll-max-wait", "1", "--out", "checks"],
     )  # fmt: skip
     assert status == 1
-    page = next(Path("dam-drift-reports").glob("reports/*/*/*/*/*/*/report.html")).read_text()
+    page = next(Path("checks").glob("reports/*/*/*/*/*/*/report.html")).read_text()
     steps = page.split('id="next-steps"', 1)[1].split("</ol>", 1)[0]
     commands = [shlex.split(pre.split("</pre>", 1)[0]) for pre in steps.split("<pre>")[1:]]
     baseline = next(c for c in commands if c[:3] == ["damdrift", "baseline", "create"])

@@ -128,12 +128,18 @@ def resolve_runs(reports: Path, reference: str, publisher: str | None = None) ->
     (as a path, or as the stored key ``reports/<publisher>/...`` under ``reports``), else a subscriber
     (id or target host): its runs. A subscriber checked against several publishers is ambiguous
     unless ``publisher`` says which."""
-    for candidate in (Path(reference), reports / reference):
+    candidates = [Path(reference), reports / reference]
+    if Path(reference).parts[:1] == (ROOT,):  # a stored key: also in a reports folder right here
+        candidates += sorted(Path().glob(f"*/{Path(reference).as_posix()}"))
+    for candidate in candidates:
         directory = candidate.parent if candidate.name == SUMMARY_FILENAME else candidate
         if (directory / SUMMARY_FILENAME).is_file():
             return [Run.at(directory)]
     if not _plain(reference):
-        raise ReportsError(f"{reference} is not a run: there is no {Path(reference) / SUMMARY_FILENAME}")
+        raise ReportsError(
+            f"{reference} is not a run: there is no {Path(reference) / SUMMARY_FILENAME} here or under "
+            f"{reports} (--reports names the folder damdrift check --out wrote)"
+        )
     directories = subscriber_directories(reports, reference)
     if publisher is not None:
         directories = [d for d in directories if d.parent.name == publisher]

@@ -226,8 +226,8 @@ def _next_steps(summary: Summary) -> str:
     items = "".join(f"<li>{_text(step.what)}:<pre>{_text(step.command)}</pre></li>" for step in steps)
     intro = (
         '<p class="note">Commands for a terminal in the folder where <code>damdrift check</code> ran '
-        "(or <code>damdrift report pull</code> wrote <code>dam-drift-reports/</code>); with another "
-        "reports folder, add <code>--reports DIR</code> to <code>baseline create</code>.</p>"
+        "or <code>damdrift report pull</code> wrote (the reports folder beneath it is found by the run's "
+        "key); from elsewhere, add <code>--reports DIR</code> to <code>baseline create</code>.</p>"
     )
     return _section("Next steps", f'{intro}<ol id="next-steps">{items}</ol>', "next-steps")
 
