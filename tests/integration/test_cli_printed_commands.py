@@ -142,7 +142,7 @@ def test_a_find_longer_than_the_wait_ends_in_one_sentence_whose_commands_run_as_
         )  # fmt: skip
         assert status == 2, out
         assert "Waiting up to 4 s for the check (--wait)" in err
-        assert f"[PollStatus] {DRIFTED_HOST}: waiting for DX's find for" in err
+        assert f"[PollStatus] {DRIFTED_HOST}: DX's find started" in err
         sentence = next(line.strip() for line in out.splitlines() if line.strip().startswith("Gave up"))
         assert sentence.startswith(
             f"Gave up waiting after 4 s; the checks of {DRIFTED_HOST} were still running"

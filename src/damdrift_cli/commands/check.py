@@ -377,7 +377,7 @@ class _Progress:
             if step == "PollStatus" and started is not None:
                 running = duration(self.clock() - started)
                 print(
-                    f"  [{step}] {subscriber}: waiting for DX's find for {running}",
+                    f"  [{step}] {subscriber}: DX's find started {running} ago",
                     file=self.stream,
                     flush=True,
                 )
