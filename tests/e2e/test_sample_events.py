@@ -194,7 +194,7 @@ def test_request_approval_and_the_approval_page_run_on_their_sample_events(
     assert datetime.fromisoformat(requested["expiresAt"]) == pending.expires_at
     (notice,) = aws.drain_notices()
     assert notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", notice.message)
+    (approval_id,) = re.findall(r"^  https://\S+\?id=([\w-]+)$", notice.message, re.MULTILINE)
     assert handle_of(approval_id) == pending.handle
 
     page_event: dict[str, Any] = json.loads((EVENTS / "approve-get.json").read_text())

@@ -38,6 +38,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
     assert dumped == {
         "schemaVersion": 1,
         "publisher": "dx.example.com",
+        "dxProtocol": None,
         "subscriberId": "sub-1",
         "targetHost": "sub.example.com",
         "status": "DRIFT",

@@ -62,6 +62,12 @@ class PendingApproval:
     expires_at: datetime
 
     @property
+    def reference(self) -> str:
+        """The request's short name in the notice, the approve command and damdrift check's prompt: the
+        start of its handle (a hash: naming it gives nothing away)."""
+        return self.handle[:8]
+
+    @property
     def link_id(self) -> str:
         """The id a link carries (only a request created or opened by its id has one)."""
         if self.approval_id is None:

@@ -218,12 +218,17 @@ def _error(summary: Summary) -> str:
 
 
 def _next_steps(summary: Summary) -> str:
-    """A DRIFT check's next steps, as the terminal prints them, for a terminal in this report's folder."""
+    """A DRIFT check's next steps, as the terminal prints them, for a terminal where the reports
+    folder is (the run is named by its key, which ``baseline create`` finds under ``--reports``)."""
     steps = next_steps(summary)
     if not steps:
         return ""
     items = "".join(f"<li>{_text(step.what)}:<pre>{_text(step.command)}</pre></li>" for step in steps)
-    intro = '<p class="note">Commands for a terminal opened in this report\'s folder.</p>'
+    intro = (
+        '<p class="note">Commands for a terminal in the folder where <code>damdrift check</code> ran '
+        "or <code>damdrift report pull</code> wrote (the reports folder beneath it is found by the run's "
+        "key); from elsewhere, add <code>--reports DIR</code> to <code>baseline create</code>.</p>"
+    )
     return _section("Next steps", f'{intro}<ol id="next-steps">{items}</ol>', "next-steps")
 
 

@@ -185,6 +185,7 @@ def _summary(
     find_completed = now if poll is not None and poll.phase == "COMPLETED" else None
     summary = Summary(
         publisher=task.check.publisher_id,
+        dx_protocol=task.check.publisher.protocol,
         subscriber_id=task.subscriber.subscriber_id,
         target_host=task.subscriber.target_host,
         status=status,
