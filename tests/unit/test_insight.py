@@ -12,8 +12,8 @@ from moto import mock_aws
 
 from damdrift.execution_input import NotifyPolicy
 from damdrift.latest_pointer import get_latest, put_latest
+from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.insight import compare_with_previous, load_history, load_ignore_rules, previous_usable
-from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
 from damdrift.settings import FetchReportSettings

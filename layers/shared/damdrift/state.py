@@ -22,8 +22,8 @@ from pydantic import Field
 from damdrift.dx.connection import DxConnection
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
 from damdrift.model_base import WireModel
-from damdrift.remediation.models import ApprovalAnswer, RemediationState
-from damdrift.report.summary import CheckStatus
+from damdrift.models.remediation import ApprovalAnswer, RemediationState
+from damdrift.models.summary import CheckStatus
 
 
 class CheckContext(WireModel):

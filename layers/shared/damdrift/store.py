@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
-from damdrift.report.summary import Summary
+from damdrift.models.summary import Summary
 from damdrift.report_layout import SUMMARY_FILENAME
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from damdrift.remediation.models import RemediationPhase
+from damdrift.models.remediation import RemediationPhase
 from damdrift.state import OutboundNotice
 
 

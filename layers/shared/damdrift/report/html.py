@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
+from damdrift.models.summary import CheckStatus, Summary, counts_table
 from damdrift.report.diff import ChangeClass, RecordSample, RunDiff
 from damdrift.report.next_steps import error_hint, next_steps
-from damdrift.report.summary import CheckStatus, Summary, counts_table
 
 HTML_FILENAME = "report.html"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"

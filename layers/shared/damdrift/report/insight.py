@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode
 
 from damdrift.errors import ConfigurationError, ReportStorageError
 from damdrift.latest_pointer import get_latest
+from damdrift.models.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.observability import logger
 from damdrift.report.diff import (
     DIFF_FILENAME,
@@ -51,7 +52,6 @@ from damdrift.report.record_age import (
     since_datetime,
 )
 from damdrift.report.records import field_value, record_action, record_type
-from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.report_history import newest_summary_keys

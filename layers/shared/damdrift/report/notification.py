@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from damdrift.models.summary import Changes, CheckStatus, Summary, counts_table
 from damdrift.report.diff import ChangeClass, RunDiff
 from damdrift.report.next_steps import error_hint
-from damdrift.report.summary import Changes, CheckStatus, Summary, counts_table
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 MESSAGE_MAX_BYTES = 64 * 1024  # a safety net far below SNS's 256 KB; the layout stays well under it

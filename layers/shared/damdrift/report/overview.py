@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 from pydantic.alias_generators import to_camel
 
 from damdrift.errors import ReportStorageError
+from damdrift.models.summary import AgeOf, CheckStatus, Summary
 from damdrift.observability import logger
 from damdrift.report.age import age_text
 from damdrift.report.html import (
@@ -36,7 +37,6 @@ from damdrift.report.html import (
     _text,
     _when,
 )
-from damdrift.report.summary import AgeOf, CheckStatus, Summary
 from damdrift.report_history import subscriber_prefixes
 from damdrift.report_layout import subscriber_prefix
 

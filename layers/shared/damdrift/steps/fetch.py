@@ -24,6 +24,7 @@ from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
 from damdrift.latest_pointer import put_latest
+from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
@@ -43,7 +44,6 @@ from damdrift.report.insight import (
 from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
 from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
 from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
