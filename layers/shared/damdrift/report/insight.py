@@ -54,7 +54,7 @@ from damdrift.report.record_age import (
 from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
-from damdrift.report_history import newest_summary_keys
+from damdrift.report_history import get_summary, newest_summary_keys
 from damdrift.report_layout import SUMMARY_FILENAME
 from damdrift.report_upload import RECORDS_CONTENT_TYPE
 from damdrift.settings import NoticeSettings, ReportSettings
@@ -150,7 +150,7 @@ def load_history(
             keys = []
         for key in keys:
             try:
-                summary = store.get_summary(key)
+                summary = get_summary(store, key)
             except ReportStorageError as exc:
                 logger.warning("an earlier summary could not be read", extra={"error": exc.message})
                 continue
@@ -164,7 +164,7 @@ def previous_usable(store: ReportStore, history: History, execution: str) -> tup
     pointer = history.last_good()
     if pointer is not None and pointer.get("execution") != execution and pointer.get("summaryKey"):
         try:
-            summary = store.get_summary(str(pointer["summaryKey"]))
+            summary = get_summary(store, str(pointer["summaryKey"]))
             if _usable(summary):
                 return str(pointer["summaryKey"]), summary
         except ReportStorageError as exc:

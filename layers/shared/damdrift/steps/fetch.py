@@ -46,6 +46,7 @@ from damdrift.report.notification import Notification, build_notification
 from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
+from damdrift.report_history import put_summary
 from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
 from damdrift.report_upload import upload_report_files
 from damdrift.settings import FetchReportSettings
@@ -242,7 +243,7 @@ def _finish(
         update={"html": prefix + HTML_FILENAME}
     )
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
-    summary_key = store.put_summary(prefix, summary)
+    summary_key = put_summary(store, prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
     put_latest(
         store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
