@@ -31,7 +31,7 @@ class CheckContext(WireModel):
 
     execution: str
     #: The drift check's execution ARN: a subscriber check reads a subscriber's own DAM connection from
-    #: that execution's input (damdrift.dx.subscriber_dam), which is the same for its Verify child.
+    #: that execution's input (damdrift.subscriber_dam), which is the same for its Verify child.
     execution_arn: str
     publisher: DxConnection
     publisher_id: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from damdrift.dx.check_clients import dx_client, subscriber_dam_client
+from damdrift.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import (
     IN_PROGRESS_OPERATION_STATUSES,
