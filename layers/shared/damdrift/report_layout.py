@@ -26,6 +26,7 @@ import re
 from datetime import UTC, datetime
 
 SUMMARY_FILENAME = "summary.json"
+HTML_FILENAME = "report.html"
 LATEST_FILENAME = "latest.json"
 ROOT = "reports"
 

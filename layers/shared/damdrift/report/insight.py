@@ -39,7 +39,7 @@ from damdrift.report.diff import (
     diff_document,
 )
 from damdrift.report.gzlines import pick_lines
-from damdrift.report.html import HTML_CONTENT_TYPE, HTML_FILENAME, TrendPoint, render_report
+from damdrift.report.html import TrendPoint, render_report
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRulesError, load_rules
 from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeyFileError, KeySource, SortedKeys, write_sorted
 from damdrift.report.notification import ReportLink
@@ -55,7 +55,8 @@ from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.report_history import get_summary, newest_summary_keys
-from damdrift.report_layout import SUMMARY_FILENAME
+from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
+from damdrift.report_page import HTML_CONTENT_TYPE
 from damdrift.report_upload import RECORDS_CONTENT_TYPE
 from damdrift.settings import NoticeSettings, ReportSettings
 from damdrift.store import ReportStore

@@ -30,7 +30,6 @@ from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
 from damdrift.report.chat import chat_event, publish_chat
 from damdrift.report.diff import RunDiff
-from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ingest import Download, discard_parts, download_report, salvage, store_report
 from damdrift.report.insight import (
     History,
@@ -47,7 +46,7 @@ from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportFiles
 from damdrift.report_history import put_summary
-from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
+from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME, prefix_for
 from damdrift.report_upload import upload_report_files
 from damdrift.settings import FetchReportSettings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
