@@ -7,8 +7,8 @@ import pytest
 from botocore.stub import Stubber
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
+from damdrift.report.upload import upload_report_files
 from damdrift.report_history import put_summary
-from damdrift.report_upload import upload_report_files
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, drift_summary, report_files

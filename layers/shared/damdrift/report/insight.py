@@ -53,11 +53,11 @@ from damdrift.report.record_age import (
 )
 from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.tracker import RecordTracker
+from damdrift.report.upload import RECORDS_CONTENT_TYPE
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.report_history import get_summary, newest_summary_keys
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
 from damdrift.report_page import HTML_CONTENT_TYPE
-from damdrift.report_upload import RECORDS_CONTENT_TYPE
 from damdrift.settings import NoticeSettings, ReportSettings
 from damdrift.store import ReportStore
 from damdrift.viewer import links

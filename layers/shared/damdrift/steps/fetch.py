@@ -44,10 +44,10 @@ from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
 from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
 from damdrift.report.tracker import RecordTracker
+from damdrift.report.upload import upload_report_files
 from damdrift.report.writer import ReportFiles
 from damdrift.report_history import put_summary
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME, prefix_for
-from damdrift.report_upload import upload_report_files
 from damdrift.settings import FetchReportSettings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
