@@ -17,10 +17,20 @@ PACKAGE = "damdrift"
 #: Bottom to top: each layer's modules, as dotted names under ``damdrift``. A module belongs to the
 #: layer of its longest matching name (``report.html`` is itself; ``dx`` takes ``dx.client``...).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    # errors, logging and metrics, the bucket's key layout, what every report page shares: no I/O of ours
+    # errors, logging and metrics, untrusted text made safe to show, the bucket's key layout, what every
+    # stored page shares: no I/O of ours
     (
         "foundation",
-        ("errors", "model_base", "clock", "validation", "observability", "report_layout", "report_page"),
+        (
+            "errors",
+            "model_base",
+            "clock",
+            "validation",
+            "observability",
+            "notice_text",
+            "report_layout",
+            "report_page",
+        ),
     ),
     # DX's HTTP API: its vocabulary (models, connection, trigger requests) and its client; no check
     ("dx", ("dx",)),
@@ -29,8 +39,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("models", "execution_input", "state", "poll_schedule")),
     # each function's environment, validated at its cold start
     ("settings", ("settings",)),
-    # I/O that knows nothing of a report's meaning: S3 objects, secrets, the check's logged-in DX clients
-    ("adapters", ("store", "credentials", "subscriber_dam", "check_clients")),
+    # I/O that knows nothing of a report's meaning: the S3 client and objects, secrets, the check's
+    # logged-in DX clients
+    ("adapters", ("s3_client", "store", "credentials", "subscriber_dam", "check_clients")),
     # typed storage: the stored checks and their summaries, each subscriber's latest pointer
     ("repositories", ("report_history", "latest_pointer")),
     # signed links to the stored pages, and serving them: keys and bytes, no rendering

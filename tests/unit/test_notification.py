@@ -235,11 +235,8 @@ def test_dx_values_cannot_break_the_layout_or_smuggle_control_characters() -> No
     assert "Status: IN_SYNC" not in message.splitlines()
     lines = message.splitlines()
     assert "Publisher:      evil Status: IN_SYNC [2Jresu" in lines  # without ESC, "[2J" is just text
-    assert lines[lines.index("Message:") + 1 : lines.index("Message:") + 4] == [
-        "  line 1",
-        "  line 2",
-        "  [31mred",
-    ]
+    # One line: a line of DX's own could pass for one of ours (see test_notice_injection.py).
+    assert lines[lines.index("Message:") + 1] == "  line 1 line 2 [31mred"
     assert "Error:          DxError X" in lines
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,16 @@ from aws_lambda_powertools.utilities import parameters
 from damdrift.report_page import CONTENT_SECURITY_POLICY
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key
-from damdrift.viewer.serve import FolderReports, S3Reports, ViewerResponse, respond
+from damdrift.viewer.serve import (
+    INLINE_MAX_BYTES,
+    RESPONSE_MAX_BYTES,
+    RESPONSE_OVERHEAD_BYTES,
+    FolderReports,
+    S3Reports,
+    ViewerResponse,
+    encoded_size,
+    respond,
+)
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.lambda_adapter import FakeContext
 from tests.aws import REGION, REPORT_BUCKET, s3_with_report_bucket
@@ -250,6 +260,49 @@ def test_the_handler_serves_a_valid_link_and_a_rotated_key_revokes_it(
     revoked = handler.lambda_handler(url_event(path_of(url)), context)
     assert revoked["statusCode"] == 403
     assert handler.lambda_handler(url_event(path_of(url), "POST"), context)["statusCode"] == 405
+
+
+def viewer_answer(handler: ModuleType, arn: str, key: str) -> dict[str, Any]:
+    """The function URL answer (what Lambda returns to the browser) to a valid link for ``key``."""
+    url = links.report_link(VIEWER, link_key(arn), key, datetime.now(UTC) + timedelta(hours=1))
+    context = FakeContext("report-viewer", 256, f"arn:aws:lambda:{REGION}:123456789012:function:viewer")
+    answer: dict[str, Any] = handler.lambda_handler(url_event(path_of(url)), context)
+    return answer
+
+
+def test_the_handlers_download_redirect_is_signed_sigv4_in_us_east_1(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    handler, _secrets, arn = deployed
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=REPORT_BUCKET, Key=RUN + "report.csv", Body=b"a\n"
+    )
+    answer = viewer_answer(handler, arn, RUN + "report.csv")
+    assert answer["statusCode"] == 302
+    location = urlsplit(answer["headers"]["Location"])
+    assert parse_qs(location.query)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]  # SigV2 has AWSAccessKeyId
+    assert location.netloc == f"{REPORT_BUCKET}.s3.{REGION}.amazonaws.com"
+
+
+def test_a_5_mib_page_is_redirected_because_its_base64_answer_would_exceed_6_mb(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    handler, _secrets, arn = deployed
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=REPORT_BUCKET, Key=RUN + "report.html", Body=b"x" * (5 * 1024 * 1024))
+    assert viewer_answer(handler, arn, RUN + "report.html")["statusCode"] == 302
+
+
+def test_the_largest_inline_page_answers_within_the_function_urls_6_mb(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    handler, _secrets, arn = deployed
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=REPORT_BUCKET, Key=RUN + "report.html", Body=b"x" * INLINE_MAX_BYTES)
+    answer = viewer_answer(handler, arn, RUN + "report.html")
+    assert answer["statusCode"] == 200
+    assert len(json.dumps(answer).encode()) <= RESPONSE_MAX_BYTES == 6_000_000
+    assert encoded_size(INLINE_MAX_BYTES + 1) + RESPONSE_OVERHEAD_BYTES > RESPONSE_MAX_BYTES
 
 
 def test_the_key_is_cached_for_a_minute_and_a_short_key_is_a_configuration_error(

@@ -44,8 +44,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     import boto3
 
     from damdrift.remediation.approval import ApprovalStore
+    from damdrift.s3_client import s3_client
 
-    store = ApprovalStore(boto3.client("s3", region_name=args.region), args.bucket)
+    store = ApprovalStore(s3_client(args.region), args.bucket)
     if args.list:
         for pending in store.pending():
             print(describe(pending), file=out)

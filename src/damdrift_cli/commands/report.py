@@ -249,10 +249,10 @@ def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
 
 
 def run_pull(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    import boto3  # only this command talks to AWS
+    from damdrift.s3_client import s3_client  # only this command talks to AWS
 
     try:
-        s3 = boto3.client("s3", region_name=args.region)
+        s3 = s3_client(args.region)
         result = pull_reports(s3, args.bucket, args.out, args.publisher)
     except PullError as exc:
         print(f"damdrift report pull: {exc}", file=err)

@@ -14,7 +14,10 @@ Kinds, by what they do:
   ``redirect`` (``status`` 3xx with ``Location: location``), ``gzip_bomb`` (200, ``Content-Encoding:
   gzip``, a ~1 MiB body that inflates to ``size`` bytes, 1 GiB by default), ``drip`` (200 whose body
   arrives one byte every ``seconds``, for as long as the client listens), ``deep_json`` (200 with
-  ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep);
+  ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep), ``echo``
+  (``status``, 400 by default, with the API's error body whose message repeats the request line, its
+  ``Cookie`` header and its body on lines of their own, as a DX or an ingress that reflects requests
+  in its errors does);
 * spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
   ``malformed_json`` (cut the JSON body short), ``drop_answer`` (the request *is* processed, then the
   connection closes before any answer: the client cannot know it went through);
@@ -59,6 +62,7 @@ FaultKind = Literal[
     "deep_json",
     "ignore_limit",
     "endless_pages",
+    "echo",
 ]
 
 
@@ -100,8 +104,10 @@ class Fault(BaseModel):
             self.status is None or not 300 <= self.status < 400 or not self.location
         ):
             raise ValueError("kind 'redirect' needs a 3xx status and a location")
-        if self.status is not None and self.kind not in ("status", "html", "redirect"):
-            raise ValueError("status is only for kinds 'status', 'html' and 'redirect'")
+        if self.status is not None and self.kind not in ("status", "html", "redirect", "echo"):
+            raise ValueError("status is only for kinds 'status', 'html', 'redirect' and 'echo'")
+        if self.kind == "echo" and self.status is not None and self.status < 400:
+            raise ValueError("kind 'echo' answers an error: a status of 400 or more")
         if self.location is not None and self.kind != "redirect":
             raise ValueError("location is only for kind 'redirect'")
         if self.size is not None and self.kind not in ("gzip_bomb", "deep_json"):
@@ -209,7 +215,7 @@ class FaultInjector:
         for fault in hits:
             plan.kinds.append(fault.kind)
             match fault.kind:
-                case "status" | "drop" | "html" | "redirect" | "gzip_bomb" | "drip" | "deep_json":
+                case "status" | "drop" | "html" | "redirect" | "gzip_bomb" | "drip" | "deep_json" | "echo":
                     plan.answer = plan.answer or fault
                 case "truncate" | "malformed_json" | "drop_answer":
                     plan.spoil = plan.spoil or fault

@@ -25,7 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from damdrift_cli.simulator.api import (
     DAM_BASE,
@@ -313,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         base = route.base if route else (RING_BASE if req.path.startswith(RING_BASE) else DAM_BASE)
         if plan.answer is not None:
-            response = _fault_answer(plan.answer, base, site.stopping)
+            response = _fault_answer(plan.answer, base, site.stopping, req)
         elif route is None:
             assert isinstance(resolved, Response)
             response = resolved
@@ -385,7 +385,13 @@ def _dispatch_safely(state: SiteState, route: Route[Any], req: Request) -> Respo
         return dam_error(500, "Internal error in the DX simulator")
 
 
-def _fault_answer(fault: Fault, base: str, stopping: threading.Event) -> Response:
+def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Request) -> Response:
+    if fault.kind == "echo":
+        cookie = "; ".join(req.cookie_headers) or "none"
+        body = req.body.decode("utf-8", "replace") or "none"
+        query = f"?{urlencode(req.query, doseq=True)}" if req.query else ""
+        message = f"Bad request:\n{req.method} {req.path}{query}\nCookie: {cookie}\n\n{body}"
+        return error_for(base, fault.status or 400, message)
     if fault.kind == "redirect":
         return Response(fault.status or 302, b"", [("Location", fault.location or "/")])
     if fault.kind == "gzip_bomb":

@@ -67,7 +67,7 @@ def _with_approval(
         link = approval_links(approval_url, pending.link_id)["review"]
         lines += ["", "Review and approve or deny (one use):", f"  {link}"]
     lines += ["", f"Or from a shell: damdrift approve --approval-id {pending.link_id} [--deny]"]
-    return with_remediation_note(notification, RemediationPhase.AWAITING_APPROVAL, "\n".join(lines))
+    return with_remediation_note(notification, RemediationPhase.AWAITING_APPROVAL, lines)
 
 
 def answer_approval(
