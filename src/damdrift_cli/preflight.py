@@ -65,7 +65,6 @@ def login_once(publisher: dict[str, Any], username: str, password: str) -> list[
     )
     try:
         client.login()
-        return client.list_subscribers()
     except AuthenticationError as exc:
         raise CommandFailed(f"{exc.message}: check --dx-username and the password") from None
     except DxError as exc:
@@ -73,6 +72,10 @@ def login_once(publisher: dict[str, Any], username: str, password: str) -> list[
         if connection.protocol == "http" and _speaks_tls(host, port):
             raise CommandFailed(f"{host}:{port} answers https: use --dx-protocol https") from None
         raise CommandFailed(f"the first login failed: {exc.message}") from None
+    try:
+        return client.list_subscribers()
+    except DxError as exc:  # logged in: what is wrong is DX's list (a 403, an id that is a path, ...)
+        raise CommandFailed(f"listing the subscribers failed: {exc.message}") from None
     finally:
         client.logout()
 

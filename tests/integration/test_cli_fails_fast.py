@@ -312,3 +312,22 @@ def test_http_against_an_https_publisher_says_to_use_https(
     )
     assert status == 3
     assert f"127.0.0.1:{simulator.port} answers https: use --dx-protocol https" in err
+
+
+def test_a_subscriber_list_naming_a_directory_fails_before_the_check_and_leaves_it_alone(
+    publisher: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("the operator's")
+    listed = [{"id": str(victim), "targetHost": "sub.example.com"}]
+    publisher.inject_fault("GET /staging/subscriber", "json", body=listed)
+    out = tmp_path / "out"
+    status, _, err = damdrift(
+        capsys, "check", "--hostname", "127.0.0.1", "--dx-protocol", "http", "--dx-port", str(publisher.port),
+        "--out", str(out),
+    )  # fmt: skip
+    assert status == 3
+    assert "listing the subscribers failed: GET /staging/subscriber: subscriber 1's 'id' is unusable" in err
+    assert "first login failed" not in err  # the login went through
+    assert (victim / "keep.txt").read_text() == "the operator's"

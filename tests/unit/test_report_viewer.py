@@ -115,6 +115,53 @@ def test_an_altered_link_gets_403(folder: FolderReports, alter: Any) -> None:
     assert answer.status == 403 and PAGE not in answer.body
 
 
+@pytest.mark.parametrize("expiry", ["999999999999", "253402300800", "99999999999"])
+def test_an_expiry_beyond_any_date_gets_403_before_the_signature_is_checked(
+    folder: FolderReports, expiry: str
+) -> None:
+    answer = get(f"/r/{expiry}/{'A' * 43}/{RUN}report.html", folder)
+    assert answer.status == 403 and b"expiry" in answer.body and PAGE not in answer.body
+
+
+def test_a_link_signed_further_ahead_than_the_longest_link_lifetime_gets_403(folder: FolderReports) -> None:
+    longest = NOW + timedelta(seconds=links.MAX_LINK_SECONDS)
+    assert get(links.report_link(VIEWER, KEY, RUN + "report.html", longest), folder).status == 200
+    too_far = get(links.report_link(VIEWER, KEY, RUN + "report.html", longest + timedelta(days=2)), folder)
+    assert too_far.status == 403 and b"expiry" in too_far.body
+    from damdrift.settings.notices import NoticeSettings
+
+    with pytest.raises(ValueError, match="less than or equal"):  # what the stack may sign, at most
+        NoticeSettings.model_validate({"REPORT_LINK_EXPIRY_SECONDS": links.MAX_LINK_SECONDS + 1})
+
+
+def test_report_serve_answers_an_absurd_expiry_with_403_and_prints_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import http.client
+    import io
+    import threading
+    from http.server import HTTPServer
+
+    from damdrift_cli.local import viewer as local_viewer
+
+    (tmp_path / RUN).mkdir(parents=True)
+    (tmp_path / RUN / "report.html").write_bytes(PAGE)
+    server = HTTPServer(("127.0.0.1", 0), local_viewer.handler_for(tmp_path))
+    server.log = io.StringIO()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        connection.request("GET", f"/r/999999999999/{'A' * 43}/{RUN}report.html")
+        status = connection.getresponse().status
+        connection.close()
+        thread.join(10)
+    finally:
+        server.server_close()
+    assert status == 403
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_a_link_to_one_report_does_not_open_another(folder: FolderReports) -> None:
     url = links.report_link(VIEWER, KEY, RUN + "report.html", EXPIRES)
     assert get(url.replace(RUN, OTHER_RUN), folder).status == 403

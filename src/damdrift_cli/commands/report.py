@@ -22,6 +22,7 @@ from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, mismatches_text, since_text
 from damdrift.report.overview import OVERVIEW_FILENAME, ROW_FILENAME, OverviewRow, render_overview
+from damdrift.report_layout import ROOT
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.pull import PullError, pull_reports
@@ -258,7 +259,9 @@ def run_pull(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
         print(f"damdrift report pull: {exc}", file=err)
         return EXIT_FAILED
     for key in result.refused:
-        print(f"damdrift report pull: skipped {key!r}: it would be written outside {args.out}", file=err)
+        print(
+            f"damdrift report pull: skipped {key!r}: it would be written outside {args.out / ROOT}", file=err
+        )
     print(
         f"{len(result.downloaded)} files downloaded, {result.unchanged} already up to date, into {args.out}",
         file=out,

@@ -17,7 +17,9 @@ Whether a notice goes out is decided here (:func:`should_notify`); the ASL only 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
@@ -65,12 +67,10 @@ def fetch_with(
     client: DxClient, task: SubscriberTask, settings: FetchReportSettings, store: ReportStore, now: datetime
 ) -> FetchResult:
     check, subscriber_id = task.check, task.subscriber.subscriber_id
-    workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
     prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
     history = load_history(store, settings, check.publisher_id, subscriber_id, task.report_run)
+    workdir = _workdir(settings)
     tracker = RecordTracker(rules.matcher, spill_dir=workdir / "keys")
     try:
         download = download_report(
@@ -141,8 +141,7 @@ def record_errored(
     salvaged: Download | None = None
     stored: dict[str, str] = {}
     if task.poll is not None and task.poll.phase is PollPhase.COMPLETED:  # the download had begun
-        workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
-        shutil.rmtree(workdir, ignore_errors=True)
+        workdir = _workdir(settings)
         try:
             salvaged = salvage(store, prefix, workdir)
             if salvaged is not None:
@@ -162,6 +161,13 @@ def record_errored(
     result = _finish(task, settings, store, summary, prefix)
     discard_parts(store, prefix, salvaged.checkpoint)
     return result
+
+
+def _workdir(settings: FetchReportSettings) -> Path:
+    """A new empty directory of this invocation's own, never named after DX text (a subscriber id of
+    ``/some/dir`` or ``../..`` would otherwise name a directory to delete); the caller removes it."""
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="dam-drift-", dir=settings.work_dir))
 
 
 def _summary(
