@@ -165,7 +165,7 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
         }
     if function in {"TriggerMismatchFunction", "RemediateFunction"}:
-        # a subscriber's own DAM connection is read from the drift check's input (damdrift.dx.subscriber_dam)
+        # a subscriber's own DAM connection is read from the drift check's input (damdrift.subscriber_dam)
         expected |= {("states:DescribeExecution", DRIFT_CHECK_EXECUTIONS)}
     if function == "RemediateFunction":
         expected |= {

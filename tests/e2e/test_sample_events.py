@@ -136,7 +136,7 @@ def remediation_sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[s
 
 def drift_check_naming_the_dam(aws: LocalAws, subscriber_id: str, dam: dict[str, Any]) -> str:
     """A drift check execution whose input names the subscriber's DAM, where the steps read it
-    (damdrift.dx.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
+    (damdrift.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
     without touching the simulator; its input stays readable, which is all the samples need."""
     execution_input = {
         "publisher": {"hostname": "dx.example.com"},

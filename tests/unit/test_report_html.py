@@ -7,9 +7,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
 from damdrift.report.html import TrendPoint, render_report
-from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 HOSTILE = [
@@ -144,7 +144,7 @@ def test_the_first_check_says_every_record_is_new() -> None:
 
 def test_a_verifying_check_shows_the_remediation_verdict_and_what_led_to_it() -> None:
     from damdrift.execution_input import RemediateMode
-    from damdrift.remediation.models import OperationTally, RemediationRecord, RemediationVerdict
+    from damdrift.models.remediation import OperationTally, RemediationRecord, RemediationVerdict
 
     record = RemediationRecord(
         mode=RemediateMode.ASK,

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, counts_table, status_for
+from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, counts_table, status_for
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 

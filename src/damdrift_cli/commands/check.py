@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from damdrift.dx.models import Subscriber
 from damdrift.execution_input import CheckInput
-from damdrift.report.html import HTML_FILENAME
+from damdrift.models.summary import Summary
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
-from damdrift.report.summary import Summary
+from damdrift.report_layout import HTML_FILENAME
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
 from damdrift_cli.commands.report import refresh_overviews

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from damdrift.models.summary import Summary
 from damdrift.report.diff import DIFF_FILENAME, RunDiff
-from damdrift.report.html import HTML_FILENAME, TrendPoint
+from damdrift.report.html import TrendPoint
 from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
-from damdrift.report.summary import Summary
 from damdrift.report.writer import RECORDS_FILENAME
-from damdrift.report_layout import LATEST_FILENAME, ROOT, SUMMARY_FILENAME
+from damdrift.report_layout import HTML_FILENAME, LATEST_FILENAME, ROOT, SUMMARY_FILENAME
 from damdrift_cli.local.paths import DEFAULT_REPORTS, inside
 
 __all__ = [

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from damdrift.errors import ApprovalError, ReportStorageError
-from damdrift.remediation.models import ApprovalAnswer
+from damdrift.models.remediation import ApprovalAnswer
 from damdrift.store import ReportStore
 
 if TYPE_CHECKING:

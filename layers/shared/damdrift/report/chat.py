@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from damdrift.models.summary import CheckStatus, Summary, counts_table
 from damdrift.notice_text import chat_text, one_line, slack_escaped
 from damdrift.observability import logger
 from damdrift.report.age import age_text
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.notification import ReportLink, subject_parts
-from damdrift.report.summary import CheckStatus, Summary, counts_table
 
 #: Chat posts stay short: the report and the overview hold the rest.
 DESCRIPTION_MAX = 3000

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from damdrift.report.summary import CheckStatus, ErrorInfo, Summary
+from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 
 VOLUME_HINT = (
     "HCL: a find that fails, or runs for more than 30 minutes, usually means too much data. Look at DX's "

@@ -12,9 +12,9 @@ import shlex
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from damdrift.models.remediation import RemediationPhase
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.approval import ApprovalStore, PendingApproval, TaskCallbacks, approval_links
-from damdrift.remediation.models import RemediationPhase
 from damdrift.remediation.notice import with_remediation_note
 from damdrift.state import OutboundNotice, SubscriberTask
 

@@ -21,17 +21,17 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from damdrift.dx.check_clients import dx_client
+from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NotifyPolicy
 from damdrift.latest_pointer import put_latest
+from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
 from damdrift.report.chat import chat_event, publish_chat
 from damdrift.report.diff import RunDiff
-from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ingest import Download, discard_parts, download_report, salvage, store_report
 from damdrift.report.insight import (
     History,
@@ -45,11 +45,11 @@ from damdrift.report.insight import (
 from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
 from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
+from damdrift.report.upload import upload_report_files
 from damdrift.report.writer import ReportFiles
-from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
-from damdrift.report_upload import upload_report_files
+from damdrift.report_history import put_summary
+from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME, prefix_for
 from damdrift.settings import FetchReportSettings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
@@ -249,7 +249,7 @@ def _finish(
         update={"html": prefix + HTML_FILENAME}
     )
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
-    summary_key = store.put_summary(prefix, summary)
+    summary_key = put_summary(store, prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
     put_latest(
         store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from damdrift.dx.models import RecordAction, RecordType
-from damdrift.remediation.models import RemediationRecord
+from damdrift.models.remediation import RemediationRecord
 
 
 class CheckStatus(StrEnum):
