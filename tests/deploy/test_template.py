@@ -67,6 +67,7 @@ STAR_RESOURCE_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "lambda:GetAccountSettings",
 }
 
 TRACES = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
@@ -164,7 +165,7 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
         }
     if function in {"TriggerMismatchFunction", "RemediateFunction"}:
-        # a subscriber's own DAM connection is read from the drift check's input (damdrift.dx.subscriber_dam)
+        # a subscriber's own DAM connection is read from the drift check's input (damdrift.subscriber_dam)
         expected |= {("states:DescribeExecution", DRIFT_CHECK_EXECUTIONS)}
     if function == "RemediateFunction":
         expected |= {
@@ -181,6 +182,7 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
         }
     if function == "DoctorFunction":
         expected |= {
+            ("lambda:GetAccountSettings", "*"),  # can the account take reserved concurrency?
             ("s3:PutObject", "<ReportBucket.Arn>/doctor/*"),
             ("sns:Publish", "<OpsTopic>"),
             ("kms:GenerateDataKey", "<DataKey.Arn>"),
@@ -206,9 +208,10 @@ def test_fetch_report_reads_the_ignore_rules_where_the_settings_look_and_cannot_
     assert "IGNORE_RULES_KEY" not in default.function("FetchReportFunction")["Environment"]["Variables"]
 
 
-def test_the_public_approval_function_has_reserved_concurrency_unless_told_not_to(default: StackView) -> None:
-    assert default.function("ApproveFunction")["ReservedConcurrentExecutions"] == "2"
-    assert "ReservedConcurrentExecutions" not in stack(ApproveConcurrency="0").function("ApproveFunction")
+def test_the_public_approval_function_has_reserved_concurrency_once_hardened(default: StackView) -> None:
+    # None by default, so a new account can create it (tests/deploy/test_first_deploy.py).
+    assert "ReservedConcurrentExecutions" not in default.function("ApproveFunction")
+    assert stack(ApproveConcurrency="2").function("ApproveFunction")["ReservedConcurrentExecutions"] == "2"
     assert stack(ApproveConcurrency="5").function("ApproveFunction")["ReservedConcurrentExecutions"] == "5"
 
 
@@ -231,13 +234,18 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
 
 #: What both state machines hold: logs, traces, SNS encryption, and starting/following subscriber
 #: checks (startExecution.sync:2 needs the EventBridge managed rule, per AWS's Step Functions docs).
-SUBSCRIBER_CHECK = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-subscriber-check"
-SUBSCRIBER_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-subscriber-check:*"
-DRIFT_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-drift-check:*"
+SUBSCRIBER_CHECK = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-1a2b3c4d-subscriber-check"
+SUBSCRIBER_CHECK_EXECUTIONS = (
+    "arn:aws:states:us-east-1:123456789012:execution:dam-drift-1a2b3c4d-subscriber-check:*"
+)
+DRIFT_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-1a2b3c4d-drift-check:*"
 SYNC_RULE = "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
 STATE_MACHINE_BASE = (
     {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
-    | {(action, "*") for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess"}}
+    | {
+        (action, "*")
+        for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess", "lambda:GetAccountSettings"}
+    }
     | {("states:StartExecution", SUBSCRIBER_CHECK)}
     | {
         ("states:DescribeExecution", SUBSCRIBER_CHECK_EXECUTIONS),
@@ -263,7 +271,7 @@ def test_a_subscriber_check_holds_exactly_its_permissions(default: StackView) ->
 
 
 def test_the_roles_name_the_subscriber_check_as_it_is_named(default: StackView) -> None:
-    assert default.props("SubscriberCheckStateMachine")["Name"] == "dam-drift-subscriber-check"
+    assert default.props("SubscriberCheckStateMachine")["Name"] == "dam-drift-1a2b3c4d-subscriber-check"
     assert (
         default.props("DriftCheckStateMachine")["DefinitionSubstitutions"]["SubscriberCheckStateMachineArn"]
         == "<SubscriberCheckStateMachine>"

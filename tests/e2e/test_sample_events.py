@@ -136,7 +136,7 @@ def remediation_sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[s
 
 def drift_check_naming_the_dam(aws: LocalAws, subscriber_id: str, dam: dict[str, Any]) -> str:
     """A drift check execution whose input names the subscriber's DAM, where the steps read it
-    (damdrift.dx.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
+    (damdrift.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
     without touching the simulator; its input stays readable, which is all the samples need."""
     execution_input = {
         "publisher": {"hostname": "dx.example.com"},
@@ -194,7 +194,7 @@ def test_request_approval_and_the_approval_page_run_on_their_sample_events(
     assert datetime.fromisoformat(requested["expiresAt"]) == pending.expires_at
     (notice,) = aws.drain_notices()
     assert notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", notice.message)
+    (approval_id,) = re.findall(r"^  https://\S+\?id=([\w-]+)$", notice.message, re.MULTILINE)
     assert handle_of(approval_id) == pending.handle
 
     page_event: dict[str, Any] = json.loads((EVENTS / "approve-get.json").read_text())

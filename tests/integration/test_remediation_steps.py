@@ -17,9 +17,9 @@ from damdrift.dx.client import ClientTuning, DxClient
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.errors import RemediationRefused, ResyncFailed, ResyncTimedOut
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
+from damdrift.models.remediation import ApprovalAnswer, RemediationPhase, RemediationState
+from damdrift.models.summary import CheckStatus
 from damdrift.remediation.ledger import RemediationLedger
-from damdrift.remediation.models import ApprovalAnswer, RemediationPhase, RemediationState
-from damdrift.report.summary import CheckStatus
 from damdrift.state import CheckContext, SubscriberRef, SubscriberTask
 from damdrift.steps.remediate import plan_with, poll_with, start_with
 from damdrift_cli.simulator import ManualClock, Simulator

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from damdrift.dx.check_clients import dx_client, subscriber_dam_client
+from damdrift.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
 from damdrift.settings import AuthenticateSettings, RemediateSettings

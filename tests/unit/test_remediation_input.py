@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from damdrift.dx.connection import DxConnection
-from damdrift.dx.subscriber_dam import subscriber_dam
 from damdrift.errors import ConfigurationError, InvalidInput
 from damdrift.execution_input import CheckInput, RemediateMode, RemediationPolicy, SubscriberOptions
 from damdrift.state import CheckContext, SubscriberRef
 from damdrift.steps.authenticate import with_options
+from damdrift.subscriber_dam import subscriber_dam
 from damdrift.validation import parse_input
 
 PUBLISHER = {"hostname": "dx.example.com"}

@@ -22,8 +22,8 @@ from pydantic import Field
 from damdrift.dx.connection import DxConnection
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
 from damdrift.model_base import WireModel
-from damdrift.remediation.models import ApprovalAnswer, RemediationState
-from damdrift.report.summary import CheckStatus
+from damdrift.models.remediation import ApprovalAnswer, RemediationState
+from damdrift.models.summary import CheckStatus
 
 
 class CheckContext(WireModel):
@@ -31,7 +31,7 @@ class CheckContext(WireModel):
 
     execution: str
     #: The drift check's execution ARN: a subscriber check reads a subscriber's own DAM connection from
-    #: that execution's input (damdrift.dx.subscriber_dam), which is the same for its Verify child.
+    #: that execution's input (damdrift.subscriber_dam), which is the same for its Verify child.
     execution_arn: str
     publisher: DxConnection
     publisher_id: str

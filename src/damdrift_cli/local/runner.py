@@ -33,11 +33,14 @@ from typing import Any
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from pydantic import ValidationError
 
+from damdrift.execution_input import CheckInput
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local import roles
 from damdrift_cli.local.aws_faults import AwsFaults
+from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.moto_child_executions import child_executions_as_on_aws
 from damdrift_cli.local.paths import inside
@@ -92,6 +95,10 @@ class CheckRun:
     history: list[dict[str, Any]]
     notices: list[Notice] = field(default_factory=list)
     seconds: float = 0.0
+    #: Set when the run stopped waiting (``timeout_seconds``) and stopped the execution: the limit.
+    gave_up_after: float | None = None
+    #: The subscribers whose checks were still running when the run gave up.
+    left_running: list[str] = field(default_factory=list)
     #: The drift check first, then the subscriber checks (verifying checks included) in start order.
     executions: list[Execution] = field(default_factory=list)
 
@@ -185,19 +192,27 @@ class LocalAws:
         execution_input: dict[str, Any],
         *,
         name: str | None = None,
-        timeout_seconds: float = 900,
+        timeout_seconds: float | None = None,
         on_wait: Callable[[float], None] | None = None,
         on_approval: Callable[[PendingApproval], bool | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> CheckRun:
         """Starts one execution and waits for it to end (polling, as a person at the console would).
 
-        ``on_approval`` answers a ``remediate: ask`` request while the execution waits for it: True
-        approves, False denies, None leaves it waiting (until its timeout).
+        ``timeout_seconds`` (default: the input's budgets, :func:`~damdrift_cli.local.budget.wait_budget`)
+        is when the run stops waiting: it stops the execution and says so (``gave_up_after``,
+        ``left_running``). ``on_approval`` answers a ``remediate: ask`` request while the execution
+        waits for it: True approves, False denies, None leaves it waiting (until its timeout).
+        ``clock`` and ``sleep`` measure and pass the wait (a test moves a simulated clock instead).
         """
         sfn = self.client("stepfunctions")
         name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        started = time.monotonic()
+        limit = timeout_seconds if timeout_seconds is not None else _budget_of(execution_input)
+        started = clock()
         asked: set[str] = set()
+        gave_up: float | None = None
+        left: list[str] = []
         arn = sfn.start_execution(
             stateMachineArn=self._deployed.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
@@ -206,18 +221,25 @@ class LocalAws:
                 described = sfn.describe_execution(executionArn=arn)
                 if described["status"] in TERMINAL:
                     break
-                elapsed = time.monotonic() - started
-                if elapsed > timeout_seconds:
-                    sfn.stop_execution(
-                        executionArn=arn, error="LocalTimeout", cause=f"gave up after {timeout_seconds} s"
-                    )
+                elapsed = clock() - started
+                if elapsed > limit:
+                    gave_up = limit
+                    running = [child for child in self.started_by(arn) if child.status == "RUNNING"]
+                    left = [c.input["subscriber"]["subscriberId"] for c in running if "subscriber" in c.input]
+                    # The children too: locally they are threads that would outlive this run.
+                    for stopped in [arn, *(child.arn for child in running)]:
+                        sfn.stop_execution(
+                            executionArn=stopped,
+                            error="LocalTimeout",
+                            cause=f"gave up waiting after {limit:g} s",
+                        )
                     described = sfn.describe_execution(executionArn=arn)
                     break
                 if on_wait:
                     on_wait(elapsed)
                 if on_approval is not None:
                     self._answer_approvals(on_approval, asked)
-                time.sleep(0.1)
+                sleep(0.1)
         except KeyboardInterrupt:
             # Ctrl-C: the execution stops as StopExecution stops it on AWS; the caller copies what exists.
             sfn.stop_execution(executionArn=arn, error="Interrupted", cause="stopped by Ctrl-C")
@@ -238,8 +260,10 @@ class LocalAws:
             cause=described.get("cause"),
             history=[event for execution in executions for event in execution.history],
             notices=self.drain_notices(),
-            seconds=time.monotonic() - started,
+            seconds=clock() - started,
             executions=executions,
+            gave_up_after=gave_up,
+            left_running=left,
         )
 
     def started_by(self, parent_arn: str) -> list[Execution]:
@@ -388,6 +412,15 @@ class LocalAws:
     def function_logs(self) -> str:
         """Every line the handlers printed (Powertools JSON logs and EMF metrics), in order."""
         return "".join(invocation.logs for invocation in self._deployed.lambdas.invocations)
+
+
+def _budget_of(execution_input: dict[str, Any]) -> float:
+    """The input's own budgets (900 s for an input the state machine will refuse at once anyway)."""
+    try:
+        check_input = CheckInput.model_validate(execution_input)
+    except ValidationError:
+        return 900.0
+    return wait_budget(check_input, len(check_input.subscriber_ids) or 1)
 
 
 @contextlib.contextmanager

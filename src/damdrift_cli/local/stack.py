@@ -30,6 +30,7 @@ from damdrift_cli.local.lambda_adapter import InProcessLambdas, LocalFunction
 from damdrift_cli.local.template import (
     PROJECT_ROOT,
     TEMPLATE_PATH,
+    check_rules,
     evaluate_conditions,
     load_template,
     parameter_values,
@@ -39,6 +40,7 @@ from damdrift_cli.local.template import (
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "dam-drift-local"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #: The state machine a check starts (the others are its children).
 ENTRY_STATE_MACHINE = "DriftCheckStateMachine"
 
@@ -89,6 +91,7 @@ def deploy(
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": STACK,
+            "AWS::StackId": STACK_ID,
             "AWS::Partition": "aws",
         }
         if attribute is None:
@@ -99,6 +102,7 @@ def deploy(
             return physical[logical_id]
         return attributes[(logical_id, attribute)]
 
+    check_rules(template, lookup)  # the template's Rules refuse a deploy before any resource
     conditions = evaluate_conditions(template, lookup)
     resources: dict[str, Any] = {
         logical_id: resource

@@ -42,7 +42,7 @@ from damdrift_cli.simulator.api import (
     error_for,
     resolve,
 )
-from damdrift_cli.simulator.faults import Fault, FaultInjector
+from damdrift_cli.simulator.faults import SIZED_KINDS, Fault, FaultInjector
 from damdrift_cli.simulator.state import Rejected
 
 _log = logging.getLogger(__name__)
@@ -309,6 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
         req.ignore_offset, req.find_outcome = plan.ignore_offset, plan.find_outcome
         req.hostile_records = plan.hostile_records
         req.ignore_limit, req.endless_pages = plan.ignore_limit, plan.endless_pages
+        req.distinct_types = plan.distinct_types
         if plan.answer is not None and plan.answer.kind == "drop":
             site.record(exchange)
             self.close_connection = True
@@ -405,6 +406,11 @@ def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Reque
     if fault.kind == "deep_json":
         depth = fault.size or 100_000
         return Response(200, b"[" * depth + b"]" * depth, [("Content-Type", JSON_TYPE)])
+    if fault.kind == "json":
+        return Response(200, json.dumps(fault.body).encode(), [("Content-Type", JSON_TYPE)])
+    if fault.kind == "empty_objects":
+        size = fault.size or SIZED_KINDS["empty_objects"]
+        return Response(200, _empty_objects(size), [("Content-Type", JSON_TYPE)])
     if fault.kind == "drip":
         return Response(200, _drip(fault.seconds or 1.0, stopping), [("Content-Type", JSON_TYPE)])
     if fault.kind == "html":
@@ -462,6 +468,11 @@ def _gzip_bomb(size: int) -> bytes:
     whole, rest = divmod(size, block)
     tail = gzip.compress(b" " * rest, compresslevel=9, mtime=0) if rest and whole else b""
     return member * max(whole, 1) + tail
+
+
+def _empty_objects(size: int) -> bytes:
+    """``[{},{},…,{}]`` of about ``size`` bytes."""
+    return b"[" + b",".join([b"{}"] * max(1, (size - 2) // 3)) + b"]"
 
 
 def _drip(seconds: float, stopping: threading.Event) -> Iterator[bytes]:

@@ -76,6 +76,8 @@ class ProbeClient(DxClient):
         self.sent: list[str] = []
         self.login_cookies: list[Cookie] = []
         self._logout_answer: _Answer | None = None
+        #: The reads DX answered 401 (its session had ended), each read again after a new login.
+        self.relogins: list[str] = []
 
     def _send(
         self,
@@ -123,10 +125,19 @@ class ProbeClient(DxClient):
         return one_line(self._redactor.redact(str(text)), limit)
 
     def read(self, path: str, params: Mapping[str, str] | None = None) -> Reply:
-        """``GET`` on the DAM API with the session, the answer as DX sent it (no status handling)."""
+        """``GET`` on the DAM API with the session, the answer as DX sent it (no other status handling).
+
+        On a 401 it logs in again once and repeats the read, as the check's client does: a session
+        that DX ended midway is what a check meets too, and is reported (``relogins``), not a failure.
+        """
         if not self._logged_in:
             self.login()
-        return Reply(self._send("GET", "dam", path, params=params))
+        reply = Reply(self._send("GET", "dam", path, params=params))
+        if reply.status_code == 401:
+            self.relogins.append(path)
+            self.login()
+            reply = Reply(self._send("GET", "dam", path, params=params))
+        return reply
 
     def validate(self) -> Reply:
         return Reply(self._send("POST", "ring", "/auth/validate"))
@@ -195,6 +206,8 @@ def run_doctor(
             probe.run(list(subscriber_ids))
         finally:
             probe.logout()
+    if client.relogins:
+        report.checks.append(_sessions_ended(client.relogins))
     report.checks.extend(assumption_checks(facts))
     report.requests_sent = client.sent
     return _redacted(report, client)
@@ -214,6 +227,17 @@ def _redacted(report: DoctorReport, client: ProbeClient) -> DoctorReport:
             "record_fields": fields,
             "requests_sent": [client.redact(r, 2000) for r in report.requests_sent],
         }
+    )
+
+
+def _sessions_ended(reads: list[str]) -> Check:
+    """DX ended the session midway: the doctor (like a check) logged in again; worth knowing."""
+    return Check(
+        id="session kept",
+        status=Status.WARN,
+        evidence=f"DX ended the session {len(reads)} time(s) during the probe (HTTP 401 on GET {reads[0]}"
+        + (f" and {len(reads) - 1} more" if len(reads) > 1 else "")
+        + "); the doctor logged in again each time, as a check does",
     )
 
 

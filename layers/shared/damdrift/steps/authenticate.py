@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from damdrift.dx.check_clients import dx_client
+from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput

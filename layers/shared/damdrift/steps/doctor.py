@@ -8,6 +8,7 @@ A secret that cannot be read is itself a finding (a FAIL line), so the report is
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ def run_doctor_step(
     s3: S3Client,
     sns: SNSClient,
     now: datetime,
+    account_checks: Sequence[Check] = (),
 ) -> dict[str, Any]:
     publisher = request.publisher or settings.publisher
     if publisher is None:
@@ -65,6 +67,7 @@ def run_doctor_step(
         # One retry per request: the probe makes dozens of them, and a slow DX is a finding, not a wait.
         tuning = replace(settings.client_tuning(), retries=min(1, settings.dx_retries))
         report = run_doctor(publisher, credentials, request.subscriber_ids, tuning=tuning, now=now)
+    report.checks.extend(account_checks)  # what the AWS account allows (damdrift.doctor.account)
     key = doctor_key(publisher.publisher_id, now)
     wire = report.to_wire()
     s3.put_object(

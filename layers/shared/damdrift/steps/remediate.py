@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from damdrift.dx.check_clients import dx_client, subscriber_dam_client
+from damdrift.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import (
     IN_PROGRESS_OPERATION_STATUSES,
@@ -26,13 +26,13 @@ from damdrift.dx.models import (
 )
 from damdrift.errors import DxError, RemediationRefused, ResyncFailed, ResyncTimedOut
 from damdrift.execution_input import RemediateMode
+from damdrift.models.remediation import OperationTally, RemediationPhase, RemediationState
+from damdrift.models.summary import CheckStatus
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
 from damdrift.remediation.guards import refusal
 from damdrift.remediation.ledger import RemediationLedger
-from damdrift.remediation.models import OperationTally, RemediationPhase, RemediationState
 from damdrift.remediation.notice import with_remediation_note
-from damdrift.report.summary import CheckStatus
 from damdrift.settings import DxAccessSettings
 from damdrift.state import FetchResult, SubscriberTask
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from damdrift.credentials import load_credentials
 from damdrift.dx.client import DxClient
 from damdrift.dx.sessions import client_for
-from damdrift.dx.subscriber_dam import subscriber_dam
 from damdrift.settings import DxAccessSettings
 from damdrift.state import CheckContext, SubscriberTask
+from damdrift.subscriber_dam import subscriber_dam
 
 
 def dx_client(check: CheckContext, settings: DxAccessSettings) -> DxClient:
@@ -22,7 +22,7 @@ def dx_client(check: CheckContext, settings: DxAccessSettings) -> DxClient:
 def subscriber_dam_client(task: SubscriberTask, settings: DxAccessSettings) -> DxClient | None:
     """A client for the subscriber's own DAM API (its own login), or None when the input gave none.
 
-    The connection is read from the drift check's input (:mod:`damdrift.dx.subscriber_dam`)."""
+    The connection is read from the drift check's input (:mod:`damdrift.subscriber_dam`)."""
     if not task.subscriber.own_dam:
         return None
     dam, secret = subscriber_dam(task.check, task.subscriber.subscriber_id)
