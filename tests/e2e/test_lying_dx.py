@@ -131,7 +131,8 @@ class Lie:
     #: CLI's own first login) has no doctor cell: the doctor has one path, covered by the lie told always.
     exits: Mapping[str, int]
     scenario: Mapping[str, Any] = field(default_factory=dict)
-    #: Command -> why the cell fails on main today: the branch whose fix it waits for (strict xfail).
+    #: Command -> why the cell fails on main today: the fix it waits for (strict xfail: it fails loudly
+    #: once the fix lands, so the marker goes with it).
     needs: Mapping[str, str] = field(default_factory=dict)
     also: Callable[[World, Run], None] | None = None
 
@@ -213,16 +214,11 @@ def record_types(count: int, length: int) -> Callable[[World], None]:
     return tell
 
 
-SEC_DATA_IDS = "needs branch sec-data: #23.1 DX ids validated where they enter (the subscriber list model)"
-SEC_DATA_WORKDIR = (
-    "needs branch sec-data: #23.1 mkdtemp work dirs (main leaves WORK_DIR/dam-drift/<run>/ behind after "
-    "every fetch: a write outside --out)"
-)
-SEC_DATA_MEMORY = "needs branch sec-data: #23.8 small-answer caps (and its empty_objects simulator fault)"
-SEC_DATA_TYPES = "needs branch sec-data: #23.8 type/action bounds (and its distinct_record_types fault)"
-SEC_DATA_TYPES_MEMORY = (
-    SEC_DATA_TYPES + "; on sec-data as of 18:55 the check still peaks at ~540 MB: ingest's read-ahead holds "
-    "up to 5 batches of 1,000 records whatever their size, 100 KB each here (see the sweep report)"
+#: A defect the sweep found, not fixed on any branch yet (see the sweep's report to the lead).
+READ_AHEAD_HOLDS_RECORDS_WHATEVER_THEIR_SIZE = (
+    "new defect: report/ingest.py's read-ahead holds up to READ_AHEAD_DEPTH + 2 batches of "
+    "READ_AHEAD_BATCH (1,000) records whatever their size; at 100 KB a record the check fetches 2,000 "
+    "records before the writer's type bound sees the first, and peaks at ~540 MB"
 )
 PASSWORD_ENCODINGS = ("plain", "json", "html", "xml", "url", "base64", "latin1")
 #: The cookie is hex: only base64 (and a plain echo) show it differently.
@@ -233,17 +229,14 @@ LIES: dict[str, Lie] = {
     "subscriber-id-absolute-path": Lie(
         subscriber_id_naming("absolute"),
         {"check": 3, "doctor": 2},
-        needs={"check": SEC_DATA_IDS, "doctor": SEC_DATA_IDS},
     ),
     "subscriber-id-dot-dot": Lie(
         subscriber_id_naming("../.."),
         {"check": 3, "doctor": 2},
-        needs={"check": SEC_DATA_IDS, "doctor": SEC_DATA_IDS},
     ),
     "target-host-slack-markup": Lie(
         slack_markup_target_host,
         {"check": 1, "doctor": 0},
-        needs={"check": SEC_DATA_WORKDIR},
         also=markup_stays_text,
     ),
     **{
@@ -257,21 +250,17 @@ LIES: dict[str, Lie] = {
     # Past the CLI's first login, inside the state machine: the execution's cause, printed.
     "echo-password-to-the-state-machine-base64": Lie(echo(LOGIN, "base64", after=1), {"check": 2}),
     # The subscriber's report, its notice and the terminal.
-    "echo-cookie-on-the-mismatch-log-json": Lie(
-        echo(MISMATCHES, "json"), {"check": 2, "doctor": 2}, needs={"check": SEC_DATA_WORKDIR}
-    ),
+    "echo-cookie-on-the-mismatch-log-json": Lie(echo(MISMATCHES, "json"), {"check": 2, "doctor": 2}),
     "empty-objects-8mib-login": Lie(
         answer(LOGIN, "empty_objects"),
         {"check": 3, "doctor": 2},
-        needs={"check": SEC_DATA_MEMORY, "doctor": SEC_DATA_MEMORY},
     ),
     "empty-objects-8mib-subscriber-list": Lie(
         answer(SUBSCRIBERS, "empty_objects"),
         {"check": 3, "doctor": 2},
-        needs={"check": SEC_DATA_MEMORY, "doctor": SEC_DATA_MEMORY},
     ),
     "empty-objects-8mib-login-in-the-state-machine": Lie(
-        answer(LOGIN, "empty_objects", after=1), {"check": 2}, needs={"check": SEC_DATA_MEMORY}
+        answer(LOGIN, "empty_objects", after=1), {"check": 2}
     ),
     # 3,000 rows of 100 KB types, 50 a page (DX's own cap): #23.8's 305 MiB, each page within the byte cap.
     # The doctor WARNs (types not in the spec's enums): it reads, it does not keep.
@@ -279,15 +268,11 @@ LIES: dict[str, Lie] = {
         record_types(3000, 100_000),
         {"check": 2, "doctor": 1},
         scenario={"maxPageSize": 50},
-        needs={"check": SEC_DATA_TYPES_MEMORY, "doctor": SEC_DATA_TYPES},
+        needs={"check": READ_AHEAD_HOLDS_RECORDS_WHATEVER_THEIR_SIZE},
     ),
-    "record-types-500-distinct-short": Lie(
-        record_types(500, 24), {"check": 2}, needs={"check": SEC_DATA_TYPES}
-    ),
+    "record-types-500-distinct-short": Lie(record_types(500, 24), {"check": 2}),
     "redirect-login-elsewhere": Lie(redirect_elsewhere(LOGIN), {"check": 3, "doctor": 2}),
-    "redirect-mismatch-log-elsewhere": Lie(
-        redirect_elsewhere(MISMATCHES), {"check": 2, "doctor": 2}, needs={"check": SEC_DATA_WORKDIR}
-    ),
+    "redirect-mismatch-log-elsewhere": Lie(redirect_elsewhere(MISMATCHES), {"check": 2, "doctor": 2}),
     "gzip-bomb-subscriber-list": Lie(answer(SUBSCRIBERS, "gzip_bomb"), {"check": 3, "doctor": 2}),
     "deep-json-subscriber-list": Lie(answer(SUBSCRIBERS, "deep_json"), {"check": 3, "doctor": 2}),
 }
