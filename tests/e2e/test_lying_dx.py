@@ -109,11 +109,11 @@ class World:
         self.faults.append(self.dx.inject_fault(endpoint, kind, **options))
 
     def lying_subscriber(
-        self, subscriber_id: str, target_host: str, drift: Mapping[str, Any] = DRIFT
+        self, subscriber_id: str, target_host: str, drift: Mapping[str, Any] = DRIFT, **wire: Any
     ) -> None:
-        """Registers a subscriber as a lying DX lists it: any id, any target host (the simulator's own
-        ``add_subscriber`` insists on a UUID, as DX assigns)."""
-        fields = {"cycleLength": 2, "status": True, "syncStatus": "SUCCESS"}
+        """Registers a subscriber as a lying DX lists it: any id, any target host, any other ``wire``
+        field (the simulator's own ``add_subscriber`` insists on a UUID, as DX assigns)."""
+        fields = {"cycleLength": 2, "status": True, "syncStatus": "SUCCESS", **wire}
         self.dx.state.add_subscriber(SubscriberState(subscriber_id, target_host, parse_drift(drift), fields))
         self.lying_ids.append(subscriber_id)
 
@@ -152,6 +152,14 @@ def subscriber_id_naming(where: str) -> Callable[[World], None]:
         world.lying_subscriber(str(world.victim) if where == "absolute" else where, "victim.example.com")
 
     return tell
+
+
+def unknown_resync_status(world: World) -> None:
+    """A resyncStatus none of the six (a later DX may add one): check's model refuses the list."""
+    _honest(world)
+    world.lying_subscriber(
+        "6a1e0c1b-2f3d-4e5f-8a9b-0c1d2e3f4a5b", "queued.example.com", resyncStatus="FIND_MISMATCH_QUEUED"
+    )
 
 
 def slack_markup_target_host(world: World) -> None:
@@ -234,6 +242,7 @@ LIES: dict[str, Lie] = {
         subscriber_id_naming("../.."),
         {"check": 3, "doctor": 2},
     ),
+    "resync-status-none-of-the-six": Lie(unknown_resync_status, {"check": 3, "doctor": 2}),
     "target-host-slack-markup": Lie(
         slack_markup_target_host,
         {"check": 1, "doctor": 0},
