@@ -443,8 +443,29 @@ def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribe
         assert alarm["Properties"]["AlarmActions"] == ["<OpsTopic>"], logical_id
 
 
-def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(default: StackView) -> None:
+def test_only_fetch_report_publishes_to_the_chat_topic_and_only_this_account_subscribes() -> None:
+    """The chat topic posts to Slack or Teams: without its own policy anyone in the account allowed
+    sns:Publish could forge a notice there (issue 23 item 10)."""
+    view = stack(ChatNotifications="true")
+    props = view.props("ChatTopicPolicy")
+    assert props["Topics"] == ["<ChatTopic>"]
+    by_sid = {s["Sid"]: s for s in statements(props["PolicyDocument"])}
+    publish = by_sid["OnlyThisStackPublishes"]
+    assert (publish["Effect"], publish["Principal"], publish["Action"]) == ("Deny", "*", "sns:Publish")
+    assert publish["Resource"] == "<ChatTopic>"
+    assert publish["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ["<FetchReportRole.Arn>"]}}
+    subscribe = by_sid["OnlyThisAccountSubscribes"]
+    assert (subscribe["Effect"], subscribe["Action"]) == ("Deny", "sns:Subscribe")
+    assert subscribe["Condition"] == {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
+    allowed = [s for s in by_sid.values() if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allowed] == [{"AWS": "arn:aws:iam::123456789012:root"}]
+    assert "ChatTopicPolicy" not in stack().resources  # no chat, no topic, no policy
+
+
+@pytest.mark.parametrize("chat", ["false", "true"])
+def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(chat: str) -> None:
     """A role's Allow is not enough: the topic policy's Deny wins, and the notices would never arrive."""
+    default = stack(ChatNotifications=chat)
     for role_id in default.of_type("AWS::IAM::Role"):
         for action, resource in permissions(default, role_id):
             if action != "sns:Publish" or not resource.startswith("<"):
