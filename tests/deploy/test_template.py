@@ -19,7 +19,7 @@ import damdrift.settings
 from damdrift.execution_input import CheckInput
 from damdrift.report import ingest
 from damdrift.report_layout import prefix_for, subscriber_prefix
-from damdrift.settings import FetchReportSettings, FunctionSettings
+from damdrift.settings import FetchReportSettings, FunctionSettings, RemediationLimits
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -923,3 +923,33 @@ def test_the_deploy_guide_lists_every_parameter_with_the_templates_default(defau
     for name, spec in parameters.items():
         if "Default" in spec:
             assert documented[name] == str(spec["Default"]), name
+
+
+# ------------------------------------------------------------- what the stack allows the input to ask
+
+
+def test_the_stack_caps_remediation_at_ask_unless_deployed_with_another_ceiling() -> None:
+    """MaxRemediation bounds what an execution input may order (issue 23 item 3); only the two functions
+    that act on it read it."""
+    spec = stack().raw["Parameters"]["MaxRemediation"]
+    assert (spec["Default"], spec["AllowedValues"]) == ("ask", ["never", "ask", "auto"])
+    for overrides, expected in (({}, "ask"), ({"MaxRemediation": "auto"}, "auto")):
+        view = stack(**overrides)
+        for function in ("AuthenticateFunction", "RemediateFunction"):
+            variables = view.function(function)["Environment"]["Variables"]
+            assert variables["MAX_REMEDIATION"] == expected, function
+            settings = settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+            assert isinstance(settings, RemediationLimits) and settings.max_remediation == expected
+
+
+def test_two_way_staging_subscribers_are_a_stack_parameter_the_remediation_functions_read() -> None:
+    spec = stack().raw["Parameters"]["TwoWaySubscribers"]
+    assert spec["Type"] == "CommaDelimitedList" and spec["Default"] == ""
+    assert not re.fullmatch(spec["AllowedPattern"], 'x", "evil": "1')
+    view = stack(TwoWaySubscribers="sub-1,8c72ef60-e8d4-425d-903a-232bb8726222")
+    for function in ("AuthenticateFunction", "RemediateFunction"):
+        variables = view.function(function)["Environment"]["Variables"]
+        assert variables["TWO_WAY_SUBSCRIBERS"] == "sub-1,8c72ef60-e8d4-425d-903a-232bb8726222"
+        settings = settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+        assert isinstance(settings, RemediationLimits)
+        assert settings.two_way_subscribers == {"sub-1", "8c72ef60-e8d4-425d-903a-232bb8726222"}

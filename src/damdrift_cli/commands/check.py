@@ -39,7 +39,11 @@ from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retri
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
-from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
+from damdrift_cli.remediation_options import (
+    add_remediation_arguments,
+    remediation_input,
+    remediation_parameters,
+)
 
 if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
     from damdrift.remediation.approval import PendingApproval
@@ -142,6 +146,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
             {"username": username, "password": password},
             on_invoke=watcher.invoked,
             function_env=local_viewer.function_env(),
+            parameters=remediation_parameters(args),
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))

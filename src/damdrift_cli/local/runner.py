@@ -130,8 +130,12 @@ class LocalAws:
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
         template_path: Path = TEMPLATE_PATH,
+        parameters: dict[str, str] | None = None,
     ) -> None:
+        """``parameters`` are the template's, as ``sam deploy --parameter-overrides`` gives them (e.g.
+        ``MaxRemediation``); ``function_env`` overrides variables of every function after them."""
         self._template_path = template_path
+        self._parameters = parameters
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
         self._function_env = {**LOCAL_HOST_BINDING, **(function_env or {})}
@@ -145,7 +149,10 @@ class LocalAws:
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         self.deployment = deploy(
-            self._credentials, template_path=self._template_path, function_env=self._function_env
+            self._credentials,
+            template_path=self._template_path,
+            parameters=self._parameters,
+            function_env=self._function_env,
         )
         self.deployment.lambdas.on_invoke = self._on_invoke
         key, secret = roles.OPERATOR_KEY
