@@ -145,7 +145,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         with LocalAws(
             {"username": username, "password": password},
             on_invoke=watcher.invoked,
-            function_env=local_viewer.function_env(),
+            function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
             parameters=remediation_parameters(args),
         ) as aws:
             watcher.retries = RetryTracker(
@@ -187,6 +187,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         status = render(result, args.out, out, rerun)
         local_viewer.print_chat(chat, out)
         return status
+
+
+def _ca_bundles(publisher: dict[str, Any]) -> dict[str, str]:
+    """The --ca-bundle the user typed is the local stack's own CA bundle (a deployed stack's are the files
+    of its layer's ca-bundles/ folder): the functions accept no other."""
+    bundle = publisher.get("caBundle")
+    return {"DX_CA_BUNDLES": str(Path(bundle).resolve())} if bundle else {}
 
 
 def ensure_writable(folder: Path) -> None:

@@ -39,17 +39,18 @@ def plan_check(
 ) -> tuple[CheckContext, CheckInput]:
     check_input = parse_input(CheckInput, request.input, "execution input")
     within_ceiling(check_input, settings)
-    # Before any request: the stack's secret goes only to the DX hosts it was deployed for.
-    settings.permit(check_input.publisher, "publisher")
-    for subscriber_id, options in check_input.subscriber_options.items():
-        if options.dam is not None:
-            settings.permit(options.dam, f"subscriberOptions.{subscriber_id}.dam")
     secret = check_input.credentials_secret or settings.credentials_secret
     if not secret:
         raise InvalidInput(
             "invalid execution input: credentialsSecret: required field is missing "
             "(and the function has no CREDENTIALS_SECRET default)"
         )
+    # Before any request or secret read: each secret goes only to the DX hosts and ports it is for.
+    settings.permit(check_input.publisher, "publisher", secret)
+    for subscriber_id, options in check_input.subscriber_options.items():
+        if options.dam is not None:
+            dam_secret = options.credentials_secret or secret
+            settings.permit(options.dam, f"subscriberOptions.{subscriber_id}.dam", dam_secret)
     check = CheckContext(
         execution=request.execution,
         execution_arn=request.execution_arn,
