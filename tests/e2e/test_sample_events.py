@@ -10,21 +10,35 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from damdrift.dx.sessions import forget_all
 from damdrift.remediation.approval import handle_of
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
+from tests.e2e.conftest import FAST_CLIENT
 
 pytestmark = pytest.mark.e2e
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 DRIFTED = "8c72ef60-e8d4-425d-903a-232bb8726222"
 FAILING = "e90dd43d-c916-49a0-b37d-ad10c6694355"
+
+
+@pytest.fixture
+def aws(publisher: Simulator) -> Iterator[LocalAws]:
+    """The remediate samples ask for remediate auto: a stack deployed with MaxRemediation=auto."""
+    forget_all()
+    credentials = {"username": publisher.username, "password": publisher.password}
+    auto = {"MaxRemediation": "auto"}
+    with LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT, parameters=auto) as local:
+        yield local
+    forget_all()
 
 
 def sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[str, Any]:

@@ -44,7 +44,11 @@ from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
 from damdrift_cli.printed import check_command, missing_dam, refusal_for_the_cli, subscribers_command
-from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
+from damdrift_cli.remediation_options import (
+    add_remediation_arguments,
+    remediation_input,
+    remediation_parameters,
+)
 from damdrift_cli.waiting import duration, gave_up_sentence, left_behind
 
 if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
@@ -145,7 +149,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         with LocalAws(
             {"username": username, "password": password},
             on_invoke=watcher.invoked,
-            function_env=local_viewer.function_env(),
+            function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
+            parameters=remediation_parameters(args),
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
@@ -215,6 +220,13 @@ def _execution_input(
             execution_input[key] = getattr(args, option)
     execution_input.update(remediation_input(args, dams))
     return execution_input
+
+
+def _ca_bundles(publisher: dict[str, Any]) -> dict[str, str]:
+    """The --ca-bundle the user typed is the local stack's own CA bundle (a deployed stack's are the files
+    of its layer's ca-bundles/ folder): the functions accept no other."""
+    bundle = publisher.get("caBundle")
+    return {"DX_CA_BUNDLES": str(Path(bundle).resolve())} if bundle else {}
 
 
 def ensure_writable(folder: Path) -> None:

@@ -137,8 +137,12 @@ class LocalAws:
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
         template_path: Path = TEMPLATE_PATH,
+        parameters: dict[str, str] | None = None,
     ) -> None:
+        """``parameters`` are the template's, as ``sam deploy --parameter-overrides`` gives them (e.g.
+        ``MaxRemediation``); ``function_env`` overrides variables of every function after them."""
         self._template_path = template_path
+        self._parameters = parameters
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
         self._function_env = {**LOCAL_HOST_BINDING, **(function_env or {})}
@@ -153,7 +157,10 @@ class LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         try:
             self.deployment = deploy(
-                self._credentials, template_path=self._template_path, function_env=self._function_env
+                self._credentials,
+                template_path=self._template_path,
+                parameters=self._parameters,
+                function_env=self._function_env,
             )
         except BaseException:  # a refused template: __exit__ will not run, so moto is stopped here
             self._stack.close()
