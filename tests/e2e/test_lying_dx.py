@@ -171,10 +171,15 @@ SLACK_LINK = "<https://evil.example|Approve the resync>"
 
 
 def markup_stays_text(world: World, run: Run) -> None:
-    """The HTML report and overview show the target host as text (the chat preview is not printed by
-    today's CLI: see the sweep's report), and nobody looked up evil.example."""
-    pages = {k: v for k, v in everything_under(world.out).items() if k.endswith(".html")}
+    """The chat notice check prints (what AWS Chatbot would post to Slack), the HTML report and the
+    overview show the target host as text; nobody looked up evil.example."""
     if world.command == "check":
+        chat = run.stdout.partition("Chat notices")[2]
+        assert "&lt;https://evil.example|Approve the resync&gt;" in chat, (
+            "no chat notice with the host escaped"
+        )
+        assert SLACK_LINK not in chat, "the chat notice carries DX's Slack markup as markup"
+        pages = {k: v for k, v in everything_under(world.out).items() if k.endswith(".html")}
         assert pages and all(SLACK_LINK not in page for page in pages.values()), sorted(pages)
         assert any("&lt;https://evil.example|Approve the resync&gt;" in page for page in pages.values())
     assert not [e for e in run.events if "evil.example" in json.dumps(e)]

@@ -150,7 +150,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
             {"username": username, "password": password},
             on_invoke=watcher.invoked,
             function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
-            parameters=remediation_parameters(args),
+            parameters={**remediation_parameters(args), **local_viewer.STACK_PARAMETERS},
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
