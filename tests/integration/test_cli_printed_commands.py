@@ -138,14 +138,14 @@ def test_a_find_longer_than_the_wait_ends_in_one_sentence_whose_commands_run_as_
         status, out, err = damdrift(
             capfd,
             ["check", "--hostname", "127.0.0.1", "--dx-protocol", "http", "--dx-port", str(simulator.port),
-             "--subscriber-id", DRIFTED, "--poll-initial-wait", "1", "--poll-max-wait", "1", "--wait", "4"],
+             "--subscriber-id", DRIFTED, "--poll-initial-wait", "1", "--poll-max-wait", "1", "--wait", "12"],
         )  # fmt: skip
         assert status == 2, out
-        assert "Waiting up to 4 s for the check (--wait)" in err
+        assert "Waiting up to 12 s for the check (--wait)" in err
         assert f"[PollStatus] {DRIFTED_HOST}: DX's find started" in err
         sentence = next(line.strip() for line in out.splitlines() if line.strip().startswith("Gave up"))
         assert sentence.startswith(
-            f"Gave up waiting after 4 s; the checks of {DRIFTED_HOST} were still running"
+            f"Gave up waiting after 12 s; the checks of {DRIFTED_HOST} were still running"
         )
         assert f"DX is still running the find of {DRIFTED_HOST}" in sentence
         assert "RUNNING in" not in out and "error: None" not in out
