@@ -26,7 +26,8 @@ entities, URL-encoding, base64 at any alignment, mojibake), appears in stdout, s
 ``--out``. The lie itself is checked to have been told (each fault hit, each lying subscriber listed).
 
 Measured figures (seconds, peak RSS) go to the JUnit XML as properties of each cell
-(``--junitxml=…``); the slowest cell is a full check of ~16 s on a busy machine.
+(``--junitxml=…``). A cell ending at the CLI's first login takes ~1 s of CPU; one running the state
+machine (moto deploy, poll jitter, the ASL's own retry waits) 5-10 s, up to ~25 s on a loaded machine.
 """
 
 from __future__ import annotations
