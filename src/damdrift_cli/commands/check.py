@@ -135,11 +135,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
             if getattr(args, option) is not None:
                 execution_input[key] = getattr(args, option)
         execution_input.update(remediation_input(args, dams))
-        from damdrift_cli.local.runner import LocalAws
+        from damdrift_cli.local.runner import LocalAws, stack_parameters
 
         watcher = _Progress(progress)
         with LocalAws(
             {"username": username, "password": password},
+            # The stack a deploy for this publisher would have: the credentials bound to its host(s).
+            parameters=stack_parameters(publisher, _typed_dams(execution_input)),
             on_invoke=watcher.invoked,
             function_env=local_viewer.function_env(),
         ) as aws:
@@ -270,6 +272,12 @@ def _publisher(
             if spec.dam and (dam := simulator.subscriber_dam(spec.id))
         }
         yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL, dams
+
+
+def _typed_dams(execution_input: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The subscribers' own DAM connections the input names (--subscriber-dam, the demo's)."""
+    options = execution_input.get("subscriberOptions") or {}
+    return {sub: option["dam"] for sub, option in options.items() if isinstance(option.get("dam"), dict)}
 
 
 class _Stopping:

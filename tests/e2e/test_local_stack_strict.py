@@ -1,0 +1,244 @@
+"""The local stack reads template.yaml the way AWS does (issue 22, items 9-13): CloudFormation's
+parameter checks, the template's own host binding, roles enforced on resources as well as actions
+(functions and state machines), the function URLs, and a first deploy whose secret is still empty."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from damdrift.dx.sessions import forget_all
+from damdrift_cli.local.runner import LocalAws, stack_parameters
+from damdrift_cli.local.template import TemplateError
+from damdrift_cli.simulator import Simulator
+from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
+from tests.e2e.test_drift_check import DRIFT
+from tests.e2e.test_function_roles import template_without, without_statement
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def fresh() -> Iterator[None]:
+    forget_all()
+    yield
+    forget_all()
+
+
+def local(publisher: Simulator, **options: Any) -> LocalAws:
+    options.setdefault("parameters", stack_of(publisher))
+    return LocalAws(
+        {"username": publisher.username, "password": publisher.password},
+        retry_time_scale=0.01,
+        function_env=FAST_CLIENT,
+        **options,
+    )
+
+
+def client_of(aws: LocalAws, function: str, service: str) -> Any:
+    """A client with the credentials the function runs with (its role's)."""
+    env = (
+        aws.deployment.lambdas.functions[f"dam-drift-local-{function}"].environment if aws.deployment else {}
+    )
+    make_client: Any = boto3.client
+    return make_client(
+        service,
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+    )
+
+
+# -- 9. parameters ---------------------------------------------------------------------------------
+
+
+def test_a_local_stack_without_dxhostname_is_refused_as_cloudformation_refuses_it(
+    publisher: Simulator,
+) -> None:
+    missing = r"^Parameters: \[DxHostname\] must have values$"
+    with pytest.raises(TemplateError, match=missing), local(publisher, parameters={}):
+        pass
+
+
+def test_an_invalid_parameter_is_refused_before_anything_is_created(publisher: Simulator) -> None:
+    with (
+        pytest.raises(TemplateError, match="Parameter 'MaxConcurrency' must be a number not greater than 40"),
+        local(publisher, parameters={**stack_of(publisher), "MaxConcurrency": "41"}),
+    ):
+        pass
+
+
+# -- 11. the template's own host binding -------------------------------------------------------------
+
+
+def test_the_functions_bind_the_credentials_to_the_hosts_the_user_typed(
+    publisher: Simulator, fresh: None
+) -> None:
+    with local(publisher) as aws:
+        env = aws.deployment.lambdas.functions["dam-drift-local-AuthenticateFunction"].environment
+        doctor = aws.deployment.lambdas.functions["dam-drift-local-DoctorFunction"].environment
+        run = aws.run_check(
+            {
+                **check_input(publisher),
+                "publisher": {**check_input(publisher)["publisher"], "hostname": "localhost"},
+            }
+        )
+
+    assert (env["ALLOWED_DX_HOSTS"], env["ALLOW_INSECURE_DX"]) == ("127.0.0.1,", "true")  # http was typed
+    assert '"hostname": "127.0.0.1"' in doctor["DX_PUBLISHER"]
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")  # another host than the stack's
+    assert publisher.exchanges == []
+
+
+def test_https_typed_leaves_insecure_connections_off() -> None:
+    typed = {"hostname": "dx.example.com", "dxProtocol": "https", "dxPort": 443}
+    dam = {"hostname": "dam.example.com", "dxProtocol": "https"}
+
+    assert stack_parameters(typed, {"sub-1": dam}) == {
+        "DxHostname": "dx.example.com",
+        "DxProtocol": "https",
+        "DxPort": "443",
+        "AllowInsecureDx": "false",
+        "AllowedDxHosts": "dam.example.com",
+    }
+
+
+# -- 10. roles on resources ------------------------------------------------------------------------------
+
+
+def test_a_function_role_reads_its_own_secret_and_no_other(publisher: Simulator, fresh: None) -> None:
+    with local(publisher) as aws:
+        authenticate = client_of(aws, "AuthenticateFunction", "secretsmanager")
+        own = authenticate.get_secret_value(SecretId=aws.deployment.secret_arn)
+        with pytest.raises(ClientError) as denied:
+            authenticate.get_secret_value(SecretId=aws.deployment.physical["ReportLinkKey"])
+
+    assert own["SecretString"]
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_request_approval_publishes_to_the_drift_topic_only(publisher: Simulator, fresh: None) -> None:
+    with local(publisher) as aws:
+        sns = client_of(aws, "RequestApprovalFunction", "sns")
+        sns.publish(TopicArn=aws.deployment.drift_topic_arn, Message="approval request")
+        with pytest.raises(ClientError) as denied:
+            sns.publish(TopicArn=aws.deployment.ops_topic_arn, Message="not for this role")
+
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_a_state_machine_runs_under_its_own_role(publisher: Simulator, tmp_path: Path, fresh: None) -> None:
+    """The drift check's role may invoke only authenticate: without that grant the first task is denied
+    (moto's interpreter used to sign as a local operator allowed everything)."""
+    publisher.add_subscriber("sub.example.com", drift=DRIFT)
+    template = template_without(tmp_path, without_statement("StateMachineRole", "Authenticate"))
+
+    with local(publisher, template_path=template) as aws:
+        run = aws.run_check(check_input(publisher))
+
+    assert run.status == "FAILED"
+    assert aws.deployment.lambdas.invocations == []  # authenticate never ran
+    assert publisher.exchanges == []
+
+
+def test_the_subscriber_checks_role_publishes_its_notices_only_with_its_grant(
+    publisher: Simulator, tmp_path: Path, fresh: None
+) -> None:
+    publisher.add_subscriber("sub.example.com", drift=DRIFT)
+    template = template_without(tmp_path, without_statement("SubscriberCheckRole", "PublishNotices"))
+
+    with local(publisher, template_path=template) as aws:
+        run = aws.run_check(check_input(publisher))
+
+    [outcome] = run.outcomes
+    assert outcome["status"] == "DRIFT"
+    assert not [n for n in run.notices if n.topic == "DriftTopic"]  # denied, as on AWS
+    # (AWS names SNS's refusal SNS.AuthorizationErrorException; moto answers AccessDenied)
+    assert outcome["notified"] == {"status": "FAILED", "error": "SNS.AccessDeniedException"}
+
+
+# -- 12. function URLs and the first deploy ------------------------------------------------------------
+
+
+def test_the_function_urls_exist_and_the_approval_url_reaches_the_definition(
+    publisher: Simulator, fresh: None
+) -> None:
+    with local(publisher) as aws:
+        lambda_client = aws.client("lambda")
+        approve = lambda_client.get_function_url_config(FunctionName="dam-drift-local-ApproveFunction")
+        viewer = lambda_client.get_function_url_config(FunctionName="dam-drift-local-ReportViewerFunction")
+        machine = aws.deployment.state_machines["SubscriberCheckStateMachine"]
+        definition = aws.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["definition"]
+        config = lambda_client.get_function_configuration(FunctionName="dam-drift-local-FetchReportFunction")
+
+    assert approve["AuthType"] == viewer["AuthType"] == "NONE"
+    assert approve["FunctionUrl"].startswith("https://") and approve["FunctionUrl"] in definition
+    assert (config["Timeout"], config["Architectures"], config["EphemeralStorage"]) == (
+        900,
+        ["arm64"],
+        {"Size": 2048},
+    )
+
+
+def test_a_first_deploy_with_the_secret_still_empty_says_how_to_fill_it(
+    publisher: Simulator, fresh: None
+) -> None:
+    publisher.add_subscriber("sub.example.com")
+
+    with LocalAws(None, parameters=stack_of(publisher), retry_time_scale=0.01) as aws:
+        run = aws.run_check(check_input(publisher))
+        secret = aws.deployment.secret_arn
+
+    assert (run.status, run.error) == ("FAILED", "CredentialsError")
+    assert run.cause == (
+        f"secret {secret!r} holds no value yet: put the DX administrator's "
+        '{"username": "...", "password": "..."} into it as docs/deploy.md step 3 shows '
+        f"(aws secretsmanager put-secret-value --secret-id {secret} --secret-string file://dx-credentials.json)"
+    )
+    [notice] = run.notices
+    assert notice.topic == "OpsTopic"
+    assert publisher.exchanges == []
+
+
+# -- 13. what CloudFormation refuses --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            lambda t: t["Resources"]["DriftTopic"].update(Condition="NoSuchCondition"),
+            "resource DriftTopic names condition 'NoSuchCondition', which Conditions does not define",
+        ),
+        (
+            lambda t: t["Resources"]["DriftTopic"]["Properties"].update(
+                DisplayName={"Fn::Sub": "${SubscriberIds}"}
+            ),
+            "variable SubscriberIds in Fn::Sub resolves to",
+        ),
+        (
+            lambda t: t["Parameters"]["ScheduleExpression"].update(Default="cron(0 5 * *)"),
+            "'cron(0 5 * *)' is not a Scheduler cron(), rate() or at() expression",
+        ),
+        (
+            lambda t: t["Parameters"]["PermissionsBoundaryArn"].update(
+                Default="arn:aws:iam::123456789012:policy/boundary"
+            ),
+            "permissions boundary arn:aws:iam::123456789012:policy/boundary does not exist",
+        ),
+    ],
+    ids=["undefined-condition", "list-in-sub", "bad-schedule", "permissions-boundary"],
+)
+def test_what_cloudformation_refuses_is_refused_locally(
+    publisher: Simulator, tmp_path: Path, change: Callable[[dict[str, Any]], None], said: str
+) -> None:
+    template = template_without(tmp_path, change)
+
+    with pytest.raises(TemplateError) as refused, local(publisher, template_path=template):
+        pass
+
+    assert said in str(refused.value)
