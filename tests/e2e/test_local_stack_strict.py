@@ -2,9 +2,13 @@
 parameter checks, the template's own host binding, roles enforced on resources as well as actions
 (functions and state machines), the function URLs, and a first deploy whose secret is still empty."""
 
+import json
+import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import pytest
@@ -12,11 +16,12 @@ from botocore.exceptions import ClientError
 
 from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.runner import LocalAws, stack_parameters
-from damdrift_cli.local.template import TemplateError
+from damdrift_cli.local.template import PROJECT_ROOT, TemplateError
 from damdrift_cli.simulator import Simulator
 from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
-from tests.e2e.test_drift_check import DRIFT
+from tests.e2e.test_drift_check import DRIFT, outcome_of
 from tests.e2e.test_function_roles import template_without, without_statement
+from tests.e2e.test_remediation import drifted_subscriber, remediation_input
 
 pytestmark = pytest.mark.e2e
 
@@ -182,6 +187,62 @@ def test_the_function_urls_exist_and_the_approval_url_reaches_the_definition(
         ["arm64"],
         {"Size": 2048},
     )
+
+
+def function_url_request(aws: LocalAws, method: str, query: str = "", form: str = "") -> dict[str, Any]:
+    """What the approve function's URL hands it for a browser's GET (the link) or POST (the answer)."""
+    event: dict[str, Any] = json.loads((PROJECT_ROOT / "events" / "approve-get.json").read_text())
+    event["rawQueryString"] = query
+    event["queryStringParameters"] = {k: v[0] for k, v in parse_qs(query).items()} or None
+    event["requestContext"]["http"]["method"] = method
+    if form:
+        event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+        event["body"] = form
+    answer = aws.client("lambda").invoke(
+        FunctionName="dam-drift-local-ApproveFunction", Payload=json.dumps(event)
+    )
+    return dict(json.loads(answer["Payload"].read()))
+
+
+def test_the_approval_link_of_the_notice_opens_and_answers_through_the_function_url(
+    publisher: Simulator, fresh: None
+) -> None:
+    """The link branch end to end: the deployed definition carries the approve function's URL, the
+    drift notice links to it, the page opens (GET) and the answer (POST) resumes the execution."""
+    sub = drifted_subscriber(publisher)
+    answered: list[tuple[int, int]] = []
+
+    with local(publisher) as aws:
+        url = aws.client("lambda").get_function_url_config(FunctionName="dam-drift-local-ApproveFunction")[
+            "FunctionUrl"
+        ]
+
+        def through_the_link(pending: Any) -> None:
+            # request-approval files the request, then publishes: the notice may be a moment behind
+            deadline, asking = time.monotonic() + 30, []
+            while not asking and time.monotonic() < deadline:
+                asking = [
+                    n for n in aws.drain_notices() if n.attributes.get("remediation") == "AWAITING_APPROVAL"
+                ]
+                time.sleep(0.1)
+            [notice] = asking
+            # the review link, under "Review and approve or deny (one use):"
+            approve_link = rf"^\s+({re.escape(url.rstrip('/'))}/\?id=\S+)$"
+            found = re.findall(approve_link, notice.message, re.MULTILINE)
+            assert len(found) == 1, (url, notice.message)
+            (link,) = found
+            query = urlsplit(link).query
+            page = function_url_request(aws, "GET", query)
+            form = urlencode({"id": parse_qs(query)["id"][0], "decision": "approve"})
+            answer = function_url_request(aws, "POST", form=form)
+            answered.append((page["statusCode"], answer["statusCode"]))
+            # not answered here: only through the link
+
+        run = aws.run_check(remediation_input(publisher, sub, "ask"), on_approval=through_the_link)
+
+    assert answered == [(200, 200)]
+    assert run.status == "SUCCEEDED", run.cause
+    assert outcome_of(run, sub)["status"] == "IN_SYNC"  # resumed, resynced and verified
 
 
 def test_a_first_deploy_with_the_secret_still_empty_says_how_to_fill_it(

@@ -1,15 +1,16 @@
-"""Each function's AWS calls in the local run carry exactly its role's policies from template.yaml,
-and moto authorizes every request against them.
+"""Each function's and each state machine's AWS calls in the local run carry exactly its role's
+policies from template.yaml, and moto authorizes every request against them.
 
-How: each function role of the template becomes a moto IAM role with the role's permissions policies
-(inline, and the stack's managed policies it attaches), assumed through moto's STS; the function runs
-with those temporary credentials (lambda_adapter). Once the stack is built, moto's request
-authorization is switched on for everything (``settings.INITIAL_NO_AUTH_ACTION_COUNT = 0``), so a call
-the role does not grant fails with AccessDenied exactly where it would on AWS.
+How: each role of the template becomes a moto IAM role with the role's permissions policies (inline,
+and the stack's managed policies it attaches), assumed through moto's STS; a function runs with those
+temporary credentials (lambda_adapter), a state machine's tasks sign with them (resource_checks). Once
+the stack is built, moto's request authorization is switched on for everything
+(``settings.INITIAL_NO_AUTH_ACTION_COUNT = 0``), so a call the role does not grant fails with
+AccessDenied exactly where it would on AWS.
 
 Everyone else is the *local operator*, an IAM user allowed everything: the runner and the tests (their
-clients carry its key), and moto's own Step Functions interpreter, which signs its Lambda and SNS calls
-with the fixed key ``ak`` (so the state machine's role is not enforced locally).
+clients carry its key), and moto's Step Functions interpreter for a state machine the template did
+not create (it signs with the fixed key ``ak``).
 
 What moto 5.2 enforces, read from its source (``moto/iam/access_control.py``, ``moto/core``), with
 :mod:`damdrift_cli.local.resource_checks` installed:

@@ -6,12 +6,18 @@ the same bucket, topics and secret.
 Each SNS topic also gets an SQS queue subscribed to it, so a local run can show (and a test can
 assert) exactly what was published, message attributes included.
 
-Parameters, ``Conditions`` and resources' ``Condition`` are evaluated as CloudFormation would (a
-resource whose condition is false is not created). Each function's role becomes a moto role whose
-credentials the function runs with, and moto authorizes its calls against the role's policies
-(:mod:`damdrift_cli.local.roles`: what moto can and cannot check). Other resource types a local run
-does not need (KMS keys, log groups, alarms, dashboards, bucket and topic policies, email
-subscriptions) are skipped: moto does not enforce them.
+Read strictly, as CloudFormation reads it (:mod:`damdrift_cli.local.template`): parameters are checked
+against their constraints and the ``Rules``, ``Conditions`` and resources' ``Condition`` are evaluated (a
+resource whose condition is false is not created, one naming an undefined condition is an error), and
+every property and output of every resource must resolve. Each role becomes a moto role whose
+credentials its function (or state machine) runs with, and moto authorizes its calls against the
+role's policies, on resource ARNs too (:mod:`damdrift_cli.local.roles`, ``resource_checks``). The KMS
+key and log groups are created (for their ARNs); the function URLs exist (``create_function_url_config``);
+each function gets its Runtime, Handler, Timeout (enforced by lambda_adapter), MemorySize,
+Architectures and EphemeralStorage. The DX credentials secret is created empty, as on AWS. Schedules
+are checked (expression, JSON input) but never fire; a permissions boundary is refused (moto cannot
+enforce one). Alarms, dashboards, bucket and topic policies and e-mail subscriptions are not created:
+moto does not enforce them.
 """
 
 from __future__ import annotations
