@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from damdrift.dx.sessions import forget_all
+from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.runner import LocalAws, stack_parameters
 from damdrift_cli.local.template import PROJECT_ROOT, TemplateError
 from damdrift_cli.simulator import Simulator
@@ -263,6 +264,23 @@ def test_a_first_deploy_with_the_secret_still_empty_says_how_to_fill_it(
     [notice] = run.notices
     assert notice.topic == "OpsTopic"
     assert publisher.exchanges == []
+
+
+def test_a_local_check_posts_chat_through_the_stacks_chat_topic_with_fetch_reports_grant(
+    publisher: Simulator, fresh: None
+) -> None:
+    """The chat lines ``damdrift check`` prints come from the template's ChatTopic, which fetch-report
+    may publish to (ChatNotifications=true); a topic of the CLI's own was refused by the role."""
+    publisher.add_subscriber("sub.example.com", drift=DRIFT)
+
+    with local(publisher, parameters={**stack_of(publisher), **local_viewer.CHAT_PARAMETERS}) as aws:
+        queue = local_viewer.install_chat(aws)
+        run = aws.run_check(check_input(publisher))
+        chat = local_viewer.chat_messages(aws, queue)
+
+    assert [item["status"] for item in run.outcomes] == ["DRIFT"]
+    assert len(chat) == 1 and "sub.example.com" in chat[0]
+    assert {n.topic for n in run.notices} == {"DriftTopic"}  # chat messages are not notices
 
 
 # -- 13. what CloudFormation refuses --------------------------------------------------------------------

@@ -141,7 +141,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         with LocalAws(
             {"username": username, "password": password},
             # The stack a deploy for this publisher would have: the credentials bound to its host(s).
-            parameters=stack_parameters(publisher, _typed_dams(execution_input)),
+            parameters={
+                **stack_parameters(publisher, _typed_dams(execution_input)),
+                **local_viewer.CHAT_PARAMETERS,
+            },
             on_invoke=watcher.invoked,
             function_env=local_viewer.function_env(),
         ) as aws:

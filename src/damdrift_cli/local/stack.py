@@ -177,6 +177,8 @@ def deploy(
             physical[logical_id] = topics[logical_id] = arn
             attributes[(logical_id, "TopicName")] = name
             attributes[(logical_id, "TopicArn")] = arn
+            if logical_id == "ChatTopic":  # Chatbot's messages, not notices: local.viewer reads them
+                continue
             queue_url = sqs.create_queue(QueueName=f"{name}-capture")["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
                 "Attributes"
