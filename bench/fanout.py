@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from damdrift.dx.sessions import forget_all
     from damdrift_cli.commands.check import DEMO_POLL
-    from damdrift_cli.local.runner import LocalAws
+    from damdrift_cli.local.runner import LocalAws, stack_parameters
     from damdrift_cli.simulator import Scenario, Simulator
 
     count = QUICK_SUBSCRIBERS if args.quick else args.subscribers
@@ -99,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     forget_all()
     with Simulator(scenario) as sim:
         publisher = {"hostname": sim.hostname, "dxProtocol": "http", "dxPort": sim.port}
-        with LocalAws({"username": sim.username, "password": sim.password}, retry_time_scale=0.01) as aws:
+        with LocalAws(
+            {"username": sim.username, "password": sim.password},
+            parameters=stack_parameters(publisher),
+            retry_time_scale=0.01,
+        ) as aws:
             started = time.perf_counter()
             run = aws.run_check(
                 {"publisher": publisher, "poll": poll, "maxConcurrency": concurrency}, timeout_seconds=3600

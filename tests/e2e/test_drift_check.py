@@ -12,7 +12,7 @@ import pytest
 
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import check_input
+from tests.e2e.conftest import check_input, stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -232,7 +232,9 @@ def test_invalid_input_fails_the_execution_at_once_naming_the_field(
 def test_bad_credentials_fail_fast_and_tell_the_ops_topic(publisher: Simulator) -> None:
     publisher.add_subscriber("sub.example.com")
     with LocalAws(
-        {"username": publisher.username, "password": "not-the-password"}, retry_time_scale=0.01
+        {"username": publisher.username, "password": "not-the-password"},
+        parameters=stack_of(publisher),
+        retry_time_scale=0.01,
     ) as aws:
         run = aws.run_check(check_input(publisher))
 

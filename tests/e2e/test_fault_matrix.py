@@ -23,7 +23,7 @@ from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.audit import Audit, audit, bucket_objects, stored_report
 from damdrift_cli.local.runner import CheckRun, LocalAws, Notice
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import FAST_CLIENT
+from tests.e2e.conftest import FAST_CLIENT, stack_of
 from tests.e2e.leaks import everything_runs_show, issued_cookies, leaked
 from tests.listener import connections_to
 
@@ -100,7 +100,9 @@ class Matrix:
 def matrix(publisher: Simulator) -> Iterator[Matrix]:
     forget_all()
     credentials = {"username": publisher.username, "password": publisher.password}
-    with LocalAws(credentials, retry_time_scale=0.01, function_env=matrix_env(publisher)) as aws:
+    with LocalAws(
+        credentials, parameters=stack_of(publisher), retry_time_scale=0.01, function_env=MATRIX_ENV
+    ) as aws:
         cell = Matrix(publisher, aws)
         yield cell
         # The security scan of this cell: nothing a reader can see holds a password or a cookie.
@@ -453,9 +455,14 @@ def test_a_subscriber_deregistered_mid_run_ends_errored_as_not_found(matrix: Mat
 
 @dataclass(frozen=True)
 class CannotStart:
+    """A cell whose check cannot start. The secrets are the stack's own (the one secret its roles may
+    read, as on AWS): ``secret_value`` is put into it, ``missing_secret`` deletes it; ``other_secret``
+    names in the input a secret the roles were never granted."""
+
     error: str
-    secret_value: str | None = None  # what the credentials secret holds (None: the stack's own secret)
+    secret_value: str | None = None
     missing_secret: bool = False
+    other_secret: bool = False
     dx_fault: dict[str, Any] | None = None
     cause_mentions: tuple[str, ...] = ()
 
@@ -472,7 +479,17 @@ CANNOT_START = {
         cause_mentions=("administrator",),
     ),
     "secret-missing": CannotStart(
-        "CredentialsError", missing_secret=True, cause_mentions=("could not be read",)
+        "CredentialsError",
+        missing_secret=True,
+        cause_mentions=("could not be read (ResourceNotFoundException)",),
+    ),
+    # As on AWS, a role reads only the secrets it is granted: naming another in the input is refused.
+    "secret-not-granted": CannotStart(
+        "CredentialsError",
+        other_secret=True,
+        secret_value=json.dumps({"username": "wpsadmin", "password": "0ther-Pa55-12"}),
+        # moto's AccessDenied reaches botocore as code 403 (AWS: AccessDeniedException)
+        cause_mentions=("could not be read (403)",),
     ),
     "secret-wrong-shape": CannotStart(
         "CredentialsError",
@@ -492,11 +509,16 @@ def test_a_check_that_cannot_start_fails_at_once_naming_the_problem_and_tells_th
     cell = CANNOT_START[cell_id]
     sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
     extra: dict[str, Any] = {}
+    secrets = matrix.aws.client("secretsmanager")
+    secret = matrix.aws.deployment.secret_arn if matrix.aws.deployment else ""
     if cell.secret_value is not None:
         matrix.secrets.add(cell.secret_value)
-        extra["credentialsSecret"] = matrix.secret(cell.secret_value)
+        if cell.other_secret:
+            secret = extra["credentialsSecret"] = matrix.secret(cell.secret_value)
+        else:
+            secrets.put_secret_value(SecretId=secret, SecretString=cell.secret_value)
     if cell.missing_secret:
-        extra["credentialsSecret"] = ABSENT_SECRET  # listed by the stack, never created
+        secrets.delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
     if cell.dx_fault:
         matrix.dx.inject_fault(**cell.dx_fault)
 
@@ -505,7 +527,7 @@ def test_a_check_that_cannot_start_fails_at_once_naming_the_problem_and_tells_th
     assert (run.status, run.error) == ("FAILED", cell.error)
     cause = run.cause or ""
     if cell.error == "CredentialsError":
-        assert extra["credentialsSecret"] in cause, "the error names the secret"
+        assert secret in cause, "the error names the secret"
     for words in cell.cause_mentions:
         assert words in cause
     [notice] = run.notices

@@ -21,7 +21,7 @@ from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.main import build_parser
 from damdrift_cli.simulator import Simulator
 from damdrift_cli.simulator.dataset import record_id
-from tests.e2e.conftest import FAST_CLIENT, check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -147,7 +147,9 @@ def test_the_html_report_is_stored_and_the_notice_links_to_it_through_the_local_
     try:
         credentials = {"username": publisher.username, "password": publisher.password}
         environment = {**FAST_CLIENT, **local_viewer.function_env(port)}
-        with LocalAws(credentials, retry_time_scale=0.01, function_env=environment) as aws:
+        with LocalAws(
+            credentials, parameters=stack_of(publisher), retry_time_scale=0.01, function_env=environment
+        ) as aws:
             local_viewer.install_key(aws, tmp_path)
             run = aws.run_check(check_input(publisher))
             outcome = outcome_of(run, sub)["outcome"]

@@ -143,14 +143,19 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
     with quiet_moto_logs(), _publisher(args, progress) as (publisher, username, password, poll, dams):
         planned = _preflight(args, publisher, (username, password), rules, progress)
         execution_input = _execution_input(args, publisher, poll, dams)
-        from damdrift_cli.local.runner import LocalAws
+        from damdrift_cli.local.runner import LocalAws, stack_parameters
 
         watcher = _Progress(progress)
         with LocalAws(
             {"username": username, "password": password},
+            # The stack a deploy for this publisher would have: the credentials bound to its host(s).
+            parameters={
+                **stack_parameters(publisher, _typed_dams(execution_input)),
+                **remediation_parameters(args),
+                **local_viewer.CHAT_PARAMETERS,
+            },
             on_invoke=watcher.invoked,
             function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
-            parameters={**remediation_parameters(args), **local_viewer.STACK_PARAMETERS},
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
@@ -343,6 +348,12 @@ def _publisher(
             if spec.dam and (dam := simulator.subscriber_dam(spec.id))
         }
         yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL, dams
+
+
+def _typed_dams(execution_input: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The subscribers' own DAM connections the input names (--subscriber-dam, the demo's)."""
+    options = execution_input.get("subscriberOptions") or {}
+    return {sub: option["dam"] for sub, option in options.items() if isinstance(option.get("dam"), dict)}
 
 
 class _Stopping:

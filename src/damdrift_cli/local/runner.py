@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from damdrift.execution_input import CheckInput
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
-from damdrift_cli.local import roles
+from damdrift_cli.local import resource_checks, roles
 from damdrift_cli.local.aws_faults import AwsFaults
 from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
@@ -50,10 +50,34 @@ from damdrift_cli.local.template import TEMPLATE_PATH
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
-#: A local run binds the credentials to no host list: the person who typed the password named the host
-#: (and its protocol) themselves. A deployed stack lists its hosts (template parameters DxHostname,
-#: AllowedDxHosts, AllowInsecureDx); tests that exercise that binding override these.
-LOCAL_HOST_BINDING = {"ALLOWED_DX_HOSTS": "*", "ALLOW_INSECURE_DX": "true"}
+
+def stack_parameters(
+    publisher: dict[str, Any], dams: dict[str, dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """The template parameters a deployed stack would have for this publisher, as the user typed it:
+    ``DxHostname`` and its ports and versions, the subscribers' own DAM hosts as ``AllowedDxHosts``,
+    and ``AllowInsecureDx=true`` only when a connection asks for plain http or no TLS verification.
+    The functions then bind the credentials to exactly these hosts, as on AWS."""
+    connections = [publisher, *(dams or {}).values()]
+    insecure = any(c.get("dxProtocol") == "http" or c.get("verifyTls") is False for c in connections)
+    parameters = {
+        "DxHostname": str(publisher.get("hostname", "")),
+        "DxProtocol": str(publisher.get("dxProtocol", "https")),
+        "AllowInsecureDx": "true" if insecure else "false",
+    }
+    for key, parameter in (
+        ("dxPort", "DxPort"),
+        ("ringAPIPort", "RingApiPort"),
+        ("damAPIPort", "DamApiPort"),
+        ("ringAPIVersion", "RingApiVersion"),
+        ("damAPIVersion", "DamApiVersion"),
+    ):
+        if publisher.get(key) not in (None, ""):
+            parameters[parameter] = str(publisher[key])
+    others = sorted({str(d["hostname"]) for d in (dams or {}).values()} - {parameters["DxHostname"]})
+    if others:
+        parameters["AllowedDxHosts"] = ",".join(others)
+    return parameters
 
 
 @dataclass(frozen=True)
@@ -127,25 +151,31 @@ class CheckRun:
 
 
 class LocalAws:
-    """Starts moto, deploys template.yaml into it and routes Lambda invocations to our handlers."""
+    """Starts moto, deploys template.yaml into it and routes Lambda invocations to our handlers.
+
+    ``parameters`` are the stack's template parameters (:func:`stack_parameters` makes them from a
+    publisher), checked as CloudFormation checks them: ``DxHostname`` has no default, so a run without
+    it is refused. ``dx_credentials`` are put into the stack's (empty) secret after the deploy, as the
+    deploy guide says; None leaves it empty, as a first deploy on AWS does.
+    """
 
     def __init__(
         self,
-        dx_credentials: dict[str, str],
+        dx_credentials: dict[str, str] | None,
         *,
+        parameters: dict[str, str] | None = None,
         retry_time_scale: float = 1.0,
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
         template_path: Path = TEMPLATE_PATH,
-        parameters: dict[str, str] | None = None,
     ) -> None:
         """``parameters`` are the template's, as ``sam deploy --parameter-overrides`` gives them (e.g.
         ``MaxRemediation``); ``function_env`` overrides variables of every function after them."""
         self._template_path = template_path
-        self._parameters = parameters
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
-        self._function_env = {**LOCAL_HOST_BINDING, **(function_env or {})}
+        self._parameters = dict(parameters or {})
+        self._function_env = dict(function_env or {})
         self._on_invoke = on_invoke
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None
@@ -173,6 +203,8 @@ class LocalAws:
             "AWS_SESSION_TOKEN": "",  # nosec B105 - no token: the operator is an IAM user of moto
         }
         self._stack.enter_context(self.deployment.lambdas.installed())
+        # Before child_executions_as_on_aws, which wraps the client this makes for each state machine.
+        self._stack.enter_context(resource_checks.installed(self.deployment.machine_roles))
         self._stack.enter_context(child_executions_as_on_aws())
         # From here on moto authorizes every request: each function's against its own role.
         self._stack.enter_context(roles.enforcing())

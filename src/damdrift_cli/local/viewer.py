@@ -45,15 +45,15 @@ def local_key(reports: Path) -> bytes:
     return path.read_bytes().strip()
 
 
-#: The local stack is deployed with its chat topic, so the check prints what AWS Chatbot would post: the
-#: template then sets the fetch function's CHAT_TOPIC_ARN and grants its role the publish, as on AWS (a
-#: topic of the CLI's own was refused by the role: the chat preview never printed).
-STACK_PARAMETERS = {"ChatNotifications": "true"}
-
-
 def function_env(port: int = DEFAULT_PORT) -> dict[str, str]:
     """What the local fetch function needs to sign links this server opens (no S3 console locally)."""
     return {"REPORT_VIEWER_URL": viewer_url(port), "REPORT_CONSOLE_LINKS": "false"}
+
+
+#: The stack parameter that gives a local check the template's chat topic (and fetch-report's grant to
+#: publish to it), whose messages the check prints (what AWS Chatbot would post; a topic of the CLI's
+#: own was refused by the role, so the chat preview never printed).
+CHAT_PARAMETERS = {"ChatNotifications": "true"}
 
 
 def handler_for(reports: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> type:
@@ -119,8 +119,8 @@ def install_key(aws: Any, reports: Path) -> None:
 
 
 def install_chat(aws: Any) -> str:
-    """Subscribes a capturing queue to the stack's chat topic (deployed with :data:`STACK_PARAMETERS`);
-    returns the queue's URL."""
+    """Subscribes a queue to the stack's chat topic (``CHAT_PARAMETERS``), capturing each message as
+    Chatbot gets it; returns the queue's URL."""
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic = aws.deployment.topics["ChatTopic"]
     queue: str = sqs.create_queue(QueueName=CHAT_CAPTURE_QUEUE)["QueueUrl"]
