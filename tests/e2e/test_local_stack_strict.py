@@ -23,6 +23,7 @@ from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
 from tests.e2e.test_drift_check import DRIFT, outcome_of
 from tests.e2e.test_function_roles import template_without, without_statement
 from tests.e2e.test_remediation import drifted_subscriber, remediation_input
+from tests.e2e.test_remediation import local_stack as remediation_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +95,8 @@ def test_the_functions_bind_the_credentials_to_the_hosts_the_user_typed(
             }
         )
 
-    assert (env["ALLOWED_DX_HOSTS"], env["ALLOW_INSECURE_DX"]) == ("127.0.0.1,", "true")  # http was typed
+    endpoint = f"127.0.0.1:{publisher.port}"  # the Ring and the DAM API, both on the port typed
+    assert (env["ALLOWED_DX_HOSTS"], env["ALLOW_INSECURE_DX"]) == (f"{endpoint},{endpoint},", "true")
     assert '"hostname": "127.0.0.1"' in doctor["DX_PUBLISHER"]
     assert (run.status, run.error) == ("FAILED", "InvalidInput")  # another host than the stack's
     assert publisher.exchanges == []
@@ -213,7 +215,7 @@ def test_the_approval_link_of_the_notice_opens_and_answers_through_the_function_
     sub = drifted_subscriber(publisher)
     answered: list[tuple[int, int]] = []
 
-    with local(publisher) as aws:
+    with remediation_stack(publisher, sub) as aws:
         url = aws.client("lambda").get_function_url_config(FunctionName="dam-drift-local-ApproveFunction")[
             "FunctionUrl"
         ]

@@ -156,6 +156,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
             },
             on_invoke=watcher.invoked,
             function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
+            # The notices printed here answer an approval at this prompt: no moto URL that answers nobody.
+            function_urls=False,
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))

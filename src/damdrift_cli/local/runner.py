@@ -74,10 +74,20 @@ def stack_parameters(
     ):
         if publisher.get(key) not in (None, ""):
             parameters[parameter] = str(publisher[key])
-    others = sorted({str(d["hostname"]) for d in (dams or {}).values()} - {parameters["DxHostname"]})
+    others = sorted({endpoint for dam in (dams or {}).values() for endpoint in _endpoints(dam)})
     if others:
         parameters["AllowedDxHosts"] = ",".join(others)
     return parameters
+
+
+def _endpoints(connection: dict[str, Any]) -> list[str]:
+    """``host:port`` of each API port a subscriber's own DAM connection sends credentials to, as the
+    functions' binding reads ``AllowedDxHosts`` (a DAM on the publisher's host but another port too)."""
+    from damdrift.dx.binding import Endpoint, api_ports
+    from damdrift.dx.connection import DxConnection
+
+    dam = DxConnection.model_validate(connection)
+    return [str(Endpoint(dam.hostname, port)) for _field, port in api_ports(dam)]
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ class LocalAws:
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
         template_path: Path = TEMPLATE_PATH,
+        function_urls: bool = True,
     ) -> None:
         """``parameters`` are the template's, as ``sam deploy --parameter-overrides`` gives them (e.g.
         ``MaxRemediation``); ``function_env`` overrides variables of every function after them."""
@@ -176,6 +187,7 @@ class LocalAws:
         self._retry_time_scale = retry_time_scale
         self._parameters = dict(parameters or {})
         self._function_env = dict(function_env or {})
+        self._function_urls = function_urls
         self._on_invoke = on_invoke
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None
@@ -191,6 +203,7 @@ class LocalAws:
                 template_path=self._template_path,
                 parameters=self._parameters,
                 function_env=self._function_env,
+                function_urls=self._function_urls,
             )
         except BaseException:  # a refused template: __exit__ will not run, so moto is stopped here
             self._stack.close()

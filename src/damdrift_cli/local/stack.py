@@ -91,8 +91,13 @@ def deploy(
     template_path: Path = TEMPLATE_PATH,
     parameters: dict[str, str] | None = None,
     function_env: dict[str, str] | None = None,
+    function_urls: bool = True,
 ) -> LocalDeployment:
     """Creates every resource of the template in the (already active) moto backends.
+
+    ``function_urls=False`` leaves the function URLs out (their ``FunctionUrl`` is empty), for a run
+    whose notices a person reads: a moto URL answers nobody, so a notice must not print it (the CLI
+    answers an approval at its own prompt, as the notice then says).
 
     ``parameters`` are checked as CloudFormation checks them (then the template's ``Rules``); a missing
     or invalid one raises :class:`TemplateError`, in one sentence, before anything is created. The
@@ -270,9 +275,13 @@ def deploy(
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Url":
             props = resolve(resource["Properties"], lookup, conditions)
-            url = lambda_client.create_function_url_config(
-                FunctionName=props["TargetFunctionArn"], AuthType=props["AuthType"]
-            )["FunctionUrl"]
+            url = (
+                lambda_client.create_function_url_config(
+                    FunctionName=props["TargetFunctionArn"], AuthType=props["AuthType"]
+                )["FunctionUrl"]
+                if function_urls
+                else ""
+            )
             attributes[(logical_id, "FunctionUrl")] = url
             attributes[(logical_id, "FunctionArn")] = props["TargetFunctionArn"]
 
