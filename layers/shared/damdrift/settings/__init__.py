@@ -22,6 +22,7 @@ from damdrift.settings.functions import (
     RemediateSettings,
     ReportViewerSettings,
     RequestApprovalSettings,
+    SummariseRunSettings,
     TriggerSettings,
 )
 from damdrift.settings.notices import NoticeSettings, OpsTopicSettings
@@ -42,5 +43,6 @@ __all__ = [
     "ReportSettings",
     "ReportViewerSettings",
     "RequestApprovalSettings",
+    "SummariseRunSettings",
     "TriggerSettings",
 ]
