@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test build lint typecheck security check-template browser lock clean
+.PHONY: demo test build lint typecheck security check-template browser docs lock clean
 
 ## The venv holds exactly the lock (requirements-dev.txt: every package, transitive ones too, with its
 ## hashes); a venv of another Python (an older 3.11 one) is rebuilt.
@@ -33,8 +33,19 @@ build: $(STAMP) check-template
 	$(BIN)/python scripts/precompile.py .aws-sam/build
 
 ## Everything CI runs: lint, types, the deploy checks, then every test.
-test: $(STAMP) lint typecheck security check-template browser
+test: $(STAMP) lint typecheck security check-template browser docs
 	$(BIN)/python -m pytest -n 2 -q
+
+## The docs site (mkdocs.yml): built with --strict, so a broken link or anchor fails `make test`.
+## MkDocs lives in its own venv (.venv-docs, from the hashed lock scripts/requirements-docs.txt).
+DOCS_STAMP := .venv-docs/.installed
+$(DOCS_STAMP): scripts/requirements-docs.txt scripts/find-python.sh
+	@python=$$($(FIND_PYTHON)) || exit 1; rm -rf .venv-docs && "$$python" -m venv .venv-docs
+	.venv-docs/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r scripts/requirements-docs.txt
+	@touch $@
+docs: $(DOCS_STAMP)
+	@set -o pipefail; NO_MKDOCS_2_WARNING=1 .venv-docs/bin/mkdocs build --strict 2>&1 | { grep -v '^INFO' || true; }
+	@echo "docs: .site/ built, no broken link or anchor"
 
 ## The HTML report is tested in a real headless browser: Debian's chromium. As root (CI) it is
 ## installed when missing; elsewhere the browser test skips and says so.
@@ -70,6 +81,7 @@ lock: $(STAMP)
 	$(LOCK) requirements-dev.in -o requirements-dev.txt
 	$(LOCK) scripts/requirements-sam.in -o scripts/requirements-sam.txt
 	$(LOCK) scripts/requirements-checkov.in -o scripts/requirements-checkov.txt
+	$(LOCK) scripts/requirements-docs.in -o scripts/requirements-docs.txt
 
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam reports-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .venv-docs .site .aws-sam reports-demo .pytest_cache .mypy_cache .ruff_cache

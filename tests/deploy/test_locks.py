@@ -24,6 +24,7 @@ LOCKS = {
     "requirements-dev.txt": "requirements-dev.in",
     "scripts/requirements-sam.txt": "scripts/requirements-sam.in",
     "scripts/requirements-checkov.txt": "scripts/requirements-checkov.in",
+    "scripts/requirements-docs.txt": "scripts/requirements-docs.in",
 }
 
 

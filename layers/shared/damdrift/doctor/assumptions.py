@@ -1,4 +1,4 @@
-"""One line per assumption in the README's "Assumptions about DX" table: confirmed, contradicted, or
+"""One line per assumption in docs/dx-assumptions.md's table: confirmed, contradicted, or
 not checkable read-only (and why). The probe notes verdicts as it reads; the rest say what they need."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ class Verdict(StrEnum):
     CONTRADICTED = "contradicted"
 
 
-#: Every assumption id of the README's table (a test keeps the two equal), with what a read-only
+#: Every assumption id of docs/dx-assumptions.md's table (a test keeps the two equal), with what a read-only
 #: probe cannot do to check it; the ones the probe can check say what it looks at when it has no data.
 ASSUMPTIONS: dict[str, str] = {
     "trigger-via-patch": "needs a write: triggering a find",
