@@ -25,8 +25,15 @@ COVERED = {
     ("PublishNotices", "resource ARN of a service moto checks against *"): (
         "test_a_subscriber_check_holds_exactly_its_permissions"
     ),
-    ("Authenticate", "resource ARN of a service moto checks against *"): (
+    ("AuthenticateAndSummariseTheRun", "resource ARN of a service moto checks against *"): (
         "test_the_drift_check_holds_exactly_its_permissions"
+    ),
+    # The fleet step's notices (both topics) and their encryption.
+    ("SendTheRunsNotices", "resource ARN of a service moto checks against *"): (
+        "test_each_function_holds_exactly_its_permissions"
+    ),
+    ("EncryptForTheTopics", "condition kms:ViaService"): (
+        "test_key_grants_are_conditioned_on_the_service_that_uses_them"
     ),
     ("TellOpsTheCheckCouldNotStart", "resource ARN of a service moto checks against *"): (
         "test_the_drift_check_holds_exactly_its_permissions"

@@ -336,6 +336,7 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
         _print_notices(result, out)
         print(result.quotas.line(), file=out)
+        print(result.usage.line(), file=out)
         return EXIT_ERRORED
     outcomes = result.outcomes
     if not outcomes:
@@ -348,6 +349,8 @@ def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = Non
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     # Headroom to Step Functions' quotas (25,000 events per execution, 256 KiB per state payload).
     print(result.quotas.line(), file=out)
+    # What the run would cost on AWS, counted from its real calls (damdrift.fleet.pricing).
+    print(result.usage.line(), file=out)
     return worst
 
 

@@ -56,6 +56,8 @@ class LocalDeployment:
     physical: dict[str, str] = field(default_factory=dict)
     #: Each function's role (logical id) and the policy documents moto enforces for it.
     role_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The functions' Lambda architecture (template parameter Architecture): it sets the GB-second price.
+    architecture: str = "arm64"
 
     @property
     def state_machines(self) -> dict[str, str]:
@@ -223,6 +225,7 @@ def deploy(
         lambdas=InProcessLambdas(local_functions),
         physical=physical,
         role_policies=role_policies,
+        architecture=str(params.get("Architecture", "arm64")),
     )
 
 
