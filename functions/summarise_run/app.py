@@ -1,4 +1,4 @@
-"""summarise-run: the fleet step after the Map — run.json, the overview once, the run's notices and metrics."""
+"""summarise-run: the fleet step after the Map - run.json, the overview once, the run's notices, metrics."""
 
 from typing import Any
 

@@ -442,7 +442,11 @@ def test_only_the_approval_roles_read_file_or_list_approval_requests(default: St
 
 def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribes(default: StackView) -> None:
     publishers = {
-        "DriftTopicPolicy": ["<SubscriberCheckRole.Arn>", "<RequestApprovalRole.Arn>", "<SummariseRunRole.Arn>"],
+        "DriftTopicPolicy": [
+            "<SubscriberCheckRole.Arn>",
+            "<RequestApprovalRole.Arn>",
+            "<SummariseRunRole.Arn>",
+        ],
         "OpsTopicPolicy": [
             "<StateMachineRole.Arn>",
             "<SubscriberCheckRole.Arn>",

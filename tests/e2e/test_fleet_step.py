@@ -55,8 +55,12 @@ def test_a_mixed_run_sends_one_drift_and_one_ops_notice_naming_every_subscriber_
     assert [n["status"] for n in summary["notices"]] == ["SENT", "SENT"]
     page = aws.client("s3").get_object(Bucket=aws._deployed.bucket, Key=result["overview"])["Body"].read()
     assert all(f"drift-{i}.example.com".encode() in page for i in range(3))
-    names = {m["Name"] for line in aws.function_logs().splitlines() if '"_aws"' in line
-             for m in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    names = {
+        m["Name"]
+        for line in aws.function_logs().splitlines()
+        if '"_aws"' in line
+        for m in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
     assert {"RunSubscribers", "RunSubscribersByStatus", "RunNewRecords", "RunDuration"} <= names
 
 
@@ -90,11 +94,15 @@ def s3_requests_per_subscriber_check(publisher: Simulator, aws: LocalAws, count:
     ids = [publisher.add_subscriber(f"sub-{count}-{i:03d}.example.com", drift=DRIFT) for i in range(count)]
     run = aws.run_check(check_input(publisher, maxConcurrency=4, subscriberIds=ids), timeout_seconds=600)
     assert run.status == "SUCCEEDED" and subscriber_checks(run) == count
-    print(f"{count} subscribers: S3 {run.usage.s3} -> {run.usage.s3_requests / count:.1f} per subscriber check")
+    print(
+        f"{count} subscribers: S3 {run.usage.s3} -> {run.usage.s3_requests / count:.1f} per subscriber check"
+    )
     return run.usage.s3_requests / count
 
 
-def test_s3_requests_per_subscriber_check_stay_flat_as_the_fleet_grows(publisher: Simulator, aws: LocalAws) -> None:
+def test_s3_requests_per_subscriber_check_stay_flat_as_the_fleet_grows(
+    publisher: Simulator, aws: LocalAws
+) -> None:
     """Two runs over new subscribers (no history): 3, then 12. Before the fleet step each fetch re-read
     every subscriber's overview row, so the requests per check grew with the fleet (n² a run)."""
     small = s3_requests_per_subscriber_check(publisher, aws, 3)

@@ -217,7 +217,10 @@ def test_each_subscriber_is_checked_in_its_own_execution_and_the_parent_keeps_a_
     assert parent()["States"]["Report"]["Parameters"]["outcomes.$"] == "$.subscribers"
     lambda_tasks = [s for _, s in walk_states(parent()["States"]) if "FunctionArn" in str(s.get("Resource"))]
     # authenticate, and the fleet step after the Map: every poll is in a child's history
-    assert [s["Resource"] for s in lambda_tasks] == ["${AuthenticateFunctionArn}", "${SummariseRunFunctionArn}"]
+    assert [s["Resource"] for s in lambda_tasks] == [
+        "${AuthenticateFunctionArn}",
+        "${SummariseRunFunctionArn}",
+    ]
 
 
 def test_the_fleet_step_follows_the_map_and_its_failure_still_ends_in_the_report() -> None:
@@ -229,7 +232,10 @@ def test_the_fleet_step_follows_the_map_and_its_failure_still_ends_in_the_report
     assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "RunNotSummarised"
     assert states["RunNotSummarised"]["ResultPath"] == "$.run"
     tell = states[states["RunNotSummarised"]["Next"]]
-    assert tell["Resource"] == "arn:aws:states:::sns:publish" and tell["Parameters"]["TopicArn"] == "${OpsTopicArn}"
+    assert (
+        tell["Resource"] == "arn:aws:states:::sns:publish"
+        and tell["Parameters"]["TopicArn"] == "${OpsTopicArn}"
+    )
     assert tell["Next"] == "Report" and tell["Catch"][0]["Next"] == "Report"
     assert states["Report"]["Parameters"]["run.$"] == "$.run"
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
@@ -253,7 +253,9 @@ class LocalAws:
 
     def _usage(self, history: list[dict[str, Any]], invocations: list[Invocation]) -> Usage:
         calls = self.meter.take()
-        architecture = "x86_64" if self._deployed.architecture == "x86_64" else "arm64"
+        architecture: Literal["arm64", "x86_64"] = (
+            "x86_64" if self._deployed.architecture == "x86_64" else "arm64"
+        )
         return Usage(
             state_transitions=sum(1 for event in history if event["type"].endswith("StateEntered")),
             invocations=[BilledInvocation(i.seconds, i.memory_mb) for i in invocations],

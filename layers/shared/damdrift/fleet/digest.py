@@ -73,7 +73,9 @@ def run_notices(run: RunSummary, records: Mapping[str, RunRecord], links: RunLin
         }
         message = message_text(run, topic, entries, links)
         notices.append(
-            RunNotice(topic, subject, message, attributes, len(entries), _chat(run, topic, subject, entries, links))
+            RunNotice(
+                topic, subject, message, attributes, len(entries), _chat(run, topic, subject, entries, links)
+            )
         )
     return notices
 
@@ -139,13 +141,19 @@ def _entry_lines(entry: RunEntry, report_url: str | None) -> list[str]:
     return lines
 
 
-def _chat(run: RunSummary, topic: NoticeTopic, subject: str, entries: Sequence[RunEntry], links: RunLinks) -> str:
+def _chat(
+    run: RunSummary, topic: NoticeTopic, subject: str, entries: Sequence[RunEntry], links: RunLinks
+) -> str:
     lines = [f"*{_md(subject, SUBJECT_MAX)}*"]
     for entry in entries:
         report = (links.reports or {}).get(entry.subscriber_id)
-        what = _md(entry.error or "error", 80) if entry.status is CheckStatus.ERRORED else (
-            f"{entry.mismatches if entry.mismatches is not None else '?'} mismatches"
-            + (f", +{entry.new} new" if entry.new is not None else "")
+        what = (
+            _md(entry.error or "error", 80)
+            if entry.status is CheckStatus.ERRORED
+            else (
+                f"{entry.mismatches if entry.mismatches is not None else '?'} mismatches"
+                + (f", +{entry.new} new" if entry.new is not None else "")
+            )
         )
         line = f"• {entry.status} {_md(entry.name, 80)}: {what}" + (f" — {report}" if report else "")
         if sum(len(x) + 1 for x in lines) + len(line) > DESCRIPTION_MAX - 80:

@@ -63,7 +63,9 @@ class RunSummary(Camel):
     def needing_notice(self, topic: NoticeTopic) -> list[RunEntry]:
         """The subscribers the run's notice on ``topic`` lists: worst first (most new, then most
         mismatches), leaving out those whose own notice already went out."""
-        chosen = [e for e in self.subscribers if e.topic is topic and e.attention and not e.notified_separately]
+        chosen = [
+            e for e in self.subscribers if e.topic is topic and e.attention and not e.notified_separately
+        ]
         return sorted(chosen, key=lambda e: (_ORDER[e.status], -(e.new or 0), -(e.mismatches or 0), e.name))
 
 

@@ -262,7 +262,11 @@ def _finish(
     topic = (settings.ops_topic_arn if errored else settings.drift_topic_arn) or settings.drift_topic_arn
     wanted = should_notify(task.check.notify_policy, summary)
     own = announces_itself(task, summary)
-    chat = chat_event(summary, notification.subject, link, location) if settings.chat_topic_arn and wanted else None
+    chat = (
+        chat_event(summary, notification.subject, link, location)
+        if settings.chat_topic_arn and wanted
+        else None
+    )
     if settings.chat_topic_arn and chat is not None and own:
         publish_chat(settings.chat_topic_arn, chat)
     _leave_record(task, store, summary, row, notification, chat, attention=wanted, own=own)

@@ -25,6 +25,7 @@ from damdrift.store import ReportStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 
 def summarise_run(
@@ -46,7 +47,9 @@ def summarise_run(
         run_key=run_key,
         overview=run.overview,
         by_status=run.by_status,
-        notices=[RunNoticeResult(topic=n.topic, status=n.status, subscribers=n.subscribers) for n in run.notices],
+        notices=[
+            RunNoticeResult(topic=n.topic, status=n.status, subscribers=n.subscribers) for n in run.notices
+        ],
     )
 
 
@@ -72,15 +75,23 @@ def _publish(settings: SummariseRunSettings, sns: SNSClient, notice: RunNotice) 
     status = "SKIPPED"
     try:
         if topic:
-            attributes = {k: {"DataType": "String", "StringValue": v} for k, v in notice.attributes.items()}
-            sns.publish(TopicArn=topic, Subject=notice.subject, Message=notice.message, MessageAttributes=attributes)
+            attributes: dict[str, MessageAttributeValueTypeDef] = {
+                k: {"DataType": "String", "StringValue": v} for k, v in notice.attributes.items()
+            }
+            sns.publish(
+                TopicArn=topic, Subject=notice.subject, Message=notice.message, MessageAttributes=attributes
+            )
             status = "SENT"
         if settings.chat_topic_arn:
             sns.publish(TopicArn=settings.chat_topic_arn, Message=notice.chat)
     except (BotoCoreError, ClientError) as exc:
-        logger.warning("a run notice was not published", extra={"topic": notice.topic, "error": str(exc)[:300]})
+        logger.warning(
+            "a run notice was not published", extra={"topic": notice.topic, "error": str(exc)[:300]}
+        )
         status = "FAILED"
-    return NoticeSent(topic=notice.topic, subject=notice.subject, subscribers=notice.subscribers, status=status)
+    return NoticeSent(
+        topic=notice.topic, subject=notice.subject, subscribers=notice.subscribers, status=status
+    )
 
 
 def _emit_metrics(run: RunSummary) -> None:
