@@ -128,7 +128,7 @@ def publish_page(
 ) -> str | None:
     """Renders and stores ``reports/<publisher>/overview.html`` from every subscriber's row: one listing,
     and one GET per subscriber whose row is not in ``known`` (the rows the run already holds). Returns
-    its key; a failure is logged and None returned, never raised."""
+    its key, or None without any row; a failure is logged and None returned, never raised."""
     known = known or {}
     try:
         folder = f"{ROOT}/{key_segment('publisher', publisher)}/"
@@ -137,6 +137,8 @@ def publish_page(
             subscriber = prefix[len(folder) :].rstrip("/")
             if subscriber not in rows and (found := _read_row(store, prefix + ROW_FILENAME)) is not None:
                 rows[subscriber] = found
+        if not rows:  # no subscriber's check stored a row (S3 refused them): no page to show
+            return None
         page = render_overview(publisher, list(rows.values()), now).encode("utf-8", "replace")
         return store.put_bytes(folder + OVERVIEW_FILENAME, page, HTML_CONTENT_TYPE, check_prefix=folder)
     except (ReportStorageError, ValueError) as exc:
