@@ -179,22 +179,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def mixed_subscriber(i: int) -> dict[str, Any]:
+    """Mixed outcomes: every 10th in sync, every 25th with a failing find (ERRORED), the rest drifting."""
+    spec: dict[str, Any] = {"id": str(uuid.UUID(int=i + 1)), "targetHost": f"dx-sub-{i:03d}.example.com"}
+    if i % 25 == 24:
+        spec["findOutcome"] = "fail"
+    elif i % 10 != 9:
+        spec["drift"] = {"COLLECTION": {"CREATE": 5 + i % 7}}
+    return spec
+
+
 def cost_per_subscriber_check(sizes: list[int], concurrency: int) -> int:
-    """One run per size (short finds, every subscriber drifting); the usage of each, per subscriber check."""
+    """One run per size (short finds, mixed outcomes); the usage of each, per subscriber check, and the
+    notices the run published."""
     from damdrift.dx.sessions import forget_all
     from damdrift_cli.local.runner import LocalAws
     from damdrift_cli.simulator import Scenario, Simulator
 
     per_check: list[float] = []
     for count in sizes:
-        subscribers = [
-            {
-                "id": str(uuid.UUID(int=i + 1)),
-                "targetHost": f"dx-sub-{i:03d}.example.com",
-                "drift": {"COLLECTION": {"CREATE": 5 + i % 7}},
-            }
-            for i in range(count)
-        ]
+        subscribers = [mixed_subscriber(i) for i in range(count)]
         scenario = Scenario.model_validate(
             {"name": "cost", "findDurationSeconds": COST_FIND_SECONDS, "seed": 3, "subscribers": subscribers}
         )
@@ -220,6 +224,8 @@ def cost_per_subscriber_check(sizes: list[int], concurrency: int) -> int:
             f"S3 {s3_each:.2f} requests "
             f"[{kinds}] (${costs['s3'] / count:.7f}), SNS {usage.sns_requests} publishes in the run"
         )
+        outcomes = ((run.output or {}).get("run") or {}).get("byStatus")
+        print(f"  outcomes {outcomes}; notices published: {[(n.topic, n.subject) for n in run.notices]}")
         print(usage.line())
     flat = max(per_check) <= min(per_check) * 1.10 if per_check else True
     print(
