@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test build lint typecheck security check-template browser docs lock clean
+.PHONY: demo test build lint typecheck security check-template browser docs lock clean definitions
 
 ## The venv holds exactly the lock (requirements-dev.txt: every package, transitive ones too, with its
 ## hashes); a venv of another Python (an older 3.11 one) is rebuilt.
@@ -58,6 +58,11 @@ browser:
 ## The tools live in .venv-sam (aws-sam-cli and checkov pin their own boto3), created on first use.
 check-template: $(STAMP)
 	bash scripts/check-template.sh
+
+## Rewrites the shipped state machine definitions (statemachine/*.asl.json: plain JSON, what deploys
+## and what runs locally) from their sources (statemachine/src/*.asl.yaml: where you edit them).
+definitions: $(STAMP)
+	$(BIN)/python scripts/build_definitions.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """Fan-out benchmark: one local drift check over many subscribers, through the real state machine.
 
-``LocalAws`` (moto running ``statemachine/*.asl.yaml`` with the real handlers in-process) checks a
+``LocalAws`` (moto running ``statemachine/*.asl.json`` with the real handlers in-process) checks a
 simulated publisher with 50 subscribers at the demo's timing (finds of 3 s, waits of 1-2 s); each
 subscriber's check is a child execution of the drift check. Reported: the wall time, state
 transitions (over every execution) and what they cost, Lambda invocations, the ``quotas:`` line (the

@@ -49,11 +49,11 @@ FIXED_POLICY = {"initialWaitSeconds": 10, "maxWaitSeconds": 10, "backoffRate": 1
 SUBSCRIBER = "8c72ef60-e8d4-425d-903a-232bb8726222"
 
 
-def loop_transitions(asl_path: Any = REPO / "statemachine" / "subscriber_check.asl.yaml") -> int:
+def loop_transitions(asl_path: Any = REPO / "statemachine" / "subscriber_check.asl.json") -> int:
     """States entered per poll iteration: from WaitForFind along each state's not-finished exit, back."""
-    import yaml
+    from damdrift_cli.local import definitions
 
-    states = yaml.safe_load(asl_path.read_text(encoding="utf-8"))["States"]
+    states = definitions.load(asl_path)["States"]
     name, count = "WaitForFind", 0
     while True:
         state = states[name]

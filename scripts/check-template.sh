@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of everything that deploys, for CI and before `sam deploy` (docs/deploy.md):
 #   1. sam validate --lint          cfn-lint over the SAM template (SAM schemas, Globals merged)
-#   2. statelint                    the ASL files (YAML), which cfn-lint never opens
+#   2. statelint, asl-validator     the shipped ASL files (statemachine/*.asl.json), which cfn-lint
+#                                   never opens, read byte for byte as JSON (docs/state-machines.md)
 #   3. checkov                      security scan of template.yaml and of its SAM translation
 #      parliament                   every IAM policy of the translation (SAM's generated roles too)
 #                                   against AWS's action/resource catalogue (tests/deploy/policy_catalogue.py)
@@ -15,7 +16,8 @@
 # that interpreter's own bin folder goes first on PATH here.
 # `scripts/check-template.sh --tools-only` only installs or updates the tools.
 # The tools live in .venv-sam (aws-sam-cli pins an exact boto3; never install it into .venv) and
-# checkov in .venv-sam/checkov (it pins another boto3); both are created here when absent or outdated.
+# checkov in .venv-sam/checkov (it pins another boto3), asl-validator (npm, Node.js 20.16 or later) in
+# .venv-sam/node from scripts/node/package-lock.json; each is created here when absent or outdated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,7 @@ PYTHON=$(bash scripts/find-python.sh) || exit 2
 export PATH="$(dirname "$PYTHON"):$PATH"
 SAM_VENV=.venv-sam
 CHECKOV_VENV=.venv-sam/checkov
+NODE_TOOLS=.venv-sam/node
 CHECK_DIR=.aws-sam/check
 export SAM_CLI_TELEMETRY=0
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
@@ -52,8 +55,30 @@ ensure_venv() {
     took
 }
 
+# The Node tools: exactly scripts/node/package-lock.json (versions and integrity hashes), with npm ci,
+# reinstalled when the lock or Node changed. No install scripts run.
+ensure_node_tools() {
+    local stamp=$NODE_TOOLS/.lock wanted
+    if ! command -v npm >/dev/null; then
+        echo "npm is not installed (Node.js 20.16 or later, e.g. apt-get install nodejs npm): asl-validator needs it" >&2
+        exit 2
+    fi
+    wanted="$(node --version)"$'\n'"$(cat scripts/node/package-lock.json)"
+    if [[ -x $NODE_TOOLS/node_modules/.bin/asl-validator ]] && [[ -f $stamp && "$(cat "$stamp")" == "$wanted" ]]; then
+        return
+    fi
+    step "installing scripts/node/package-lock.json into $NODE_TOOLS"
+    rm -rf "${NODE_TOOLS:?}"
+    mkdir -p "$NODE_TOOLS"
+    cp scripts/node/package.json scripts/node/package-lock.json "$NODE_TOOLS/"
+    npm ci --prefix "$NODE_TOOLS" --ignore-scripts --no-audit --no-fund --loglevel=error
+    printf '%s' "$wanted" >"$stamp"
+    took
+}
+
 ensure_venv "$SAM_VENV" scripts/requirements-sam.txt
 ensure_venv "$CHECKOV_VENV" scripts/requirements-checkov.txt
+ensure_node_tools
 if [[ ${1:-} == --tools-only ]]; then
     exit 0
 fi
@@ -66,13 +91,21 @@ step "sam validate --lint"
 "$SAM_VENV/bin/sam" validate --lint
 took
 
-step "statelint statemachine/*.asl.yaml"
+step "statelint statemachine/*.asl.json"
 # URI: the Resource fields are ${...} DefinitionSubstitutions, not URIs yet.
 # FLOAT: statelint wants BackoffRate written as a float (2.0); Step Functions accepts an integer.
-for definition in statemachine/*.asl.yaml; do
-    "$SAM_VENV/bin/statelint" --yaml --ignore=URI,FLOAT "$definition"
+for definition in statemachine/*.asl.json; do
+    "$SAM_VENV/bin/statelint" --ignore=URI,FLOAT "$definition"
 done
 echo "   no problems"
+took
+
+step "asl-validator statemachine/*.asl.json"
+# Complements statelint: Resource ARNs (a ${...} placeholder is allowed), path syntax, unreachable
+# states. --json-path: JSON.parse of the file as it ships (its --yaml-path reader resolves aliases).
+definitions=()
+for definition in statemachine/*.asl.json; do definitions+=(--json-path "$definition"); done
+"$NODE_TOOLS/node_modules/.bin/asl-validator" "${definitions[@]}"
 took
 
 step "checkov (template.yaml and its SAM translation)"

@@ -17,11 +17,12 @@ from damdrift.errors import ApprovalError
 from damdrift.observability import logger, metrics
 from damdrift.remediation.approval import ApprovalStore
 from damdrift.remediation.approval_page import HEADERS, answered_page, error_page, question_page
+from damdrift.s3_client import s3_client
 from damdrift.settings import ApproveSettings
 from damdrift.steps.approval import answer_approval
 
 SETTINGS = ApproveSettings.from_env()
-APPROVALS = ApprovalStore(boto3.client("s3"), SETTINGS.report_bucket)
+APPROVALS = ApprovalStore(s3_client(), SETTINGS.report_bucket)
 app = LambdaFunctionUrlResolver()
 #: The form is ``id`` (32 characters) and ``decision``: 2 KiB is far more than a real answer needs.
 MAX_BODY_BYTES = 2048

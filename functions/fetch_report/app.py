@@ -2,12 +2,11 @@
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
+from damdrift.s3_client import s3_client
 from damdrift.settings import FetchReportSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.fetch import fetch_report
@@ -16,7 +15,7 @@ from damdrift.validation import parse_input
 
 SETTINGS = FetchReportSettings.from_env()
 # SigV4 for the notice's pre-signed link to the HTML report: S3 refuses SigV2 for newer buckets.
-STORE = ReportStore(boto3.client("s3", config=Config(signature_version="s3v4")), SETTINGS.report_bucket)
+STORE = ReportStore(s3_client(), SETTINGS.report_bucket)
 
 
 @logger.inject_lambda_context(clear_state=True)

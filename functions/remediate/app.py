@@ -3,13 +3,13 @@
 from functools import cache
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from damdrift.clock import utcnow
 from damdrift.model_base import WireModel
 from damdrift.observability import bind, logger, metrics
 from damdrift.remediation.ledger import RemediationLedger
+from damdrift.s3_client import s3_client
 from damdrift.settings import RemediateSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.remediate import plan_remediation, poll_remediation, start_remediation
@@ -21,7 +21,7 @@ SETTINGS = RemediateSettings.from_env()
 @cache
 def ledger() -> RemediationLedger:
     """plan and start read or write today's marker; poll, the most frequent call, never does."""
-    return RemediationLedger(boto3.client("s3"), SETTINGS.report_bucket)
+    return RemediationLedger(s3_client(), SETTINGS.report_bucket)
 
 
 class RemediateEvent(WireModel):

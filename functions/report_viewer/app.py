@@ -5,17 +5,17 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from damdrift.observability import logger
+from damdrift.s3_client import s3_client
 from damdrift.settings import ReportViewerSettings
 from damdrift.viewer.keys import link_key
 from damdrift.viewer.serve import S3Reports, respond
 
 SETTINGS = ReportViewerSettings.from_env()
-REPORTS = S3Reports(boto3.client("s3"), SETTINGS.report_bucket)
+REPORTS = S3Reports(s3_client(), SETTINGS.report_bucket)
 
 
 @logger.inject_lambda_context(clear_state=True)

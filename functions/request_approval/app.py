@@ -14,13 +14,14 @@ from pydantic import Field
 from damdrift.model_base import WireModel
 from damdrift.observability import bind, logger, metrics
 from damdrift.remediation.approval import ApprovalStore
+from damdrift.s3_client import s3_client
 from damdrift.settings import RequestApprovalSettings
 from damdrift.state import SubscriberTask
 from damdrift.steps.approval import request_approval
 from damdrift.validation import parse_input
 
 SETTINGS = RequestApprovalSettings.from_env()
-APPROVALS = ApprovalStore(boto3.client("s3"), SETTINGS.report_bucket)
+APPROVALS = ApprovalStore(s3_client(), SETTINGS.report_bucket)
 SNS = boto3.client("sns")
 
 

@@ -4,10 +4,10 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from damdrift.clock import utcnow
 from damdrift.observability import bind, logger, metrics
+from damdrift.s3_client import s3_client
 from damdrift.settings import SummariseRunSettings
 from damdrift.state import RunEvent
 from damdrift.steps.summarise import summarise_run
@@ -15,7 +15,7 @@ from damdrift.store import ReportStore
 from damdrift.validation import parse_input
 
 SETTINGS = SummariseRunSettings.from_env()
-STORE = ReportStore(boto3.client("s3", config=Config(signature_version="s3v4")), SETTINGS.report_bucket)
+STORE = ReportStore(s3_client(), SETTINGS.report_bucket)
 SNS = boto3.client("sns")
 
 

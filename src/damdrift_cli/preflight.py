@@ -26,6 +26,9 @@ from damdrift_cli.exit_status import CommandFailed
 #: Seconds for a TCP connect and a TLS handshake; DX's login answers well within READ_TIMEOUT.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: the chain verified, the
+#: name (or IP address) did not.
+_NAME_MISMATCH = frozenset({62, 64})
 
 _OPTION = {
     "hostname": "--hostname",
@@ -65,7 +68,6 @@ def login_once(publisher: dict[str, Any], username: str, password: str) -> list[
     )
     try:
         client.login()
-        return client.list_subscribers()
     except AuthenticationError as exc:
         raise CommandFailed(f"{exc.message}: check --dx-username and the password") from None
     except DxError as exc:
@@ -73,6 +75,10 @@ def login_once(publisher: dict[str, Any], username: str, password: str) -> list[
         if connection.protocol == "http" and _speaks_tls(host, port):
             raise CommandFailed(f"{host}:{port} answers https: use --dx-protocol https") from None
         raise CommandFailed(f"the first login failed: {exc.message}") from None
+    try:
+        return client.list_subscribers()
+    except DxError as exc:  # logged in: what is wrong is DX's list (a 403, an id that is a path, ...)
+        raise CommandFailed(f"listing the subscribers failed: {exc.message}") from None
     finally:
         client.logout()
 
@@ -110,6 +116,11 @@ def _probe(connection: DxConnection, host: str, port: int) -> None:
             with context.wrap_socket(sock, server_hostname=host):
                 return
         except ssl.SSLCertVerificationError as exc:
+            if exc.verify_code in _NAME_MISMATCH:
+                raise CommandFailed(
+                    f"the TLS certificate of {where} is trusted but not issued for the name {host!r} "
+                    f"({exc.verify_message}): give --hostname as the certificate names the host"
+                ) from None
             raise CommandFailed(
                 f"the TLS certificate of {where} is not trusted ({exc.verify_message}): "
                 "give its CA with --ca-bundle"

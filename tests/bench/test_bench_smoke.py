@@ -13,7 +13,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 RESULT_LINE = re.compile(r"^(?P<name>[a-z]+): (?:[a-z_0-9]+=[^\s=]+)(?: [a-z_0-9]+=[^\s=]+)*$")
-BENCHMARKS = ["ingest", "diff", "poll", "coldstart", "fanout", "age"]
+BENCHMARKS = ["ingest", "diff", "poll", "coldstart", "fanout", "age", "hostile"]
 
 
 def run_bench(name: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ PSEUDO = {
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws",
     "AWS::StackName": "dam-drift",
+    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/dam-drift/1a2b3c4d-5e6f-4a7b-8c9d",
 }
 REQUIRED = {"DxHostname": "dx.example.com"}  # the one parameter without a default
 
@@ -53,13 +54,15 @@ class StackView:
         return globals_
 
 
-def stack(**overrides: str) -> StackView:
+def stack(pseudo: Mapping[str, str] | None = None, **overrides: str) -> StackView:
+    """The template for the parameters ``overrides``; ``pseudo`` replaces pseudo parameters' values."""
     template = load_template()
     params = parameter_values(template, {**REQUIRED, **overrides})
+    pseudos = {**PSEUDO, **(pseudo or {})}
 
     def lookup(logical_id: str, attribute: str | None) -> Any:
-        if attribute is None and logical_id in PSEUDO:
-            return PSEUDO[logical_id]
+        if attribute is None and logical_id in pseudos:
+            return pseudos[logical_id]
         if attribute is None and logical_id in params:
             return params[logical_id]
         if logical_id not in template["Resources"] and not logical_id.startswith("AWS::"):

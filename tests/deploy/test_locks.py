@@ -8,6 +8,7 @@ edited a lock by hand): ``sam build`` and the venv would then install something 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import sysconfig
 from dataclasses import dataclass, field
@@ -178,3 +179,15 @@ def test_a_lock_that_lost_an_input_pin_is_caught(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
     with pytest.raises(AssertionError, match=r"pins pydantic==9\.9\.9"):
         test_each_lock_holds_every_input_pin_at_its_version("lock.txt", "in.txt")
+
+
+def test_the_node_tools_are_pinned_exactly_and_locked_with_integrity_hashes() -> None:
+    """scripts/node: what check-template.sh installs with ``npm ci`` (asl-validator)."""
+    manifest = json.loads((ROOT / "scripts/node/package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / "scripts/node/package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"][""]["dependencies"] == manifest["dependencies"]
+    for name, version in manifest["dependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version}: pin an exact version"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
+    for path, package in lock["packages"].items():
+        assert not path or package["integrity"].startswith("sha512-"), path

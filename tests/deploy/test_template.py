@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 import damdrift.settings
+from damdrift.dx.connection import DxConnection
+from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
 from damdrift.report import ingest
 from damdrift.report_layout import prefix_for, subscriber_prefix
-from damdrift.settings import FetchReportSettings, FunctionSettings
+from damdrift.settings import FetchReportSettings, FunctionSettings, RemediationLimits
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,12 @@ LOG_GROUPS = {f: f.removesuffix("Function") + "LogGroup" for f in FUNCTIONS}
 EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx/admin-AbC123"
 EXISTING_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
+#: Secrets other than the stack's that an execution input may name (ExtraCredentialsSecretArns).
+EXTRA_SECRETS = (
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:dam-drift/sub1-AbC123,"
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:dam-drift/sub2-XyZ789"
+)
+
 #: Every optional feature switched on: existing secret with its own key, VPC, boundary, alarms...
 EVERYTHING = {
     "ExistingCredentialsSecretArn": EXISTING_SECRET,
@@ -52,6 +60,8 @@ EVERYTHING = {
     "OpsNotificationEmail": "ops@example.com",
     "LambdaErrorAlarm": "true",
     "CreateDashboard": "true",
+    "ExtraCredentialsSecretArns": EXTRA_SECRETS,
+    "ExtraCredentialsSecretHosts": "dam-sub1.example.com,dam-sub2.example.com:8443",
 }
 
 #: Actions AWS offers no resource-level permission for: the only ones allowed on Resource "*"
@@ -70,6 +80,7 @@ STAR_RESOURCE_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "lambda:GetAccountSettings",
 }
 
 TRACES = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
@@ -183,7 +194,7 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
         }
     if function in {"TriggerMismatchFunction", "RemediateFunction"}:
-        # a subscriber's own DAM connection is read from the drift check's input (damdrift.dx.subscriber_dam)
+        # a subscriber's own DAM connection is read from the drift check's input (damdrift.subscriber_dam)
         expected |= {("states:DescribeExecution", DRIFT_CHECK_EXECUTIONS)}
     if function == "RemediateFunction":
         expected |= {
@@ -200,6 +211,7 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
         }
     if function == "DoctorFunction":
         expected |= {
+            ("lambda:GetAccountSettings", "*"),  # can the account take reserved concurrency?
             ("s3:PutObject", "<ReportBucket.Arn>/doctor/*"),
             ("sns:Publish", "<OpsTopic>"),
             ("kms:GenerateDataKey", "<DataKey.Arn>"),
@@ -228,9 +240,10 @@ def test_fetch_report_reads_the_ignore_rules_where_the_settings_look_and_cannot_
     assert "IGNORE_RULES_KEY" not in default.function("FetchReportFunction")["Environment"]["Variables"]
 
 
-def test_the_public_approval_function_has_reserved_concurrency_unless_told_not_to(default: StackView) -> None:
-    assert default.function("ApproveFunction")["ReservedConcurrentExecutions"] == "2"
-    assert "ReservedConcurrentExecutions" not in stack(ApproveConcurrency="0").function("ApproveFunction")
+def test_the_public_approval_function_has_reserved_concurrency_once_hardened(default: StackView) -> None:
+    # None by default, so a new account can create it (tests/deploy/test_first_deploy.py).
+    assert "ReservedConcurrentExecutions" not in default.function("ApproveFunction")
+    assert stack(ApproveConcurrency="2").function("ApproveFunction")["ReservedConcurrentExecutions"] == "2"
     assert stack(ApproveConcurrency="5").function("ApproveFunction")["ReservedConcurrentExecutions"] == "5"
 
 
@@ -253,13 +266,18 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
 
 #: What both state machines hold: logs, traces, SNS encryption, and starting/following subscriber
 #: checks (startExecution.sync:2 needs the EventBridge managed rule, per AWS's Step Functions docs).
-SUBSCRIBER_CHECK = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-subscriber-check"
-SUBSCRIBER_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-subscriber-check:*"
-DRIFT_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-drift-check:*"
+SUBSCRIBER_CHECK = "arn:aws:states:us-east-1:123456789012:stateMachine:dam-drift-1a2b3c4d-subscriber-check"
+SUBSCRIBER_CHECK_EXECUTIONS = (
+    "arn:aws:states:us-east-1:123456789012:execution:dam-drift-1a2b3c4d-subscriber-check:*"
+)
+DRIFT_CHECK_EXECUTIONS = "arn:aws:states:us-east-1:123456789012:execution:dam-drift-1a2b3c4d-drift-check:*"
 SYNC_RULE = "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
 STATE_MACHINE_BASE = (
     {("kms:GenerateDataKey", "<DataKey.Arn>"), ("kms:Decrypt", "<DataKey.Arn>")}
-    | {(action, "*") for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess"}}
+    | {
+        (action, "*")
+        for action in STAR_RESOURCE_ACTIONS - {"states:SendTaskSuccess", "lambda:GetAccountSettings"}
+    }
     | {("states:StartExecution", SUBSCRIBER_CHECK)}
     | {
         ("states:DescribeExecution", SUBSCRIBER_CHECK_EXECUTIONS),
@@ -286,7 +304,7 @@ def test_a_subscriber_check_holds_exactly_its_permissions(default: StackView) ->
 
 
 def test_the_roles_name_the_subscriber_check_as_it_is_named(default: StackView) -> None:
-    assert default.props("SubscriberCheckStateMachine")["Name"] == "dam-drift-subscriber-check"
+    assert default.props("SubscriberCheckStateMachine")["Name"] == "dam-drift-1a2b3c4d-subscriber-check"
     assert (
         default.props("DriftCheckStateMachine")["DefinitionSubstitutions"]["SubscriberCheckStateMachineArn"]
         == "<SubscriberCheckStateMachine>"
@@ -485,8 +503,31 @@ def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribe
         assert alarm["Properties"]["AlarmActions"] == ["<OpsTopic>"], logical_id
 
 
-def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(default: StackView) -> None:
+def test_only_fetch_report_publishes_to_the_chat_topic_and_only_this_account_subscribes() -> None:
+    """The chat topic posts to Slack or Teams: without its own policy anyone in the account allowed
+    sns:Publish could forge a notice there (issue 23 item 10). The fleet step posts the run's notices."""
+    view = stack(ChatNotifications="true")
+    props = view.props("ChatTopicPolicy")
+    assert props["Topics"] == ["<ChatTopic>"]
+    by_sid = {s["Sid"]: s for s in statements(props["PolicyDocument"])}
+    publish = by_sid["OnlyThisStackPublishes"]
+    assert (publish["Effect"], publish["Principal"], publish["Action"]) == ("Deny", "*", "sns:Publish")
+    assert publish["Resource"] == "<ChatTopic>"
+    assert publish["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": ["<FetchReportRole.Arn>", "<SummariseRunRole.Arn>"]}
+    }
+    subscribe = by_sid["OnlyThisAccountSubscribes"]
+    assert (subscribe["Effect"], subscribe["Action"]) == ("Deny", "sns:Subscribe")
+    assert subscribe["Condition"] == {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
+    allowed = [s for s in by_sid.values() if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allowed] == [{"AWS": "arn:aws:iam::123456789012:root"}]
+    assert "ChatTopicPolicy" not in stack().resources  # no chat, no topic, no policy
+
+
+@pytest.mark.parametrize("chat", ["false", "true"])
+def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(chat: str) -> None:
     """A role's Allow is not enough: the topic policy's Deny wins, and the notices would never arrive."""
+    default = stack(ChatNotifications=chat)
     for role_id in default.of_type("AWS::IAM::Role"):
         for action, resource in permissions(default, role_id):
             if action != "sns:Publish" or not resource.startswith("<"):
@@ -944,3 +985,127 @@ def test_the_deploy_guide_lists_every_parameter_with_the_templates_default(defau
     for name, spec in parameters.items():
         if "Default" in spec:
             assert documented[name] == str(spec["Default"]), name
+
+
+# ------------------------------------------------------------- what the stack allows the input to ask
+
+
+def test_the_stack_caps_remediation_at_ask_unless_deployed_with_another_ceiling() -> None:
+    """MaxRemediation bounds what an execution input may order (issue 23 item 3); only the two functions
+    that act on it read it."""
+    spec = stack().raw["Parameters"]["MaxRemediation"]
+    assert (spec["Default"], spec["AllowedValues"]) == ("ask", ["never", "ask", "auto"])
+    for overrides, expected in (({}, "ask"), ({"MaxRemediation": "auto"}, "auto")):
+        view = stack(**overrides)
+        for function in ("AuthenticateFunction", "RemediateFunction"):
+            variables = view.function(function)["Environment"]["Variables"]
+            assert variables["MAX_REMEDIATION"] == expected, function
+            settings = settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+            assert isinstance(settings, RemediationLimits) and settings.max_remediation == expected
+
+
+def test_two_way_staging_subscribers_are_a_stack_parameter_the_remediation_functions_read() -> None:
+    spec = stack().raw["Parameters"]["TwoWaySubscribers"]
+    assert spec["Type"] == "CommaDelimitedList" and spec["Default"] == ""
+    assert not re.fullmatch(spec["AllowedPattern"], 'x", "evil": "1')
+    view = stack(TwoWaySubscribers="sub-1,8c72ef60-e8d4-425d-903a-232bb8726222")
+    for function in ("AuthenticateFunction", "RemediateFunction"):
+        variables = view.function(function)["Environment"]["Variables"]
+        assert variables["TWO_WAY_SUBSCRIBERS"] == "sub-1,8c72ef60-e8d4-425d-903a-232bb8726222"
+        settings = settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+        assert isinstance(settings, RemediationLimits)
+        assert settings.two_way_subscribers == {"sub-1", "8c72ef60-e8d4-425d-903a-232bb8726222"}
+
+
+def dx_settings(view: StackView, function: str = "AuthenticateFunction") -> Any:
+    variables = view.function(function)["Environment"]["Variables"]
+    return settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"DxPort": "10039"},
+        {"RingApiPort": "10039", "DamApiPort": "3000"},
+        {"DxProtocol": "http", "DxPort": "8080", "AllowInsecureDx": "true"},
+    ],
+)
+def test_the_stacks_secret_goes_to_the_publishers_host_and_ports_and_nowhere_else(
+    overrides: dict[str, str],
+) -> None:
+    """Issue 23 item 11: the schedule's publisher passes; the same host on another port does not."""
+    view = stack(DxHostname="dx.example.com", **overrides)
+    settings = dx_settings(view)
+    publisher = DxConnection.model_validate(schedule_input(view)["publisher"])
+    settings.permit(publisher, "publisher", settings.credentials_secret)
+    for port_field in ("ringAPIPort", "damAPIPort"):
+        moved = publisher.model_copy(update={port_field.replace("API", "_api_").lower(): 8443})
+        with pytest.raises(InvalidInput, match=rf"publisher\.{port_field}: port 8443"):
+            settings.permit(moved, "publisher", settings.credentials_secret)
+
+
+def test_allowed_dx_hosts_take_a_port_and_refuse_anything_else() -> None:
+    pattern = stack().raw["Parameters"]["AllowedDxHosts"]["AllowedPattern"]
+    for good in ("", "dam-sub.example.com", "dam-sub.example.com:8443"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("dam-sub.example.com:0", "https://dam-sub.example.com", "*", "dam:80:81", 'x", "a'):
+        assert not re.fullmatch(pattern, bad), bad
+    view = stack(DxHostname="dx.example.com", AllowedDxHosts="dam-sub.example.com:8443")
+    dam = DxConnection.model_validate({"hostname": "dam-sub.example.com", "dxPort": 8443})
+    settings = dx_settings(view, "RemediateFunction")
+    settings.permit(dam, "subscriberOptions.s.dam", settings.credentials_secret)
+
+
+def test_extra_secrets_are_read_by_the_dx_functions_only_and_each_goes_only_to_its_hosts() -> None:
+    """Issue 25 item 9, issue 22 item 10: a subscriber DAM's own secret is a parameter, not a role edit."""
+    assert "ReadExtraDxCredentials" not in json.dumps(stack().props("FunctionBasePolicy"))
+    view = stack(
+        DxHostname="dx.example.com",
+        ExtraCredentialsSecretArns=EXTRA_SECRETS,
+        ExtraCredentialsSecretHosts="dam-sub1.example.com,dam-sub2.example.com:8443+dam-sub2b.example.com",
+    )
+    arns = EXTRA_SECRETS.split(",")
+    for function in FUNCTIONS:
+        granted = {r for a, r in permissions(view, ROLES[function]) if a == "secretsmanager:GetSecretValue"}
+        if function in {"RequestApprovalFunction", "ApproveFunction", "SummariseRunFunction"}:
+            assert not granted & set(arns), function
+        else:
+            assert granted >= set(arns), function
+    settings = dx_settings(view, "RemediateFunction")
+    sub2 = DxConnection.model_validate({"hostname": "dam-sub2.example.com", "dxPort": 8443})
+    settings.permit(sub2, "subscriberOptions.s.dam", "dam-drift/sub2")
+    with pytest.raises(InvalidInput, match=r"dam-sub2\.example\.com"):
+        settings.permit(sub2, "subscriberOptions.s.dam", "dam-drift/sub1")
+    for name in ("ExtraCredentialsSecretArns", "ExtraCredentialsSecretHosts"):
+        assert stack().raw["Parameters"][name]["Default"] == ""
+
+
+def test_an_input_may_name_only_the_ca_bundles_shipped_in_the_layer() -> None:
+    view = stack(DxHostname="dx.example.com")
+    settings = dx_settings(view)
+    assert settings.dx_ca_bundles == ("/opt/python/ca-bundles",)  # layers/shared/ca-bundles/ after sam build
+    for path in ("/proc/self/environ", "/opt/python/ca-bundles/../damdrift/__init__.py", "/var/task/app.py"):
+        publisher = DxConnection.model_validate({"hostname": "dx.example.com", "caBundle": path})
+        with pytest.raises(InvalidInput, match=r"publisher\.caBundle"):
+            settings.permit(publisher, "publisher", settings.credentials_secret)
+
+
+def test_the_security_guides_guardrail_covers_the_history_that_holds_the_approval_token() -> None:
+    """Issue 23 item 9: the task token is in the TaskScheduled event of the subscriber check's history;
+    the documented guardrail must deny reading exactly those executions (and be a valid policy)."""
+    from parliament import analyze_policy_string
+
+    definition = (ROOT / "statemachine" / "subscriber_check.asl.json").read_text(encoding="utf-8")
+    assert "lambda:invoke.waitForTaskToken" in definition and '"taskToken.$": "$$.Task.Token"' in definition
+    guide = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    policy = json.loads(guide.split("```json\n", 1)[1].split("```", 1)[0])
+    assert not analyze_policy_string(json.dumps(policy)).findings
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    history = by_sid["DamDriftApprovalTokensStayInTheHistory"]
+    assert (history["Effect"], history["Action"]) == ("Deny", ["states:GetExecutionHistory"])
+    name = stack().props("SubscriberCheckStateMachine")["Name"]  # the stack named dam-drift, as the guide's
+    account_region = "eu-central-1:111122223333"
+    assert history["Resource"] == f"arn:aws:states:{account_region}:execution:{name}:*"
+    for where in (guide, (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")):
+        assert "GetExecutionHistory" in where and "SendTaskSuccess" in where

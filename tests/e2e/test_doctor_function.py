@@ -43,7 +43,12 @@ def test_the_doctor_function_stores_doctor_json_and_tells_the_ops_topic(
     assert notices[0].attributes["kind"] == "doctor"
     assert publisher.password not in json.dumps(stored) + notices[0].message + aws.function_logs()
     writes = [(e.method, e.path) for e in publisher.exchanges if e.method not in ("GET", "HEAD")]
-    assert writes == [("POST", "/dx/api/core/v1/auth/login"), ("POST", "/dx/api/core/v1/auth/validate")]
+    assert writes == [
+        ("POST", "/dx/api/core/v1/auth/login"),
+        ("POST", "/dx/api/core/v1/auth/validate"),
+        ("POST", "/dx/api/core/v1/auth/logout"),
+        ("POST", "/dx/api/core/v1/auth/validate"),
+    ]
 
 
 def test_a_secret_that_cannot_be_read_is_a_stored_and_sent_failure(

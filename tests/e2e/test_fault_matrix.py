@@ -13,7 +13,6 @@ retries 10 ms apart, a 1 s read timeout, the ASL's retry intervals scaled by 0.0
 
 import json
 import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +41,23 @@ MATRIX_ENV = {
     "DX_REQUEST_DEADLINE": "3",
     "DX_RETRY_AFTER_MAX": "1",
     "REPORT_MAX_RECORDS": "40",
-    # The credentials are bound to the simulator's host, as a deployed stack binds them to DxHostname.
-    "ALLOWED_DX_HOSTS": "127.0.0.1",
 }
+#: The secrets a cell plants (CannotStart), listed as a deployed stack lists its extra secrets.
+CELL_SECRET, ABSENT_SECRET = "matrix/cell", "matrix/absent"
+
+
+def matrix_env(dx: Simulator) -> dict[str, str]:
+    """The credentials bound to the simulator's host and port, as a deployed stack binds them to
+    DxHostname and DxPort; the cells' own secrets (ExtraCredentialsSecretArns) to the same endpoint."""
+    endpoint = f"{dx.hostname}:{dx.port}"
+    return {
+        **MATRIX_ENV,
+        "ALLOWED_DX_HOSTS": endpoint,
+        "EXTRA_CREDENTIALS_SECRETS": f"{CELL_SECRET},{ABSENT_SECRET}",
+        "EXTRA_CREDENTIALS_SECRET_HOSTS": f"{endpoint},{endpoint}",
+    }
+
+
 NO_WAIT_POLL = {"initialWaitSeconds": 0, "maxWaitSeconds": 0, "jitterSeconds": 0, "maxDurationSeconds": 60}
 
 MISMATCHES = "GET /staging/mismatches"
@@ -81,17 +94,16 @@ class Matrix:
         return run
 
     def secret(self, value: str) -> str:
-        """Creates a Secrets Manager secret holding ``value``; returns its (unique) name."""
-        name = f"matrix/{uuid.uuid4().hex[:8]}"
-        self.aws.client("secretsmanager").create_secret(Name=name, SecretString=value)
-        return name
+        """Creates the cell's Secrets Manager secret holding ``value``; returns its name."""
+        self.aws.client("secretsmanager").create_secret(Name=CELL_SECRET, SecretString=value)
+        return CELL_SECRET
 
 
 @pytest.fixture
 def matrix(publisher: Simulator) -> Iterator[Matrix]:
     forget_all()
     credentials = {"username": publisher.username, "password": publisher.password}
-    with LocalAws(credentials, retry_time_scale=0.01, function_env=MATRIX_ENV) as aws:
+    with LocalAws(credentials, retry_time_scale=0.01, function_env=matrix_env(publisher)) as aws:
         cell = Matrix(publisher, aws)
         yield cell
         # The security scan of this cell: nothing a reader can see holds a password or a cookie.
@@ -487,7 +499,7 @@ def test_a_check_that_cannot_start_fails_at_once_naming_the_problem_and_tells_th
         matrix.secrets.add(cell.secret_value)
         extra["credentialsSecret"] = matrix.secret(cell.secret_value)
     if cell.missing_secret:
-        extra["credentialsSecret"] = f"matrix/absent-{uuid.uuid4().hex[:8]}"
+        extra["credentialsSecret"] = ABSENT_SECRET  # listed by the stack, never created
     if cell.dx_fault:
         matrix.dx.inject_fault(**cell.dx_fault)
 

@@ -8,11 +8,13 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from damdrift.dx.sessions import forget_all
+from damdrift.report.records import MAX_PAIRS
 from damdrift_cli.local.audit import MISMATCHES_ENDPOINT, bucket_objects
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
@@ -117,3 +119,42 @@ def test_hostile_fields_stay_data_in_every_artefact(publisher: Simulator, aws: L
             assert line.count(HOSTILE_RECORD_TYPE) <= 1
     assert any(HOSTILE_RECORD_TYPE in n.message for n in run.notices)
     assert HOSTILE_TEXTS  # the catalogue the simulator draws from (markup, quotes, formulas, ...)
+
+
+@pytest.mark.parametrize("hostile", ["absolute", "../..", "../../../.."])
+def test_a_subscriber_id_that_names_a_directory_ends_the_check_and_leaves_the_directory_alone(
+    publisher: Simulator, aws: LocalAws, tmp_path: Path, hostile: str
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("the operator's")
+    subscriber_id = str(victim) if hostile == "absolute" else hostile
+    listed = [
+        {"id": subscriber_id, "targetHost": "sub.example.com", "resyncStatus": "FIND_MISMATCH_COMPLETED"}
+    ]
+    publisher.inject_fault("GET /staging/subscriber", "json", body=listed)
+
+    run = check(publisher, aws)
+
+    assert (run.status, run.error) == ("FAILED", "UnexpectedResponse"), run.cause
+    assert "GET /staging/subscriber: subscriber 1's 'id' is unusable" in (run.cause or "")
+    assert "Traceback" not in (run.cause or "")
+    assert (victim / "keep.txt").read_text() == "the operator's"
+    assert publisher.endpoint_hits.get("GET /staging/mismatches", 0) == 0
+
+
+def test_a_report_of_more_distinct_record_types_than_the_bound_errors_and_keeps_the_records_before(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    publisher.add_subscriber("sub.example.com", drift={"MEDIA_ITEM": {"UPDATE": MAX_PAIRS + 30}})
+    publisher.inject_fault(MISMATCHES_ENDPOINT, "distinct_record_types", size=20)
+
+    run = check(publisher, aws)
+
+    [item] = run.outcomes
+    outcome = item["outcome"]
+    assert item["status"] == "ERRORED" and outcome["error"]["type"] == "UnexpectedResponse", outcome
+    assert f"more than {MAX_PAIRS} distinct (recordType, recordAction) pairs" in outcome["error"]["message"]
+    assert outcome["partial"] is True and outcome["total"] == MAX_PAIRS
+    lines = gzip.decompress(report_objects(aws, run)["records.jsonl.gz"]).splitlines()
+    assert len(lines) == MAX_PAIRS

@@ -5,21 +5,35 @@ The publisher and each subscriber's own DAM are simulators on loopback; the subs
 """
 
 import json
-import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from damdrift.remediation.approval import handle_of
+from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input
 from tests.e2e.leaks import everything_runs_show, issued_cookies, leaked
 from tests.e2e.test_drift_check import outcome_of, s3_objects
 
 pytestmark = pytest.mark.e2e
 
 DRIFT = {"COLLECTION": {"CREATE": 3}, "MEDIA_ITEM": {"UPDATE": 2}, "RENDITION": {"CREATE": 4}}
+
+
+def local_stack(publisher: Simulator, **parameters: str) -> LocalAws:
+    credentials = {"username": publisher.username, "password": publisher.password}
+    return LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT, parameters=parameters)
+
+
+@pytest.fixture
+def aws(publisher: Simulator) -> Iterator[LocalAws]:
+    """These tests resync without asking: a stack deployed with MaxRemediation=auto."""
+    forget_all()
+    with local_stack(publisher, MaxRemediation="auto") as local:
+        yield local
+    forget_all()
 
 
 def remediation_input(publisher: Simulator, sub: str, mode: str, **options: Any) -> dict[str, Any]:
@@ -143,8 +157,9 @@ def test_ask_sends_the_drift_notice_with_an_approval_and_resyncs_once_approved(
     assert verified["remediation"]["approvedBy"].startswith("damdrift check (")
     drift_notice = run.notices[0]
     assert drift_notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", drift_notice.message)
-    assert handle_of(approval_id) == pending.handle and pending.approval_id is None  # listed: no id
+    # No approval URL locally: the notice names the request as the prompt did, and carries no id (a secret)
+    assert f"damdrift check asks about request {pending.reference}" in drift_notice.message
+    assert "?id=" not in drift_notice.message and pending.approval_id is None  # listed: no id
     assert aws.pending_approvals() == []  # used up
 
 
@@ -203,6 +218,38 @@ def test_guard_rails_refuse_and_say_why_in_the_drift_notice(
     (notice,) = run.notices
     assert "REFUSED" in notice.message and reason in notice.message
     assert notice.attributes["remediation"] == "REFUSED"
+
+
+def test_an_input_ordering_more_than_the_stack_allows_fails_at_authenticate_and_dx_is_not_written(
+    publisher: Simulator,
+) -> None:
+    """Issue 23 item 3: on a stack left at MaxRemediation=ask, remediate auto with force is refused."""
+    sub = drifted_subscriber(publisher)
+    forget_all()
+    with local_stack(publisher) as aws:
+        run = aws.run_check(remediation_input(publisher, sub, "auto", remediation={"force": True}))
+
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert "remediate: 'auto' is more than this stack allows (stack parameter MaxRemediation is 'ask')" in (
+        run.cause or ""
+    )
+    assert publisher.resync_trigger_count(sub) == 0
+
+
+def test_a_two_way_subscriber_of_the_stack_is_never_resynced_whatever_the_input_says(
+    publisher: Simulator,
+) -> None:
+    sub = drifted_subscriber(publisher)
+    forget_all()
+    with local_stack(publisher, MaxRemediation="auto", TwoWaySubscribers=sub) as aws:
+        run = aws.run_check(
+            remediation_input(publisher, sub, "auto", twoWayStaging=False, remediation={"force": True})
+        )
+
+    assert run.status == "SUCCEEDED", run.cause
+    remediation = outcome_of(run, sub)["remediation"]
+    assert remediation["phase"] == "REFUSED" and "TwoWaySubscribers" in remediation["reason"]
+    assert publisher.resync_trigger_count(sub) == 0
 
 
 def test_at_most_one_remediation_a_day_per_subscriber_unless_forced(

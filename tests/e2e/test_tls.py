@@ -33,10 +33,12 @@ def https_publisher(pki: Pki) -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def aws(https_publisher: Simulator) -> Iterator[LocalAws]:
+def aws(https_publisher: Simulator, pki: Pki) -> Iterator[LocalAws]:
     forget_all()
     credentials = {"username": https_publisher.username, "password": https_publisher.password}
-    with LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT) as local:
+    # The CA bundle is one of the stack's own files, as the layer's ca-bundles/ folder is on AWS.
+    env = {**FAST_CLIENT, "DX_CA_BUNDLES": str(pki.ca_bundle)}
+    with LocalAws(credentials, retry_time_scale=0.01, function_env=env) as local:
         yield local
     forget_all()
 

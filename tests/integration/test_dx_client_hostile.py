@@ -4,6 +4,7 @@ response is bounded in size, nesting and time (issue 12, items 1, 5 and 6)."""
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_the_session_cookie_is_sent_only_as_the_login_answer_set_it(dx: Simulato
 
 def test_a_gzip_bomb_is_refused_at_the_response_cap_instead_of_inflated(dx: Simulator) -> None:
     dx.inject_fault(SUBSCRIBERS, "gzip_bomb")
-    with pytest.raises(UnexpectedResponse, match="passed 8388608 bytes"):
+    with pytest.raises(UnexpectedResponse, match="passed 1048576 bytes"):  # the small answers' cap
         client_for(dx).list_subscribers()
     [_, listing] = dx.exchanges
     assert listing.request_headers["Accept-Encoding"] == "identity"
@@ -156,3 +157,87 @@ def test_the_request_deadline_also_ends_urllib3s_retries_and_their_waits(dx: Sim
         client.list_subscribers()
     assert time.monotonic() - started < 30  # not 4 waits of 60 s
     assert dx.endpoint_hits[SUBSCRIBERS] <= 2  # the wait was cut at the deadline; no attempt after it
+
+
+# -- ids that would name a path ----------------------------------------------------------------------
+
+
+HOSTILE_IDS = ["/some/absolute/path", "../..", "..", "a/b", "x" * 201, ""]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_listed_subscriber_whose_id_is_not_a_report_key_segment_is_refused_naming_the_field(
+    dx: Simulator, hostile: str
+) -> None:
+    good = {"id": "8c72ef60-e8d4-425d-903a-232bb8726222", "targetHost": "sub.example.com"}
+    dx.inject_fault(SUBSCRIBERS, "json", body=[good, {"id": hostile, "targetHost": "evil.example.com"}])
+    with pytest.raises(UnexpectedResponse) as caught:
+        client_for(dx).list_subscribers()
+    message = str(caught.value)
+    assert message.startswith("GET /staging/subscriber: subscriber 2's 'id' ")
+    assert "cannot be used in a report key" in message and "\n" not in message and len(message) < 400
+
+
+def test_one_subscriber_answered_with_another_id_shape_is_refused_too(dx: Simulator) -> None:
+    sub = dx.add_subscriber("sub.example.com")
+    dx.inject_fault(
+        "GET /staging/subscriber/{subscriber_id}", "json", body={"id": "../..", "targetHost": "x"}
+    )
+    with pytest.raises(UnexpectedResponse, match=r"GET /staging/subscriber/\S+: the subscriber's 'id' "):
+        client_for(dx).get_subscriber(sub)
+
+
+def test_an_operation_whose_id_is_not_a_report_key_segment_is_refused(dx: Simulator) -> None:
+    operation = {"id": "/etc", "triggerFunction": "findStagingMismatch", "status": "FAILED"}
+    dx.inject_fault("GET /operations", "json", body=[operation])
+    with pytest.raises(UnexpectedResponse, match=r"GET /operations: operation 1's 'id' "):
+        client_for(dx).list_operations()
+
+
+# -- bounded memory: a small cap where a small answer is expected, no parse of a flood of objects --------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "call"),
+    [
+        (SUBSCRIBERS, lambda c, sub: c.list_subscribers()),
+        ("GET /staging/subscriber/{subscriber_id}", lambda c, sub: c.get_subscriber(sub)),
+        ("PATCH /staging/subscriber/{subscriber_id}", lambda c, sub: c.start_find_mismatch(sub)),
+        ("DELETE /staging/mismatches", lambda c, sub: c.delete_mismatches(sub)),
+    ],
+    ids=["subscriber-list", "one-subscriber", "trigger", "delete-log"],
+)
+def test_a_call_that_expects_a_small_answer_refuses_one_past_the_small_cap(
+    dx: Simulator, endpoint: str, call: Any
+) -> None:
+    sub = dx.add_subscriber("sub.example.com")
+    dx.inject_fault(endpoint, "empty_objects", size=2 * 1024 * 1024)
+    with pytest.raises(UnexpectedResponse, match=r"(passed|more than) 1048576 .*a small answer"):
+        call(client_for(dx), sub)
+
+
+def test_the_login_answer_has_the_small_cap_too(dx: Simulator) -> None:
+    dx.inject_fault(LOGIN, "empty_objects", size=2 * 1024 * 1024)
+    with pytest.raises(UnexpectedResponse, match="1048576"):
+        client_for(dx).login()
+
+
+def test_a_page_of_empty_objects_is_refused_before_it_is_parsed(dx: Simulator, clock: ManualClock) -> None:
+    client = client_for(dx)
+    sub = finished_find(dx, clock, client)
+    dx.inject_fault(MISMATCHES, "empty_objects", size=4 * 1024 * 1024)
+    with pytest.raises(UnexpectedResponse, match=r"holds \d+ JSON objects and arrays, more than 80:"):
+        list(client.iter_mismatches(sub))
+
+
+def test_an_operations_list_of_empty_objects_is_refused_before_it_is_parsed(dx: Simulator) -> None:
+    dx.inject_fault("GET /operations", "empty_objects", size=4 * 1024 * 1024)
+    with pytest.raises(UnexpectedResponse, match=r"GET /operations: .*JSON objects and arrays, more than"):
+        client_for(dx).list_operations()
+
+
+def test_a_page_of_ordinary_records_passes_the_object_bound(dx: Simulator, clock: ManualClock) -> None:
+    client = client_for(dx, ClientTuning(retries=0, page_size=1))  # the bound is at its smallest
+    sub = finished_find(dx, clock, client)
+    dx.inject_fault(MISMATCHES, "hostile_records")
+    assert len(list(client.iter_mismatches(sub))) == 10

@@ -107,3 +107,24 @@ def test_pull_from_a_bucket_that_does_not_exist_says_so_in_one_line(s3: Any, tmp
         "damdrift report pull: cannot list s3://no-such-bucket/reports/: no such bucket "
         "(the stack's output ReportBucketName names it)"
     ]
+
+
+@pytest.mark.parametrize(
+    "key", ["reports/../.viewer-key", "reports/./../.viewer-key", "reports/p/../../x.json"]
+)
+def test_pull_never_writes_beside_reports_in_out_such_as_the_local_link_key(
+    s3: Any, tmp_path: Path, key: str
+) -> None:
+    out = tmp_path / "pulled"
+    out.mkdir()
+    (out / ".viewer-key").write_bytes(b"the-local-link-key")
+    s3.put_object(Bucket=REPORT_BUCKET, Key=key, Body=b"chosen-by-whoever-writes-the-bucket")
+    s3.put_object(Bucket=REPORT_BUCKET, Key="reports/p/s/latest.json", Body=b"{}")
+    code, _, stderr = cli("report", "pull", "--bucket", REPORT_BUCKET, "--out", str(out))
+    assert code == TOOL_FAILED
+    assert f"skipped {key!r}: it would be written outside" in stderr
+    assert (out / ".viewer-key").read_bytes() == b"the-local-link-key"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        ".viewer-key",
+        "reports/p/s/latest.json",
+    ]

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from damdrift.models.summary import ReportKeys, Summary, status_for
 from damdrift.report.ignore import IgnoreRules
 from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
-from damdrift.report.summary import ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
 from damdrift_cli.main import build_parser, main

@@ -1,29 +1,24 @@
 """A local check's progress says what the state machine does after a failed step, from its own Retry."""
 
-import json
 import re
-from pathlib import Path
 
-import yaml
-
+from damdrift_cli.local import definitions
 from damdrift_cli.local.retries import RetryTracker, retriers_by_function
 
-ASL = Path(__file__).parents[2] / "statemachine"
+STACK = "dam-drift-local"
 
 
 def deployed() -> list[str]:
-    """The definitions with each function ARN substituted, as JSON, as the local stack deploys them."""
+    """The shipped definitions, function ARNs substituted, as JSON, as the local stack deploys them."""
     return [
-        json.dumps(
-            yaml.safe_load(
-                re.sub(
-                    r"\$\{(\w+)FunctionArn\}",
-                    r"arn:aws:lambda:us-east-1:123456789012:function:dam-drift-local-\1Function",
-                    path.read_text(encoding="utf-8"),
-                )
-            )
+        definitions.load_json(
+            path,
+            {
+                name: f"arn:aws:lambda:us-east-1:123456789012:function:{STACK}-{name.removesuffix('Arn')}"
+                for name in re.findall(r"\$\{(\w+FunctionArn)\}", path.read_text(encoding="utf-8"))
+            },
         )
-        for path in sorted(ASL.glob("*.asl.yaml"))
+        for path in sorted(definitions.SHIPPED_DIR.glob("*.asl.json"))
     ]
 
 

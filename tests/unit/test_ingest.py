@@ -27,7 +27,7 @@ from damdrift.report.ingest import (
     salvage,
     store_report,
 )
-from damdrift.report.records import CSV_COLUMNS
+from damdrift.report.records import CSV_COLUMNS, MAX_PAIRS
 from damdrift.store import ReportStore
 from damdrift_cli.local.aws_faults import AwsFaults
 
@@ -402,3 +402,19 @@ def test_a_log_exactly_as_long_as_the_record_cap_is_whole(store: ReportStore, tm
     log = records(10)
     download = download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8, max_records=10)
     assert read_report(download)[0] == log
+
+
+def test_more_distinct_pairs_than_the_bound_ends_the_download_keeping_every_part_before(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    log = [{**record, "recordType": f"TYPE_{i}"} for i, record in enumerate(records(MAX_PAIRS + 20))]
+
+    with pytest.raises(UnexpectedResponse, match=f"more than {MAX_PAIRS} distinct"):
+        download_report(FlakyDx(log), store, PREFIX, tmp_path / "first", part_records=30)
+
+    assert load_checkpoint(store, PREFIX).offset == MAX_PAIRS  # every record before the one too many
+    # The retry resumes there and meets the same record: the parts stored first still count.
+    with pytest.raises(UnexpectedResponse, match="distinct"):
+        download_report(FlakyDx(log), store, PREFIX, tmp_path / "retry", part_records=30)
+    salvaged = salvage(store, PREFIX, tmp_path / "salvage")
+    assert salvaged is not None and salvaged.files.total == MAX_PAIRS

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from damdrift.execution_input import RemediateMode
-from damdrift.remediation.models import OperationTally, RemediationRecord, RemediationVerdict
+from damdrift.models.remediation import OperationTally, RemediationRecord, RemediationVerdict
+from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
 from damdrift.report.notification import MESSAGE_MAX_BYTES, SUBJECT_MAX, ReportLink, build_notification
-from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 LOCATION = "s3://reports-bucket/reports/dx.example.com/sub-1/2024/05/01/exec-1/"
@@ -235,11 +235,8 @@ def test_dx_values_cannot_break_the_layout_or_smuggle_control_characters() -> No
     assert "Status: IN_SYNC" not in message.splitlines()
     lines = message.splitlines()
     assert "Publisher:      evil Status: IN_SYNC [2Jresu" in lines  # without ESC, "[2J" is just text
-    assert lines[lines.index("Message:") + 1 : lines.index("Message:") + 4] == [
-        "  line 1",
-        "  line 2",
-        "  [31mred",
-    ]
+    # One line: a line of DX's own could pass for one of ours (see test_notice_injection.py).
+    assert lines[lines.index("Message:") + 1] == "  line 1 line 2 [31mred"
     assert "Error:          DxError X" in lines
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,10 +24,19 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from damdrift.report.html import CONTENT_SECURITY_POLICY
+from damdrift.report_page import CONTENT_SECURITY_POLICY
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key
-from damdrift.viewer.serve import FolderReports, S3Reports, ViewerResponse, respond
+from damdrift.viewer.serve import (
+    INLINE_MAX_BYTES,
+    RESPONSE_MAX_BYTES,
+    RESPONSE_OVERHEAD_BYTES,
+    FolderReports,
+    S3Reports,
+    ViewerResponse,
+    encoded_size,
+    respond,
+)
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.lambda_adapter import FakeContext
 from tests.aws import REGION, REPORT_BUCKET, s3_with_report_bucket
@@ -103,6 +113,53 @@ def test_an_altered_link_gets_403(folder: FolderReports, alter: Any) -> None:
     assert path[14] != "/"  # the index really points into the signature
     answer = get(alter(path), folder)
     assert answer.status == 403 and PAGE not in answer.body
+
+
+@pytest.mark.parametrize("expiry", ["999999999999", "253402300800", "99999999999"])
+def test_an_expiry_beyond_any_date_gets_403_before_the_signature_is_checked(
+    folder: FolderReports, expiry: str
+) -> None:
+    answer = get(f"/r/{expiry}/{'A' * 43}/{RUN}report.html", folder)
+    assert answer.status == 403 and b"expiry" in answer.body and PAGE not in answer.body
+
+
+def test_a_link_signed_further_ahead_than_the_longest_link_lifetime_gets_403(folder: FolderReports) -> None:
+    longest = NOW + timedelta(seconds=links.MAX_LINK_SECONDS)
+    assert get(links.report_link(VIEWER, KEY, RUN + "report.html", longest), folder).status == 200
+    too_far = get(links.report_link(VIEWER, KEY, RUN + "report.html", longest + timedelta(days=2)), folder)
+    assert too_far.status == 403 and b"expiry" in too_far.body
+    from damdrift.settings.notices import NoticeSettings
+
+    with pytest.raises(ValueError, match="less than or equal"):  # what the stack may sign, at most
+        NoticeSettings.model_validate({"REPORT_LINK_EXPIRY_SECONDS": links.MAX_LINK_SECONDS + 1})
+
+
+def test_report_serve_answers_an_absurd_expiry_with_403_and_prints_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import http.client
+    import io
+    import threading
+    from http.server import HTTPServer
+
+    from damdrift_cli.local import viewer as local_viewer
+
+    (tmp_path / RUN).mkdir(parents=True)
+    (tmp_path / RUN / "report.html").write_bytes(PAGE)
+    server = HTTPServer(("127.0.0.1", 0), local_viewer.handler_for(tmp_path))
+    server.log = io.StringIO()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        connection.request("GET", f"/r/999999999999/{'A' * 43}/{RUN}report.html")
+        status = connection.getresponse().status
+        connection.close()
+        thread.join(10)
+    finally:
+        server.server_close()
+    assert status == 403
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_a_link_to_one_report_does_not_open_another(folder: FolderReports) -> None:
@@ -250,6 +307,49 @@ def test_the_handler_serves_a_valid_link_and_a_rotated_key_revokes_it(
     revoked = handler.lambda_handler(url_event(path_of(url)), context)
     assert revoked["statusCode"] == 403
     assert handler.lambda_handler(url_event(path_of(url), "POST"), context)["statusCode"] == 405
+
+
+def viewer_answer(handler: ModuleType, arn: str, key: str) -> dict[str, Any]:
+    """The function URL answer (what Lambda returns to the browser) to a valid link for ``key``."""
+    url = links.report_link(VIEWER, link_key(arn), key, datetime.now(UTC) + timedelta(hours=1))
+    context = FakeContext("report-viewer", 256, f"arn:aws:lambda:{REGION}:123456789012:function:viewer")
+    answer: dict[str, Any] = handler.lambda_handler(url_event(path_of(url)), context)
+    return answer
+
+
+def test_the_handlers_download_redirect_is_signed_sigv4_in_us_east_1(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    handler, _secrets, arn = deployed
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=REPORT_BUCKET, Key=RUN + "report.csv", Body=b"a\n"
+    )
+    answer = viewer_answer(handler, arn, RUN + "report.csv")
+    assert answer["statusCode"] == 302
+    location = urlsplit(answer["headers"]["Location"])
+    assert parse_qs(location.query)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]  # SigV2 has AWSAccessKeyId
+    assert location.netloc == f"{REPORT_BUCKET}.s3.{REGION}.amazonaws.com"
+
+
+def test_a_5_mib_page_is_redirected_because_its_base64_answer_would_exceed_6_mb(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    handler, _secrets, arn = deployed
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=REPORT_BUCKET, Key=RUN + "report.html", Body=b"x" * (5 * 1024 * 1024))
+    assert viewer_answer(handler, arn, RUN + "report.html")["statusCode"] == 302
+
+
+def test_the_largest_inline_page_answers_within_the_function_urls_6_mb(
+    deployed: tuple[ModuleType, Any, str],
+) -> None:
+    handler, _secrets, arn = deployed
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=REPORT_BUCKET, Key=RUN + "report.html", Body=b"x" * INLINE_MAX_BYTES)
+    answer = viewer_answer(handler, arn, RUN + "report.html")
+    assert answer["statusCode"] == 200
+    assert len(json.dumps(answer).encode()) <= RESPONSE_MAX_BYTES == 6_000_000
+    assert encoded_size(INLINE_MAX_BYTES + 1) + RESPONSE_OVERHEAD_BYTES > RESPONSE_MAX_BYTES
 
 
 def test_the_key_is_cached_for_a_minute_and_a_short_key_is_a_configuration_error(

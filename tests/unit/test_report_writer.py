@@ -12,7 +12,7 @@ import pytest
 
 from damdrift.errors import UnexpectedResponse
 from damdrift.report import writer as writer_module
-from damdrift.report.records import CSV_COLUMNS
+from damdrift.report.records import CSV_COLUMNS, MAX_NAME_CHARS, MAX_PAIRS
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles, ReportWriter
 
 TYPES = ["COLLECTION", "MEDIA_ITEM", "RENDITION"]
@@ -236,3 +236,54 @@ def test_the_result_is_not_available_while_the_writer_is_open(tmp_path: Path) ->
 def test_the_directory_is_created_when_missing(tmp_path: Path) -> None:
     files = write(tmp_path / "a" / "b", [make_record(0)])
     assert files.records_path.parent == tmp_path / "a" / "b"
+
+
+# -- bounded: type/action values and distinct (type, action) pairs (issue 23, item 8) ----------------
+
+
+@pytest.mark.parametrize("field", ["recordType", "recordAction", "type", "action"])
+def test_a_type_or_action_longer_than_the_bound_is_refused_before_it_is_written(
+    tmp_path: Path, field: str
+) -> None:
+    long_value = "X" * (MAX_NAME_CHARS + 1)
+    hostile = make_record(5)
+    if field in ("type", "action"):  # the table's column spelling
+        hostile.pop("recordType" if field == "type" else "recordAction")
+    hostile[field] = long_value
+    writer = ReportWriter(tmp_path)
+    with pytest.raises(UnexpectedResponse) as caught:
+        writer.add_many([*(make_record(i) for i in range(5)), hostile, make_record(6)])
+    files = writer.close()
+    message = str(caught.value)
+    name = "recordAction" if "ction" in field else "recordType"
+    assert f"a {name} of {MAX_NAME_CHARS + 1} characters, more than {MAX_NAME_CHARS}" in message
+    assert long_value not in message
+    assert files.total == 5 and len(jsonl(files)) == 5 and len(csv_rows(files)) == 6
+
+
+def test_more_distinct_type_action_pairs_than_the_bound_are_refused_keeping_the_records_before(
+    tmp_path: Path,
+) -> None:
+    records = [make_record(i, recordType=f"TYPE_{i}") for i in range(MAX_PAIRS + 10)]
+    writer = ReportWriter(tmp_path)
+    with pytest.raises(UnexpectedResponse, match=f"more than {MAX_PAIRS} distinct"):
+        writer.add_many(records)
+    files = writer.close()
+    assert files.total == MAX_PAIRS and len(jsonl(files)) == MAX_PAIRS
+    assert sum(len(actions) for actions in files.counts.values()) == MAX_PAIRS
+
+
+def test_the_pair_bound_counts_the_pairs_of_earlier_parts_too(tmp_path: Path) -> None:
+    seen: set[tuple[str, str]] = set()
+    with ReportWriter(tmp_path / "part-1", pairs_seen=seen) as first:
+        first.add_many(make_record(i, recordType=f"TYPE_{i}") for i in range(MAX_PAIRS - 1))
+    with ReportWriter(tmp_path / "part-2", pairs_seen=seen) as second:
+        second.add_many([make_record(0, recordType="TYPE_0"), make_record(1, recordType="NEW")])
+        with pytest.raises(UnexpectedResponse, match="distinct"):
+            second.add(make_record(2, recordType="ONE_TOO_MANY"))
+    assert second.result.total == 2
+
+
+def test_many_records_of_few_pairs_are_never_refused(tmp_path: Path) -> None:
+    files = write(tmp_path, [make_record(i) for i in range(5000)])
+    assert files.total == 5000

@@ -6,21 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from damdrift import errors
-from damdrift_cli.local.stack import load_definition
+from damdrift_cli.local import definitions
 from damdrift_cli.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-PARENT_PATH = ROOT / "statemachine" / "drift_check.asl.yaml"
-CHILD_PATH = ROOT / "statemachine" / "subscriber_check.asl.yaml"
+PARENT_PATH = definitions.SHIPPED_DIR / "drift_check.asl.json"
+CHILD_PATH = definitions.SHIPPED_DIR / "subscriber_check.asl.json"
 MACHINES = {"DriftCheckStateMachine": PARENT_PATH, "SubscriberCheckStateMachine": CHILD_PATH}
 
 
 def load(path: Path) -> dict[str, Any]:
-    definition: dict[str, Any] = yaml.safe_load(path.read_text())
-    return definition
+    return definitions.load(path)
 
 
 def parent() -> dict[str, Any]:
@@ -84,12 +82,12 @@ def test_template_points_at_the_asl_file(logical_id: str, path: Path) -> None:
     assert (ROOT / state_machine_resource(logical_id)["DefinitionUri"]).resolve() == path
 
 
-def test_a_substituted_definition_is_the_yaml_as_json_with_the_values_in_place() -> None:
+def test_a_substituted_definition_is_the_shipped_json_with_the_values_in_place() -> None:
     values = {
         name: f"arn:aws:x:{name}"
         for name in state_machine_resource("DriftCheckStateMachine")["DefinitionSubstitutions"]
     }
-    definition = json.loads(load_definition(PARENT_PATH, values))
+    definition = json.loads(definitions.load_json(PARENT_PATH, values))
     assert definition["States"]["Authenticate"]["Resource"] == "arn:aws:x:AuthenticateFunctionArn"
     task = definition["States"]["CheckSubscribers"]["ItemProcessor"]["States"]["CheckSubscriber"]
     assert task["Parameters"]["StateMachineArn"] == "arn:aws:x:SubscriberCheckStateMachineArn"
@@ -149,7 +147,7 @@ def test_the_asl_uses_only_jsonpath_features_the_local_interpreter_runs() -> Non
     for path in MACHINES.values():
         text = path.read_text()
         assert "JSONata" not in text
-        assert "Assign:" not in text
+        assert '"Assign":' not in text
         assert "aws-sdk:" not in text
 
 
@@ -185,8 +183,8 @@ def test_every_retry_can_fire_states_timeout_only_where_the_state_has_a_timeout(
             assert timed or "States.Timeout" not in retry["ErrorEquals"], name
 
 
-def test_shared_retry_and_catch_policies_are_written_once() -> None:
-    text = CHILD_PATH.read_text()
+def test_shared_retry_and_catch_policies_are_written_once_in_the_source() -> None:
+    text = (definitions.SOURCE_DIR / "subscriber_check.asl.yaml").read_text()
     for policy in ("Lambda.ClientExecutionTimeoutException", "[DxUnavailable]", "[UnexpectedResponse]"):
         assert text.count(policy) == 1, policy
     assert text.count("[ReportStorageError]") == 1

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import BaseModel
 
 from damdrift.state import (
@@ -21,14 +20,14 @@ from damdrift.state import (
     SubscriberResult,
     SubscriberTask,
 )
+from damdrift_cli.local import definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 PATH = re.compile(r"(?<![$\w])\$(?:\.[A-Za-z_][\w]*)+")
 
 
 def definition(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "statemachine" / name).read_text())
-    return loaded
+    return definitions.load(definitions.SHIPPED_DIR / name)
 
 
 def field_type(model: type[BaseModel], name: str) -> Any:
@@ -74,7 +73,7 @@ def paths(node: Any, *, skip: frozenset[str] = frozenset({"ResultSelector", "Out
 
 
 def test_every_path_a_subscriber_check_reads_is_a_field_of_the_subscriber_task() -> None:
-    child = definition("subscriber_check.asl.yaml")
+    child = definition("subscriber_check.asl.json")
     read = [p for name, state in child["States"].items() for p in paths(state) if name != "Verify"]
     assert "$.result.outcome.status" in read and "$.poll.waitSeconds" in read
     for path in read:
@@ -96,7 +95,7 @@ def wire_names(model: type[BaseModel]) -> set[str]:
 
 
 def test_every_end_of_a_subscriber_check_is_a_subscriber_check_result() -> None:
-    states = definition("subscriber_check.asl.yaml")["States"]
+    states = definition("subscriber_check.asl.json")["States"]
     ends = {name: s for name, s in states.items() if s.get("End") and name != "VerifiedOutcome"}
     assert {"Outcome", "RemediationOutcome", "VerifyFailed", "OutcomeUnrecorded"} <= set(ends)
     for name, state in ends.items():
@@ -106,7 +105,7 @@ def test_every_end_of_a_subscriber_check_is_a_subscriber_check_result() -> None:
 
 
 def test_the_drift_check_keeps_a_subscriber_result_per_subscriber_and_reports_them() -> None:
-    states = definition("drift_check.asl.yaml")["States"]
+    states = definition("drift_check.asl.json")["States"]
     item = states["CheckSubscribers"]["ItemProcessor"]["States"]
     selected = {key.removesuffix(".$") for key in item["CheckSubscriber"]["ResultSelector"]}
     assert selected <= wire_names(SubscriberResult)
@@ -121,7 +120,7 @@ def test_the_drift_check_keeps_a_subscriber_result_per_subscriber_and_reports_th
 
 
 def test_the_fleet_step_reads_the_check_and_the_maps_results() -> None:
-    states = definition("drift_check.asl.yaml")["States"]
+    states = definition("drift_check.asl.json")["States"]
     given = {key.removesuffix(".$") for key in states["SummariseRun"]["Parameters"]}
     assert given == wire_names(RunEvent)
     for path in paths(states["SummariseRun"]["Parameters"]):

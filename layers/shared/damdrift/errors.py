@@ -2,7 +2,7 @@
 
 The class names are part of the state machine's contract: Lambda reports a raised exception's class
 name as the error type, and the ASL's Retry/Catch clauses name these classes. Rename one and the
-failure policy in ``statemachine/*.asl.yaml`` must change with it (a test checks both agree).
+failure policy in ``statemachine/src/*.asl.yaml`` must change with it (a test checks both agree).
 
 Messages say what was called and what came back, never a password or a session cookie.
 """

@@ -61,13 +61,19 @@ class RemediateMode(StrEnum):
     ASK = "ask"
     AUTO = "auto"
 
+    def exceeds(self, ceiling: RemediateMode) -> bool:
+        """Whether this mode does more than ``ceiling`` allows (never < ask < auto)."""
+        order = list(RemediateMode)
+        return order.index(self) > order.index(ceiling)
+
 
 class SubscriberOptions(WireModel):
     """What only applies to one subscriber: its remediation mode and how to reach its own DAM API.
 
     ``dam`` is the subscriber's DX (another host: the resync's operations run there and are watched
-    there); ``credentialsSecret`` defaults to the publisher's. ``twoWayStaging`` declares that this
-    subscriber also publishes to the publisher, which makes remediation refuse.
+    there); ``credentialsSecret`` defaults to the publisher's. Which subscribers are two-way staging is
+    the stack's fact (parameter ``TwoWaySubscribers``); ``twoWayStaging: true`` can add one for this
+    check, never take one off.
     """
 
     # Only authenticate validates the input: the other functions do not build it at cold start.

@@ -16,7 +16,7 @@ Layout (one prefix per check, so runs never overwrite each other)::
     reports/<publisher>/<subscriber>/overview.json   -> the subscriber's row of the overview
     reports/<publisher>/overview.html                -> every subscriber's row (report.overview)
 
-Who reads and writes them: :mod:`damdrift.store` (the S3 I/O), :mod:`damdrift.report_upload` (the
+Who reads and writes them: :mod:`damdrift.store` (the S3 I/O), :mod:`damdrift.report.upload` (the
 report files), :mod:`damdrift.report_history` (listing the stored checks).
 """
 
@@ -26,6 +26,7 @@ import re
 from datetime import UTC, datetime
 
 SUMMARY_FILENAME = "summary.json"
+HTML_FILENAME = "report.html"
 LATEST_FILENAME = "latest.json"
 ROOT = "reports"
 
@@ -33,11 +34,17 @@ _SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 
 def key_segment(name: str, value: str) -> str:
-    """``value`` as one S3 key segment; ValueError naming ``name`` unless it is plainly safe."""
+    """``value`` as one S3 key segment; ValueError naming ``name`` unless it is plainly safe.
+
+    Also the rule for every id DX assigns (:data:`damdrift.dx.models.DxId`): such ids name report keys,
+    and no id that passes it can name a path (no ``/``, no ``..``, nothing empty)."""
     if not isinstance(value, str) or not _SEGMENT.fullmatch(value) or ".." in value or value == ".":
+        shown = (
+            repr(value[:60]) + ("…" if len(value) > 60 else "") if isinstance(value, str) else "a non-string"
+        )
         raise ValueError(
-            f"{name} {value!r} cannot be used in a report key: use 1-200 of A-Z a-z 0-9 . _ : -"
-            " (not '.' or '..')"
+            f"{name} {shown} cannot be used in a report key: "
+            "use 1-200 of A-Z a-z 0-9 . _ : - (not '.' or '..')"
         )
     return value
 

@@ -1,7 +1,7 @@
 """What flows between the states of a drift check (execution history shows all of it): every state's
-input and output, as models. The drift check (statemachine/drift_check.asl.yaml) turns the input into a
+input and output, as models. The drift check (statemachine/src/drift_check.asl.yaml) turns the input into a
 ``CheckPlan`` and keeps a ``SubscriberResult`` per subscriber (``DriftCheckOutput``); each subscriber
-check (statemachine/subscriber_check.asl.yaml) carries a ``SubscriberTask`` from step to step and ends
+check (statemachine/src/subscriber_check.asl.yaml) carries a ``SubscriberTask`` from step to step and ends
 with a ``SubscriberCheckResult``. tests/unit/test_state_models.py holds every path the definitions read
 to these fields.
 
@@ -29,8 +29,8 @@ from damdrift.execution_input import (
     RemediationPolicy,
 )
 from damdrift.model_base import WireModel
-from damdrift.remediation.models import ApprovalAnswer, RemediationState
-from damdrift.report.summary import CheckStatus
+from damdrift.models.remediation import ApprovalAnswer, RemediationState
+from damdrift.models.summary import CheckStatus
 
 
 class CheckContext(WireModel):
@@ -38,7 +38,7 @@ class CheckContext(WireModel):
 
     execution: str
     #: The drift check's execution ARN: a subscriber check reads a subscriber's own DAM connection from
-    #: that execution's input (damdrift.dx.subscriber_dam), which is the same for its Verify child.
+    #: that execution's input (damdrift.subscriber_dam), which is the same for its Verify child.
     execution_arn: str
     publisher: DxConnection
     publisher_id: str

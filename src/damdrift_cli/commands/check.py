@@ -20,27 +20,37 @@ import shlex
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from damdrift.dx.models import Subscriber
+from damdrift.execution_input import CheckInput
 from damdrift.fleet.run import RunSummary
-from damdrift.report.html import HTML_FILENAME
+from damdrift.models.summary import Summary
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
-from damdrift.report.summary import Summary
+from damdrift.report_layout import HTML_FILENAME
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
 from damdrift_cli.commands.report import refresh_overviews
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local import viewer as local_viewer
+from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
-from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
+from damdrift_cli.printed import check_command, missing_dam, refusal_for_the_cli, subscribers_command
+from damdrift_cli.remediation_options import (
+    add_remediation_arguments,
+    remediation_input,
+    remediation_parameters,
+)
+from damdrift_cli.waiting import duration, gave_up_sentence, left_behind
 
 if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
     from damdrift.remediation.approval import PendingApproval
@@ -77,9 +87,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--subscriber-id",
+        "-subscriberId",
         action="append",
         default=[],
-        help="check only this subscriber (repeatable; default all)",
+        help="check only this subscriber: its id or its target host (repeatable; default all)",
     )
     add_connection_arguments(parser)
     policy = parser.add_argument_group("check policy (the execution input's fields)")
@@ -102,6 +113,14 @@ def register(subparsers: Any) -> None:
         help="when to publish a notice (default on-drift; on-change: NEW/RESOLVED records or a new status)",
     )
     policy.add_argument("--max-concurrency", type=int, help="subscribers checked at once (default 2)")
+    policy.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="stop waiting for the check after this many seconds (default: the input's budgets added up: "
+        "each subscriber's find and busy wait up to --max-find-duration, remediation's approval and "
+        "resync, --max-concurrency at a time)",
+    )
     add_remediation_arguments(parser)
     parser.add_argument(
         "--ignore-file",
@@ -123,26 +142,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
     rules = _ignore_rules(args)
     ensure_writable(args.out)
     with quiet_moto_logs(), _publisher(args, progress) as (publisher, username, password, poll, dams):
-        _preflight(args, publisher, (username, password), rules, progress)
-        execution_input: dict[str, Any] = {"publisher": publisher}
-        if args.subscriber_id:
-            execution_input["subscriberIds"] = args.subscriber_id
-        execution_input["poll"] = {**poll, **_poll_overrides(args)}
-        for option, key in (
-            ("busy_policy", "busyPolicy"),
-            ("notify_policy", "notifyPolicy"),
-            ("max_concurrency", "maxConcurrency"),
-        ):
-            if getattr(args, option) is not None:
-                execution_input[key] = getattr(args, option)
-        execution_input.update(remediation_input(args, dams))
+        planned = _preflight(args, publisher, (username, password), rules, progress)
+        execution_input = _execution_input(args, publisher, poll, dams)
         from damdrift_cli.local.runner import LocalAws
 
         watcher = _Progress(progress)
         with LocalAws(
             {"username": username, "password": password},
             on_invoke=watcher.invoked,
-            function_env=local_viewer.function_env(),
+            function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
+            parameters=remediation_parameters(args),
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
@@ -157,8 +166,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
             approver = _Approver(args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS)
+            limit = args.wait or wait_budget(CheckInput.model_validate(execution_input), len(planned))
+            how = "--wait" if args.wait else "the input's budgets; --wait changes it"
+            print(f"Waiting up to {duration(limit)} for the check ({how})", file=progress)
             try:
-                result = aws.run_check(execution_input, on_approval=approver)
+                result = aws.run_check(execution_input, on_approval=approver, timeout_seconds=limit)
             except KeyboardInterrupt:
                 copied = aws.download_reports(args.out)
                 print(
@@ -176,13 +188,46 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 + ", ".join(repr(key) for key in aws.refused_keys[:5]),
                 file=progress,
             )
-        rerun = f"damdrift check --demo --out {shlex.quote(str(args.out))}" if args.demo else None
+        rerun = check_command(args)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
-        print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
-        status = render(result, args.out, out, rerun)
+        serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
+        print(f"The notices' links open with: {serve}", file=progress)
+        gave_up = None
+        if result.gave_up_after is not None:
+            gave_up = _gave_up(args, result, planned, publisher, (username, password))
+        status = render(result, args.out, out, rerun, gave_up)
         local_viewer.print_chat(chat, out)
         return status
+
+
+def _execution_input(
+    args: argparse.Namespace,
+    publisher: dict[str, Any],
+    poll: dict[str, Any],
+    dams: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The drift check's execution input from the options (validated by the state machine)."""
+    execution_input: dict[str, Any] = {"publisher": publisher}
+    if args.subscriber_id:
+        execution_input["subscriberIds"] = args.subscriber_id
+    execution_input["poll"] = {**poll, **_poll_overrides(args)}
+    for option, key in (
+        ("busy_policy", "busyPolicy"),
+        ("notify_policy", "notifyPolicy"),
+        ("max_concurrency", "maxConcurrency"),
+    ):
+        if getattr(args, option) is not None:
+            execution_input[key] = getattr(args, option)
+    execution_input.update(remediation_input(args, dams))
+    return execution_input
+
+
+def _ca_bundles(publisher: dict[str, Any]) -> dict[str, str]:
+    """The --ca-bundle the user typed is the local stack's own CA bundle (a deployed stack's are the files
+    of its layer's ca-bundles/ folder): the functions accept no other."""
+    bundle = publisher.get("caBundle")
+    return {"DX_CA_BUNDLES": str(Path(bundle).resolve())} if bundle else {}
 
 
 def ensure_writable(folder: Path) -> None:
@@ -216,11 +261,14 @@ def _preflight(
     credentials: tuple[str, str],
     rules: bytes | None,
     progress: TextIO,
-) -> None:
-    """One login before the state machine starts: a wrong host, port, protocol or password fails now."""
+) -> list[Subscriber]:
+    """One login before the state machine starts: a wrong host, port, protocol or password fails now.
+    Returns the subscribers the check is to look at."""
     username, password = credentials
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
+    by_host = {s.target_host.lower(): s.id for s in subscribers if s.target_host}
+    args.subscriber_id = [by_host.get(i.lower(), i) if i not in registered else i for i in args.subscriber_id]
     unknown = [i for i in args.subscriber_id if i not in registered]
     if unknown:
         known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
@@ -236,6 +284,31 @@ def _preflight(
         publisher_id = connection_of(publisher).publisher_id
         for stranger in IgnoreRules.parse(rules).strangers(publisher_id, sorted(registered)):
             print(f"damdrift: warning: --ignore-file {args.ignore_file}: {stranger}", file=progress)
+    return [s for s in subscribers if s.id in args.subscriber_id] if args.subscriber_id else subscribers
+
+
+def _gave_up(
+    args: argparse.Namespace,
+    result: CheckRun,
+    planned: list[Subscriber],
+    publisher: dict[str, Any],
+    credentials: tuple[str, str],
+) -> str:
+    """The sentence for a run that stopped waiting, with what DX says now about the ones left."""
+    finished = [
+        str(child.input["subscriber"]["subscriberId"])
+        for child in result.executions[1:]
+        if child.started_by == result.execution_arn
+        and child.status != "RUNNING"
+        and "subscriber" in child.input
+    ]
+    try:
+        now_on_dx = login_once(publisher, *credentials)
+    except CommandFailed:
+        now_on_dx = []
+    left = left_behind(planned, result.left_running, finished, now_on_dx)
+    limit = result.gave_up_after or 0.0
+    return gave_up_sentence(limit, left, check_command(args), subscribers_command(args))
 
 
 @contextlib.contextmanager
@@ -296,9 +369,12 @@ class _Progress:
     """Prints one line per step as the handlers run, so a person sees the check move; a failure says
     why and what the state machine does next (``retrying in up to 4 s (2/5)``)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
         self.retries = RetryTracker({})
+        self.clock = clock
+        #: When each subscriber's find was triggered (by target host or id), for "running for 42 s".
+        self.triggered: dict[str, float] = {}
 
     def invoked(self, invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
@@ -308,6 +384,19 @@ class _Progress:
         step = invocation.function.rsplit("-", 1)[-1].removesuffix("Function")
         if not invocation.errored:
             self.retries.succeeded(invocation.function, subscriber)
+            if step == "TriggerMismatch":
+                self.triggered.setdefault(subscriber, self.clock())
+            started = self.triggered.get(subscriber)
+            if step == "PollStatus" and started is not None:
+                running = duration(self.clock() - started)
+                print(
+                    f"  [{step}] {subscriber}: DX's find started {running} ago",
+                    file=self.stream,
+                    flush=True,
+                )
+                return
+            if step == "FetchReport":
+                self.triggered.pop(subscriber, None)
             print(f"  [{step}] {subscriber} done", file=self.stream, flush=True)
             return
         error_type, message = _lambda_error(invocation.payload)
@@ -326,12 +415,31 @@ def _lambda_error(payload: str) -> tuple[str, str]:
     if not isinstance(envelope, dict):
         return "Lambda.Unknown", ""
     message = str(envelope.get("errorMessage") or "").splitlines()
-    return str(envelope.get("errorType") or "Lambda.Unknown"), (message[0][:300] if message else "")
+    return str(envelope.get("errorType") or "Lambda.Unknown"), (progress_text(message[0]) if message else "")
 
 
-def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None) -> int:
+def progress_text(message: str, limit: int = 300) -> str:
+    """An error message short enough for a progress line, never cut inside the JSON DX sent: a long
+    message keeps the words before its JSON."""
+    if len(message) <= limit:
+        return message
+    starts = [i for i in (message.find("{"), message.find("[")) if i >= 0]
+    cut = min(starts) if starts and min(starts) < limit else message.rfind(" ", 0, limit)
+    return message[: max(cut, 0)].rstrip(" :,;") + " ... (cut)"
+
+
+def render(
+    result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None, gave_up: str | None = None
+) -> int:
     """Prints each subscriber's outcome and the notices; returns the exit status. ``rerun`` is the
-    check command the next steps suggest (default: ``damdrift check --hostname ...``)."""
+    check command the next steps suggest (default: ``damdrift check --hostname ...``); ``gave_up``
+    the sentence for a run that stopped waiting."""
+    if gave_up is not None:
+        print(f"\nExecution {result.name}: stopped after {duration(result.seconds)}", file=out)
+        print(f"  {gave_up}", file=out)
+        _print_notices(result, out)
+        print(result.quotas.line(), file=out)
+        return EXIT_ERRORED
     print(f"\nExecution {result.name}: {result.status} in {result.seconds:.1f} s", file=out)
     if result.status != "SUCCEEDED":
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
@@ -422,7 +530,8 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     notified = (item.get("notified") or {}).get("status")
     print(f"           notice: {notified}", file=out)
     if summary is not None and folder is not None:
-        _print_next_steps(summary, folder, rerun, out)
+        dam = missing_dam(remediation, str(outcome.get("subscriberId")), outcome.get("targetHost"))
+        _print_next_steps(summary, folder, rerun, out, dam)
     return {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED)
 
 
@@ -455,8 +564,10 @@ def _print_diagnosis(summary: Summary, out: TextIO) -> None:
             print(f"           {'hint:  ' if number == 0 else '       '}{line}", file=out)
 
 
-def _print_next_steps(summary: Summary, folder: Path, rerun: str | None, out: TextIO) -> None:
-    steps = next_steps(summary, check_folder=str(folder), rerun=rerun)
+def _print_next_steps(
+    summary: Summary, folder: Path, rerun: str | None, out: TextIO, subscriber_dam: str | None = None
+) -> None:
+    steps = next_steps(summary, check_folder=str(folder), rerun=rerun, subscriber_dam=subscriber_dam)
     if steps:
         print("           next steps:", file=out)
     for step in steps:
@@ -499,7 +610,7 @@ def remediation_text(status: str, remediation: dict[str, Any]) -> str:
             f"operations {ops.get('succeeded', 0)} succeeded, {ops.get('failed', 0)} failed)"
         )
     if phase == "REFUSED":
-        return f"REFUSED: {remediation.get('reason')}"
+        return f"REFUSED: {refusal_for_the_cli(str(remediation.get('reason')))}"
     if phase == "AWAITING_APPROVAL":
         return "not approved: nothing was changed"
     return f"FAILED during {phase} (see the error above)"
@@ -521,7 +632,7 @@ class _Approver:
 
     def __call__(self, pending: PendingApproval) -> bool:
 
-        print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
+        print(f"\nRemediation {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
             print(f"  --approve {self.mode}", file=self.stream)
             return self.mode == "yes"

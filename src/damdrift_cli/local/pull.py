@@ -3,7 +3,9 @@
 The bucket's keys are the local layout (``reports/<publisher>/<subscriber>/...``), so each object lands at
 ``OUT/<its key>``: ``aws s3 cp`` of a sub-prefix drops the leading levels and gives a folder the report
 commands cannot read. A second pull fetches only what changed (size or modification time differ). Keys
-are untrusted: one that would resolve outside ``OUT`` is skipped, never written. Checkpoint parts of a
+are untrusted: one that would resolve outside ``OUT/reports`` (``..``, an absolute key, a symlink;
+:func:`~damdrift_cli.local.paths.inside`, the rule every local command uses) is skipped, never written:
+``reports/../.viewer-key`` would otherwise replace the local link key. Checkpoint parts of a
 download still in progress (``_parts/``, ``_checkpoint.json``) are not reports and are left out.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from damdrift.report_layout import ROOT
+from damdrift_cli.local.paths import inside
 
 #: Pieces of a large report's download in progress (``store``'s checkpoints), not part of any report.
 PARTIAL_MARKERS = ("/_parts/", "/_checkpoint.json")
@@ -37,14 +40,13 @@ class PullResult:
 def pull_reports(s3: Any, bucket: str, out: Path, publisher: str | None = None) -> PullResult:
     """Mirrors ``reports/`` (or ``reports/<publisher>/``) of ``bucket`` into ``out``."""
     prefix = f"{ROOT}/{publisher}/" if publisher else f"{ROOT}/"
-    base = out.resolve()
     result = PullResult()
     for item in _objects(s3, bucket, prefix):
         key: str = item["Key"]
         if key.endswith("/") or any(marker in key for marker in PARTIAL_MARKERS):
             continue
-        target = (base / key).resolve()
-        if not target.is_relative_to(base) or target == base:
+        target = inside(out / ROOT, key.removeprefix(f"{ROOT}/")) if key.startswith(f"{ROOT}/") else None
+        if target is None:
             result.refused.append(key)
             continue
         modified = item["LastModified"].timestamp()

@@ -33,13 +33,16 @@ from typing import Any, Literal
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from pydantic import ValidationError
 
+from damdrift.execution_input import CheckInput
 from damdrift.fleet.pricing import Invocation as BilledInvocation
 from damdrift.fleet.pricing import Usage
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local import roles
 from damdrift_cli.local.aws_faults import AwsFaults
+from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.moto_child_executions import child_executions_as_on_aws
 from damdrift_cli.local.paths import inside
@@ -95,6 +98,10 @@ class CheckRun:
     history: list[dict[str, Any]]
     notices: list[Notice] = field(default_factory=list)
     seconds: float = 0.0
+    #: Set when the run stopped waiting (``timeout_seconds``) and stopped the execution: the limit.
+    gave_up_after: float | None = None
+    #: The subscribers whose checks were still running when the run gave up.
+    left_running: list[str] = field(default_factory=list)
     #: The drift check first, then the subscriber checks (verifying checks included) in start order.
     executions: list[Execution] = field(default_factory=list)
     #: What the run used, counted from its real calls (the ``cost:`` line: damdrift.fleet.pricing).
@@ -135,8 +142,12 @@ class LocalAws:
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
         template_path: Path = TEMPLATE_PATH,
+        parameters: dict[str, str] | None = None,
     ) -> None:
+        """``parameters`` are the template's, as ``sam deploy --parameter-overrides`` gives them (e.g.
+        ``MaxRemediation``); ``function_env`` overrides variables of every function after them."""
         self._template_path = template_path
+        self._parameters = parameters
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
         self._function_env = {**LOCAL_HOST_BINDING, **(function_env or {})}
@@ -152,9 +163,16 @@ class LocalAws:
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         self._stack.enter_context(self.meter.installed())
-        self.deployment = deploy(
-            self._credentials, template_path=self._template_path, function_env=self._function_env
-        )
+        try:
+            self.deployment = deploy(
+                self._credentials,
+                template_path=self._template_path,
+                parameters=self._parameters,
+                function_env=self._function_env,
+            )
+        except BaseException:  # a refused template: __exit__ will not run, so moto is stopped here
+            self._stack.close()
+            raise
         self.deployment.lambdas.on_invoke = self._on_invoke
         key, secret = roles.OPERATOR_KEY
         self.deployment.lambdas.idle_env = {
@@ -189,21 +207,29 @@ class LocalAws:
         execution_input: dict[str, Any],
         *,
         name: str | None = None,
-        timeout_seconds: float = 900,
+        timeout_seconds: float | None = None,
         on_wait: Callable[[float], None] | None = None,
         on_approval: Callable[[PendingApproval], bool | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> CheckRun:
         """Starts one execution and waits for it to end (polling, as a person at the console would).
 
-        ``on_approval`` answers a ``remediate: ask`` request while the execution waits for it: True
-        approves, False denies, None leaves it waiting (until its timeout).
+        ``timeout_seconds`` (default: the input's budgets, :func:`~damdrift_cli.local.budget.wait_budget`)
+        is when the run stops waiting: it stops the execution and says so (``gave_up_after``,
+        ``left_running``). ``on_approval`` answers a ``remediate: ask`` request while the execution
+        waits for it: True approves, False denies, None leaves it waiting (until its timeout).
+        ``clock`` and ``sleep`` measure and pass the wait (a test moves a simulated clock instead).
         """
         sfn = self.client("stepfunctions")
         name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        started = time.monotonic()
+        limit = timeout_seconds if timeout_seconds is not None else _budget_of(execution_input)
+        started = clock()
         self.meter.take()  # what happened before this run (the deployment, seeding the bucket) is not its
         first_invocation = len(self._deployed.lambdas.invocations)
         asked: set[str] = set()
+        gave_up: float | None = None
+        left: list[str] = []
         arn = sfn.start_execution(
             stateMachineArn=self._deployed.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
@@ -212,18 +238,25 @@ class LocalAws:
                 described = sfn.describe_execution(executionArn=arn)
                 if described["status"] in TERMINAL:
                     break
-                elapsed = time.monotonic() - started
-                if elapsed > timeout_seconds:
-                    sfn.stop_execution(
-                        executionArn=arn, error="LocalTimeout", cause=f"gave up after {timeout_seconds} s"
-                    )
+                elapsed = clock() - started
+                if elapsed > limit:
+                    gave_up = limit
+                    running = [child for child in self.started_by(arn) if child.status == "RUNNING"]
+                    left = [c.input["subscriber"]["subscriberId"] for c in running if "subscriber" in c.input]
+                    # The children too: locally they are threads that would outlive this run.
+                    for stopped in [arn, *(child.arn for child in running)]:
+                        sfn.stop_execution(
+                            executionArn=stopped,
+                            error="LocalTimeout",
+                            cause=f"gave up waiting after {limit:g} s",
+                        )
                     described = sfn.describe_execution(executionArn=arn)
                     break
                 if on_wait:
                     on_wait(elapsed)
                 if on_approval is not None:
                     self._answer_approvals(on_approval, asked)
-                time.sleep(0.1)
+                sleep(0.1)
         except KeyboardInterrupt:
             # Ctrl-C: the execution stops as StopExecution stops it on AWS; the caller copies what exists.
             sfn.stop_execution(executionArn=arn, error="Interrupted", cause="stopped by Ctrl-C")
@@ -246,8 +279,10 @@ class LocalAws:
             cause=described.get("cause"),
             history=history,
             notices=self.drain_notices(),
-            seconds=time.monotonic() - started,
+            seconds=clock() - started,
             executions=executions,
+            gave_up_after=gave_up,
+            left_running=left,
             usage=usage,
         )
 
@@ -411,6 +446,15 @@ class LocalAws:
     def function_logs(self) -> str:
         """Every line the handlers printed (Powertools JSON logs and EMF metrics), in order."""
         return "".join(invocation.logs for invocation in self._deployed.lambdas.invocations)
+
+
+def _budget_of(execution_input: dict[str, Any]) -> float:
+    """The input's own budgets (900 s for an input the state machine will refuse at once anyway)."""
+    try:
+        check_input = CheckInput.model_validate(execution_input)
+    except ValidationError:
+        return 900.0
+    return wait_budget(check_input, len(check_input.subscriber_ids) or 1)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Builds dam-drift's AWS resources in moto *from template.yaml itself*, so a local run cannot drift
 from what deploys: the same functions (code folders, handlers, environment), the same state machine
 files (the drift check and its per-subscriber child) with their names and ``DefinitionSubstitutions``,
-the same bucket, topics and secret.
+read no more leniently than CloudFormation reads them (:mod:`damdrift_cli.local.definitions`), the same
+bucket, topics and secret.
 
 Each SNS topic also gets an SQS queue subscribed to it, so a local run can show (and a test can
 assert) exactly what was published, message attributes included.
@@ -24,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from damdrift_cli.local import roles
+from damdrift_cli.local import definitions, roles
 from damdrift_cli.local.lambda_adapter import InProcessLambdas, LocalFunction
 from damdrift_cli.local.template import (
     PROJECT_ROOT,
     TEMPLATE_PATH,
+    check_rules,
     evaluate_conditions,
     load_template,
     parameter_values,
@@ -40,6 +40,7 @@ from damdrift_cli.local.template import (
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "dam-drift-local"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #: The state machine a check starts (the others are its children).
 ENTRY_STATE_MACHINE = "DriftCheckStateMachine"
 
@@ -92,6 +93,7 @@ def deploy(
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": STACK,
+            "AWS::StackId": STACK_ID,
             "AWS::Partition": "aws",
         }
         if attribute is None:
@@ -102,6 +104,7 @@ def deploy(
             return physical[logical_id]
         return attributes[(logical_id, attribute)]
 
+    check_rules(template, lookup)  # the template's Rules refuse a deploy before any resource
     conditions = evaluate_conditions(template, lookup)
     resources: dict[str, Any] = {
         logical_id: resource
@@ -207,7 +210,7 @@ def deploy(
         name = resolve(props.get("Name"), lookup, conditions) or f"{STACK}-{logical_id}"
         physical[logical_id] = sfn.create_state_machine(
             name=name,
-            definition=load_definition(
+            definition=definitions.load_json(
                 root / props["DefinitionUri"],
                 resolve(props.get("DefinitionSubstitutions", {}), lookup, conditions),
             ),
@@ -262,15 +265,6 @@ def _role_documents(
             documents.append(resolve(managed, anything, conditions))
     buckets = [f"arn:aws:s3:::{physical[k]}" for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket"]
     return [roles.for_moto(d, buckets) for d in documents]
-
-
-def load_definition(path: Path, substitutions: dict[str, Any]) -> str:
-    """The ASL file as Step Functions receives it: ``DefinitionSubstitutions`` replaced in its text
-    (as CloudFormation does), then YAML (anchors and aliases resolved) or JSON, as JSON."""
-    text = path.read_text(encoding="utf-8")
-    for key, value in substitutions.items():
-        text = text.replace("${" + key + "}", str(value))
-    return json.dumps(yaml.safe_load(text))
 
 
 def _in_dependency_order(machines: dict[str, Any]) -> list[str]:

@@ -2,9 +2,10 @@
 
 What the local stack and the deploy tests need is resolved, as CloudFormation would: ``Ref`` to
 parameters, pseudo parameters and resources (through a caller's ``lookup``), ``GetAtt``, ``Sub`` (both
-forms, ``${!Literal}`` escapes included), ``Join``, ``Select``, ``If`` with the template's
+forms, ``${!Literal}`` escapes included), ``Join``, ``Split``, ``Select``, ``If`` with the template's
 ``Conditions`` (``Equals``, ``Not``, ``And``, ``Or``, ``Condition``) and ``AWS::NoValue``, which drops
-the key or list item it stands for. ``CommaDelimitedList`` parameters resolve to lists.
+the key or list item it stands for. ``CommaDelimitedList`` parameters resolve to lists. ``Rules`` are
+applied to the parameters (:func:`check_rules`) as CloudFormation does before creating anything.
 """
 
 from __future__ import annotations
@@ -111,6 +112,46 @@ def evaluate_conditions(template: Mapping[str, Any], lookup: Lookup) -> dict[str
     return {name: condition(name) for name in declared}
 
 
+class RuleViolation(ValueError):
+    """A template ``Rules`` assertion failed: CloudFormation refuses the stack before creating anything."""
+
+
+def check_rules(template: Mapping[str, Any], lookup: Lookup) -> None:
+    """Applies the template's ``Rules`` as CloudFormation does before any resource: a rule whose
+    ``RuleCondition`` holds (or that has none) must pass each ``Assert``; the first that fails raises
+    :class:`RuleViolation` with its ``AssertDescription``."""
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not _rule_truth(rule["RuleCondition"], lookup):
+            continue
+        for assertion in rule["Assertions"]:
+            if not _rule_truth(assertion["Assert"], lookup):
+                description = assertion.get("AssertDescription", "an assertion failed")
+                raise RuleViolation(f"template rule {name}: {description}")
+
+
+def _rule_truth(expression: Any, lookup: Lookup) -> bool:
+    """The rule-specific functions (CloudFormation's "Rule functions"); values are compared as text."""
+    if not isinstance(expression, Mapping) or len(expression) != 1:
+        raise ValueError(f"not a rule expression: {expression!r}")
+    (function, argument), *_ = expression.items()
+    if function == "Fn::Not":
+        return not _rule_truth(argument[0], lookup)
+    if function == "Fn::And":
+        return all(_rule_truth(item, lookup) for item in argument)
+    if function == "Fn::Or":
+        return any(_rule_truth(item, lookup) for item in argument)
+    left, right = (resolve(side, lookup) for side in argument)
+    if function == "Fn::Equals":
+        return bool(_comparable(left) == _comparable(right))
+    if function == "Fn::Contains":  # [list_of_strings, string]
+        return _comparable(right) in [_comparable(item) for item in left]
+    if function == "Fn::EachMemberEquals":  # [list_of_strings, string]
+        return all(_comparable(item) == _comparable(right) for item in left)
+    if function == "Fn::EachMemberIn":  # [strings_to_check, strings_to_match]
+        return all(_comparable(item) in [_comparable(other) for other in right] for item in left)
+    raise ValueError(f"{function} is not supported in Rules locally")
+
+
 def _comparable(value: Any) -> Any:
     """Fn::Equals compares strings: ``Ref`` of a Number parameter is ``"0"``; a literal may be ``0``."""
     if isinstance(value, bool):
@@ -139,6 +180,9 @@ def resolve(value: Any, lookup: Lookup, conditions: Mapping[str, bool] | None = 
                 delimiter, items = argument
                 parts = resolve(items, lookup, conditions)
                 return str(delimiter).join(_text(part) for part in parts)
+            if key == "Fn::Split":
+                delimiter, source = argument
+                return str(resolve(source, lookup, conditions)).split(str(delimiter))
             if key == "Fn::Select":
                 index, items = argument
                 return resolve(items, lookup, conditions)[int(resolve(index, lookup, conditions))]

@@ -22,7 +22,13 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift.dx.models import OperationStatus, RecordAction, RecordType, ResyncStatus
-from damdrift_cli.simulator.dataset import MismatchFilter, column_row, endless_rows, hostile_row
+from damdrift_cli.simulator.dataset import (
+    MismatchFilter,
+    column_row,
+    distinct_type_row,
+    endless_rows,
+    hostile_row,
+)
 from damdrift_cli.simulator.state import FindOutcome, PublisherState, Rejected
 
 RING_BASE = "/dx/api/core/v1"
@@ -77,6 +83,7 @@ class Request:
     hostile_records: bool = False
     ignore_limit: bool = False
     endless_pages: bool = False
+    distinct_types: int | None = None
 
     def param(self, name: str) -> str | None:
         """The first value of a query parameter; an empty value counts as absent."""
@@ -355,6 +362,8 @@ def _get_mismatches(state: PublisherState, req: Request) -> Response:
     )
     if req.hostile_records:
         rows = (hostile_row(row, offset + i) for i, row in enumerate(rows))
+    if req.distinct_types is not None:
+        rows = (distinct_type_row(row, offset + i, req.distinct_types) for i, row in enumerate(rows))
     if state.settings.record_fields == "columns":
         rows = (column_row(row) for row in rows)
     return json_array(rows, size)

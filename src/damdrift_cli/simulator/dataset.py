@@ -215,6 +215,13 @@ def hostile_row(row: Mapping[str, Any], index: int) -> dict[str, Any]:
     return hostile
 
 
+def distinct_type_row(row: Mapping[str, Any], index: int, length: int) -> dict[str, Any]:
+    """``row`` with a ``recordType`` of its own, ``length`` characters long (the distinct_record_types
+    fault): ``index`` (the row's offset in the log) keeps every type distinct."""
+    name = f"TYPE_{index}_"
+    return {**row, "recordType": (name + "X" * length)[:length] if length >= len(name) else name}
+
+
 def endless_rows(subscriber_id: str, offset: int, count: int) -> Iterator[dict[str, str]]:
     """``count`` distinct rows starting at ``offset`` of a log that never ends (the endless_pages fault)."""
     for index in range(offset, offset + count):

@@ -14,7 +14,12 @@ Kinds, by what they do:
   ``redirect`` (``status`` 3xx with ``Location: location``), ``gzip_bomb`` (200, ``Content-Encoding:
   gzip``, a ~1 MiB body that inflates to ``size`` bytes, 1 GiB by default), ``drip`` (200 whose body
   arrives one byte every ``seconds``, for as long as the client listens), ``deep_json`` (200 with
-  ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep);
+  ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep), ``echo``
+  (``status``, 400 by default, with the API's error body whose message repeats the request line, its
+  ``Cookie`` header and its body on lines of their own, as a DX or an ingress that reflects requests
+  in its errors does), ``json`` (200 with ``body`` as JSON: a DX that says whatever it likes, such as
+  a subscriber whose id is a path), ``empty_objects`` (200 with ``[{},{},…]`` of ``size`` bytes,
+  8 MiB by default: the most memory a JSON parser allocates per byte received);
 * spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
   ``malformed_json`` (cut the JSON body short), ``drop_answer`` (the request *is* processed, then the
   connection closes before any answer: the client cannot know it went through);
@@ -25,14 +30,16 @@ Kinds, by what they do:
   fails with a FAILED ``findStagingMismatch`` operation whose ``retryCounter`` is 1), ``hostile_records``
   (``GET /staging/mismatches`` rows carry markup, quotes, line breaks, spreadsheet formulas, very long
   text and lone surrogates in ``recordId``, an extra ``note`` field and, for one row in 8, the
-  ``recordType``: what a report's readers must see as text, never as markup or formulas).
+  ``recordType``: what a report's readers must see as text, never as markup or formulas),
+  ``distinct_record_types`` (``GET /staging/mismatches`` rows each carry a ``recordType`` of their own,
+  ``size`` characters long, 100,000 by default: a report whose type counts would grow without bound).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -59,7 +66,18 @@ FaultKind = Literal[
     "deep_json",
     "ignore_limit",
     "endless_pages",
+    "echo",
+    "json",
+    "empty_objects",
+    "distinct_record_types",
 ]
+#: Kinds that take ``size``, and their default.
+SIZED_KINDS = {
+    "gzip_bomb": 1 << 30,
+    "deep_json": 100_000,
+    "empty_objects": 8 << 20,
+    "distinct_record_types": 100_000,
+}
 
 
 class Fault(BaseModel):
@@ -82,8 +100,13 @@ class Fault(BaseModel):
     after: int = Field(0, ge=0)
     location: str | None = Field(None, description="For kind redirect: the Location header")
     size: int | None = Field(
-        None, ge=1, le=1 << 34, description="For gzip_bomb: inflated bytes; for deep_json: nesting depth"
+        None,
+        ge=1,
+        le=1 << 34,
+        description="For gzip_bomb: inflated bytes; for deep_json: nesting depth; for empty_objects: "
+        "bytes; for distinct_record_types: characters of each recordType",
     )
+    body: Any = Field(None, description="For kind json: the JSON value answered")
 
     @field_validator("endpoint")
     @classmethod
@@ -100,12 +123,16 @@ class Fault(BaseModel):
             self.status is None or not 300 <= self.status < 400 or not self.location
         ):
             raise ValueError("kind 'redirect' needs a 3xx status and a location")
-        if self.status is not None and self.kind not in ("status", "html", "redirect"):
-            raise ValueError("status is only for kinds 'status', 'html' and 'redirect'")
+        if self.status is not None and self.kind not in ("status", "html", "redirect", "echo"):
+            raise ValueError("status is only for kinds 'status', 'html', 'redirect' and 'echo'")
+        if self.kind == "echo" and self.status is not None and self.status < 400:
+            raise ValueError("kind 'echo' answers an error: a status of 400 or more")
         if self.location is not None and self.kind != "redirect":
             raise ValueError("location is only for kind 'redirect'")
-        if self.size is not None and self.kind not in ("gzip_bomb", "deep_json"):
-            raise ValueError("size is only for kinds 'gzip_bomb' and 'deep_json'")
+        if self.size is not None and self.kind not in SIZED_KINDS:
+            raise ValueError(f"size is only for kinds {', '.join(map(repr, SIZED_KINDS))}")
+        if (self.body is None) != (self.kind != "json"):
+            raise ValueError("body is required for kind 'json' and only for it")
         if self.retry_after is not None and self.kind != "status":
             raise ValueError("retryAfter is only for kind 'status'")
         if (self.seconds is None) != (self.kind not in ("delay", "drip")):
@@ -127,6 +154,7 @@ def make_fault(
     after: int = 0,
     location: str | None = None,
     size: int | None = None,
+    body: Any = None,
 ) -> Fault:
     """A :class:`Fault` from Python names (what ``inject_fault`` of the publisher and of a DAM take)."""
     return Fault.model_validate(
@@ -141,6 +169,7 @@ def make_fault(
             "after": after,
             "location": location,
             "size": size,
+            "body": body,
         }
     )
 
@@ -178,6 +207,8 @@ class FaultPlan:
     hostile_records: bool = False
     ignore_limit: bool = False
     endless_pages: bool = False
+    #: Characters of each row's own recordType (the distinct_record_types fault), or None.
+    distinct_types: int | None = None
 
 
 class FaultInjector:
@@ -209,7 +240,18 @@ class FaultInjector:
         for fault in hits:
             plan.kinds.append(fault.kind)
             match fault.kind:
-                case "status" | "drop" | "html" | "redirect" | "gzip_bomb" | "drip" | "deep_json":
+                case (
+                    "status"
+                    | "drop"
+                    | "html"
+                    | "redirect"
+                    | "gzip_bomb"
+                    | "drip"
+                    | "deep_json"
+                    | "echo"
+                    | "json"
+                    | "empty_objects"
+                ):
                     plan.answer = plan.answer or fault
                 case "truncate" | "malformed_json" | "drop_answer":
                     plan.spoil = plan.spoil or fault
@@ -231,6 +273,8 @@ class FaultInjector:
                     plan.ignore_limit = True
                 case "endless_pages":
                     plan.endless_pages = True
+                case "distinct_record_types":
+                    plan.distinct_types = fault.size or SIZED_KINDS["distinct_record_types"]
         return plan
 
 

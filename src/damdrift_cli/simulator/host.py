@@ -7,7 +7,7 @@ API that does not depend on which host they are.
 
 from __future__ import annotations
 
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift_cli.simulator.api import DAM_BASE, RING_BASE
 from damdrift_cli.simulator.faults import ActiveFault, Fault, FaultKind, make_fault
@@ -82,6 +82,7 @@ class SimulatedHost(Generic[_S]):
         after: int = 0,
         location: str | None = None,
         size: int | None = None,
+        body: Any = None,
     ) -> ActiveFault:
         """E.g. ``inject_fault("GET /staging/mismatches", "status", status=503, retry_after=1, times=2)``.
 
@@ -98,6 +99,7 @@ class SimulatedHost(Generic[_S]):
             after=after,
             location=location,
             size=size,
+            body=body,
         )
         return self.add_fault(fault)
 

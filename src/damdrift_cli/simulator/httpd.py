@@ -25,7 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from damdrift_cli.simulator.api import (
     DAM_BASE,
@@ -40,7 +40,7 @@ from damdrift_cli.simulator.api import (
     error_for,
     resolve,
 )
-from damdrift_cli.simulator.faults import Fault, FaultInjector
+from damdrift_cli.simulator.faults import SIZED_KINDS, Fault, FaultInjector
 from damdrift_cli.simulator.state import Rejected
 
 _log = logging.getLogger(__name__)
@@ -307,13 +307,14 @@ class _Handler(BaseHTTPRequestHandler):
         req.ignore_offset, req.find_outcome = plan.ignore_offset, plan.find_outcome
         req.hostile_records = plan.hostile_records
         req.ignore_limit, req.endless_pages = plan.ignore_limit, plan.endless_pages
+        req.distinct_types = plan.distinct_types
         if plan.answer is not None and plan.answer.kind == "drop":
             site.record(exchange)
             self.close_connection = True
             return
         base = route.base if route else (RING_BASE if req.path.startswith(RING_BASE) else DAM_BASE)
         if plan.answer is not None:
-            response = _fault_answer(plan.answer, base, site.stopping)
+            response = _fault_answer(plan.answer, base, site.stopping, req)
         elif route is None:
             assert isinstance(resolved, Response)
             response = resolved
@@ -385,7 +386,13 @@ def _dispatch_safely(state: SiteState, route: Route[Any], req: Request) -> Respo
         return dam_error(500, "Internal error in the DX simulator")
 
 
-def _fault_answer(fault: Fault, base: str, stopping: threading.Event) -> Response:
+def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Request) -> Response:
+    if fault.kind == "echo":
+        cookie = "; ".join(req.cookie_headers) or "none"
+        body = req.body.decode("utf-8", "replace") or "none"
+        query = f"?{urlencode(req.query, doseq=True)}" if req.query else ""
+        message = f"Bad request:\n{req.method} {req.path}{query}\nCookie: {cookie}\n\n{body}"
+        return error_for(base, fault.status or 400, message)
     if fault.kind == "redirect":
         return Response(fault.status or 302, b"", [("Location", fault.location or "/")])
     if fault.kind == "gzip_bomb":
@@ -394,6 +401,11 @@ def _fault_answer(fault: Fault, base: str, stopping: threading.Event) -> Respons
     if fault.kind == "deep_json":
         depth = fault.size or 100_000
         return Response(200, b"[" * depth + b"]" * depth, [("Content-Type", JSON_TYPE)])
+    if fault.kind == "json":
+        return Response(200, json.dumps(fault.body).encode(), [("Content-Type", JSON_TYPE)])
+    if fault.kind == "empty_objects":
+        size = fault.size or SIZED_KINDS["empty_objects"]
+        return Response(200, _empty_objects(size), [("Content-Type", JSON_TYPE)])
     if fault.kind == "drip":
         return Response(200, _drip(fault.seconds or 1.0, stopping), [("Content-Type", JSON_TYPE)])
     if fault.kind == "html":
@@ -423,6 +435,11 @@ def _gzip_bomb(size: int) -> bytes:
     whole, rest = divmod(size, block)
     tail = gzip.compress(b" " * rest, compresslevel=9, mtime=0) if rest and whole else b""
     return member * max(whole, 1) + tail
+
+
+def _empty_objects(size: int) -> bytes:
+    """``[{},{},…,{}]`` of about ``size`` bytes."""
+    return b"[" + b",".join([b"{}"] * max(1, (size - 2) // 3)) + b"]"
 
 
 def _drip(seconds: float, stopping: threading.Event) -> Iterator[bytes]:

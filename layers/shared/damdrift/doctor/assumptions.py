@@ -38,7 +38,7 @@ ASSUMPTIONS: dict[str, str] = {
     "mismatches-unknown-subscriber-empty": "no mismatch log could be read",
     "operations-oldest-first": "fewer than 2 operations with distinct created times",
     "operations-unknown-status-400": "GET /operations could not be read",
-    "logout-without-session-200": "needs a POST /auth/logout, which the read-only probe does not send",
+    "logout-without-session-200": "needs a POST /auth/logout without a session (the probe logs out with one)",
     "undeclared-method-405": "needs a request with another method than GET, which the probe does not send",
     "login-without-fields-401": "needs a failed login, which can lock the account",
 }

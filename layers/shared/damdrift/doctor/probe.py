@@ -1,9 +1,15 @@
 """The read-only probe: log in, read subscribers, mismatch logs and operations, and say what DX does.
 
 It uses :class:`~damdrift.dx.client.DxClient`'s session and transport (retries, TLS settings, redaction)
-through :class:`ProbeClient`, which refuses to send anything but ``GET`` and the two auth ``POST``\\ s
-(``/auth/login``, ``/auth/validate``): the probe never triggers a find or a resync, never deletes a
-mismatch row, never changes a subscriber, and does not log out (a ``POST`` too; the session expires).
+through :class:`ProbeClient`, which refuses to send anything but ``GET`` and the three auth ``POST``\\ s
+(``/auth/login``, ``/auth/validate``, and ``/auth/logout`` at the end, which ends only the probe's own
+session, followed by ``/auth/validate`` to see it is over): the probe never triggers a find or a
+resync, never deletes a mismatch row, never changes a subscriber.
+
+Everything DX sent that the report keeps (error messages, field names, ids, host names, the paths of the
+requests sent) goes through the client's redactor *before* it is cut, and is kept to one line: a DX that
+echoes the ``Cookie`` header or the login body puts neither the session nor the password into
+``doctor.json``, the printed lines or the ops notice, and cannot start a line of the report.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from damdrift.dx.models import (
     ResyncStatus,
 )
 from damdrift.errors import DxError
+from damdrift.notice_text import one_line
 from damdrift.report.records import FIELD_ALIASES
 
 logger = logging.getLogger(__name__)
@@ -48,7 +55,10 @@ RECORD_FIELD_SPELLINGS = {
     name: FIELD_ALIASES[name] for name in ("recordType", "recordAction", "recordId", "subscriberId")
 }
 _AGE_FIELDS = ("created", "updated", "created_at", "updated_at", "createdAt")
-_READ_ONLY_POSTS = frozenset({"/auth/login", "/auth/validate"})
+_READ_ONLY_POSTS = frozenset({"/auth/login", "/auth/validate", "/auth/logout"})
+#: What a report line keeps of DX's text, after redaction: an error message, a line's evidence.
+_MESSAGE_CHARS = 120
+_EVIDENCE_CHARS = 4000
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -62,6 +72,9 @@ class ProbeClient(DxClient):
         super().__init__(*args, **kwargs)
         self.sent: list[str] = []
         self.login_cookies: list[Cookie] = []
+        self._logout_answer: _Answer | None = None
+        #: The reads DX answered 401 (its session had ended), each read again after a new login.
+        self.relogins: list[str] = []
 
     def _send(
         self,
@@ -80,13 +93,48 @@ class ProbeClient(DxClient):
         answer = super()._send(method, api, path, params=params, json=json)
         if path == "/auth/login":
             self.login_cookies = list(answer.login_cookies)
+        if path == "/auth/logout":
+            self._logout_answer = answer
         return answer
 
+    @property
+    def logged_in(self) -> bool:
+        return self._logged_in
+
+    def end_session(self) -> tuple[Reply | None, Reply | None]:
+        """``POST /auth/logout`` through :meth:`DxClient.logout` (best effort, never raises), then
+        ``POST /auth/validate`` with the old cookie: whether DX really ended the session (an LTPA token
+        may stay valid until it expires). DX's two answers, None where none came."""
+        token, self._logout_answer = self._token, None
+        self.logout()
+        if self._logout_answer is None or token is None:
+            return None, None
+        logout, self._token = Reply(self._logout_answer), token
+        try:
+            return logout, self.validate()
+        except DxError:
+            return logout, None
+        finally:
+            self._token = None
+
+    def redact(self, text: object, limit: int = _EVIDENCE_CHARS) -> str:
+        """DX's text as a report line may keep it: secrets blanked (before the cut), one line, capped."""
+        return one_line(self._redactor.redact(str(text)), limit)
+
     def read(self, path: str, params: Mapping[str, str] | None = None) -> Reply:
-        """``GET`` on the DAM API with the session, the answer as DX sent it (no status handling)."""
+        """``GET`` on the DAM API with the session, the answer as DX sent it (no other status handling).
+
+        On a 401 it logs in again once and repeats the read, as the check's client does: a session
+        that DX ended midway is what a check meets too, and is reported (``relogins``), not a failure.
+        """
         if not self._logged_in:
             self.login()
-        return Reply(self._send("GET", "dam", path, params=params))
+        reply = Reply(self._send("GET", "dam", path, params=params))
+        if reply.status_code == 401:
+            self.relogins.append(path)
+            self.login()
+            reply = Reply(self._send("GET", "dam", path, params=params))
+        return reply
 
     def validate(self) -> Reply:
         return Reply(self._send("POST", "ring", "/auth/validate"))
@@ -151,25 +199,60 @@ def run_doctor(
     if any(c.status is Status.FAIL for c in report.checks):
         report.checks.append(_skip("login", "the network checks failed"))
     else:
-        probe.run(list(subscriber_ids))
+        try:
+            probe.run(list(subscriber_ids))
+        finally:
+            probe.logout()
+    if client.relogins:
+        report.checks.append(_sessions_ended(client.relogins))
     report.checks.extend(assumption_checks(facts))
     report.requests_sent = client.sent
-    return report
+    return _redacted(report, client)
+
+
+def _redacted(report: DoctorReport, client: ProbeClient) -> DoctorReport:
+    """The report with every text in it redacted and on one line: the last line of defence, for DX text
+    that reached a line without passing :meth:`ProbeClient.redact` (an id, a field name, a path)."""
+    checks = [
+        Check(id=client.redact(c.id, 200), status=c.status, evidence=client.redact(c.evidence))
+        for c in report.checks
+    ]
+    fields = [client.redact(f, 200) for f in report.record_fields] if report.record_fields else None
+    return report.model_copy(
+        update={
+            "checks": checks,
+            "record_fields": fields,
+            "requests_sent": [client.redact(r, 2000) for r in report.requests_sent],
+        }
+    )
+
+
+def _sessions_ended(reads: list[str]) -> Check:
+    """DX ended the session midway: the doctor (like a check) logged in again; worth knowing."""
+    return Check(
+        id="session kept",
+        status=Status.WARN,
+        evidence=f"DX ended the session {len(reads)} time(s) during the probe (HTTP 401 on GET {reads[0]}"
+        + (f" and {len(reads) - 1} more" if len(reads) > 1 else "")
+        + "); the doctor logged in again each time, as a check does",
+    )
 
 
 def _skip(check_id: str, why: str) -> Check:
     return Check(id=check_id, status=Status.NOT_CHECKED, evidence=why)
 
 
-def _says(response: Reply) -> str:
-    """DX's answer in a few words: the status and the start of an error message (no cookies)."""
+def _says(response: Reply, client: ProbeClient) -> str:
+    """DX's answer in a few words: the status and the start of an error message, redacted, then cut."""
     try:
         body = response.json()
     except ValueError:
-        return f"HTTP {response.status_code} {response.content_type or 'no content type'}"
+        return f"HTTP {response.status_code} {client.redact(response.content_type or 'no content type', 80)}"
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
-    return f"HTTP {response.status_code}" + (f" ({str(message)[:120]})" if message else "")
+    return f"HTTP {response.status_code}" + (
+        f" ({client.redact(message, _MESSAGE_CHARS)})" if message else ""
+    )
 
 
 def _json_object(response: Reply) -> dict[str, Any] | None:
@@ -195,6 +278,30 @@ class _Probe:
 
     def add(self, check_id: str, status: Status, evidence: str) -> None:
         self.report.checks.append(Check(id=check_id, status=status, evidence=evidence))
+
+    def says(self, response: Reply) -> str:
+        return _says(response, self.client)
+
+    def logout(self) -> None:
+        """Ends the probe's session, so that it cannot be used after the report (which goes to S3 and
+        the ops topic) is written; a DX that keeps it says so."""
+        if not self.client.logged_in:
+            return
+        logout, after = self.client.end_session()
+        stays = "the session stays valid until it expires"
+        if logout is None:
+            self.add("logout", Status.WARN, f"POST /auth/logout got no answer: {stays}")
+        elif logout.status_code != 200:
+            self.add("logout", Status.WARN, f"POST /auth/logout: {self.says(logout)}: {stays}")
+        elif after is not None and after.status_code == 200:
+            self.add(
+                "logout",
+                Status.WARN,
+                f"POST /auth/logout: HTTP 200, but POST /auth/validate still accepts the old cookie: {stays}",
+            )
+        else:
+            then = f"; POST /auth/validate then gets {self.says(after)}" if after is not None else ""
+            self.add("logout", Status.PASS, f"POST /auth/logout: HTTP 200{then}: the session is ended")
 
     def run(self, named: list[str]) -> None:
         try:
@@ -227,7 +334,9 @@ class _Probe:
         else:
             ok = validated.status_code == 200
             verdict = "accepts the session" if ok else "does not accept the session"
-            self.add("auth/validate", Status.PASS if ok else Status.WARN, f"{_says(validated)}: {verdict}")
+            self.add(
+                "auth/validate", Status.PASS if ok else Status.WARN, f"{self.says(validated)}: {verdict}"
+            )
         return True
 
     def cookie(self) -> None:
@@ -276,7 +385,9 @@ class _Probe:
         data = _json_list(response)
         if response.status_code != 200 or data is None:
             self.add(
-                "subscribers", Status.FAIL, f"GET /staging/subscriber: {_says(response)}, not a JSON array"
+                "subscribers",
+                Status.FAIL,
+                f"GET /staging/subscriber: {self.says(response)}, not a JSON array",
             )
             return None
         subscribers = [s for s in data if isinstance(s, dict)]
@@ -355,12 +466,12 @@ class _Probe:
         self.add(
             "subscriber by id",
             Status.PASS if id_ok else Status.FAIL,
-            f"GET /staging/subscriber/{sub_id}: {_says(by_id)}",
+            f"GET /staging/subscriber/{sub_id}: {self.says(by_id)}",
         )
         self.add(
             "subscriber by targetHost",
             Status.PASS,
-            f"GET /staging/subscriber/{host}: {_says(by_host)} "
+            f"GET /staging/subscriber/{host}: {self.says(by_host)} "
             f"({'the target host works too' if host_ok else 'only the id works, as dam-drift uses it'})",
         )
         verdict = Verdict.CONFIRMED if id_ok else Verdict.CONTRADICTED
@@ -387,7 +498,9 @@ class _Probe:
                 return log
             rows = _json_list(response)
             if response.status_code != 200 or rows is None:
-                log.error = f"GET /staging/mismatches?offset={offset}: {_says(response)}, not a JSON array"
+                log.error = (
+                    f"GET /staging/mismatches?offset={offset}: {self.says(response)}, not a JSON array"
+                )
                 return log
             if log.pages == 0:
                 log.first_page = rows
@@ -435,7 +548,7 @@ class _Probe:
             self.facts.note(
                 "mismatches-unknown-subscriber-empty",
                 Verdict.CONFIRMED if empty else Verdict.CONTRADICTED,
-                f"an unknown subscriberId gets {_says(probe)}" + (" []" if empty else ""),
+                f"an unknown subscriberId gets {self.says(probe)}" + (" []" if empty else ""),
             )
 
     def record_fields(self, logs: list[_Log]) -> None:
@@ -480,7 +593,9 @@ class _Probe:
         )
         if odd:
             self.add(
-                "mismatch record values", Status.WARN, f"not in the spec's enums: {', '.join(odd)[:200]}"
+                "mismatch record values",
+                Status.WARN,
+                f"not in the spec's enums: {self.client.redact(', '.join(odd), 200)}",
             )
 
     def page_size(self, log: _Log | None) -> None:
@@ -574,7 +689,7 @@ class _Probe:
             return
         operations = _json_list(response)
         if response.status_code != 200 or operations is None:
-            self.add("operations", Status.FAIL, f"GET /operations: {_says(response)}, not a JSON array")
+            self.add("operations", Status.FAIL, f"GET /operations: {self.says(response)}, not a JSON array")
             return
         ops = [o for o in operations if isinstance(o, dict)]
         self.add("operations", Status.PASS, f"GET /operations: {len(ops)} operations")
@@ -590,7 +705,7 @@ class _Probe:
         self.facts.note(
             "operations-unknown-status-400",
             Verdict.CONFIRMED if unknown.status_code == 400 else Verdict.CONTRADICTED,
-            f"status=NOT_A_STATUS got {_says(unknown)}",
+            f"status=NOT_A_STATUS got {self.says(unknown)}",
         )
         self.order(ops)
         self.staging_operations(ops)
@@ -603,7 +718,7 @@ class _Probe:
         response = self.client.read("/operations", {name: value, "limit": str(PAGE_SIZE)})
         got = _json_list(response)
         if response.status_code != 200 or got is None:
-            self.add(check_id, Status.WARN, f"{name}={value}: {_says(response)}")
+            self.add(check_id, Status.WARN, f"{name}={value}: {self.says(response)}")
             return
         wrong = [o for o in got if not (isinstance(o, dict) and matches(o))]
         if wrong:
@@ -629,7 +744,7 @@ class _Probe:
         self.facts.note(
             "operations-comma-lists",
             Verdict.CONFIRMED if ok else Verdict.CONTRADICTED,
-            f"status={value}: {_says(response)}, {len(got or [])} operations (expected {expected})",
+            f"status={value}: {self.says(response)}, {len(got or [])} operations (expected {expected})",
         )
 
     def order(self, ops: list[dict[str, Any]]) -> None:
@@ -657,7 +772,7 @@ class _Probe:
             self.add(
                 "failed staging operations",
                 Status.WARN,
-                "; ".join(_describe(o) for o in failed[:5])
+                "; ".join(_describe(o, self.client) for o in failed[:5])
                 + (f"; {len(failed) - 5} more" if len(failed) > 5 else "")
                 + ": HCL's resync needs no FAILED sync operation; a FAILED find names its cause",
             )
@@ -669,7 +784,7 @@ class _Probe:
             self.add(
                 "running staging operations",
                 Status.WARN,
-                "; ".join(_describe(o) for o in running[:5])
+                "; ".join(_describe(o, self.client) for o in running[:5])
                 + ": a check started now waits for them (busyPolicy)",
             )
         else:
@@ -692,13 +807,15 @@ class _Probe:
             )
 
 
-def _describe(op: Mapping[str, Any]) -> str:
+def _describe(op: Mapping[str, Any], client: ProbeClient) -> str:
     inputs = op.get("inputs") if isinstance(op.get("inputs"), dict) else {}
     error = op.get("errorInfo")
     message = error.get("message") if isinstance(error, dict) else None
     return (
         f"{op.get('triggerFunction')} {op.get('status')} (id {op.get('id')}, subscriber "
-        f"{(inputs or {}).get('subscriberId', '?')}" + (f", {str(message)[:80]}" if message else "") + ")"
+        f"{(inputs or {}).get('subscriberId', '?')}"
+        + (f", {client.redact(message, 80)}" if message else "")
+        + ")"
     )
 
 

@@ -23,11 +23,12 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import Cookie, DefaultCookiePolicy
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from urllib3.util.retry import Retry
@@ -57,6 +58,12 @@ _READ_CHUNK = 64 * 1024
 #: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
 Api = Literal["ring", "dam"]
+#: The calls whose answer may be large (a page of records, a list of operations): they get the whole
+#: ``max_response_bytes``. Every other answer gets ``max_small_response_bytes``.
+_LARGE_ANSWERS = frozenset({("GET", "/staging/mismatches"), ("GET", "/operations")})
+#: JSON objects and arrays a mismatch page may hold per record asked for (a record is one object).
+_CONTAINERS_PER_RECORD = 16
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _DeadlineRetry(Retry):
@@ -213,7 +220,8 @@ class DxClient:
             raise UnexpectedResponse(
                 f"GET /staging/subscriber: expected a JSON array, got {type(data).__name__}"
             )
-        return [Subscriber.model_validate(item) for item in data]
+        where = "GET /staging/subscriber"
+        return [self._model(Subscriber, item, where, f"subscriber {n}'s") for n, item in enumerate(data, 1)]
 
     def get_subscriber(self, subscriber_id: str) -> Subscriber:
         try:
@@ -222,7 +230,7 @@ class DxClient:
             raise SubscriberNotFound(
                 f"subscriber {subscriber_id!r} is not registered on {self.connection.hostname}"
             ) from exc
-        return Subscriber.model_validate(data)
+        return self._model(Subscriber, data, f"GET /staging/subscriber/{subscriber_id}", "the subscriber's")
 
     def start_find_mismatch(self, subscriber_id: str) -> None:
         """Starts find-staging-mismatch for one subscriber. Raises ``Conflict`` if one is running."""
@@ -276,7 +284,10 @@ class DxClient:
         while True:
             # ASSUMPTION: offset-limit-integers
             page = self._json(
-                "GET", "/staging/mismatches", params={**params, "offset": str(offset), "limit": str(limit)}
+                "GET",
+                "/staging/mismatches",
+                params={**params, "offset": str(offset), "limit": str(limit)},
+                max_containers=_CONTAINERS_PER_RECORD * limit + _CONTAINERS_PER_RECORD,
             )
             if not isinstance(page, list):
                 raise UnexpectedResponse(
@@ -321,12 +332,26 @@ class DxClient:
             )
         if limit:
             params["limit"] = str(limit)
-        data = self._json("GET", "/operations", params=params)
+        data = self._json("GET", "/operations", params=params, max_containers=self.tuning.max_json_containers)
         if not isinstance(data, list):
             raise UnexpectedResponse(f"GET /operations: expected a JSON array, got {type(data).__name__}")
-        return [Operation.model_validate(item) for item in data]
+        return [
+            self._model(Operation, item, "GET /operations", f"operation {n}'s")
+            for n, item in enumerate(data, 1)
+        ]
 
     # -- plumbing -----------------------------------------------------------------------------------
+
+    def _model(self, model: type[_Model], data: Any, where: str, whose: str) -> _Model:
+        """``data`` as ``model``, or an UnexpectedResponse naming the first field DX got wrong (an id
+        that is not a plain key segment, a missing or mistyped field), in one sentence."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            field = repr(".".join(str(part) for part in first["loc"])) if first["loc"] else "shape"
+            problem = _cut(self._redactor.redact(first["msg"].removeprefix("Value error, ")), _MESSAGE_CHARS)
+            raise UnexpectedResponse(f"{where}: {whose} {field} is unusable ({problem})") from None
 
     def _json(
         self,
@@ -336,8 +361,12 @@ class DxClient:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         expect_body: bool = True,
+        max_containers: int | None = None,
     ) -> Any:
-        """A DAM call with the session; logs in first if needed and once more on a 401."""
+        """A DAM call with the session; logs in first if needed and once more on a 401.
+
+        ``max_containers``: the most JSON objects and arrays the answer may hold, counted before it is
+        parsed (for the large answers, whose byte cap alone would let a flood of ``{}`` through)."""
         if not self._logged_in:
             self.login()
         answer = self._send(method, "dam", path, params=params, json=json)
@@ -353,7 +382,7 @@ class DxClient:
         self._check(answer, method, path)
         if not expect_body or answer.status == 204 or not answer.body:
             return None
-        return self._parse(answer, method, path)
+        return self._parse(answer, method, path, max_containers)
 
     def _send(
         self,
@@ -389,7 +418,7 @@ class DxClient:
             with contextlib.closing(response):
                 if 300 <= response.status_code < 400:
                     raise UnexpectedResponse(self._redirected(response, method, url))
-                body = self._read(response, method, url, deadline)
+                body = self._read(response, method, url, deadline, self._cap(method, path))
                 token = self._session_token(response) if path == "/auth/login" else None
                 # A RequestsCookieJar iterates Cookie objects (the stubs say its keys).
                 jar = cast("tuple[Cookie, ...]", tuple(response.cookies))
@@ -426,26 +455,30 @@ class DxClient:
             f"session go only to {self.connection.hostname}; point the input at the host that answers"
         )
 
-    def _read(self, response: requests.Response, method: str, url: str, deadline: float) -> bytes:
-        """The body, at most ``max_response_bytes`` (as decoded), within the request's deadline.
+    def _cap(self, method: str, path: str) -> int:
+        """The most bytes the answer to ``method path`` may have."""
+        large = self.tuning.max_response_bytes
+        return large if (method, path) in _LARGE_ANSWERS else min(self.tuning.max_small_response_bytes, large)
+
+    def _read(self, response: requests.Response, method: str, url: str, deadline: float, cap: int) -> bytes:
+        """The body, at most ``cap`` bytes (as decoded), within the request's deadline.
 
         ``read1`` returns what one socket read brings, so a server that drip-feeds bytes meets the
         deadline between reads instead of keeping a read open forever.
         """
-        cap = self.tuning.max_response_bytes
         where = f"{method} {url.split('?', maxsplit=1)[0]}"
+        which = "one response" if cap == self.tuning.max_response_bytes else "a small answer such as this"
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
             raise UnexpectedResponse(
-                f"{where}: the response declares {declared} bytes, more than {cap} allowed"
+                f"{where}: the response declares {declared} bytes, "
+                f"more than {cap} allowed (the cap of {which})"
             )
         body = bytearray()
         while chunk := response.raw.read1(_READ_CHUNK, decode_content=True):
             body += chunk
             if len(body) > cap:
-                raise UnexpectedResponse(
-                    f"{where}: the response passed {cap} bytes (the cap of one response)"
-                )
+                raise UnexpectedResponse(f"{where}: the response passed {cap} bytes (the cap of {which})")
             if time.monotonic() > deadline:  # broken or hostile, not busy: not worth four more tries
                 raise UnexpectedResponse(
                     f"{where}: the response was still arriving after {self.tuning.request_deadline:g} s "
@@ -500,7 +533,16 @@ class DxClient:
         text = self._redactor.redact(answer.body.decode("utf-8", "replace"))
         return self._redactor.redact(repr(_cut(text, _BODY_PREVIEW)))
 
-    def _parse(self, answer: _Answer, method: str, path: str) -> Any:
+    def _parse(self, answer: _Answer, method: str, path: str, max_containers: int | None = None) -> Any:
+        if max_containers is not None:
+            # Every object or array starts with a { or [ byte (UTF-8 never has them inside a character);
+            # those in strings count too, which only errs on the safe side.
+            containers = answer.body.count(b"{") + answer.body.count(b"[")
+            if containers > max_containers:
+                raise UnexpectedResponse(
+                    f"{method} {path}: the answer holds {containers} JSON objects and arrays, more than "
+                    f"{max_containers}: refused before parsing (it would take far more memory than its bytes)"
+                )
         try:
             if "json" not in answer.content_type:
                 raise ValueError("not JSON")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+
+from damdrift.report_layout import key_segment
+
+#: An id DX assigns (a subscriber's, an operation's, a mismatch row's). It names report keys, so it is
+#: checked where it enters, with the report keys' own rule: one plain segment, never a path.
+DxId = Annotated[str, AfterValidator(lambda value: key_segment("id", value))]
 
 
 class ResyncStatus(StrEnum):
@@ -79,7 +85,7 @@ class Subscriber(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: str
+    id: DxId
     target_host: str = Field(alias="targetHost")
     resync_status: ResyncStatus | None = Field(None, alias="resyncStatus")
     last_resync_time: datetime | None = Field(None, alias="lastResyncTime")
@@ -98,7 +104,7 @@ class Operation(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
-    id: str
+    id: DxId
     trigger_function: str = Field(alias="triggerFunction")
     status: str
     inputs: dict[str, Any] = Field(default_factory=dict)
@@ -119,7 +125,8 @@ class MismatchRecord(BaseModel):
 
     record_type: str = Field(validation_alias=AliasChoices("recordType", "type"))
     record_action: str = Field(validation_alias=AliasChoices("recordAction", "action"))
+    #: Data, shown in reports and never used as a key or a path: DX may put any text here.
     record_id: str | None = Field(None, validation_alias=AliasChoices("recordId", "record_id"))
-    subscriber_id: str | None = Field(None, validation_alias=AliasChoices("subscriberId", "subscriber_id"))
-    id: str | None = None
+    subscriber_id: DxId | None = Field(None, validation_alias=AliasChoices("subscriberId", "subscriber_id"))
+    id: DxId | None = None
     created: str | None = None

@@ -1,9 +1,15 @@
 """Blanks secrets out of text DX sent, in every form an echo of our request could take.
 
 A server (or an ingress) that echoes a request may show the password or the session cookie raw, JSON
-escaped (``\\"``, ``\\\\``, ``\\u00e9``), with every character ``\\u``-escaped, as Python's ``repr`` shows
-it, URL- or HTML-encoded. All of those forms are replaced in the whole text *before* anything is cut,
-so no cut can leave a piece of a secret behind.
+escaped (``\\"``, ``\\\\``, ``\\/``, ``\\u00e9``), with every character ``\\u``-escaped, as Python's
+``repr`` shows it, URL-encoded (``/`` kept or not, ``+`` for a space), HTML-escaped (named, decimal or
+hex entities), base64-encoded (alone, or inside a Basic-auth ``user:password`` blob at any alignment),
+or as mojibake (its UTF-8 bytes read as latin-1 or cp1252). All of those forms are replaced in the whole
+text *before* anything is cut, so no cut can leave a piece of a secret behind.
+
+Then the text is normalised (HTML-unescaped, JSON-unescaped, URL-unquoted, again until nothing changes,
+so nested and mixed encodings unfold) and searched once more: a secret still found there came in a form
+not replaced in place, and the whole text is withheld instead of shown.
 
 A secret shorter than :data:`MIN_REDACTABLE` characters cannot be replaced without garbling unrelated
 text (a one-letter password is in most words): when one appears, the whole text is withheld instead.
@@ -11,32 +17,95 @@ text (a one-letter password is in most words): when one appears, the whole text 
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 REDACTED = "[redacted]"
 WITHHELD = "[DX's text withheld: it contains a string too short to redact safely]"
+WITHHELD_ENCODED = "[DX's text withheld: it contains a secret in an encoding that is not redacted in place]"
 MIN_REDACTABLE = 6
+#: Rounds of unescaping: an echo nested deeper than this (HTML of URL of JSON of HTML...) is not unfolded.
+_UNFOLD_ROUNDS = 4
+_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\"\\/'bfnrt])")
+_JSON_SHORT = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_Trie = dict[str, "_Trie"]
 
 
 def forms(secret: str) -> set[str]:
-    """The ways ``secret`` can appear in a body that echoes it (raw, escaped, encoded)."""
-    escaped = json.dumps(secret)[1:-1]
-    found = {
-        secret,
-        escaped,
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        repr(secret)[1:-1],
-        repr(escaped)[1:-1],
-        "".join(f"\\u{ord(c):04x}" for c in secret),
-        quote(secret, safe=""),
-        quote_plus(secret),
-        html.escape(secret),
-    }
+    """The ways ``secret`` can appear in a body that echoes it (raw, escaped, encoded, mis-decoded)."""
+    found = {form for reading in _readings(secret) for form in _escapes(reading)}
+    found |= _base64_cores(secret.encode("utf-8", "surrogatepass"))
     return {form for form in found if form}
+
+
+def _readings(secret: str) -> set[str]:
+    """The secret, and its UTF-8 bytes as a latin-1 or cp1252 reader shows them (mojibake)."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    cp1252 = "".join(bytes([b]).decode("cp1252", "ignore") or chr(b) for b in raw)
+    return {secret, raw.decode("latin-1"), cp1252}
+
+
+def _escapes(text: str) -> set[str]:
+    escaped = json.dumps(text)[1:-1]
+    unicode = json.dumps(text, ensure_ascii=False)[1:-1]
+    entities = html.escape(text)
+    return {
+        text,
+        escaped,
+        unicode,
+        escaped.replace("/", "\\/"),
+        unicode.replace("/", "\\/"),
+        repr(text)[1:-1],
+        repr(escaped)[1:-1],
+        "".join(f"\\u{ord(c):04x}" for c in text),
+        quote(text, safe=""),
+        quote(text),
+        quote_plus(text),
+        quote_plus(text, safe="/"),
+        entities,
+        html.escape(text, quote=False),
+        entities.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
+        entities.replace("&#x27;", "&apos;"),
+        "".join(f"&#{ord(c)};" for c in text),
+        "".join(f"&#x{ord(c):x};" for c in text),
+    }
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """The base64 characters that depend on ``raw`` alone, at each of the three alignments it can have
+    inside a longer encoded blob (``user:password``), standard and URL-safe alphabets."""
+    cores = set()
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + raw).decode("ascii")
+        core = encoded[-(-8 * shift // 6) : 8 * (shift + len(raw)) // 6]
+        cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
+
+
+def _unfolded(text: str) -> str:
+    """``text`` with HTML entities, JSON/``repr`` escapes and URL escapes undone, until none is left."""
+    for _ in range(_UNFOLD_ROUNDS):
+        plain = unquote(html.unescape(_json_unescaped(text)))
+        if plain == text:
+            break
+        text = plain
+    return text
+
+
+def _json_unescaped(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        if escape[0] in "ux":
+            return chr(int(escape[1:], 16))
+        return _JSON_SHORT.get(escape, escape)
+
+    unescaped = _JSON_ESCAPE.sub(one, text)
+    # \ud83d\ude00 is one character in two escapes: join the surrogate pairs the escapes made.
+    return unescaped.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 class Redactor:
@@ -59,17 +128,40 @@ class Redactor:
         self._short = _pattern(short_forms)
 
     def redact(self, text: str) -> str:
+        if self._long is None and self._short is None:
+            return text
         if self._long is not None:
             text = self._long.sub(REDACTED, text)
-        if self._short is not None and self._short.search(text):
+        unfolded = _unfolded(text)
+        if self._short is not None and (self._short.search(text) or self._short.search(unfolded)):
             return WITHHELD
+        if self._long is not None and unfolded != text and self._long.search(unfolded):
+            return WITHHELD_ENCODED
         return text
 
 
 def _pattern(found: set[str]) -> re.Pattern[str] | None:
+    """One regex for all forms, as a trie (``ab|ac`` is ``a(?:b|c)``): it tries one branch per character
+    of the text instead of every form, about 5 times faster on a large body. Greedy, so a form that
+    contains another is replaced whole. Case-insensitive for the hex digits of the escapes (a redacted
+    case variant of a password costs nothing)."""
     if not found:
         return None
-    # Longest first, so a form that contains another is replaced whole. Case-insensitive for the hex
-    # digits of the escapes (a redacted case variant of a password costs nothing).
-    alternatives = "|".join(re.escape(f) for f in sorted(found, key=len, reverse=True))
-    return re.compile(alternatives, re.IGNORECASE)
+    trie: _Trie = {}
+    for form in found:
+        node = trie
+        for char in form:
+            lower = char.lower()
+            node = node.setdefault(lower if len(lower) == 1 else char, {})
+        node[""] = {}
+    return re.compile(_alternatives(trie), re.IGNORECASE)
+
+
+def _alternatives(node: _Trie) -> str:
+    branches = [re.escape(char) + _alternatives(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    ends_here = "" in node
+    if len(branches) == 1 and not ends_here:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")" + ("?" if ends_here else "")

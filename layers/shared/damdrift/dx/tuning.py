@@ -24,6 +24,14 @@ class ClientTuning:
     page_size: int = 1000
     #: Most bytes one response may have (after any decompression); a 1,000-record page measures ~0.27 MiB.
     max_response_bytes: int = 8 * 1024 * 1024
+    #: Most bytes of an answer expected to be small: the login, logout, the subscriber list (~350 bytes a
+    #: subscriber: room for ~3,000), one subscriber, a trigger. JSON can take ~26x its size in memory
+    #: (``[{},{},…]``), and the functions that make these calls have 256 MB.
+    max_small_response_bytes: int = 1024 * 1024
+    #: Most JSON objects and arrays in a list of operations (ordinary ones hold ~3 each), counted before
+    #: the answer is parsed; a mismatch page may hold 16 per record asked for. A flood of ``{}`` is the
+    #: costliest JSON there is per byte: 8 MiB of it parse into ~220 MiB.
+    max_json_containers: int = 100_000
     #: Most seconds one request may take from sending to its last body byte (a drip-fed body fails).
     request_deadline: float = 120.0
     #: Longest ``Retry-After`` honoured (urllib3's own cap is 6 hours).

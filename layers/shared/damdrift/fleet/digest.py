@@ -7,8 +7,8 @@ that notice. SNS's limits hold (Publish API): the subject is printable ASCII und
 message at most 256 KB — past :data:`MESSAGE_MAX_BYTES` the worst subscribers are listed and the rest
 counted, with the overview link for all of them.
 
-Every value that came from DX goes through the e-mail notice's own escaping
-(:mod:`damdrift.report.notification`) and, for chat, the chat notice's (:mod:`damdrift.report.chat`).
+Every value that came from DX goes through the notices' own escaping (:mod:`damdrift.notice_text`: one
+safe line for e-mail, printable ASCII for the subject, Slack and Markdown escaping for chat).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from datetime import datetime
 
 from damdrift.fleet.records import NoticeTopic, RunRecord
 from damdrift.fleet.run import RunEntry, RunSummary
-from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata, _md
-from damdrift.report.notification import SUBJECT_MAX, _ascii, _inline
-from damdrift.report.summary import CheckStatus
+from damdrift.models.summary import CheckStatus
+from damdrift.notice_text import SUBJECT_MAX, ascii_line, chat_text, one_line, slack_escaped
+from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
 
 #: Below SNS's 256 KB (262,144 bytes, message attributes included), with room for the attributes.
 MESSAGE_MAX_BYTES = 250 * 1024
@@ -68,8 +68,8 @@ def run_notices(run: RunSummary, records: Mapping[str, RunRecord], links: RunLin
         attributes = {
             "status": str(CheckStatus.ERRORED if topic is NoticeTopic.OPS else CheckStatus.DRIFT),
             "kind": "run",
-            "publisher": _inline(run.publisher, 256) or "-",
-            "execution": _inline(run.execution, 256) or "-",
+            "publisher": one_line(run.publisher, 256) or "-",
+            "execution": one_line(run.execution, 256) or "-",
         }
         message = message_text(run, topic, entries, links)
         notices.append(
@@ -89,16 +89,16 @@ def subject_line(run: RunSummary, topic: NoticeTopic) -> str:
         parts = [parts[1], parts[0], parts[2]]
     tail = ": " + ", ".join(parts)
     tag = _TAGS[topic]
-    publisher = _ascii(run.publisher, max(SUBJECT_MAX - len(tag) - len(tail) - 1, 8)) or "?"
+    publisher = ascii_line(run.publisher, max(SUBJECT_MAX - len(tag) - len(tail) - 1, 8)) or "?"
     return f"{tag} {publisher}{tail}"[:SUBJECT_MAX]
 
 
 def message_text(run: RunSummary, topic: NoticeTopic, entries: Sequence[RunEntry], links: RunLinks) -> str:
     tally = run.by_status
     head = [
-        f"dam-drift checked {len(run.subscribers)} subscribers of publisher {_inline(run.publisher, 300)}.",
+        f"dam-drift checked {len(run.subscribers)} subscribers of publisher {one_line(run.publisher, 300)}.",
         "",
-        f"{'Execution:':<15} {_inline(run.execution, 300)}",
+        f"{'Execution:':<15} {one_line(run.execution, 300)}",
         f"{'Started:':<15} {_time(run.started_at)}",
         f"{'Duration:':<15} {run.duration_seconds:.0f} s",
         f"{'Subscribers:':<15} {tally.get('DRIFT', 0)} DRIFT, {tally.get('ERRORED', 0)} ERRORED, "
@@ -125,10 +125,10 @@ def message_text(run: RunSummary, topic: NoticeTopic, entries: Sequence[RunEntry
 
 
 def _entry_lines(entry: RunEntry, report_url: str | None) -> list[str]:
-    name = _inline(entry.name, 120) or "?"
-    ident = f" ({_inline(entry.subscriber_id, 128)})" if entry.target_host else ""
+    name = one_line(entry.name, 120) or "?"
+    ident = f" ({one_line(entry.subscriber_id, 128)})" if entry.target_host else ""
     if entry.status is CheckStatus.ERRORED:
-        detail = _inline(entry.error or "error", 200)
+        detail = one_line(entry.error or "error", 200)
     else:
         detail = f"{entry.mismatches if entry.mismatches is not None else '?'} mismatches"
         if entry.new is not None:
@@ -137,25 +137,25 @@ def _entry_lines(entry: RunEntry, report_url: str | None) -> list[str]:
     if report_url:
         lines.append(f"  report: {report_url}")
     elif entry.report:
-        lines.append(f"  report: {_inline(entry.report, 600)}")
+        lines.append(f"  report: {one_line(entry.report, 600)}")
     return lines
 
 
 def _chat(
     run: RunSummary, topic: NoticeTopic, subject: str, entries: Sequence[RunEntry], links: RunLinks
 ) -> str:
-    lines = [f"*{_md(subject, SUBJECT_MAX)}*"]
+    lines = [f"*{chat_text(subject, SUBJECT_MAX)}*"]
     for entry in entries:
         report = (links.reports or {}).get(entry.subscriber_id)
         what = (
-            _md(entry.error or "error", 80)
+            chat_text(entry.error or "error", 80)
             if entry.status is CheckStatus.ERRORED
             else (
                 f"{entry.mismatches if entry.mismatches is not None else '?'} mismatches"
                 + (f", +{entry.new} new" if entry.new is not None else "")
             )
         )
-        line = f"• {entry.status} {_md(entry.name, 80)}: {what}" + (f" — {report}" if report else "")
+        line = f"• {entry.status} {chat_text(entry.name, 80)}: {what}" + (f" — {report}" if report else "")
         if sum(len(x) + 1 for x in lines) + len(line) > DESCRIPTION_MAX - 80:
             lines.append(f"… and {len(entries) - (len(lines) - 1)} more on the overview")
             break
@@ -163,16 +163,16 @@ def _chat(
     event = ChatEvent(
         content=ChatContent(
             textType="client-markdown",
-            title=subject,
+            title=slack_escaped(subject),
             description="\n".join(lines)[:DESCRIPTION_MAX],
             nextSteps=[f"Every subscriber of the publisher: {links.overview}"] if links.overview else None,
-            keywords=[_TAGS[topic].strip("[]"), _inline(run.publisher, 80) or "-"],
+            keywords=[_TAGS[topic].strip("[]"), one_line(run.publisher, 80) or "-"],
         ),
         metadata=ChatMetadata(
-            threadId=_inline(f"dam-drift/{run.publisher}/run", 200),
+            threadId=one_line(f"dam-drift/{run.publisher}/run", 200),
             summary=subject,
             eventType=f"dam-drift run {_TAGS[topic].strip('[]')}",
-            additionalContext={"execution": _inline(run.execution, 200), "subscribers": str(len(entries))},
+            additionalContext={"execution": one_line(run.execution, 200), "subscribers": str(len(entries))},
         ),
     )
     return event.message()

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from damdrift.fleet.records import Camel, NoticeTopic, RunRecord
-from damdrift.report.summary import CheckStatus
+from damdrift.models.summary import CheckStatus
 from damdrift.report_layout import ROOT, key_segment
 from damdrift.state import SubscriberResult
 

@@ -8,29 +8,31 @@ AWS's documented one (adminguide, "Custom notifications", event schema): ``versi
 ``additionalContext``). :class:`ChatEvent` is that schema (unknown fields refused), so a message that
 does not fit it cannot be built.
 
-Every DX value is made safe as in the e-mail (``notification._inline``: one line, no control or bidi
-characters, capped), and markdown's own characters in it are escaped, so a host name cannot format the
-message or forge a link.
+Chatbot renders the title, the description, the next steps and the keywords as the channel's own markdown
+(Slack mrkdwn or Teams markdown). Every DX value in them, the title (the SNS subject, with the target
+host) included, goes through ``notice_text.chat_text``: one line (no control or bidi characters,
+capped), Slack's control characters ``& < >`` as ``&amp; &lt; &gt;`` and Markdown's formatting characters
+backslash-escaped, so a host name such as ``<https://evil.example|Approve the resync>`` can neither
+format the message, mention a channel, nor forge a link. Metadata (thread id, context) is one line.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from damdrift.models.summary import CheckStatus, Summary, counts_table
+from damdrift.notice_text import chat_text, one_line, slack_escaped
 from damdrift.observability import logger
 from damdrift.report.age import age_text
-from damdrift.report.next_steps import error_hint
-from damdrift.report.notification import ReportLink, _inline
-from damdrift.report.summary import CheckStatus, Summary, counts_table
+from damdrift.report.next_steps import error_hint, next_steps
+from damdrift.report.notification import ReportLink, subject_parts
 
 #: Chat posts stay short: the report and the overview hold the rest.
 DESCRIPTION_MAX = 3000
-_MARKDOWN = re.compile(r"([\\`*_~|<>\[\]()#])")
 _EMOJI = {
     CheckStatus.DRIFT: ":warning:",
     CheckStatus.IN_SYNC: ":white_check_mark:",
@@ -74,15 +76,13 @@ class ChatEvent(_Strict):
 
 def chat_event(summary: Summary, subject: str, link: ReportLink | None, location: str) -> ChatEvent:
     """The chat notice for a finished check (DRIFT, IN_SYNC, ERRORED, or a remediation's verdict)."""
-    host = _md(summary.target_host or summary.subscriber_id, 120)
-    lines = [
-        f"{_EMOJI[summary.status]} *{summary.status}* on {host} (publisher {_md(summary.publisher, 120)})"
-    ]
+    host = chat_text(summary.target_host or summary.subscriber_id, 120)
+    publisher = chat_text(summary.publisher, 120)
+    lines = [f"{_EMOJI[summary.status]} *{summary.status}* on {host} (publisher {publisher})"]
     if summary.status is CheckStatus.ERRORED:
         error = summary.error
-        lines.append(
-            f"*{_md(error.type if error else 'error', 60)}*: {_md(error.message if error else '-', 600)}"
-        )
+        what, message = (error.type, error.message) if error else ("error", "-")
+        lines.append(f"*{chat_text(what, 60)}*: {chat_text(message, 600)}")
     else:
         ignored = f" ({summary.ignored_total} ignored by rules)" if summary.ignored_total else ""
         lines.append(f"*{summary.effective_total}* mismatches{ignored}")
@@ -96,29 +96,40 @@ def chat_event(summary: Summary, subject: str, link: ReportLink | None, location
         if age is not None and age.checks:
             lines.append(f"Drifting since {age_text(age)}")
         for rtype, action, n in counts_table(summary.counts)[:8]:
-            lines.append(f"• {_md(rtype, 40)} {_md(action, 20)}: {n}")
+            lines.append(f"• {chat_text(rtype, 40)} {chat_text(action, 20)}: {n}")
     if link is not None and link.url:
         lines.append(f"Report (link works until {_when(link)}): {link.url}")
     description = "\n".join(lines)[:DESCRIPTION_MAX]
     return ChatEvent(
         content=ChatContent(
             textType="client-markdown",
-            title=subject,
+            title=_title(summary),
             description=description,
             nextSteps=_next_steps(summary, link, location) or None,
-            keywords=[str(summary.status), _inline(summary.publisher, 80) or "-", _inline(host, 80) or "-"],
+            keywords=[
+                str(summary.status),
+                chat_text(summary.publisher, 80) or "-",
+                chat_text(summary.target_host or summary.subscriber_id, 80) or "-",
+            ],
         ),
         metadata=ChatMetadata(
-            threadId=_inline(f"dam-drift/{summary.publisher}/{summary.subscriber_id}", 200),
-            summary=subject,
+            threadId=one_line(f"dam-drift/{summary.publisher}/{summary.subscriber_id}", 200),
+            summary=slack_escaped(one_line(subject, 200)),
             eventType=f"dam-drift {summary.status}",
             relatedResources=[location] if location else None,
             additionalContext={
-                "execution": _inline(summary.execution, 200),
-                "subscriberId": _inline(summary.subscriber_id, 200),
+                "execution": one_line(summary.execution, 200),
+                "subscriberId": one_line(summary.subscriber_id, 200),
             },
         ),
     )
+
+
+def _title(summary: Summary) -> str:
+    """The e-mail's subject, its DX names as inert chat text (Chatbot renders the title as markdown)."""
+    parts = subject_parts(summary)
+    publisher, subscriber = chat_text(parts.publisher, 120), chat_text(parts.subscriber, 120)
+    return f"{parts.tag} {publisher} -> {subscriber}{slack_escaped(parts.tail)}"
 
 
 def _next_steps(summary: Summary, link: ReportLink | None, location: str) -> list[str]:
@@ -126,11 +137,13 @@ def _next_steps(summary: Summary, link: ReportLink | None, location: str) -> lis
     if link is not None and link.overview_url:
         steps.append(f"Every subscriber of the publisher: {link.overview_url}")
     if summary.status is CheckStatus.DRIFT:
-        run = location.removeprefix("s3://").split("/", 1)[-1]
-        steps.append(
-            "Remediate: run the check with remediate: ask (a person approves the resync from the notice)"
-        )
-        steps.append(f"Or accept as the baseline: damdrift baseline create {run} --out ignore-rules.json")
+        run = location.removeprefix("s3://").split("/", 1)[-1].rstrip("/") or None
+        # The terminal's and the HTML report's commands (protocol and port included), not a paraphrase.
+        commands = {step.what: step.command for step in next_steps(summary, check_folder=run)}
+        remediate = next(cmd for what, cmd in commands.items() if what.startswith("remediate"))
+        baseline = next(cmd for what, cmd in commands.items() if what.startswith("accept"))
+        steps.append(f"Remediate (a person approves the resync from the notice): {remediate}")
+        steps.append(f"Or accept as the baseline (after damdrift report pull): {baseline}")
     elif summary.status is CheckStatus.ERRORED:
         hint = error_hint(summary.error)  # HCL's advice, worded as the terminal and the report word it
         if hint is not None:
@@ -139,11 +152,6 @@ def _next_steps(summary: Summary, link: ReportLink | None, location: str) -> lis
     if link is not None and link.console_url:
         steps.append(f"The files in the S3 console: {link.console_url}")
     return steps
-
-
-def _md(value: str, limit: int) -> str:
-    """A DX value as inert markdown text: one safe line, markdown characters escaped."""
-    return _MARKDOWN.sub(r"\\\1", _inline(value, limit))
 
 
 def _when(link: ReportLink) -> str:

@@ -38,8 +38,8 @@ from pydantic import Field, ValidationError
 from damdrift.errors import DxError, ReportStorageError, UnexpectedResponse
 from damdrift.model_base import WireModel
 from damdrift.observability import logger
+from damdrift.report.upload import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, compose, upload_report_files
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, RecordObserver, ReportFiles, ReportWriter
-from damdrift.report_upload import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, compose, upload_report_files
 from damdrift.store import ReportStore
 
 CHECKPOINT_FILENAME = "_checkpoint.json"
@@ -197,6 +197,9 @@ def download_report(
         logger.info("resuming the download from the checkpoint", extra={"offset": resumed_at})
     with _Assembly(workdir) as assembly, contextlib.ExitStack() as stack:
         sizes = [assembly.append_stored(store, part) for part in checkpoint.parts]
+        # The report's distinct (type, action) pairs so far, stored parts included: the bound is the
+        # whole report's, also when a retry resumes.
+        pairs_seen = {(rtype, action) for rtype, actions in checkpoint.counts.items() for action in actions}
         first: list[Mapping[str, Any]] = []
         fetched_records: Iterator[Mapping[str, Any]] = iter(source(resumed_at, checkpoint.first_record))
         if max_records is not None:
@@ -205,7 +208,9 @@ def download_report(
         stack.callback(records.close)
         while True:
             part_dir = workdir / f"part-{len(checkpoint.parts) + 1:05d}"
-            writer = ReportWriter(part_dir, csv_header=checkpoint.offset == 0, observer=observer)
+            writer = ReportWriter(
+                part_dir, csv_header=checkpoint.offset == 0, observer=observer, pairs_seen=pairs_seen
+            )
             try:
                 with writer, contextlib.closing(read_ahead(records, part_records)) as fetched:
                     writer.add_many(fetched)

@@ -1,31 +1,33 @@
 """The SNS message a finished check sends: a subject that says it all, a short plain-text body.
 
-SNS rules (Publish API): the subject is ASCII text of fewer than 100 characters with no line breaks
-or control characters; the message is at most 256 KB of UTF-8. The body only ever holds counts, a
+SNS rules (Publish API): the subject has no line breaks or control characters and fewer than 100
+characters (``notice_text.sns_subject``: printable ASCII, cut at 99); the message is at most 256 KB of
+UTF-8. The body only ever holds counts, a
 capped table, the first few NEW and RESOLVED records, capped error text and a link to the HTML
 report, so it stays a few KB however large the report is.
 
-Every value that came from DX or from the execution input is untrusted text: line breaks become spaces
-(except inside the error message's indented block), other control characters and bidi overrides are
-removed, so no value can break the layout; and every field is length-capped.
+Every value that came from DX or from the execution input is untrusted text, shown on one line
+(``notice_text.one_line``: line breaks become spaces, other control characters and bidi overrides are
+removed), so no value can break the layout or start a line that looks like ours (an "approve here"
+block); and every field is length-capped.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from damdrift.models.summary import Changes, CheckStatus, Summary, counts_table
+from damdrift.notice_text import SUBJECT_MAX as SUBJECT_MAX  # noqa: PLC0414 - re-exported
+from damdrift.notice_text import ascii_line, one_line, shorten, sns_subject
 from damdrift.report.diff import ChangeClass, RunDiff
 from damdrift.report.next_steps import error_hint
-from damdrift.report.summary import Changes, CheckStatus, Summary, counts_table
 
-SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 MESSAGE_MAX_BYTES = 64 * 1024  # a safety net far below SNS's 256 KB; the layout stays well under it
 TABLE_MAX_ROWS = 60  # 12 record types x 3 actions fit, with room for types DX adds
 TOP_RECORDS = 10  # NEW / RESOLVED records listed; the HTML report has up to 500 of each
@@ -39,15 +41,6 @@ _SUBJECT_TAGS = {
     CheckStatus.DRIFT: "[DRIFT]",
     CheckStatus.ERRORED: "[ERRORED]",
 }
-# In every DX value, line breaks and tabs become one space (newlines survive only in the indented error
-# block); other C0/C1 controls, DEL, bidi controls (text that reads differently than it is) and lone
-# surrogates (not even sendable as UTF-8) are removed.
-_BREAKS = re.compile(r"[\t\n\r\x0b\x0c]+")
-_BREAKS_BUT_NEWLINE = re.compile(r"[\t\r\x0b\x0c]+")
-_INVISIBLE = re.compile(
-    r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")
 
 
 class ReportLink(BaseModel):
@@ -91,8 +84,8 @@ def build_notification(
         message=_message(summary, report_location, diff, report_link),
         attributes={
             "status": str(summary.status),
-            "subscriberId": _inline(summary.subscriber_id, 256) or "-",
-            "publisher": _inline(summary.publisher, 256) or "-",
+            "subscriberId": one_line(summary.subscriber_id, 256) or "-",
+            "publisher": one_line(summary.publisher, 256) or "-",
             **(
                 {"remediation": str(summary.remediation.verdict or "FAILED")}
                 if summary.remediation is not None
@@ -102,12 +95,30 @@ def build_notification(
     )
 
 
+class SubjectParts(NamedTuple):
+    """The subject's pieces: ``tag`` and ``tail`` are ours, ``publisher`` and ``subscriber`` DX's (ASCII,
+    shortened so that the whole fits SNS); the chat title escapes only the latter."""
+
+    tag: str
+    publisher: str
+    subscriber: str
+    tail: str
+
+    def text(self) -> str:
+        return f"{self.tag} {self.publisher} -> {self.subscriber}{self.tail}"
+
+
 def _subject(summary: Summary) -> str:
+    return sns_subject(subject_parts(summary).text())
+
+
+def subject_parts(summary: Summary) -> SubjectParts:
+    """What the subject says: the status (or the remediation's verdict), both hosts, the count."""
     tag = _SUBJECT_TAGS[summary.status]
     if summary.remediation is not None and summary.remediation.verdict is not None:
         tag = "[" + summary.remediation.verdict.replace("_", " ") + "]"
     if summary.status is CheckStatus.ERRORED:
-        tail = ": " + _ascii(summary.error.type if summary.error else "error", 40)
+        tail = ": " + ascii_line(summary.error.type if summary.error else "error", 40)
     elif summary.effective_total == 0:
         tail = ": no mismatches" + (f" ({summary.ignored_total} ignored)" if summary.ignored_total else "")
     else:
@@ -115,19 +126,19 @@ def _subject(summary: Summary) -> str:
         changes = summary.changes
         if changes is not None and changes.previous_execution is not None:
             tail += f" (+{changes.effective_new} new, -{changes.effective_resolved} resolved)"
-    publisher = _ascii(summary.publisher, SUBJECT_MAX) or "?"
-    subscriber = _ascii(summary.target_host or summary.subscriber_id, SUBJECT_MAX) or "?"
+    publisher = ascii_line(summary.publisher, SUBJECT_MAX) or "?"
+    subscriber = ascii_line(summary.target_host or summary.subscriber_id, SUBJECT_MAX) or "?"
     # Shorten the names, never the tag or the tail: the longer name gives way first.
     room = SUBJECT_MAX - len(tag) - len(" -> ") - len(tail) - 1
     if len(publisher) + len(subscriber) > room:
         half = room // 2
         if len(publisher) <= half:
-            subscriber = _shorten(subscriber, room - len(publisher))
+            subscriber = shorten(subscriber, room - len(publisher))
         elif len(subscriber) <= half:
-            publisher = _shorten(publisher, room - len(subscriber))
+            publisher = shorten(publisher, room - len(subscriber))
         else:
-            publisher, subscriber = _shorten(publisher, half), _shorten(subscriber, room - half)
-    return f"{tag} {publisher} -> {subscriber}{tail}"[:SUBJECT_MAX]
+            publisher, subscriber = shorten(publisher, half), shorten(subscriber, room - half)
+    return SubjectParts(tag, publisher, subscriber, tail)
 
 
 def _message(
@@ -241,7 +252,7 @@ def counts_lines(summary: Summary, diff: RunDiff | None = None) -> list[str]:
             cells += [_cell(diff.new.counts, rtype, action), _cell(diff.resolved.counts, rtype, action)]
         if summary.ignored_total:
             cells.append(_cell(summary.ignored, rtype, action))
-        rows.append((_inline(rtype, 40), _inline(action, 20), cells))
+        rows.append((one_line(rtype, 40), one_line(action, 20), cells))
     shown = rows[:TABLE_MAX_ROWS]
     type_width = max(len("Record type"), *(len(row[0]) for row in shown))
     action_width = max(len("Action"), *(len(row[1]) for row in shown))
@@ -273,8 +284,8 @@ def _records(title: str, changes: ChangeClass) -> list[str]:
         record_id = sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
         ignored = f"  [ignored by rule {sample.ignored_by}]" if sample.ignored_by is not None else ""
         lines.append(
-            f"  {_inline(sample.record_type, 40)} {_inline(sample.record_action, 20)} "
-            f"{_inline(record_id, 120)}{ignored}"
+            f"  {one_line(sample.record_type, 40)} {one_line(sample.record_action, 20)} "
+            f"{one_line(record_id, 120)}{ignored}"
         )
     return lines
 
@@ -285,12 +296,12 @@ def _rule_lines(summary: Summary) -> list[str]:
         return []
     lines = [""]
     if rules.error is not None:
-        lines += ["Ignore rules NOT applied (the rules file is invalid):", *_indented(rules.error, 500)]
+        lines += ["Ignore rules NOT applied (the rules file is invalid):", "  " + one_line(rules.error, 500)]
     if rules.expired:
         lines.append(f"Expired ignore rules (no longer applied; renew or remove them): {len(rules.expired)}")
         for rule in rules.expired[:TOP_RECORDS]:
-            comment = f" - {_inline(rule.comment, 120)}" if rule.comment else ""
-            lines.append(f"  rule {rule.index}: {_inline(rule.rule, 120)}, expired {rule.expires}{comment}")
+            comment = f" - {one_line(rule.comment, 120)}" if rule.comment else ""
+            lines.append(f"  rule {rule.index}: {one_line(rule.rule, 120)}, expired {rule.expires}{comment}")
         if len(rules.expired) > TOP_RECORDS:
             lines.append(f"  ... and {len(rules.expired) - TOP_RECORDS} more (see summary.json)")
     return lines
@@ -299,13 +310,14 @@ def _rule_lines(summary: Summary) -> list[str]:
 def _error_lines(summary: Summary) -> list[str]:
     error = summary.error
     assert error is not None
-    lines = [_field("Error", error.type), "Message:", *_indented(error.message, _ERROR_MESSAGE_MAX)]
+    # One line, however many DX sent: a line of DX's own could pass for ours (a forged approval link).
+    lines = [_field("Error", error.type), "Message:", "  " + one_line(error.message, _ERROR_MESSAGE_MAX)]
     if error.diagnosis:
         lines.append("Diagnosis:")
         items = list(_flatten(error.diagnosis))
         for key, value in items[:_DIAGNOSIS_MAX_ITEMS]:
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-            lines.append(f"  {_inline(key, 80)}: {_inline(text, _DIAGNOSIS_VALUE_MAX)}")
+            lines.append(f"  {one_line(key, 80)}: {one_line(text, _DIAGNOSIS_VALUE_MAX)}")
         if len(items) > _DIAGNOSIS_MAX_ITEMS:
             lines.append(f"  ... and {len(items) - _DIAGNOSIS_MAX_ITEMS} more (see summary.json)")
     hint = error_hint(error)
@@ -325,39 +337,15 @@ def _flatten(diagnosis: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def _field(label: str, value: str) -> str:
-    return f"{label + ':':<15} {_inline(value, _FIELD_MAX) or '-'}"  # a long label still gets its space
+    return f"{label + ':':<15} {one_line(value, _FIELD_MAX) or '-'}"  # a long label still gets its space
 
 
 def _time(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value is not None else "-"
 
 
-def _inline(value: str, limit: int) -> str:
-    """One line of safe text, capped."""
-    return _shorten(_BREAKS.sub(" ", _INVISIBLE.sub("", value)).strip(), limit)
-
-
-def _indented(value: str, limit: int) -> list[str]:
-    """Safe text that keeps its newlines, each line indented so that it stays inside its block; capped."""
-    text = _BREAKS_BUT_NEWLINE.sub(" ", _INVISIBLE.sub("", value.replace("\r\n", "\n")))
-    return ["  " + line.strip() for line in _shorten(text.strip(), limit).split("\n")]
-
-
 def _wrapped(value: str) -> list[str]:
     return textwrap.wrap(value, width=76, initial_indent="  ", subsequent_indent="  ")
-
-
-def _ascii(value: str, limit: int) -> str:
-    """Printable ASCII only (SNS subjects): anything else becomes ``?``; capped."""
-    return _shorten(_NOT_PRINTABLE_ASCII.sub("?", _inline(value, len(value))), limit)
-
-
-def _shorten(value: str, limit: int) -> str:
-    if len(value) <= limit:
-        return value
-    if limit <= 3:
-        return value[:limit]
-    return value[: limit - 3] + "..."
 
 
 def _remediation_lines(summary: Summary) -> list[str]:

@@ -24,22 +24,13 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 from pydantic.alias_generators import to_camel
 
 from damdrift.errors import ReportStorageError
+from damdrift.models.summary import AgeOf, CheckStatus, Summary
 from damdrift.observability import logger
 from damdrift.report.age import age_text
-from damdrift.report.html import (
-    _CSP,
-    _SCRIPT,
-    _STATUS_COLOURS,
-    _STYLE,
-    _TREND_ERRORED,
-    HTML_CONTENT_TYPE,
-    TrendPoint,
-    _text,
-    _when,
-)
-from damdrift.report.summary import AgeOf, CheckStatus, Summary
+from damdrift.report.html import _STATUS_COLOURS, _STYLE, _TREND_ERRORED, TrendPoint, _text, _when
 from damdrift.report_history import subscriber_prefixes
 from damdrift.report_layout import ROOT, key_segment, subscriber_prefix
+from damdrift.report_page import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, SORT_SCRIPT
 
 if TYPE_CHECKING:
     from damdrift.store import ReportStore
@@ -195,7 +186,7 @@ def render_overview(publisher: str, rows: Sequence[OverviewRow], generated_at: d
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{_text(_CSP)}">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_text(CONTENT_SECURITY_POLICY)}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_text('Overview ' + publisher)}</title><style>{_STYLE}{_STYLE_EXTRA}</style></head>",
             "<body><main>",
@@ -206,7 +197,7 @@ def render_overview(publisher: str, rows: Sequence[OverviewRow], generated_at: d
             '<section id="summary"><h2>Subscribers by status</h2>'
             f'<div class="numbers">{numbers}</div></section>',
             f'<section id="subscribers"><h2>Subscribers</h2>{table}</section>',
-            f"</main><script>{_SCRIPT}</script></body></html>\n",
+            f"</main><script>{SORT_SCRIPT}</script></body></html>\n",
         ]
     )
 

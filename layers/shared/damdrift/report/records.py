@@ -15,6 +15,13 @@ from typing import Any
 
 from damdrift.errors import UnexpectedResponse
 
+#: Longest recordType or recordAction accepted (DX's longest, COLLECTION_MEDIA_RELATION, has 25): each
+#: distinct value is kept in memory for the counts, so a DX sending 100 KB names would fill it.
+MAX_NAME_CHARS = 100
+#: Most distinct (recordType, recordAction) pairs in one report (DX documents 12 x 3 = 36): every pair
+#: is a counter, a row of the summary and a metric. More means DX is not sending mismatch records.
+MAX_PAIRS = 200
+
 #: Columns of ``report.csv``, in order. ASSUMPTION: csv-columns (dxclient's real header is unknown).
 CSV_COLUMNS: tuple[str, ...] = ("subscriberId", "recordType", "recordAction", "recordId", "created")
 
@@ -61,6 +68,25 @@ def record_action(raw: Mapping[str, Any]) -> str:
     if isinstance(value, str) and value:
         return value
     raise _bad_field(raw, "recordAction", "action", value)
+
+
+def check_new_pair(pair: tuple[str, str], seen: set[tuple[str, str]]) -> None:
+    """Admits a (type, action) pair not seen before in this report into ``seen``, or raises
+    UnexpectedResponse if a name is too long or the report would have too many distinct pairs. Called
+    once per distinct pair, not per record (the writer's counts say which pairs it has seen)."""
+    for name, value in zip(("recordType", "recordAction"), pair, strict=True):
+        if len(value) > MAX_NAME_CHARS:
+            raise UnexpectedResponse(
+                f"mismatch record has a {name} of {len(value)} characters, more than {MAX_NAME_CHARS}: "
+                "not a DX record type or action; the records before it are kept"
+            )
+    if pair not in seen:
+        if len(seen) >= MAX_PAIRS:
+            raise UnexpectedResponse(
+                f"the mismatch report has more than {MAX_PAIRS} distinct (recordType, recordAction) pairs "
+                "(DX documents 36): not DX's mismatch records; the records before it are kept"
+            )
+        seen.add(pair)
 
 
 def _not_an_object(raw: object) -> UnexpectedResponse:

@@ -3,7 +3,7 @@
 A report can hold a million records and Lambda has little memory, so nothing is kept: each record is
 written to ``records.jsonl.gz`` (the evidence, lossless) and ``report.csv`` (what dxclient users open),
 counted, and forgotten. The files go to a local directory (Lambda's ``/tmp``) and are uploaded
-afterwards by :mod:`damdrift.report_upload`.
+afterwards by :mod:`damdrift.report.upload`.
 
 If the download fails half-way, closing the writer still leaves two valid files holding every record
 added so far: a partial report is evidence too.
@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from damdrift.report.records import CSV_COLUMNS, record_action, record_type
+from damdrift.report.records import CSV_COLUMNS, check_new_pair, record_action, record_type
 
 RECORDS_FILENAME = "records.jsonl.gz"
 CSV_FILENAME = "report.csv"
@@ -119,9 +119,13 @@ class ReportWriter:
         compresslevel: int = DEFAULT_COMPRESSLEVEL,
         csv_header: bool = True,
         observer: RecordObserver | None = None,
+        pairs_seen: set[tuple[str, str]] | None = None,
     ) -> None:
         directory = Path(directory)
         self._observer = observer
+        #: The report's distinct (type, action) pairs, shared by the writers of its parts: the bound
+        #: (records.MAX_PAIRS) is the whole report's.
+        self._pairs_seen = pairs_seen if pairs_seen is not None else set()
         directory.mkdir(parents=True, exist_ok=True)
         self.records_path = directory / RECORDS_FILENAME
         self.csv_path = directory / CSV_FILENAME
@@ -180,8 +184,10 @@ class ReportWriter:
     def add_many(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Write each record as DX sent it; returns how many this call wrote.
 
-        A record without a type or action raises :class:`~damdrift.errors.UnexpectedResponse` before
-        any of it is written, so the files always hold exactly :attr:`total` records.
+        A record without a type or action, with one longer than ``records.MAX_NAME_CHARS``, or whose
+        pair would be the report's ``records.MAX_PAIRS + 1``-th distinct one raises
+        :class:`~damdrift.errors.UnexpectedResponse` before any of it is written, so the files always
+        hold exactly :attr:`total` records.
         """
         if self._files is not None:
             raise RuntimeError("the report writer is closed")
@@ -189,6 +195,7 @@ class ReportWriter:
         # quoting and no formula guard, so they are joined by hand, which gives the same bytes as
         # csv.writer (a test compares them) in a fifth of the time. Other rows go through csv.writer.
         pairs, pending, encode, observe = self._pairs, self._pending, _compact_json, self._observer
+        seen = self._pairs_seen
         write, writerow, eol = self._csv_file.write, self._csv.writerow, self._csv.dialect.lineterminator
         formula_after_comma, formula_start = _FORMULA_AFTER_COMMA.search, _FORMULA_START
         written = 0
@@ -196,6 +203,11 @@ class ReportWriter:
             for raw in records:
                 rtype = record_type(raw)
                 action = record_action(raw)
+                key = (rtype, action)
+                count = pairs.get(key)
+                if count is None:  # a pair new to this writer: bounded (the one look-up a record costs)
+                    check_new_pair(key, seen)
+                    count = 0
                 line = encode(raw)
                 # Spellings as in records.FIELD_ALIASES (a test checks every one reaches the CSV).
                 subscriber = raw.get("subscriberId")
@@ -222,8 +234,7 @@ class ReportWriter:
                     writerow([_cell(value) for value in row])
                 pending.append(line)
                 self._pending_chars += len(line)
-                key = (rtype, action)
-                pairs[key] = pairs.get(key, 0) + 1
+                pairs[key] = count + 1
                 if observe is not None:
                     observe(key, record_id)
                 written += 1

@@ -18,7 +18,10 @@ class NoticeSettings(OpsTopicSettings):
     chat_topic_arn: str | None = Field(None, alias="CHAT_TOPIC_ARN")
     #: How long the notice's links (report, overview) work: the report viewer refuses them afterwards.
     report_link_expiry_seconds: int = Field(
-        7 * 24 * 3600, alias="REPORT_LINK_EXPIRY_SECONDS", ge=60, le=366 * 24 * 3600
+        7 * 24 * 3600,
+        alias="REPORT_LINK_EXPIRY_SECONDS",
+        ge=60,
+        le=366 * 24 * 3600,  # links.MAX_LINK_SECONDS
     )
     #: The report viewer's function URL; absent: notices carry no viewer links (the S3 location stays).
     report_viewer_url: str | None = Field(None, alias="REPORT_VIEWER_URL", max_length=512)

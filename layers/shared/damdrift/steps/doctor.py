@@ -8,6 +8,7 @@ A secret that cannot be read is itself a finding (a FAIL line), so the report is
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from damdrift.doctor import Check, DoctorReport, Status, run_doctor
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import CredentialsError, InvalidInput
 from damdrift.model_base import WireModel
+from damdrift.notice_text import sns_subject
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.report_layout import key_segment
 from damdrift.settings import DoctorSettings
@@ -26,9 +28,6 @@ from damdrift.settings import DoctorSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
-
-#: SNS allows at most 100 characters in a subject.
-_SUBJECT_MAX = 100
 
 
 class DoctorRequest(WireModel):
@@ -49,15 +48,16 @@ def run_doctor_step(
     s3: S3Client,
     sns: SNSClient,
     now: datetime,
+    account_checks: Sequence[Check] = (),
 ) -> dict[str, Any]:
     publisher = request.publisher or settings.publisher
     if publisher is None:
         raise InvalidInput("invalid doctor event: publisher: required (the function has no DX_PUBLISHER)")
-    # The stack's credentials go only to the DX hosts they are for, as in a drift check.
-    settings.permit(publisher, "publisher")
     secret = request.credentials_secret or settings.credentials_secret
     if not secret:
         raise InvalidInput("invalid doctor event: credentialsSecret: required (no CREDENTIALS_SECRET)")
+    # Each secret goes only to the DX hosts and ports it is for, as in a drift check.
+    settings.permit(publisher, "publisher", secret)
     try:
         credentials = load_credentials(secret)
     except CredentialsError as exc:
@@ -67,6 +67,7 @@ def run_doctor_step(
         # One retry per request: the probe makes dozens of them, and a slow DX is a finding, not a wait.
         tuning = replace(settings.client_tuning(), retries=min(1, settings.dx_retries))
         report = run_doctor(publisher, credentials, request.subscriber_ids, tuning=tuning, now=now)
+    report.checks.extend(account_checks)  # what the AWS account allows (damdrift.doctor.account)
     key = doctor_key(publisher.publisher_id, now)
     wire = report.to_wire()
     s3.put_object(
@@ -76,7 +77,7 @@ def run_doctor_step(
         ContentType="application/json",
     )
     if settings.ops_topic_arn:
-        subject = f"dam-drift doctor: {report.status.value} {publisher.publisher_id}"[:_SUBJECT_MAX]
+        subject = sns_subject(f"dam-drift doctor: {report.status.value} {publisher.publisher_id}")
         message = f"{report.text()}\n\nStored at s3://{settings.report_bucket}/{key}"
         sns.publish(
             TopicArn=settings.ops_topic_arn,

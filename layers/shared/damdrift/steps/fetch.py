@@ -19,20 +19,22 @@ after the Map sends one notice per run (:func:`announces_itself` says when a che
 from __future__ import annotations
 
 import shutil
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
-from damdrift.dx.check_clients import dx_client
+from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.errors import ReportStorageError, split_diagnosis
 from damdrift.execution_input import NoticeScope, NotifyPolicy, RemediateMode
 from damdrift.fleet.records import NoticeTopic, RunRecord, SubscriberNotice, put_record
 from damdrift.latest_pointer import put_latest
+from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
 from damdrift.report.chat import ChatEvent, chat_event, publish_chat
 from damdrift.report.diff import RunDiff
-from damdrift.report.html import HTML_FILENAME
 from damdrift.report.ingest import Download, discard_parts, download_report, salvage, store_report
 from damdrift.report.insight import (
     History,
@@ -46,11 +48,11 @@ from damdrift.report.insight import (
 from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
 from damdrift.report.overview import TREND_POINTS, OverviewRow, store_row
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
+from damdrift.report.upload import upload_report_files
 from damdrift.report.writer import ReportFiles
-from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
-from damdrift.report_upload import upload_report_files
+from damdrift.report_history import put_summary
+from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME, prefix_for
 from damdrift.settings import FetchReportSettings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
@@ -68,12 +70,10 @@ def fetch_with(
     client: DxClient, task: SubscriberTask, settings: FetchReportSettings, store: ReportStore, now: datetime
 ) -> FetchResult:
     check, subscriber_id = task.check, task.subscriber.subscriber_id
-    workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
     prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
     rules = load_ignore_rules(store, settings, check.publisher_id, subscriber_id, now)
     history = load_history(store, settings, check.publisher_id, subscriber_id, task.report_run)
+    workdir = _workdir(settings)
     tracker = RecordTracker(rules.matcher, spill_dir=workdir / "keys")
     try:
         download = download_report(
@@ -144,8 +144,7 @@ def record_errored(
     salvaged: Download | None = None
     stored: dict[str, str] = {}
     if task.poll is not None and task.poll.phase is PollPhase.COMPLETED:  # the download had begun
-        workdir = settings.work_dir / "dam-drift" / task.report_run / subscriber_id
-        shutil.rmtree(workdir, ignore_errors=True)
+        workdir = _workdir(settings)
         try:
             salvaged = salvage(store, prefix, workdir)
             if salvaged is not None:
@@ -167,6 +166,13 @@ def record_errored(
     return result
 
 
+def _workdir(settings: FetchReportSettings) -> Path:
+    """A new empty directory of this invocation's own, never named after DX text (a subscriber id of
+    ``/some/dir`` or ``../..`` would otherwise name a directory to delete); the caller removes it."""
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="dam-drift-", dir=settings.work_dir))
+
+
 def _summary(
     task: SubscriberTask,
     now: datetime,
@@ -182,6 +188,7 @@ def _summary(
     find_completed = now if poll is not None and poll.phase == "COMPLETED" else None
     summary = Summary(
         publisher=task.check.publisher_id,
+        dx_protocol=task.check.publisher.protocol,
         subscriber_id=task.subscriber.subscriber_id,
         target_host=task.subscriber.target_host,
         status=status,
@@ -245,7 +252,7 @@ def _finish(
         update={"html": prefix + HTML_FILENAME}
     )
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
-    summary_key = store.put_summary(prefix, summary)
+    summary_key = put_summary(store, prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
     put_latest(
         store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from damdrift.report.html import HTML_FILENAME
+from damdrift.report_layout import HTML_FILENAME
 
 OVERVIEW_FILENAME = "overview.html"
 #: What a report link may fetch: report.html and the files it links to (never checkpoints or key files).
@@ -42,6 +42,12 @@ REPORT_FILES = frozenset(
 #: A key shorter than this is refused: the stack generates 64 characters.
 MIN_KEY_BYTES = 32
 MAX_PATH = 2048
+#: The longest a link may live (REPORT_LINK_EXPIRY_SECONDS allows at most 366 days). An expiry further
+#: ahead than this from now is refused before any date is built from it: ``/r/999999999999/...`` would
+#: otherwise raise "year is out of range" (a 5xx) instead of a 403.
+MAX_LINK_SECONDS = 366 * 24 * 3600
+#: Clock skew allowed between the function that signed a link and the one that checks it.
+_SKEW_SECONDS = 24 * 3600
 
 Kind = Literal["r", "o"]
 _SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,200}")
@@ -117,6 +123,8 @@ def verify(path: str, signing_key: bytes, now: datetime) -> Grant:
     scope = _report_scope(segments[:-1]) if kind == "r" else _overview_scope(segments)
     if segments[-1] not in REPORT_FILES and not (kind == "o" and len(segments) == 3):
         raise LinkRefused("the viewer does not serve that file")
+    if int(expiry) > now.timestamp() + MAX_LINK_SECONDS + _SKEW_SECONDS:
+        raise LinkRefused("the link's expiry is further ahead than any link is valid")
     expires = datetime.fromtimestamp(int(expiry), UTC)
     if not hmac.compare_digest(sign(signing_key, kind, scope, expires), signature):
         raise LinkRefused("the link's signature does not match (altered, another report, or revoked)")

@@ -6,7 +6,8 @@ file; anything else is 403 (405 for other methods), with a page that says why an
 Pages carry the report's own Content-Security-Policy, ``Cache-Control: no-store`` (a link's expiry must
 not be outlived by a cache) and ``Referrer-Policy: no-referrer`` (the link is the capability). Data
 files are downloads (``Content-Disposition: attachment``); from S3 they are a redirect to a pre-signed URL
-that lives for a minute, since a function URL answers at most 6 MB.
+that lives for a minute, since a function URL answers at most 6 MB - counted after base64, the
+handler's encoding, which makes 3 bytes 4.
 """
 
 from __future__ import annotations
@@ -17,14 +18,25 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from damdrift.report.html import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE
+from damdrift.report_page import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE
 from damdrift.viewer.links import Grant, LinkRefused, verify
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-#: A function URL's response is at most 6 MB; a page larger than this is redirected like a data file.
-INLINE_MAX_BYTES = 5 * 1024 * 1024
+#: A function URL (BUFFERED) answers at most 6 MB, and the handler's body is base64: 4 bytes for 3.
+RESPONSE_MAX_BYTES = 6_000_000
+#: Room left for the status, the headers and the JSON around the body.
+RESPONSE_OVERHEAD_BYTES = 8 * 1024
+
+
+def encoded_size(raw_bytes: int) -> int:
+    """The size of ``raw_bytes`` once base64-encoded (padded), as the function URL response carries it."""
+    return -(-raw_bytes // 3) * 4
+
+
+#: The largest page answered inline (about 4.3 MiB); a larger one is redirected like a data file.
+INLINE_MAX_BYTES = (RESPONSE_MAX_BYTES - RESPONSE_OVERHEAD_BYTES) // 4 * 3
 DOWNLOAD_URL_SECONDS = 60
 
 BASE_HEADERS = {
