@@ -15,6 +15,9 @@ COVERED = {
         "-",
         "resource ARN of a service moto checks against *",
     ): "test_each_function_holds_exactly_its_permissions",
+    ("EncryptForTheTopics", "condition kms:ViaService"): (
+        "test_key_grants_are_conditioned_on_the_service_that_uses_them"
+    ),
     ("FollowChildExecutionsThroughTheManagedRule", "resource ARN of a service moto checks against *"): (
         "test_the_drift_check_holds_exactly_its_permissions"
     ),

@@ -33,7 +33,10 @@ STEP_FUNCTIONS = [
     "FetchReportFunction",
     "RemediateFunction",
     "RequestApprovalFunction",
+    "SummariseRunFunction",
 ]
+#: What the drift check itself invokes (before and after its Map); the subscriber check invokes the rest.
+DRIFT_CHECK_FUNCTIONS = ["AuthenticateFunction", "SummariseRunFunction"]
 FUNCTIONS = [*STEP_FUNCTIONS, "ApproveFunction", "DoctorFunction"]
 ROLES = {f: f.removesuffix("Function") + "Role" for f in FUNCTIONS}
 LOG_GROUPS = {f: f.removesuffix("Function") + "LogGroup" for f in FUNCTIONS}
@@ -157,7 +160,7 @@ def test_no_function_or_state_machine_uses_sam_generated_roles(default: StackVie
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_function_holds_exactly_its_permissions(default: StackView, function: str) -> None:
     # The approval functions never log in to DX: no secret for them.
-    no_dx = {"RequestApprovalFunction", "ApproveFunction"}
+    no_dx = {"RequestApprovalFunction", "ApproveFunction", "SummariseRunFunction"}
     expected = (set() if function in no_dx else SECRET_READ) | TRACES | own_logs(function)
     if function == "FetchReportFunction":
         objects = "<ReportBucket.Arn>/reports/*"
@@ -168,9 +171,25 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("s3:AbortMultipartUpload", objects),
             ("s3:ListMultipartUploadParts", objects),
             ("s3:ListBucket", "<ReportBucket.Arn>"),
+            ("s3:PutObject", "<ReportBucket.Arn>/runs/*"),  # the run record (damdrift.fleet.records)
             ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_parts/*"),
             ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_checkpoint.json"),
             # signs the notices' report links
+            ("secretsmanager:GetSecretValue", "<ReportLinkKey>"),
+            ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
+        }
+    if function == "SummariseRunFunction":
+        expected |= {
+            ("s3:GetObject", "<ReportBucket.Arn>/runs/*"),  # the run records
+            ("s3:PutObject", "<ReportBucket.Arn>/runs/*"),  # run.json
+            ("s3:GetObject", "<ReportBucket.Arn>/reports/*/overview.json"),  # every subscriber's row
+            ("s3:PutObject", "<ReportBucket.Arn>/reports/*/overview.html"),  # the page, once per run
+            ("s3:ListBucket", "<ReportBucket.Arn>"),
+            ("sns:Publish", "<DriftTopic>"),
+            ("sns:Publish", "<OpsTopic>"),
+            ("kms:GenerateDataKey", "<DataKey.Arn>"),
+            ("kms:Decrypt", "<DataKey.Arn>"),
+            # signs the run notice's links (the overview, each listed report)
             ("secretsmanager:GetSecretValue", "<ReportLinkKey>"),
             ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
         }
@@ -214,7 +233,10 @@ def test_fetch_report_reads_the_ignore_rules_where_the_settings_look_and_cannot_
     granted = permissions(default, "FetchReportRole")
     rules = f"<ReportBucket.Arn>/{FetchReportSettings.model_fields['ignore_rules_key'].default}"
     assert ("s3:GetObject", rules) in granted
-    assert {r for a, r in granted if a == "s3:PutObject"} == {"<ReportBucket.Arn>/reports/*"}
+    assert {r for a, r in granted if a == "s3:PutObject"} == {
+        "<ReportBucket.Arn>/reports/*",
+        "<ReportBucket.Arn>/runs/*",  # its run record, for the fleet step
+    }
     assert "IGNORE_RULES_KEY" not in default.function("FetchReportFunction")["Environment"]["Variables"]
 
 
@@ -268,13 +290,14 @@ STATE_MACHINE_BASE = (
 def test_the_drift_check_holds_exactly_its_permissions(default: StackView) -> None:
     expected = STATE_MACHINE_BASE | {
         ("lambda:InvokeFunction", "<AuthenticateFunction.Arn>"),
+        ("lambda:InvokeFunction", "<SummariseRunFunction.Arn>"),
         ("sns:Publish", "<OpsTopic>"),
     }
     assert permissions(default, "StateMachineRole") == expected
 
 
 def test_a_subscriber_check_holds_exactly_its_permissions(default: StackView) -> None:
-    steps = [f for f in STEP_FUNCTIONS if f != "AuthenticateFunction"]
+    steps = [f for f in STEP_FUNCTIONS if f not in DRIFT_CHECK_FUNCTIONS]
     expected = STATE_MACHINE_BASE | {("lambda:InvokeFunction", f"<{f}.Arn>") for f in steps}
     expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
     assert permissions(default, "SubscriberCheckRole") == expected
@@ -331,6 +354,8 @@ def test_an_existing_secret_is_read_instead_and_its_own_key_is_granted() -> None
 def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_their_prefixes(
     any_stack: StackView,
 ) -> None:
+    """And the fleet step: the run records and run.json, and of reports/ only the overview (rows read,
+    the page written)."""
     own_prefix = {
         "RemediateFunction": "remediations/",
         "RequestApprovalFunction": "approvals/",
@@ -340,6 +365,14 @@ def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_th
     for function, role in ROLES.items():
         s3 = {(a, r) for a, r in permissions(any_stack, role) if a.startswith("s3:")}
         if function == "FetchReportFunction":
+            continue
+        if function == "SummariseRunFunction":
+            assert {r for a, r in s3 if a != "s3:ListBucket"} == {
+                "<ReportBucket.Arn>/runs/*",
+                "<ReportBucket.Arn>/reports/*/overview.json",
+                "<ReportBucket.Arn>/reports/*/overview.html",
+            }
+            assert ("s3:PutObject", "<ReportBucket.Arn>/reports/*/overview.json") not in s3
             continue
         if function not in own_prefix:
             assert not s3, function
@@ -427,8 +460,17 @@ def test_only_the_approval_roles_read_file_or_list_approval_requests(default: St
 
 def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribes(default: StackView) -> None:
     publishers = {
-        "DriftTopicPolicy": ["<SubscriberCheckRole.Arn>", "<RequestApprovalRole.Arn>"],
-        "OpsTopicPolicy": ["<StateMachineRole.Arn>", "<SubscriberCheckRole.Arn>", "<DoctorRole.Arn>"],
+        "DriftTopicPolicy": [
+            "<SubscriberCheckRole.Arn>",
+            "<RequestApprovalRole.Arn>",
+            "<SummariseRunRole.Arn>",
+        ],
+        "OpsTopicPolicy": [
+            "<StateMachineRole.Arn>",
+            "<SubscriberCheckRole.Arn>",
+            "<DoctorRole.Arn>",
+            "<SummariseRunRole.Arn>",
+        ],
     }
     for logical_id, exempt in publishers.items():
         topic = logical_id.removesuffix("Policy")
@@ -463,7 +505,7 @@ def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribe
 
 def test_only_fetch_report_publishes_to_the_chat_topic_and_only_this_account_subscribes() -> None:
     """The chat topic posts to Slack or Teams: without its own policy anyone in the account allowed
-    sns:Publish could forge a notice there (issue 23 item 10)."""
+    sns:Publish could forge a notice there (issue 23 item 10). The fleet step posts the run's notices."""
     view = stack(ChatNotifications="true")
     props = view.props("ChatTopicPolicy")
     assert props["Topics"] == ["<ChatTopic>"]
@@ -471,7 +513,9 @@ def test_only_fetch_report_publishes_to_the_chat_topic_and_only_this_account_sub
     publish = by_sid["OnlyThisStackPublishes"]
     assert (publish["Effect"], publish["Principal"], publish["Action"]) == ("Deny", "*", "sns:Publish")
     assert publish["Resource"] == "<ChatTopic>"
-    assert publish["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ["<FetchReportRole.Arn>"]}}
+    assert publish["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": ["<FetchReportRole.Arn>", "<SummariseRunRole.Arn>"]}
+    }
     subscribe = by_sid["OnlyThisAccountSubscribes"]
     assert (subscribe["Effect"], subscribe["Action"]) == ("Deny", "sns:Subscribe")
     assert subscribe["Condition"] == {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
@@ -1024,7 +1068,7 @@ def test_extra_secrets_are_read_by_the_dx_functions_only_and_each_goes_only_to_i
     arns = EXTRA_SECRETS.split(",")
     for function in FUNCTIONS:
         granted = {r for a, r in permissions(view, ROLES[function]) if a == "secretsmanager:GetSecretValue"}
-        if function in {"RequestApprovalFunction", "ApproveFunction"}:
+        if function in {"RequestApprovalFunction", "ApproveFunction", "SummariseRunFunction"}:
             assert not granted & set(arns), function
         else:
             assert granted >= set(arns), function

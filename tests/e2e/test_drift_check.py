@@ -97,7 +97,10 @@ def test_drift_is_stored_as_jsonl_csv_and_summary_and_notified_with_attributes(
     }
     assert "11" in notice.subject
     assert "MEDIA_ITEM" in notice.message and prefix in notice.message
-    assert item["notified"]["status"] == "SENT"
+    # sent by the run (a run with one subscriber to tell sends that subscriber's own notice), not the check
+    assert item["notified"]["status"] == "SKIPPED"
+    assert run.output is not None
+    assert run.output["run"]["notices"] == [{"topic": "drift", "status": "SENT", "subscribers": 1}]
 
 
 def emf_metrics(aws: LocalAws) -> list[dict[str, Any]]:

@@ -78,11 +78,14 @@ class Matrix:
     secrets: set[str] = field(default_factory=set)
 
     def check(self, **extra: Any) -> CheckRun:
+        """Per-subscriber notices (``notices: subscriber``): each cell asserts one subscriber's own notice
+        and its ``notified`` status, which the run's notice (the default) leaves SKIPPED."""
         poll = {**NO_WAIT_POLL, **extra.pop("poll", {})}
         run = self.aws.run_check(
             {
                 "publisher": {"hostname": self.dx.hostname, "dxProtocol": "http", "dxPort": self.dx.port},
                 "poll": poll,
+                "notices": "subscriber",
                 **extra,
             },
             timeout_seconds=120,

@@ -110,6 +110,7 @@ def test_the_roles_moto_enforces_are_the_templates_and_what_it_cannot_check_is_k
         "SubscriberCheckRole",
         "DoctorRole",
         "ReportViewerRole",
+        "SummariseRunRole",
     }
     template = load_template()
     fetch = template["Resources"]["FetchReportRole"]["Properties"]["Policies"]

@@ -210,14 +210,18 @@ def test_always_announces_in_sync_and_on_drift_only_drift(publisher: Simulator, 
     in_sync = publisher.add_subscriber("sub-in-sync.example.com")
     drifted = publisher.add_subscriber("sub-drifted.example.com", drift=FIRST)
 
-    always = aws.run_check(check_input(publisher, notifyPolicy="always"))
-    on_drift = aws.run_check(check_input(publisher, notifyPolicy="on-drift"))
+    # per-subscriber notices, to see which subscriber each is about (the run's notice lists them all)
+    always = aws.run_check(check_input(publisher, notifyPolicy="always", notices="subscriber"))
+    on_drift = aws.run_check(check_input(publisher, notifyPolicy="on-drift", notices="subscriber"))
+    per_run = aws.run_check(check_input(publisher, notifyPolicy="always"))
 
     announced = lambda run: {n.attributes["subscriberId"] for n in drift_notices(run)}  # noqa: E731
     assert announced(always) == {in_sync, drifted}
     assert announced(on_drift) == {drifted}
     [quiet] = [n for n in drift_notices(always) if n.attributes["subscriberId"] == in_sync]
     assert quiet.subject.endswith(": no mismatches")
+    [digest] = drift_notices(per_run)
+    assert "sub-in-sync.example.com" in digest.message and "sub-drifted.example.com" in digest.message
 
 
 RULES = {

@@ -109,7 +109,22 @@ def test_fetch_report_records_the_errored_sample_with_its_diagnosis(
     assert result["outcome"]["status"] == "ERRORED"
     assert result["outcome"]["error"]["type"] == "FindMismatchFailed"
     assert result["outcome"]["error"]["diagnosis"]["operation"]["retryCounter"] == 1
-    assert result["notify"] is True
+    assert result["notify"] is False  # notices: run (the default): the run's ops notice carries it
+
+
+@pytest.mark.usefixtures("drifted")
+def test_summarise_run_runs_on_its_sample_event_after_the_errored_fetch(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    invoke(aws, "FetchReportFunction", sample("fetch_report_errored.json", publisher, aws))
+    aws.drain_notices()
+
+    result = invoke(aws, "SummariseRunFunction", sample("summarise_run.json", publisher, aws))
+
+    assert result["byStatus"] == {"DRIFT": 0, "ERRORED": 2, "IN_SYNC": 0}
+    assert result["notices"] == [{"topic": "ops", "status": "SENT", "subscribers": 2}]
+    [notice] = aws.drain_notices()
+    assert notice.topic == "OpsTopic" and FAILING in notice.message and "States.TaskFailed" in notice.message
 
 
 # -- remediation (issue #8) --------------------------------------------------------------------------------

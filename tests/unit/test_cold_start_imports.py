@@ -52,6 +52,7 @@ def _cold_start(function: str, **env: str) -> set[str]:
     [
         ("approve", {}),
         ("request_approval", {}),
+        ("summarise_run", {}),
         ("report_viewer", {"REPORT_VIEWER_KEY_SECRET": "dam-drift/report-link-key"}),
     ],
 )

@@ -59,6 +59,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     # a finished download filed as a report: compared, aged, rendered, pointed at, announced
     ("filing", ("report.insight",)),
+    # the run as a whole: run records read once, run.json, the run's notices, pricing (issue 24)
+    ("fleet", ("fleet",)),
     ("remediation", ("remediation",)),
     ("doctor", ("doctor",)),
     # one module per Task state: the only place that wires the rest together

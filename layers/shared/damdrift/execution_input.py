@@ -37,6 +37,19 @@ class NotifyPolicy(StrEnum):
     ON_CHANGE = "on-change"
 
 
+class NoticeScope(StrEnum):
+    """How many notices a run sends (docs/operating.md).
+
+    ``run``: at most one drift notice and one ops notice per run, each listing every subscriber that
+    needs attention (the fleet step after the Map sends them). ``subscriber``: one notice per subscriber
+    as its check ends, for subscriptions that filter on the ``subscriberId`` attribute. Chat follows the
+    same choice; remediation verdicts and approval requests are always per subscriber.
+    """
+
+    RUN = "run"
+    SUBSCRIBER = "subscriber"
+
+
 class RemediateMode(StrEnum):
     """Whether dam-drift may ask DX to repair drift (``start-staging-resync``) after a DRIFT result.
 
@@ -121,6 +134,7 @@ class CheckInput(WireModel):
     poll: PollPolicy = Field(default_factory=PollPolicy)
     busy_policy: BusyPolicy = BusyPolicy.WAIT
     notify_policy: NotifyPolicy = NotifyPolicy.ON_DRIFT
+    notices: NoticeScope = NoticeScope.RUN
     max_concurrency: int = Field(2, ge=1, le=40)
     remediate: RemediateMode = RemediateMode.NEVER
     remediation: RemediationPolicy = Field(default_factory=RemediationPolicy)

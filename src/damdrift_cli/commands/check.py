@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from damdrift.dx.models import Subscriber
 from damdrift.execution_input import CheckInput
+from damdrift.fleet.run import RunSummary
 from damdrift.models.summary import Summary
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
@@ -457,19 +458,49 @@ def render(
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
         _print_notices(result, out)
         print(result.quotas.line(), file=out)
+        print(result.usage.line(), file=out)
         return EXIT_ERRORED
     outcomes = result.outcomes
     if not outcomes:
         print("  No subscribers are registered on the publisher: nothing to check.", file=out)
     worst = EXIT_IN_SYNC
-    for item in outcomes:
+    in_run_notice = _listed_in_run_notices(result, out_dir)
+    for outcome in outcomes:
+        listed = in_run_notice.get(str(outcome.get("subscriberId")))
+        skipped = (outcome.get("notified") or {}).get("status") == "SKIPPED"
+        item = (
+            {**outcome, "notified": {"status": f"in the run's notice ({listed})"}}
+            if listed and skipped
+            else outcome
+        )
         worst = max(worst, _render_outcome(item, out_dir, out, rerun))
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     # Headroom to Step Functions' quotas (25,000 events per execution, 256 KiB per state payload).
     print(result.quotas.line(), file=out)
+    # What the run would cost on AWS, counted from its real calls (damdrift.fleet.pricing).
+    print(result.usage.line(), file=out)
     return worst
+
+
+def _listed_in_run_notices(result: CheckRun, out_dir: Path) -> dict[str, str]:
+    """Subscriber id -> the status of the run's notice that lists it, from the run.json the fleet step
+    wrote (copied under ``out_dir``); empty without one."""
+    run_key = ((result.output or {}).get("run") or {}).get("runKey")
+    path = inside(out_dir, run_key) if isinstance(run_key, str) else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        run = RunSummary.model_validate_json(path.read_bytes())
+    except ValueError:
+        return {}
+    sent = {notice.topic: notice.status for notice in run.notices}
+    return {
+        entry.subscriber_id: sent[entry.topic]
+        for entry in run.subscribers
+        if entry.topic in sent and entry in run.needing_notice(entry.topic)
+    }
 
 
 def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str | None) -> int:

@@ -127,6 +127,9 @@ class Invocation:
     payload: str
     errored: bool
     logs: str
+    #: How long the handler ran (cold start included, as Lambda bills it), and the function's memory.
+    seconds: float = 0.0
+    memory_mb: int = 128
 
 
 class InProcessLambdas:
@@ -190,7 +193,9 @@ class InProcessLambdas:
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
         with self._lock:
+            started = time.perf_counter()
             payload, errored, logs = self._call(local, fn, event)
+            seconds = time.perf_counter() - started
             timeout = next((t for t in self.timeouts if t.take(local.name)), None)
             # Into moto's CloudWatch Logs, under /aws/lambda/<name>. Under the lock: moto's logs backend
             # creates a missing group check-then-set, so two Map iterations at once could lose a stream.
@@ -198,7 +203,7 @@ class InProcessLambdas:
             fn.save_logs(logs)
         if timeout is not None:
             payload, errored = _timed_out(local, timeout.error_type), True
-        invocation = Invocation(local.name, event, payload, errored, logs)
+        invocation = Invocation(local.name, event, payload, errored, logs, seconds, local.memory_size)
         self.invocations.append(invocation)
         if self.on_invoke:
             self.on_invoke(invocation)

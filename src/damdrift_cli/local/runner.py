@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
@@ -36,6 +36,8 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from pydantic import ValidationError
 
 from damdrift.execution_input import CheckInput
+from damdrift.fleet.pricing import Invocation as BilledInvocation
+from damdrift.fleet.pricing import Usage
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
 from damdrift_cli.local import resource_checks, roles
@@ -47,6 +49,7 @@ from damdrift_cli.local.paths import inside
 from damdrift_cli.local.quotas import QuotaUse
 from damdrift_cli.local.stack import LocalDeployment, deploy
 from damdrift_cli.local.template import TEMPLATE_PATH
+from damdrift_cli.local.usage import CallMeter
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -135,6 +138,8 @@ class CheckRun:
     left_running: list[str] = field(default_factory=list)
     #: The drift check first, then the subscriber checks (verifying checks included) in start order.
     executions: list[Execution] = field(default_factory=list)
+    #: What the run used, counted from its real calls (the ``cost:`` line: damdrift.fleet.pricing).
+    usage: Usage = field(default_factory=Usage)
 
     @property
     def outcomes(self) -> list[dict[str, Any]]:
@@ -192,11 +197,14 @@ class LocalAws:
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None
         self.faults = AwsFaults()
+        #: Every AWS call of the functions and the state machine (not the operator's inspection).
+        self.meter = CallMeter({roles.OPERATOR_KEY[0], "FOOBARKEY", "testing"})
         #: Keys upload_history or download_reports refused because they lead outside their folder.
         self.refused_keys: list[str] = []
 
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        self._stack.enter_context(self.meter.installed())
         try:
             self.deployment = deploy(
                 self._credentials,
@@ -262,6 +270,8 @@ class LocalAws:
         name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         limit = timeout_seconds if timeout_seconds is not None else _budget_of(execution_input)
         started = clock()
+        self.meter.take()  # what happened before this run (the deployment, seeding the bucket) is not its
+        first_invocation = len(self._deployed.lambdas.invocations)
         asked: set[str] = set()
         gave_up: float | None = None
         left: list[str] = []
@@ -302,6 +312,8 @@ class LocalAws:
         ]
         executions[0].history.extend(self.history(arn))
         executions += self.started_by(arn)
+        history = [event for execution in executions for event in execution.history]
+        usage = self._usage(history, self._deployed.lambdas.invocations[first_invocation:])
         return CheckRun(
             execution_arn=arn,
             name=name,
@@ -310,12 +322,27 @@ class LocalAws:
             output=executions[0].output,
             error=described.get("error"),
             cause=described.get("cause"),
-            history=[event for execution in executions for event in execution.history],
+            history=history,
             notices=self.drain_notices(),
             seconds=clock() - started,
             executions=executions,
             gave_up_after=gave_up,
             left_running=left,
+            usage=usage,
+        )
+
+    def _usage(self, history: list[dict[str, Any]], invocations: list[Invocation]) -> Usage:
+        calls = self.meter.take()
+        architecture: Literal["arm64", "x86_64"] = (
+            "x86_64" if self._deployed.architecture == "x86_64" else "arm64"
+        )
+        return Usage(
+            state_transitions=sum(1 for event in history if event["type"].endswith("StateEntered")),
+            invocations=[BilledInvocation(i.seconds, i.memory_mb) for i in invocations],
+            s3=calls.of("s3"),
+            sns_messages=calls.sns_messages,
+            secrets_calls=sum(calls.of("secretsmanager").values()),
+            architecture=architecture,
         )
 
     def started_by(self, parent_arn: str) -> list[Execution]:

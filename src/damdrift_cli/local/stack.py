@@ -70,6 +70,8 @@ class LocalDeployment:
     machine_roles: dict[str, dict[str, str]] = field(default_factory=dict)
     #: The stack's parameters as CloudFormation accepted them.
     parameters: dict[str, str | list[str]] = field(default_factory=dict)
+    #: The functions' Lambda architecture (template parameter Architecture): it sets the GB-second price.
+    architecture: str = "arm64"
 
     @property
     def state_machines(self) -> dict[str, str]:
@@ -328,6 +330,7 @@ def deploy(
         role_policies=role_policies,
         machine_roles=machine_roles,
         parameters=params,
+        architecture=str(params.get("Architecture", "arm64")),
     )
 
 

@@ -23,6 +23,7 @@ from damdrift.settings.functions import (
     RemediateSettings,
     ReportViewerSettings,
     RequestApprovalSettings,
+    SummariseRunSettings,
     TriggerSettings,
 )
 from damdrift.settings.notices import NoticeSettings, OpsTopicSettings
@@ -45,5 +46,6 @@ __all__ = [
     "ReportSettings",
     "ReportViewerSettings",
     "RequestApprovalSettings",
+    "SummariseRunSettings",
     "TriggerSettings",
 ]

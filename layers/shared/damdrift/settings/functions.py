@@ -37,6 +37,11 @@ class FetchReportSettings(DxAccessSettings, NoticeSettings, ReportSettings):
     """fetch-report: downloads the report, stores it, and prepares the notice with its links."""
 
 
+class SummariseRunSettings(NoticeSettings):
+    """summarise-run: reads the run's records, renders the overview, stores run.json and sends the
+    run's notices (with signed links); never talks to DX."""
+
+
 class RemediateSettings(DxAccessSettings, RemediationLimits):
     """remediate: the publisher and the subscriber's DAM within the stack's limits; its ledger in S3."""
 

@@ -60,6 +60,7 @@ def plan_check(
         poll=check_input.poll,
         busy_policy=check_input.busy_policy,
         notify_policy=check_input.notify_policy,
+        notices=check_input.notices,
         max_concurrency=check_input.max_concurrency,
         started_at=request.start_time or now,
         remediation=check_input.remediation,
