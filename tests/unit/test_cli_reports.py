@@ -213,3 +213,18 @@ def test_baseline_expires_accepts_a_future_date(reports: Path) -> None:
     code, out, _err = cli("baseline", "create", str(run_folder(reports, "run-2")), "--expires", "2099-12-31")
     assert code == 0
     assert '"expires": "2099-12-31"' in out
+
+
+@pytest.mark.parametrize("subscriber", [SUBSCRIBER, HOST])
+def test_diff_of_a_subscriber_compares_its_latest_check_with_the_one_before_from_a_relative_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subscriber: str
+) -> None:
+    """`report diff <subscriber> --reports reports-demo`, as a newcomer types it after `make demo`."""
+    store_run(tmp_path / "reports-demo", "run-1", ["a", "b", "c"], hours=0)
+    store_run(tmp_path / "reports-demo", "run-2", ["b", "c", "d", "e"], hours=24)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("report", "diff", subscriber, "--reports", "reports-demo")
+    assert code == 0, err
+    assert out.startswith("From run-1 (")
+    assert "\n  to run-2 (" in out
+    assert "+2 new, -1 resolved, 2 unchanged" in out

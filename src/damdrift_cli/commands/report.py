@@ -256,8 +256,8 @@ def _diff_pair(args: argparse.Namespace) -> tuple[Run, Run]:
     runs = resolve_runs(args.reports, args.old, args.publisher)
     if len(runs) < 2:
         raise ReportsError(f"{args.old!r} has one stored check: give NEW too, or check again first")
-    new = resolve_run(args.reports, args.old, args.publisher)
-    return [run for run in runs if run.directory != new.directory][-1], new
+    new = resolve_run(args.reports, args.old, args.publisher)  # latest.json's: an absolute path
+    return [run for run in runs if run.directory.resolve() != new.directory.resolve()][-1], new
 
 
 def _print_classes(diff: RunDiff, out: TextIO) -> None:
