@@ -267,14 +267,23 @@ def _preflight(
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
     by_host = {s.target_host.lower(): s.id for s in subscribers if s.target_host}
-    args.subscriber_id = [by_host.get(i.lower(), i) if i not in registered else i for i in args.subscriber_id]
-    unknown = [i for i in args.subscriber_id if i not in registered]
-    if unknown:
-        known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
-        raise CommandFailed(
-            f"--subscriber-id {', '.join(unknown)}: not registered on {publisher['hostname']}; "
-            f"registered: {known}"
-        )
+
+    def ids(option: str, given: list[str]) -> list[str]:
+        """Each subscriber as its id, whether given as its id or its target host (as dxclient takes)."""
+        resolved = [by_host.get(i.lower(), i) if i not in registered else i for i in given]
+        unknown = [g for g, i in zip(given, resolved, strict=True) if i not in registered]
+        if unknown:
+            known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
+            raise CommandFailed(
+                f"{option} {', '.join(unknown)}: not registered on {publisher['hostname']}; "
+                f"registered: {known}"
+            )
+        return resolved
+
+    args.subscriber_id = ids("--subscriber-id", args.subscriber_id)
+    args.two_way = ids("--two-way", args.two_way)
+    dam_ids = ids("--subscriber-dam", [subscriber for subscriber, _dam in args.subscriber_dam])
+    args.subscriber_dam = [(i, dam) for i, (_given, dam) in zip(dam_ids, args.subscriber_dam, strict=True)]
     print(
         f"Logged in to {publisher['hostname']} as {username}: {len(subscribers)} subscribers registered",
         file=progress,
