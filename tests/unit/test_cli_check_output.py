@@ -2,7 +2,7 @@
 
 import json
 
-from damdrift_cli.commands.check import failure_text, printable
+from damdrift_cli.commands.check import changes_text, failure_text, printable
 
 
 def test_a_lambda_error_envelope_prints_as_its_type_and_message_without_the_stack() -> None:
@@ -25,3 +25,19 @@ def test_a_plain_cause_is_kept_and_a_missing_one_leaves_the_error() -> None:
 
 def test_text_from_dx_cannot_drive_the_terminal() -> None:
     assert printable("sub\x1b]0;owned\x07\nhost\x9b2J") == "sub ]0;owned  host 2J"
+
+
+def test_the_terminal_says_which_changes_were_ignored_as_the_notice_does() -> None:
+    """Not '579 unchanged (13 of them ignored)': the 13 were resolved records, the 579 all ignored."""
+    changes = {
+        "previousExecution": "local-1",
+        "new": 12,
+        "resolved": 13,
+        "unchanged": 579,
+        "newIgnored": 0,
+        "resolvedIgnored": 13,
+    }
+    assert changes_text(changes) == (
+        "+12 new, -13 resolved, 579 unchanged (0 of the new, 13 of the resolved ignored)"
+    )
+    assert changes_text({**changes, "resolvedIgnored": 0}) == "+12 new, -13 resolved, 579 unchanged"

@@ -484,7 +484,7 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     print(f"\n  {status:<8} {who}: {found}", file=out)
     changes = outcome.get("changes")
     if changes and status != "ERRORED":
-        print(f"           since previous check: {_changes(changes)}", file=out)
+        print(f"           since previous check: {changes_text(changes)}", file=out)
     for record_type, actions in sorted((outcome.get("counts") or {}).items()):
         cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
         print(f"           {record_type:<26} {cells}", file=out)
@@ -632,15 +632,18 @@ class _Approver:
         return answer
 
 
-def _changes(changes: dict[str, Any]) -> str:
+def changes_text(changes: dict[str, Any]) -> str:
+    """The 'since previous check' line, its ignored records counted as the notice counts them."""
     if changes.get("error"):
         return f"not compared ({changes['error']})"
     if not changes.get("previousExecution"):
         return "none (the first check)"
     new, resolved, unchanged = (changes.get(k, 0) for k in ("new", "resolved", "unchanged"))
-    ignored = (changes.get("newIgnored") or 0) + (changes.get("resolvedIgnored") or 0)
+    new_ignored, resolved_ignored = (changes.get(k) or 0 for k in ("newIgnored", "resolvedIgnored"))
     return f"+{new} new, -{resolved} resolved, {unchanged} unchanged" + (
-        f" ({ignored} of them ignored)" if ignored else ""
+        f" ({new_ignored} of the new, {resolved_ignored} of the resolved ignored)"
+        if new_ignored or resolved_ignored
+        else ""
     )
 
 
