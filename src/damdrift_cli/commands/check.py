@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,7 +165,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 key = aws.put_ignore_rules(rules)
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
-            approver = _Approver(args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS)
+            approver = _Approver(
+                args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS, progress=watcher
+            )
             limit = args.wait or wait_budget(CheckInput.model_validate(execution_input), len(planned))
             how = "--wait" if args.wait else "the input's budgets; --wait changes it"
             print(f"Waiting up to {duration(limit)} for the check ({how})", file=progress)
@@ -383,6 +386,29 @@ class _Progress:
         self.clock = clock
         #: When each subscriber's find was triggered (by target host or id), for "running for 42 s".
         self.triggered: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._held: list[str] | None = None
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keeps step lines back while a question waits on the terminal: a step ending meanwhile (the
+        request's own RequestApproval, another subscriber's poll) would land on the question's line."""
+        with self._lock:
+            self._held = []
+        try:
+            yield
+        finally:
+            with self._lock:
+                held, self._held = self._held or [], None
+            for line in held:
+                print(line, file=self.stream, flush=True)
+
+    def _print(self, line: str) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(line)
+                return
+        print(line, file=self.stream, flush=True)
 
     def invoked(self, invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
@@ -397,21 +423,15 @@ class _Progress:
             started = self.triggered.get(subscriber)
             if step == "PollStatus" and started is not None:
                 running = duration(self.clock() - started)
-                print(
-                    f"  [{step}] {subscriber}: DX's find started {running} ago",
-                    file=self.stream,
-                    flush=True,
-                )
+                self._print(f"  [{step}] {subscriber}: DX's find started {running} ago")
                 return
             if step == "FetchReport":
                 self.triggered.pop(subscriber, None)
-            print(f"  [{step}] {subscriber} done", file=self.stream, flush=True)
+            self._print(f"  [{step}] {subscriber} done")
             return
         error_type, message = _lambda_error(invocation.payload)
         then = self.retries.failed(invocation.function, subscriber, error_type)
-        print(
-            f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}", file=self.stream, flush=True
-        )
+        self._print(f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}")
 
 
 def _lambda_error(payload: str) -> tuple[str, str]:
@@ -602,13 +622,27 @@ class _Approver:
     unattended run does not wait forever: no answer (or just Enter) is "no".
     """
 
-    def __init__(self, mode: str, stream: TextIO, timeout: float, stdin: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        stream: TextIO,
+        timeout: float,
+        stdin: TextIO | None = None,
+        progress: _Progress | None = None,
+    ) -> None:
         self.mode = mode
         self.stream = stream
         self.timeout = timeout
         self.stdin = stdin or sys.stdin
+        self.progress = progress
 
     def __call__(self, pending: PendingApproval) -> bool:
+        if self.progress is None:
+            return self._ask(pending)
+        with self.progress.holding():
+            return self._ask(pending)
+
+    def _ask(self, pending: PendingApproval) -> bool:
 
         print(f"\nRemediation {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
