@@ -149,6 +149,7 @@ def test_a_find_longer_than_the_wait_ends_in_one_sentence_whose_commands_run_as_
         )
         assert f"DX is still running the find of {DRIFTED_HOST}" in sentence
         assert "RUNNING in" not in out and "error: None" not in out
+        assert "No notifications were published" in out and "The notices' links" not in err
         look, again = (shlex.split(command)[1:] for command in re.findall(r"`([^`]+)`", sentence))
 
         status, listed, _ = damdrift(capfd, look)

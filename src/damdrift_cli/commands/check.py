@@ -193,8 +193,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         rerun = check_command(args)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
-        serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
-        print(f"The notices' links open with: {serve}", file=progress)
+        if result.notices:
+            serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
+            print(f"The notices' links open with: {serve}", file=progress)
         gave_up = None
         if result.gave_up_after is not None:
             gave_up = _gave_up(args, result, planned, publisher, (username, password))
