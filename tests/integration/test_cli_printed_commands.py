@@ -88,6 +88,13 @@ def test_the_html_reports_baseline_step_runs_from_where_the_reports_folder_is(
     assert Path("ignore-rules.json").is_file()
     remediate = next(c for c in commands if "--remediate" in c)
     assert remediate[remediate.index("--dx-protocol") + 1] == "http"
+    # A local check's page carries the check's own options, --out included, as the terminal does:
+    # the check with the baseline is compared with the checks already in that folder.
+    assert remediate[remediate.index("--out") + 1] == "checks"
+    with_baseline = next(c for c in commands if "--ignore-file" in c)
+    status, out, err = damdrift(capfd, with_baseline[1:])
+    assert status == 0, out
+    assert "Compared with the checks in checks/" in err
 
 
 def test_baseline_diff_and_open_take_a_subscriber_by_id_or_host_and_use_its_latest_check(

@@ -28,18 +28,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from damdrift.dx.models import Subscriber
 from damdrift.execution_input import CheckInput
-from damdrift.models.summary import Summary
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report_layout import HTML_FILENAME
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
-from damdrift_cli.commands.report import refresh_overviews
+from damdrift_cli.commands.report import refresh_overviews, write_html
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
+from damdrift_cli.local.reports import Run
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
@@ -531,6 +532,9 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     if summary is not None and folder is not None:
         dam = missing_dam(remediation, str(outcome.get("subscriberId")), outcome.get("targetHost"))
         _print_next_steps(summary, folder, rerun, out, dam)
+        if summary.status is CheckStatus.DRIFT and (folder / HTML_FILENAME).is_file():
+            # The page the function wrote names the publisher only; this check's options are known here.
+            write_html(Run(folder, summary), folder / HTML_FILENAME, rerun=rerun, subscriber_dam=dam)
     return {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED)
 
 
