@@ -56,8 +56,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(
             exit_status.TOOL_FAILED,
             f"{self.prog}: error: {message}{self._did_you_mean()}\n"
-            f"  (`{self.prog} --help` lists the options)\n",
+            f"  (`{self._help_prog()} --help` lists the options)\n",
         )
+
+    def _help_prog(self) -> str:
+        """The deepest subcommand typed: argparse reports an unknown option from the top parser, whose
+        --help lists no subcommand's options."""
+        parser: argparse.ArgumentParser = self
+        for arg in getattr(self, "argv", None) or sys.argv[1:]:
+            subcommands = next((a.choices for a in parser._actions if isinstance(a.choices, dict)), {})
+            parser = subcommands.get(arg, parser)
+        return parser.prog
 
     def _did_you_mean(self) -> str:
         """For a misspelt option (``-dxport``, ``--host-name``): the closest spelling damdrift has, in

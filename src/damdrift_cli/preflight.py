@@ -10,6 +10,7 @@ messages; this module only looks at the socket and TLS layers it does not expose
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from typing import Any
@@ -52,8 +53,12 @@ def connection_of(publisher: dict[str, Any]) -> DxConnection:
         field = str(first["loc"][0]) if first["loc"] else ""
         value = publisher.get(field)
         shown = f" {value!r}" if field and field != "caBundle" and value is not None else ""
-        option = _OPTION.get(field, "the publisher options")
-        raise CommandFailed(f"{option}{shown}: {first['msg'].removeprefix('Value error, ')}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        if field not in _OPTION:  # a rule across fields: named as the execution input spells them
+            for name, option in (("verifyTls false", "--insecure"), *_OPTION.items()):
+                message = re.sub(rf"\b{name}\b", option, message)
+            raise CommandFailed(message) from None
+        raise CommandFailed(f"{_OPTION[field]}{shown}: {message}") from None
 
 
 def login_once(publisher: dict[str, Any], username: str, password: str) -> list[Subscriber]:

@@ -28,15 +28,16 @@ def add_remediation_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ID=URL",
         type=_subscriber_dam,
-        help="the subscriber's own DX, e.g. 8c72...=https://dx-sub.example.com (repeatable)",
+        help="the subscriber's own DX, e.g. 8c72...=https://dx-sub.example.com (the subscriber by its id "
+        "or target host; repeatable)",
     )
     group.add_argument(
         "--two-way",
         action="append",
         default=[],
         metavar="ID",
-        help="declare two-way staging for this subscriber: remediation refuses (repeatable; the local "
-        "stack is deployed with TwoWaySubscribers=ID)",
+        help="declare two-way staging for this subscriber (its id or target host): remediation refuses "
+        "(repeatable; the local stack is deployed with TwoWaySubscribers=ID)",
     )
     group.add_argument(
         "--force-remediation", action="store_true", help="lift the one-remediation-a-day limit"

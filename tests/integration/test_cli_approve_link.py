@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,6 +120,29 @@ def test_something_other_than_the_notices_link_is_refused_in_one_sentence(
     assert main(["approve", link]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "expected the approval link of the drift notice" in err
+
+
+def test_an_approval_url_nothing_answers_at_is_named_with_its_cause(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not 'ConnectionError': the port nothing listens on, the name that does not resolve."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["approve", f"http://127.0.0.1:{port}/?id=" + "a" * 32]) == 3
+    err = capsys.readouterr().err
+    assert err == f"damdrift: cannot reach the approval URL http://127.0.0.1:{port}/: nothing listens there\n"
+
+    def no_such_name(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    assert main(["approve", "https://abc.lambda-url.eu-west-1.on.aws/?id=" + "a" * 32]) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        "damdrift: cannot reach the approval URL https://abc.lambda-url.eu-west-1.on.aws/: "
+        "its host name does not resolve\n"
+    )
 
 
 def test_report_pull_honours_the_aws_cli_profile_and_its_region(

@@ -88,6 +88,13 @@ def test_the_html_reports_baseline_step_runs_from_where_the_reports_folder_is(
     assert Path("ignore-rules.json").is_file()
     remediate = next(c for c in commands if "--remediate" in c)
     assert remediate[remediate.index("--dx-protocol") + 1] == "http"
+    # A local check's page carries the check's own options, --out included, as the terminal does:
+    # the check with the baseline is compared with the checks already in that folder.
+    assert remediate[remediate.index("--out") + 1] == "checks"
+    with_baseline = next(c for c in commands if "--ignore-file" in c)
+    status, out, err = damdrift(capfd, with_baseline[1:])
+    assert status == 0, out
+    assert "Compared with the checks in checks/" in err
 
 
 def test_baseline_diff_and_open_take_a_subscriber_by_id_or_host_and_use_its_latest_check(
@@ -149,6 +156,7 @@ def test_a_find_longer_than_the_wait_ends_in_one_sentence_whose_commands_run_as_
         )
         assert f"DX is still running the find of {DRIFTED_HOST}" in sentence
         assert "RUNNING in" not in out and "error: None" not in out
+        assert "No notifications were published" in out and "The notices' links" not in err
         look, again = (shlex.split(command)[1:] for command in re.findall(r"`([^`]+)`", sentence))
 
         status, listed, _ = damdrift(capfd, look)

@@ -73,3 +73,38 @@ def test_check_without_a_host_from_a_misspelt_config_names_both(
     assert main(["check", "--config", str(config), "--out", str(tmp_path / "out")]) == 3
     err = capsys.readouterr().err
     assert "did you mean 'hostname'?" in err and "give --hostname" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["check", "--hostname", "dx.example.com", "--bogus"], "damdrift check --help"),
+        (["report", "show", "sub-1", "--bogus"], "damdrift report show --help"),
+    ],
+)
+def test_an_unknown_option_points_at_the_help_that_lists_the_commands_options(
+    argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse reports leftovers from the top parser, whose --help lists no subcommand's options."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 3
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("unrecognized arguments: --bogus"), lines
+    assert lines[1] == f"  (`{hint}` lists the options)"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--ca-bundle", "ca.pem"], "damdrift: --insecure and --ca-bundle are for --dx-protocol https"),
+        (["--insecure"], "damdrift: --insecure and --ca-bundle are for --dx-protocol https"),
+    ],
+)
+def test_tls_options_on_plain_http_are_refused_in_the_options_words(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not the execution input's verifyTls/caBundle/dxProtocol, which nobody typed."""
+    common = ["--hostname", "127.0.0.1", "--dx-protocol", "http", "--dx-port", "9", "--out", str(tmp_path)]
+    assert main(["check", *common, *argv]) == 3
+    assert capsys.readouterr().err.splitlines()[-1] == message

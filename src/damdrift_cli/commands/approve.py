@@ -11,6 +11,8 @@ ask`` asks on its own terminal instead (``--approve``).
 from __future__ import annotations
 
 import argparse
+import socket
+import ssl
 import sys
 from html.parser import HTMLParser
 from typing import Any, TextIO
@@ -92,10 +94,30 @@ def _post(url: str, approval_id: str, decision: str) -> tuple[int, str]:
             body = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
             status = response.status_code
     except requests.RequestException as exc:
-        raise CommandFailed(f"cannot reach the approval URL {url}: {type(exc).__name__}") from None
+        raise CommandFailed(f"cannot reach the approval URL {url}: {_unreachable(exc)}") from None
     if len(body) > MAX_ANSWER_BYTES:
         return status, ""
     return status, _page_text(body.decode("utf-8", errors="replace"))
+
+
+def _unreachable(exc: Exception) -> str:
+    """Why the URL could not be reached, from the OS error under requests' and urllib3's wrappers."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {TIMEOUT_SECONDS:g} s"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"its TLS certificate is not trusted here ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake failed ({cause.reason or cause.strerror})"
+        if isinstance(cause, socket.gaierror):
+            return "its host name does not resolve"
+        if isinstance(cause, ConnectionRefusedError):
+            return "nothing listens there"
+        cause = cause.__cause__ or cause.__context__ or getattr(cause, "reason", None)
+    return type(exc).__name__
 
 
 class _Text(HTMLParser):

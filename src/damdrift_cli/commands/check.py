@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,18 +29,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 from damdrift.dx.models import Subscriber
 from damdrift.execution_input import CheckInput
 from damdrift.fleet.run import RunSummary
-from damdrift.models.summary import Summary
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report_layout import HTML_FILENAME
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
-from damdrift_cli.commands.report import refresh_overviews
+from damdrift_cli.commands.report import refresh_overviews, write_html
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local import viewer as local_viewer
 from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
+from damdrift_cli.local.reports import Run
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
@@ -172,7 +174,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 key = aws.put_ignore_rules(rules)
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
-            approver = _Approver(args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS)
+            approver = _Approver(
+                args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS, progress=watcher
+            )
             limit = args.wait or wait_budget(CheckInput.model_validate(execution_input), len(planned))
             how = "--wait" if args.wait else "the input's budgets; --wait changes it"
             print(f"Waiting up to {duration(limit)} for the check ({how})", file=progress)
@@ -198,8 +202,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
         rerun = check_command(args)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
-        serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
-        print(f"The notices' links open with: {serve}", file=progress)
+        if result.notices:
+            serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
+            print(f"The notices' links open with: {serve}", file=progress)
         gave_up = None
         if result.gave_up_after is not None:
             gave_up = _gave_up(args, result, planned, publisher, (username, password))
@@ -275,14 +280,23 @@ def _preflight(
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
     by_host = {s.target_host.lower(): s.id for s in subscribers if s.target_host}
-    args.subscriber_id = [by_host.get(i.lower(), i) if i not in registered else i for i in args.subscriber_id]
-    unknown = [i for i in args.subscriber_id if i not in registered]
-    if unknown:
-        known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
-        raise CommandFailed(
-            f"--subscriber-id {', '.join(unknown)}: not registered on {publisher['hostname']}; "
-            f"registered: {known}"
-        )
+
+    def ids(option: str, given: list[str]) -> list[str]:
+        """Each subscriber as its id, whether given as its id or its target host (as dxclient takes)."""
+        resolved = [by_host.get(i.lower(), i) if i not in registered else i for i in given]
+        unknown = [g for g, i in zip(given, resolved, strict=True) if i not in registered]
+        if unknown:
+            known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
+            raise CommandFailed(
+                f"{option} {', '.join(unknown)}: not registered on {publisher['hostname']}; "
+                f"registered: {known}"
+            )
+        return resolved
+
+    args.subscriber_id = ids("--subscriber-id", args.subscriber_id)
+    args.two_way = ids("--two-way", args.two_way)
+    dam_ids = ids("--subscriber-dam", [subscriber for subscriber, _dam in args.subscriber_dam])
+    args.subscriber_dam = [(i, dam) for i, (_given, dam) in zip(dam_ids, args.subscriber_dam, strict=True)]
     print(
         f"Logged in to {publisher['hostname']} as {username}: {len(subscribers)} subscribers registered",
         file=progress,
@@ -388,6 +402,29 @@ class _Progress:
         self.clock = clock
         #: When each subscriber's find was triggered (by target host or id), for "running for 42 s".
         self.triggered: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._held: list[str] | None = None
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keeps step lines back while a question waits on the terminal: a step ending meanwhile (the
+        request's own RequestApproval, another subscriber's poll) would land on the question's line."""
+        with self._lock:
+            self._held = []
+        try:
+            yield
+        finally:
+            with self._lock:
+                held, self._held = self._held or [], None
+            for line in held:
+                print(line, file=self.stream, flush=True)
+
+    def _print(self, line: str) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(line)
+                return
+        print(line, file=self.stream, flush=True)
 
     def invoked(self, invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
@@ -402,21 +439,15 @@ class _Progress:
             started = self.triggered.get(subscriber)
             if step == "PollStatus" and started is not None:
                 running = duration(self.clock() - started)
-                print(
-                    f"  [{step}] {subscriber}: DX's find started {running} ago",
-                    file=self.stream,
-                    flush=True,
-                )
+                self._print(f"  [{step}] {subscriber}: DX's find started {running} ago")
                 return
             if step == "FetchReport":
                 self.triggered.pop(subscriber, None)
-            print(f"  [{step}] {subscriber} done", file=self.stream, flush=True)
+            self._print(f"  [{step}] {subscriber} done")
             return
         error_type, message = _lambda_error(invocation.payload)
         then = self.retries.failed(invocation.function, subscriber, error_type)
-        print(
-            f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}", file=self.stream, flush=True
-        )
+        self._print(f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}")
 
 
 def _lambda_error(payload: str) -> tuple[str, str]:
@@ -519,7 +550,7 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     print(f"\n  {status:<8} {who}: {found}", file=out)
     changes = outcome.get("changes")
     if changes and status != "ERRORED":
-        print(f"           since previous check: {_changes(changes)}", file=out)
+        print(f"           since previous check: {changes_text(changes)}", file=out)
     for record_type, actions in sorted((outcome.get("counts") or {}).items()):
         cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
         print(f"           {record_type:<26} {cells}", file=out)
@@ -545,6 +576,9 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     if summary is not None and folder is not None:
         dam = missing_dam(remediation, str(outcome.get("subscriberId")), outcome.get("targetHost"))
         _print_next_steps(summary, folder, rerun, out, dam)
+        if summary.status is CheckStatus.DRIFT and (folder / HTML_FILENAME).is_file():
+            # The page the function wrote names the publisher only; this check's options are known here.
+            write_html(Run(folder, summary), folder / HTML_FILENAME, rerun=rerun, subscriber_dam=dam)
     return {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED)
 
 
@@ -637,13 +671,27 @@ class _Approver:
     unattended run does not wait forever: no answer (or just Enter) is "no".
     """
 
-    def __init__(self, mode: str, stream: TextIO, timeout: float, stdin: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        stream: TextIO,
+        timeout: float,
+        stdin: TextIO | None = None,
+        progress: _Progress | None = None,
+    ) -> None:
         self.mode = mode
         self.stream = stream
         self.timeout = timeout
         self.stdin = stdin or sys.stdin
+        self.progress = progress
 
     def __call__(self, pending: PendingApproval) -> bool:
+        if self.progress is None:
+            return self._ask(pending)
+        with self.progress.holding():
+            return self._ask(pending)
+
+    def _ask(self, pending: PendingApproval) -> bool:
 
         print(f"\nRemediation {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
@@ -667,15 +715,18 @@ class _Approver:
         return answer
 
 
-def _changes(changes: dict[str, Any]) -> str:
+def changes_text(changes: dict[str, Any]) -> str:
+    """The 'since previous check' line, its ignored records counted as the notice counts them."""
     if changes.get("error"):
         return f"not compared ({changes['error']})"
     if not changes.get("previousExecution"):
         return "none (the first check)"
     new, resolved, unchanged = (changes.get(k, 0) for k in ("new", "resolved", "unchanged"))
-    ignored = (changes.get("newIgnored") or 0) + (changes.get("resolvedIgnored") or 0)
+    new_ignored, resolved_ignored = (changes.get(k) or 0 for k in ("newIgnored", "resolvedIgnored"))
     return f"+{new} new, -{resolved} resolved, {unchanged} unchanged" + (
-        f" ({ignored} of them ignored)" if ignored else ""
+        f" ({new_ignored} of the new, {resolved_ignored} of the resolved ignored)"
+        if new_ignored or resolved_ignored
+        else ""
     )
 
 

@@ -1,7 +1,9 @@
 """``damdrift doctor``: a read-only probe of a DX publisher: which of dam-drift's assumptions hold there.
 
-It logs in (``POST /auth/login``, then ``POST /auth/validate``) and otherwise only reads: it never
-triggers a find or a resync, never deletes mismatch rows, never changes a subscriber. One line per
+It logs in (``POST /auth/login``, then ``POST /auth/validate``; again if DX ends the session midway),
+logs out at the end (``POST /auth/logout``, then ``/auth/validate`` to see the session is over) and
+otherwise only reads: it never triggers a find or a resync, never deletes mismatch rows, never
+changes a subscriber. One line per
 check: PASS, WARN, FAIL or NOT CHECKED, with what DX answered. Exit status: 0 every checked thing
 passed, 1 a warning, 2 a failure. ``--json`` prints the same as one JSON object.
 """

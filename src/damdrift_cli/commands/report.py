@@ -256,8 +256,8 @@ def _diff_pair(args: argparse.Namespace) -> tuple[Run, Run]:
     runs = resolve_runs(args.reports, args.old, args.publisher)
     if len(runs) < 2:
         raise ReportsError(f"{args.old!r} has one stored check: give NEW too, or check again first")
-    new = resolve_run(args.reports, args.old, args.publisher)
-    return [run for run in runs if run.directory != new.directory][-1], new
+    new = resolve_run(args.reports, args.old, args.publisher)  # latest.json's: an absolute path
+    return [run for run in runs if run.directory.resolve() != new.directory.resolve()][-1], new
 
 
 def _print_classes(diff: RunDiff, out: TextIO) -> None:
@@ -290,9 +290,7 @@ def run_open(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
             print(run.html.resolve(), file=out)
             return EXIT_OK
         target = args.out or run.html
-        page = render_report(run.summary, run.diff(), trend(run, args.trend), files=_files(run, target))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
+        write_html(run, target, args.trend)
     except (ReportsError, OSError, ValueError) as exc:
         print(f"damdrift report open: {exc}", file=err)
         return EXIT_FAILED
@@ -386,6 +384,22 @@ def run_serve(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def write_html(
+    run: Run, target: Path, trend_limit: int = 30, rerun: str | None = None, subscriber_dam: str | None = None
+) -> None:
+    """Writes the run's HTML report to ``target``; ``rerun``/``subscriber_dam``: its next steps' check."""
+    page = render_report(
+        run.summary,
+        run.diff(),
+        trend(run, trend_limit),
+        files=_files(run, target),
+        rerun=rerun,
+        subscriber_dam=subscriber_dam,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
 
 
 def _files(run: Run, target: Path) -> dict[str, str]:

@@ -104,10 +104,15 @@ def subscriber_directories(reports: Path, subscriber: str) -> list[Path]:
     if not root.is_dir() and reports.name == ROOT and reports.is_dir():
         root, reports = reports, reports.parent  # given DIR/reports instead of DIR: no reports/reports/
     if not root.is_dir():
-        raise ReportsError(
-            f"{reports} holds no reports (no {root}/): run "
-            f"`damdrift check --out {shlex.quote(str(reports))}` first"
+        here = sorted(
+            str(p.parent) for p in Path().glob(f"*/{ROOT}") if any(p.glob(f"*/*/{LATEST_FILENAME}"))
         )
+        then = (
+            f"{', '.join(here)} {'does' if len(here) == 1 else 'do'}: add --reports {shlex.quote(here[0])}"
+            if here
+            else f"run `damdrift check --out {shlex.quote(str(reports))}` first"
+        )
+        raise ReportsError(f"{reports} holds no reports (no {root}/); {then}")
     found = [path for path in root.glob(f"*/{subscriber}") if path.is_dir()] if _plain(subscriber) else []
     if found:
         return sorted(found)

@@ -88,9 +88,12 @@ def render_report(
     trend: Sequence[TrendPoint] = (),
     *,
     files: dict[str, str] | None = None,
+    rerun: str | None = None,
+    subscriber_dam: str | None = None,
 ) -> str:
     """The whole page. ``trend`` is oldest first; ``files`` maps a label to a link (relative: the
-    report's own folder, locally or in S3)."""
+    report's own folder, locally or in S3). ``rerun`` and ``subscriber_dam`` are the next steps'
+    (:func:`~damdrift.report.next_steps.next_steps`): a local check knows the options it ran with."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -102,7 +105,7 @@ def render_report(
     ]
     if summary.error is not None:
         parts.append(_error(summary))
-    parts.append(_next_steps(summary))
+    parts.append(_next_steps(summary, rerun, subscriber_dam))
     parts.append(_remediation(summary))
     parts.append(_drift_age(summary, diff))
     if summary.counts:
@@ -186,10 +189,10 @@ def _error(summary: Summary) -> str:
     return _section("Error", body, "error")
 
 
-def _next_steps(summary: Summary) -> str:
+def _next_steps(summary: Summary, rerun: str | None, subscriber_dam: str | None) -> str:
     """A DRIFT check's next steps, as the terminal prints them, for a terminal where the reports
     folder is (the run is named by its key, which ``baseline create`` finds under ``--reports``)."""
-    steps = next_steps(summary)
+    steps = next_steps(summary, rerun=rerun, subscriber_dam=subscriber_dam)
     if not steps:
         return ""
     items = "".join(f"<li>{_text(step.what)}:<pre>{_text(step.command)}</pre></li>" for step in steps)
