@@ -51,5 +51,10 @@ def check_input(simulator: Simulator, **extra: Any) -> dict[str, Any]:
 
 
 def stack_of(simulator: Simulator) -> dict[str, str]:
-    """The stack parameters a deployed stack for this simulator has (DxHostname, its port, http)."""
-    return stack_parameters(check_input(simulator)["publisher"])
+    """The stack parameters a deployed stack for this simulator has (DxHostname, its port, http), its
+    subscribers' own DAMs at deploy time in ``AllowedDxHosts`` (each on a port of its own)."""
+    dams = {
+        str(n): {"hostname": dam.hostname, "dxProtocol": "http", "dxPort": dam.port}
+        for n, dam in enumerate(simulator.subscriber_dams)
+    }
+    return stack_parameters(check_input(simulator)["publisher"], dams)

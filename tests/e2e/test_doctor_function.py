@@ -54,14 +54,16 @@ def test_the_doctor_function_stores_doctor_json_and_tells_the_ops_topic(
 def test_a_secret_that_cannot_be_read_is_a_stored_and_sent_failure(
     aws: LocalAws, publisher: Simulator
 ) -> None:
-    response, result = invoke(
-        aws, {"publisher": publisher_of(publisher), "credentialsSecret": "no-such-secret"}
-    )
+    # The stack's own secret, gone (a secret the stack does not list is refused before any read:
+    # tests/unit/test_host_binding.py)
+    secret = aws.deployment.secret_arn if aws.deployment else ""
+    aws.client("secretsmanager").delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
+    response, result = invoke(aws, {"publisher": publisher_of(publisher)})
 
     assert "FunctionError" not in response, result
     assert result["exitCode"] == 2
     assert result["checks"][0]["id"] == "credentials"
-    assert "no-such-secret" in result["checks"][0]["evidence"]
+    assert secret in result["checks"][0]["evidence"]
     assert publisher.exchanges == []
     assert aws.drain_notices()[0].subject.startswith("dam-drift doctor: FAIL")
 

@@ -381,6 +381,23 @@ def test_a_log_that_never_ends_stops_at_the_record_cap_keeping_the_records_befor
     assert (notice.topic, notice.attributes["status"]) == ("OpsTopic", "ERRORED")
 
 
+def test_an_input_naming_a_secret_the_stack_does_not_list_fails_before_it_is_read(matrix: Matrix) -> None:
+    """A secret outside ExtraCredentialsSecretArns is bound to no host and no role may read it on AWS:
+    refused as bad input before it is read, and nothing is sent to DX."""
+    matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    value = json.dumps({"username": "wpsadmin", "password": "0ther-Pa55-12"})
+    matrix.secrets.add(value)
+    secret = matrix.secret(value)
+
+    run = matrix.check(credentialsSecret=secret)
+
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert "is not one this stack may use" in (run.cause or "") and "ExtraCredentialsSecretArns" in (
+        run.cause or ""
+    )
+    assert matrix.dx.exchanges == [], "a request went out before the input was refused"
+
+
 @pytest.mark.parametrize("where", ["publisher", "subscriber-dam"])
 def test_an_input_naming_a_host_the_credentials_are_not_for_fails_before_any_request(
     matrix: Matrix, where: str
@@ -485,14 +502,6 @@ CANNOT_START = {
         "CredentialsError",
         missing_secret=True,
         cause_mentions=("could not be read (ResourceNotFoundException)",),
-    ),
-    # As on AWS, a role reads only the secrets it is granted: naming another in the input is refused.
-    "secret-not-granted": CannotStart(
-        "CredentialsError",
-        other_secret=True,
-        secret_value=json.dumps({"username": "wpsadmin", "password": "0ther-Pa55-12"}),
-        # moto's AccessDenied reaches botocore as code 403 (AWS: AccessDeniedException)
-        cause_mentions=("could not be read (403)",),
     ),
     "secret-wrong-shape": CannotStart(
         "CredentialsError",

@@ -140,10 +140,12 @@ def test_request_approval_publishes_to_the_drift_topic_only(publisher: Simulator
 
 
 def test_a_state_machine_runs_under_its_own_role(publisher: Simulator, tmp_path: Path, fresh: None) -> None:
-    """The drift check's role may invoke only authenticate: without that grant the first task is denied
+    """The drift check's role invokes authenticate by its grant: without it the first task is denied
     (moto's interpreter used to sign as a local operator allowed everything)."""
     publisher.add_subscriber("sub.example.com", drift=DRIFT)
-    template = template_without(tmp_path, without_statement("StateMachineRole", "Authenticate"))
+    template = template_without(
+        tmp_path, without_statement("StateMachineRole", "AuthenticateAndSummariseTheRun")
+    )
 
     with local(publisher, template_path=template) as aws:
         run = aws.run_check(check_input(publisher))
@@ -160,7 +162,7 @@ def test_the_subscriber_checks_role_publishes_its_notices_only_with_its_grant(
     template = template_without(tmp_path, without_statement("SubscriberCheckRole", "PublishNotices"))
 
     with local(publisher, template_path=template) as aws:
-        run = aws.run_check(check_input(publisher))
+        run = aws.run_check(check_input(publisher, notices="subscriber"))  # the check's own notice
 
     [outcome] = run.outcomes
     assert outcome["status"] == "DRIFT"

@@ -21,7 +21,7 @@ from damdrift.dx.sessions import forget_all
 from damdrift.remediation.approval import handle_of
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import FAST_CLIENT
+from tests.e2e.conftest import FAST_CLIENT, stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def aws(publisher: Simulator) -> Iterator[LocalAws]:
     """The remediate samples ask for remediate auto: a stack deployed with MaxRemediation=auto."""
     forget_all()
     credentials = {"username": publisher.username, "password": publisher.password}
-    auto = {"MaxRemediation": "auto"}
+    auto = {**stack_of(publisher), "MaxRemediation": "auto"}  # the remediation samples' DAM exists by now
     with LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT, parameters=auto) as local:
         yield local
     forget_all()
