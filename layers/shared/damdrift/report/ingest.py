@@ -145,6 +145,49 @@ def store_report(store: ReportStore, prefix: str, download: Download) -> dict[st
     return keys
 
 
+class StoringReport:
+    """The whole report being stored (:func:`store_report`) in a thread while the caller goes on.
+
+    Why: assembling the report in S3 is S3's work (``UploadPartCopy``), seconds at a million records
+    that this function would otherwise spend waiting; the keys' merge and the diff that follow read only
+    local files, so they run meanwhile. Leaving the ``with`` waits for the store, whatever happened in
+    it (the local files it reads stay until then); a storing failure is raised there, in preference to
+    an error of the body (which becomes its context), saying what the checkpoint holds, as before.
+    """
+
+    def __init__(self, store: ReportStore, prefix: str, download: Download) -> None:
+        self._store, self._prefix, self._download = store, prefix, download
+        self._keys: dict[str, str] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="store-report", daemon=True)
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """``{"records": key, "csv": key}``, once the ``with`` has ended."""
+        if self._keys is None:
+            raise RuntimeError("the report is still being stored")
+        return self._keys
+
+    def __enter__(self) -> StoringReport:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join()
+        error = self._error
+        if isinstance(error, ReportStorageError):
+            described = self._download.checkpoint.describe(self._store.bucket, self._prefix)
+            raise ReportStorageError(f"{error.message}; {described}") from error
+        if error is not None:
+            raise error
+
+    def _run(self) -> None:
+        try:
+            self._keys = store_report(self._store, self._prefix, self._download)
+        except BaseException as exc:  # raised in the caller's thread by __exit__
+            self._error = exc
+
+
 def merge_counts(into: dict[str, dict[str, int]], more: Mapping[str, Mapping[str, int]]) -> None:
     for record_type, actions in more.items():
         target = into.setdefault(record_type, {})
