@@ -445,6 +445,17 @@ def test_a_log_exactly_as_long_as_the_record_cap_is_whole(store: ReportStore, tm
     assert read_report(download)[0] == log
 
 
+def test_a_null_record_just_past_the_cap_still_ends_the_download_at_the_cap(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    log: list[Any] = [*records(10), None, *records(5)]  # a hostile DX: the 11th record is JSON null
+
+    with pytest.raises(UnexpectedResponse, match="more than 10 records"):
+        download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8, max_records=10)
+
+    assert load_checkpoint(store, PREFIX).offset == 10
+
+
 def test_more_distinct_pairs_than_the_bound_ends_the_download_keeping_every_part_before(
     store: ReportStore, tmp_path: Path
 ) -> None:

@@ -54,6 +54,7 @@ READ_AHEAD_DEPTH = 4
 #: The GIL switch interval while the download thread runs (CPython's default is 5 ms). See read_ahead().
 _SWITCH_INTERVAL = 0.0002
 T = TypeVar("T")
+_END = object()
 
 #: Records from ``offset`` on, as DX sends them; when resuming, also the report's first record, so that a
 #: server ignoring ``offset`` is caught (``DxClient.iter_mismatches(start_offset=…, known_first=…)``).
@@ -380,20 +381,23 @@ def read_ahead(
         return False
 
     def produce() -> None:
-        chunk: list[T] = []
-        try:
-            for item in islice(source, limit):
-                chunk.append(item)
-                if len(chunk) >= batch:
-                    if not put(chunk):
-                        return
-                    chunk = []
+        left = limit
+        while left > 0:
+            want = min(batch, left)
+            chunk: list[T] = []
+            try:
+                # extend() keeps what it appended when the source raises (C speed, no loop here).
+                chunk.extend(islice(source, want))
+            except BaseException as exc:  # handed to the writer, which raises it after the records before
+                if not chunk or put(chunk):
+                    put(exc)
+                return
             if chunk and not put(chunk):
                 return
-            put(None)
-        except BaseException as exc:  # handed to the writer, which raises it after the records before it
-            if not chunk or put(chunk):
-                put(exc)
+            if len(chunk) < want:
+                break
+            left -= want
+        put(None)
 
     with _SHORT_SWITCH_INTERVAL:
         thread = threading.Thread(target=produce, name="dx-read-ahead", daemon=True)
@@ -446,10 +450,9 @@ def _capped(
     room = max_records - resumed_at
     if room <= 0:  # a retry after the cap was met: stop before asking DX for anything
         raise UnexpectedResponse(_too_many(max_records))
-    for count, record in enumerate(records):
-        if count >= room:
-            raise UnexpectedResponse(_too_many(max_records))
-        yield record
+    yield from islice(records, room)
+    if next(records, _END) is not _END:  # one record past the cap
+        raise UnexpectedResponse(_too_many(max_records))
 
 
 def _too_many(max_records: int) -> str:
