@@ -12,6 +12,12 @@ stored report, and no execution may pass Step Functions' quotas.
 ``--subscribers 100 --find-seconds 60 --max-concurrency 40`` is the scale check of docs/deploy.md
 ("Quotas"): one execution holding every poll would pass 25,000 events.
 
+``--cost 10,50,200`` runs one check per fleet size and prints what a subscriber check costs at us-east-1
+list prices (``damdrift.fleet.pricing``), counted from the run's real calls: state transitions, Lambda
+GB-seconds (measured durations x each function's MemorySize from template.yaml), S3 requests by kind
+and SNS publishes. S3 requests per subscriber check must stay flat (within 10%) across the sizes: the
+publisher's overview is rendered once per run, not after every subscriber's fetch.
+
 The local adapter runs one Lambda invocation at a time (environment variables and ``sys.path`` are
 process-wide), but the Map iterations' Wait states overlap, so the wall time shows how much of the
 waiting the fan-out hides: compare it with the serial estimate printed beside it.
@@ -32,6 +38,8 @@ QUICK_SUBSCRIBERS = 6
 FIND_SECONDS = 3.0  # damdrift_cli.commands.check.DEMO_FIND_SECONDS
 QUICK_FIND_SECONDS = 0.5
 PRICE_PER_TRANSITION = 0.025 / 1000  # Standard workflows, US East (N. Virginia) list price
+COST_FIND_SECONDS = 0.2
+COST_POLL = {"initialWaitSeconds": 1, "maxWaitSeconds": 1, "jitterSeconds": 0, "maxDurationSeconds": 600}
 
 
 def iteration_spans(history: list[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -72,11 +80,19 @@ def main(argv: list[str] | None = None) -> int:
         "--find-seconds", type=float, default=FIND_SECONDS, help="each find's duration (default: %(default)s)"
     )
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SUBSCRIBERS} subscribers, short finds")
+    parser.add_argument(
+        "--cost",
+        metavar="SIZES",
+        help="comma-separated fleet sizes: print the cost per subscriber check of each",
+    )
     args = parser.parse_args(argv)
+    if args.cost:
+        sizes = [int(size) for size in args.cost.split(",") if size.strip()]
+        return cost_per_subscriber_check(sizes, min(args.max_concurrency, 40))
 
     from damdrift.dx.sessions import forget_all
     from damdrift_cli.commands.check import DEMO_POLL
-    from damdrift_cli.local.runner import LocalAws
+    from damdrift_cli.local.runner import LocalAws, stack_parameters
     from damdrift_cli.simulator import Scenario, Simulator
 
     count = QUICK_SUBSCRIBERS if args.quick else args.subscribers
@@ -99,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     forget_all()
     with Simulator(scenario) as sim:
         publisher = {"hostname": sim.hostname, "dxProtocol": "http", "dxPort": sim.port}
-        with LocalAws({"username": sim.username, "password": sim.password}, retry_time_scale=0.01) as aws:
+        with LocalAws(
+            {"username": sim.username, "password": sim.password},
+            parameters=stack_parameters(publisher),
+            retry_time_scale=0.01,
+        ) as aws:
             started = time.perf_counter()
             run = aws.run_check(
                 {"publisher": publisher, "poll": poll, "maxConcurrency": concurrency}, timeout_seconds=3600
@@ -161,6 +181,63 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     return 0 if ok else 1
+
+
+def mixed_subscriber(i: int) -> dict[str, Any]:
+    """Mixed outcomes: every 10th in sync, every 25th with a failing find (ERRORED), the rest drifting."""
+    spec: dict[str, Any] = {"id": str(uuid.UUID(int=i + 1)), "targetHost": f"dx-sub-{i:03d}.example.com"}
+    if i % 25 == 24:
+        spec["findOutcome"] = "fail"
+    elif i % 10 != 9:
+        spec["drift"] = {"COLLECTION": {"CREATE": 5 + i % 7}}
+    return spec
+
+
+def cost_per_subscriber_check(sizes: list[int], concurrency: int) -> int:
+    """One run per size (short finds, mixed outcomes); the usage of each, per subscriber check, and the
+    notices the run published."""
+    from damdrift.dx.sessions import forget_all
+    from damdrift_cli.local.runner import LocalAws
+    from damdrift_cli.simulator import Scenario, Simulator
+
+    per_check: list[float] = []
+    for count in sizes:
+        subscribers = [mixed_subscriber(i) for i in range(count)]
+        scenario = Scenario.model_validate(
+            {"name": "cost", "findDurationSeconds": COST_FIND_SECONDS, "seed": 3, "subscribers": subscribers}
+        )
+        forget_all()
+        with Simulator(scenario) as sim:
+            publisher = {"hostname": sim.hostname, "dxProtocol": "http", "dxPort": sim.port}
+            with LocalAws({"username": sim.username, "password": sim.password}, retry_time_scale=0.01) as aws:
+                run = aws.run_check(
+                    {"publisher": publisher, "poll": COST_POLL, "maxConcurrency": concurrency},
+                    timeout_seconds=3600,
+                )
+        forget_all()
+        usage = run.usage
+        costs = usage.costs()
+        s3_each = usage.s3_requests / count
+        per_check.append(s3_each)
+        kinds = ", ".join(f"{kind} {n / count:.2f}" for kind, n in sorted(usage.s3_by_kind().items()))
+        print(
+            f"{count} subscribers ({run.status}): ${usage.total / count:.7f} per subscriber check "
+            f"(${usage.total:.5f} the run) - transitions {usage.state_transitions / count:.1f} "
+            f"(${costs['states'] / count:.7f}), Lambda {len(usage.invocations) / count:.1f} invocations "
+            f"{usage.gb_seconds / count:.3f} GB-s (${costs['lambda'] / count:.7f}), "
+            f"S3 {s3_each:.2f} requests "
+            f"[{kinds}] (${costs['s3'] / count:.7f}), SNS {usage.sns_requests} publishes in the run"
+        )
+        outcomes = ((run.output or {}).get("run") or {}).get("byStatus")
+        print(f"  outcomes {outcomes}; notices published: {[(n.topic, n.subject) for n in run.notices]}")
+        print(usage.line())
+    flat = max(per_check) <= min(per_check) * 1.10 if per_check else True
+    print(
+        f"S3 requests per subscriber check: {', '.join(f'{v:.2f}' for v in per_check)} "
+        f"({'flat within 10%' if flat else 'NOT flat'})"
+    )
+    print(result_line("fanout-cost", sizes=sizes, s3_per_check=[round(v, 2) for v in per_check], flat=flat))
+    return 0 if flat else 1
 
 
 if __name__ == "__main__":

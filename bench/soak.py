@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.audit import Audit, audit, bucket_objects
-from damdrift_cli.local.runner import CheckRun, LocalAws
+from damdrift_cli.local.runner import CheckRun, LocalAws, stack_parameters
 from damdrift_cli.simulator import Scenario, Simulator
 
 PASSWORD = "Soak-Pa55-word-2718"  # noqa: S105 - the simulator's; loopback only
@@ -253,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     with Simulator(scenario, record_exchanges=True) as dx:
         forget_all()
         credentials = {"username": dx.username, "password": dx.password}
-        with LocalAws(credentials, retry_time_scale=0.01, function_env=ENV) as aws:
+        publisher = {"hostname": dx.hostname, "dxProtocol": "http", "dxPort": dx.port}
+        with LocalAws(
+            credentials, parameters=stack_parameters(publisher), retry_time_scale=0.01, function_env=ENV
+        ) as aws:
             soak = Soak(dx, aws, random.Random(args.seed), args.timeout)
             for number in range(1, args.runs + 1):
                 line = soak.run(number)

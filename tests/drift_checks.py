@@ -1,7 +1,7 @@
 """A pytest plugin: ``drift_check_started_with``, a drift check execution in moto holding a given input.
 
 Steps read a subscriber's own DAM connection from the drift check's execution input
-(damdrift.dx.subscriber_dam); tests that call those steps directly start such an execution first. moto
+(damdrift.subscriber_dam); tests that call those steps directly start such an execution first. moto
 only records it (its interpreter is off here): nothing runs.
 """
 

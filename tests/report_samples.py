@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from damdrift.report.summary import CheckStatus, Summary
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.writer import ReportFiles, ReportWriter
 
 STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)

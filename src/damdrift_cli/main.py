@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from damdrift.errors import DamDriftError
 from damdrift_cli import exit_status
@@ -52,8 +52,21 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(exit_status.TOOL_FAILED, f"{self.prog}: error: {message}{self._did_you_mean()}\n")
+        """The error and one hint (argparse's usage block would bury the one line that matters)."""
+        self.exit(
+            exit_status.TOOL_FAILED,
+            f"{self.prog}: error: {message}{self._did_you_mean()}\n"
+            f"  (`{self._help_prog()} --help` lists the options)\n",
+        )
+
+    def _help_prog(self) -> str:
+        """The deepest subcommand typed: argparse reports an unknown option from the top parser, whose
+        --help lists no subcommand's options."""
+        parser: argparse.ArgumentParser = self
+        for arg in getattr(self, "argv", None) or sys.argv[1:]:
+            subcommands = next((a.choices for a in parser._actions if isinstance(a.choices, dict)), {})
+            parser = subcommands.get(arg, parser)
+        return parser.prog
 
     def _did_you_mean(self) -> str:
         """For a misspelt option (``-dxport``, ``--host-name``): the closest spelling damdrift has, in
@@ -115,7 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as exc:
         return _fail(exc.message, exc.status)
     except NoCredentialsError:
-        return _fail("no AWS credentials found: configure them (aws configure; AWS_PROFILE)")
+        return _fail("no AWS credentials found: configure them (aws configure; AWS_PROFILE or --profile)")
+    except NoRegionError:
+        return _fail(
+            "no AWS region: give --region, set AWS_REGION, or set one in ~/.aws/config (aws configure)"
+        )
     except (DamDriftError, BotoCoreError, ClientError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:

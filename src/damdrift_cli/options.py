@@ -11,8 +11,11 @@ The password is deliberately not an option: it comes from ``DX_PASSWORD``, dxcli
 from __future__ import annotations
 
 import argparse
+import difflib
 import getpass
+import ipaddress
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -127,7 +130,28 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise CommandFailed(f"--config {path}: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise CommandFailed(f"--config {path}: expected dxclient's config.json, a JSON object")
+    for key in data:
+        meant = _meant(key)
+        if meant is not None:
+            print(
+                f"damdrift: warning: --config {path}: {key!r} is not read; did you mean {meant!r}?",
+                file=sys.stderr,
+            )
     return data
+
+
+#: The config.json keys dam-drift reads (dxclient's spelling).
+CONFIG_KEYS = [key for key, _, _ in CONNECTION_SETTINGS.values()] + ["dxPassword"]
+
+
+def _meant(key: str) -> str | None:
+    """The key dam-drift reads that ``key`` misspells (``hostName``: ``hostname``), else None (a key
+    of dxclient's that dam-drift does not need is no mistake)."""
+    if key in CONFIG_KEYS:
+        return None
+    folded = {known.lower(): known for known in CONFIG_KEYS}
+    close = difflib.get_close_matches(key.lower().replace("_", "").replace("-", ""), folded, n=1, cutoff=0.9)
+    return folded[close[0]] if close else None
 
 
 def publisher_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,13 +180,43 @@ def publisher_input(args: argparse.Namespace) -> dict[str, Any]:
             "on the path can read the DX credentials (use --ca-bundle for a private CA)",
             file=sys.stderr,
         )
-    if args.dx_protocol == "http":
+        _said_insecure_once()
+    if args.dx_protocol == "http" and not is_loopback(args.hostname):
         print(
             f"damdrift: warning: dxProtocol http: the DX password and session cookie cross the network "
             f"unencrypted to {args.hostname}",
             file=sys.stderr,
         )
     return publisher
+
+
+def is_loopback(hostname: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ``::1``: traffic that never leaves the machine."""
+    name = hostname.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class _DropClientInsecureWarning(logging.Filter):
+    """The DX client's own verifyTls=false warning: the line above already said it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("TLS certificate verification is OFF")
+
+
+def _said_insecure_once() -> None:
+    """--insecure is one line of ours: urllib3's per-request InsecureRequestWarning (with its source
+    line) and the DX client's warning say the same again, so the CLI process turns them off."""
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    client_log = logging.getLogger("damdrift.dx.client")
+    if not any(isinstance(f, _DropClientInsecureWarning) for f in client_log.filters):
+        client_log.addFilter(_DropClientInsecureWarning())
 
 
 def read_password(username: str, from_config: str | None = None) -> str:

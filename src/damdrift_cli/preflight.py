@@ -10,6 +10,7 @@ messages; this module only looks at the socket and TLS layers it does not expose
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from typing import Any
@@ -26,6 +27,9 @@ from damdrift_cli.exit_status import CommandFailed
 #: Seconds for a TCP connect and a TLS handshake; DX's login answers well within READ_TIMEOUT.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: the chain verified, the
+#: name (or IP address) did not.
+_NAME_MISMATCH = frozenset({62, 64})
 
 _OPTION = {
     "hostname": "--hostname",
@@ -49,8 +53,12 @@ def connection_of(publisher: dict[str, Any]) -> DxConnection:
         field = str(first["loc"][0]) if first["loc"] else ""
         value = publisher.get(field)
         shown = f" {value!r}" if field and field != "caBundle" and value is not None else ""
-        option = _OPTION.get(field, "the publisher options")
-        raise CommandFailed(f"{option}{shown}: {first['msg'].removeprefix('Value error, ')}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        if field not in _OPTION:  # a rule across fields: named as the execution input spells them
+            for name, option in (("verifyTls false", "--insecure"), *_OPTION.items()):
+                message = re.sub(rf"\b{name}\b", option, message)
+            raise CommandFailed(message) from None
+        raise CommandFailed(f"{_OPTION[field]}{shown}: {message}") from None
 
 
 def login_once(publisher: dict[str, Any], username: str, password: str) -> list[Subscriber]:
@@ -113,6 +121,11 @@ def _probe(connection: DxConnection, host: str, port: int) -> None:
             with context.wrap_socket(sock, server_hostname=host):
                 return
         except ssl.SSLCertVerificationError as exc:
+            if exc.verify_code in _NAME_MISMATCH:
+                raise CommandFailed(
+                    f"the TLS certificate of {where} is trusted but not issued for the name {host!r} "
+                    f"({exc.verify_message}): give --hostname as the certificate names the host"
+                ) from None
             raise CommandFailed(
                 f"the TLS certificate of {where} is not trusted ({exc.verify_message}): "
                 "give its CA with --ca-bundle"

@@ -1,8 +1,11 @@
-"""``damdrift check``'s remediation options: they build the execution input's remediation fields.
+"""``damdrift check``'s remediation options: they build the execution input's remediation fields, and
+the stack parameters the local run deploys with.
 
 A subscriber's own DX is given as a URL (``--subscriber-dam ID=https://sub.example.com[:port]``),
 because it has a host, a protocol and a port of its own; ``--approve`` answers ``remediate: ask``
-requests while the local execution waits (``prompt`` asks on the terminal).
+requests while the local execution waits (``prompt`` asks on the terminal). What a deployed stack
+decides (``MaxRemediation``, ``TwoWaySubscribers``), the local stack is deployed with: the person at
+the terminal is both the one who deploys and the one who starts the check.
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ def add_remediation_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ID=URL",
         type=_subscriber_dam,
-        help="the subscriber's own DX, e.g. 8c72...=https://dx-sub.example.com (repeatable)",
+        help="the subscriber's own DX, e.g. 8c72...=https://dx-sub.example.com (the subscriber by its id "
+        "or target host; repeatable)",
     )
     group.add_argument(
         "--two-way",
         action="append",
         default=[],
         metavar="ID",
-        help="declare two-way staging for this subscriber: remediation refuses (repeatable)",
+        help="declare two-way staging for this subscriber (its id or target host): remediation refuses "
+        "(repeatable; the local stack is deployed with TwoWaySubscribers=ID)",
     )
     group.add_argument(
         "--force-remediation", action="store_true", help="lift the one-remediation-a-day limit"
@@ -66,11 +71,18 @@ def remediation_input(args: argparse.Namespace, demo_dams: dict[str, dict[str, A
     options: dict[str, dict[str, Any]] = {sub: {"dam": dam} for sub, dam in demo_dams.items()}
     for subscriber_id, dam in args.subscriber_dam:
         options.setdefault(subscriber_id, {})["dam"] = dam
-    for subscriber_id in args.two_way:
-        options.setdefault(subscriber_id, {})["twoWayStaging"] = True
-    if options and (args.remediate or args.subscriber_dam or args.two_way):
+    if options and (args.remediate or args.subscriber_dam):
         fields["subscriberOptions"] = options
     return fields
+
+
+def remediation_parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The stack parameters the local run deploys with: the ceiling is the mode the user asked for
+    (``--remediate auto`` deploys ``MaxRemediation=auto``), and ``--two-way`` lists the subscribers."""
+    parameters = {"MaxRemediation": args.remediate or "never"}
+    if args.two_way:
+        parameters["TwoWaySubscribers"] = ",".join(args.two_way)
+    return parameters
 
 
 def _subscriber_dam(value: str) -> tuple[str, dict[str, Any]]:

@@ -117,7 +117,9 @@ def documents(
 ) -> list[PolicyDocument]:
     """Every policy document of ``template`` (SAM or its translation), resolved for ``parameters``."""
     resources: Mapping[str, Any] = template["Resources"]
-    params = parameter_values(template, {**REQUIRED, **(parameters or {})})
+    # A translated fixture may declare no parameters; CloudFormation refuses a value for an undeclared one.
+    required = {k: v for k, v in REQUIRED.items() if k in template.get("Parameters", {})}
+    params = parameter_values(template, {**required, **(parameters or {})})
 
     def lookup(logical_id: str, attribute: str | None) -> Any:
         if attribute is None and logical_id in PSEUDO:

@@ -37,3 +37,15 @@ def test_the_short_path_names_no_sample_file_that_points_at_the_simulator() -> N
     for line in (GUIDE + README).splitlines():
         if "start-execution" in line or line.strip().startswith("--input"):
             assert "file://events/" not in " ".join(shlex.split(line, posix=False)), line
+
+
+def test_the_readme_deploy_turns_the_schedule_on_once_the_secret_holds_credentials() -> None:
+    """The stack creates its secret empty, so ScheduleEnabled=auto leaves a new stack's schedule off:
+    the README's five lines say 'then the daily schedule runs' only if they redeploy with it on."""
+    block = README.split("## Deploy in five lines", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.startswith(" ")]
+    assert len(lines) <= 5, lines
+    put = next(i for i, line in enumerate(lines) if "put-secret-value" in line)
+    schedule_on = [i for i, line in enumerate(lines) if "ScheduleEnabled=true" in line]
+    assert schedule_on and schedule_on[0] > put, lines
+    assert "--guided" not in block  # its saved ScheduleEnabled=auto turns the schedule off again

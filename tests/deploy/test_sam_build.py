@@ -38,6 +38,7 @@ FUNCTIONS = {
     "FetchReportFunction": "fetch_report",
     "RemediateFunction": "remediate",
     "RequestApprovalFunction": "request_approval",
+    "SummariseRunFunction": "summarise_run",
     "ApproveFunction": "approve",
     "DoctorFunction": "doctor",
 }

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 import damdrift.settings
+from damdrift.dx.connection import DxConnection
+from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
 from damdrift.report import ingest
 from damdrift.report_layout import prefix_for, subscriber_prefix
-from damdrift.settings import FetchReportSettings, FunctionSettings
+from damdrift.settings import FetchReportSettings, FunctionSettings, RemediationLimits
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +33,21 @@ STEP_FUNCTIONS = [
     "FetchReportFunction",
     "RemediateFunction",
     "RequestApprovalFunction",
+    "SummariseRunFunction",
 ]
+#: What the drift check itself invokes (before and after its Map); the subscriber check invokes the rest.
+DRIFT_CHECK_FUNCTIONS = ["AuthenticateFunction", "SummariseRunFunction"]
 FUNCTIONS = [*STEP_FUNCTIONS, "ApproveFunction", "DoctorFunction"]
 ROLES = {f: f.removesuffix("Function") + "Role" for f in FUNCTIONS}
 LOG_GROUPS = {f: f.removesuffix("Function") + "LogGroup" for f in FUNCTIONS}
 EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx/admin-AbC123"
 EXISTING_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+#: Secrets other than the stack's that an execution input may name (ExtraCredentialsSecretArns).
+EXTRA_SECRETS = (
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:dam-drift/sub1-AbC123,"
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:dam-drift/sub2-XyZ789"
+)
 
 #: Every optional feature switched on: existing secret with its own key, VPC, boundary, alarms...
 EVERYTHING = {
@@ -49,6 +60,8 @@ EVERYTHING = {
     "OpsNotificationEmail": "ops@example.com",
     "LambdaErrorAlarm": "true",
     "CreateDashboard": "true",
+    "ExtraCredentialsSecretArns": EXTRA_SECRETS,
+    "ExtraCredentialsSecretHosts": "dam-sub1.example.com,dam-sub2.example.com:8443",
 }
 
 #: Actions AWS offers no resource-level permission for: the only ones allowed on Resource "*"
@@ -147,7 +160,7 @@ def test_no_function_or_state_machine_uses_sam_generated_roles(default: StackVie
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_function_holds_exactly_its_permissions(default: StackView, function: str) -> None:
     # The approval functions never log in to DX: no secret for them.
-    no_dx = {"RequestApprovalFunction", "ApproveFunction"}
+    no_dx = {"RequestApprovalFunction", "ApproveFunction", "SummariseRunFunction"}
     expected = (set() if function in no_dx else SECRET_READ) | TRACES | own_logs(function)
     if function == "FetchReportFunction":
         objects = "<ReportBucket.Arn>/reports/*"
@@ -158,14 +171,30 @@ def test_each_function_holds_exactly_its_permissions(default: StackView, functio
             ("s3:AbortMultipartUpload", objects),
             ("s3:ListMultipartUploadParts", objects),
             ("s3:ListBucket", "<ReportBucket.Arn>"),
+            ("s3:PutObject", "<ReportBucket.Arn>/runs/*"),  # the run record (damdrift.fleet.records)
             ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_parts/*"),
             ("s3:DeleteObject", "<ReportBucket.Arn>/reports/*/_checkpoint.json"),
             # signs the notices' report links
             ("secretsmanager:GetSecretValue", "<ReportLinkKey>"),
             ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
         }
+    if function == "SummariseRunFunction":
+        expected |= {
+            ("s3:GetObject", "<ReportBucket.Arn>/runs/*"),  # the run records
+            ("s3:PutObject", "<ReportBucket.Arn>/runs/*"),  # run.json
+            ("s3:GetObject", "<ReportBucket.Arn>/reports/*/overview.json"),  # every subscriber's row
+            ("s3:PutObject", "<ReportBucket.Arn>/reports/*/overview.html"),  # the page, once per run
+            ("s3:ListBucket", "<ReportBucket.Arn>"),
+            ("sns:Publish", "<DriftTopic>"),
+            ("sns:Publish", "<OpsTopic>"),
+            ("kms:GenerateDataKey", "<DataKey.Arn>"),
+            ("kms:Decrypt", "<DataKey.Arn>"),
+            # signs the run notice's links (the overview, each listed report)
+            ("secretsmanager:GetSecretValue", "<ReportLinkKey>"),
+            ("lambda:GetFunctionUrlConfig", "<ReportViewerFunction.Arn>"),
+        }
     if function in {"TriggerMismatchFunction", "RemediateFunction"}:
-        # a subscriber's own DAM connection is read from the drift check's input (damdrift.dx.subscriber_dam)
+        # a subscriber's own DAM connection is read from the drift check's input (damdrift.subscriber_dam)
         expected |= {("states:DescribeExecution", DRIFT_CHECK_EXECUTIONS)}
     if function == "RemediateFunction":
         expected |= {
@@ -204,7 +233,10 @@ def test_fetch_report_reads_the_ignore_rules_where_the_settings_look_and_cannot_
     granted = permissions(default, "FetchReportRole")
     rules = f"<ReportBucket.Arn>/{FetchReportSettings.model_fields['ignore_rules_key'].default}"
     assert ("s3:GetObject", rules) in granted
-    assert {r for a, r in granted if a == "s3:PutObject"} == {"<ReportBucket.Arn>/reports/*"}
+    assert {r for a, r in granted if a == "s3:PutObject"} == {
+        "<ReportBucket.Arn>/reports/*",
+        "<ReportBucket.Arn>/runs/*",  # its run record, for the fleet step
+    }
     assert "IGNORE_RULES_KEY" not in default.function("FetchReportFunction")["Environment"]["Variables"]
 
 
@@ -258,13 +290,14 @@ STATE_MACHINE_BASE = (
 def test_the_drift_check_holds_exactly_its_permissions(default: StackView) -> None:
     expected = STATE_MACHINE_BASE | {
         ("lambda:InvokeFunction", "<AuthenticateFunction.Arn>"),
+        ("lambda:InvokeFunction", "<SummariseRunFunction.Arn>"),
         ("sns:Publish", "<OpsTopic>"),
     }
     assert permissions(default, "StateMachineRole") == expected
 
 
 def test_a_subscriber_check_holds_exactly_its_permissions(default: StackView) -> None:
-    steps = [f for f in STEP_FUNCTIONS if f != "AuthenticateFunction"]
+    steps = [f for f in STEP_FUNCTIONS if f not in DRIFT_CHECK_FUNCTIONS]
     expected = STATE_MACHINE_BASE | {("lambda:InvokeFunction", f"<{f}.Arn>") for f in steps}
     expected |= {("sns:Publish", "<DriftTopic>"), ("sns:Publish", "<OpsTopic>")}
     assert permissions(default, "SubscriberCheckRole") == expected
@@ -321,6 +354,8 @@ def test_an_existing_secret_is_read_instead_and_its_own_key_is_granted() -> None
 def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_their_prefixes(
     any_stack: StackView,
 ) -> None:
+    """And the fleet step: the run records and run.json, and of reports/ only the overview (rows read,
+    the page written)."""
     own_prefix = {
         "RemediateFunction": "remediations/",
         "RequestApprovalFunction": "approvals/",
@@ -330,6 +365,14 @@ def test_only_fetch_report_touches_reports_and_the_remediation_functions_only_th
     for function, role in ROLES.items():
         s3 = {(a, r) for a, r in permissions(any_stack, role) if a.startswith("s3:")}
         if function == "FetchReportFunction":
+            continue
+        if function == "SummariseRunFunction":
+            assert {r for a, r in s3 if a != "s3:ListBucket"} == {
+                "<ReportBucket.Arn>/runs/*",
+                "<ReportBucket.Arn>/reports/*/overview.json",
+                "<ReportBucket.Arn>/reports/*/overview.html",
+            }
+            assert ("s3:PutObject", "<ReportBucket.Arn>/reports/*/overview.json") not in s3
             continue
         if function not in own_prefix:
             assert not s3, function
@@ -417,8 +460,17 @@ def test_only_the_approval_roles_read_file_or_list_approval_requests(default: St
 
 def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribes(default: StackView) -> None:
     publishers = {
-        "DriftTopicPolicy": ["<SubscriberCheckRole.Arn>", "<RequestApprovalRole.Arn>"],
-        "OpsTopicPolicy": ["<StateMachineRole.Arn>", "<SubscriberCheckRole.Arn>", "<DoctorRole.Arn>"],
+        "DriftTopicPolicy": [
+            "<SubscriberCheckRole.Arn>",
+            "<RequestApprovalRole.Arn>",
+            "<SummariseRunRole.Arn>",
+        ],
+        "OpsTopicPolicy": [
+            "<StateMachineRole.Arn>",
+            "<SubscriberCheckRole.Arn>",
+            "<DoctorRole.Arn>",
+            "<SummariseRunRole.Arn>",
+        ],
     }
     for logical_id, exempt in publishers.items():
         topic = logical_id.removesuffix("Policy")
@@ -451,8 +503,31 @@ def test_only_this_stack_publishes_to_its_topics_and_only_this_account_subscribe
         assert alarm["Properties"]["AlarmActions"] == ["<OpsTopic>"], logical_id
 
 
-def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(default: StackView) -> None:
+def test_only_fetch_report_publishes_to_the_chat_topic_and_only_this_account_subscribes() -> None:
+    """The chat topic posts to Slack or Teams: without its own policy anyone in the account allowed
+    sns:Publish could forge a notice there (issue 23 item 10). The fleet step posts the run's notices."""
+    view = stack(ChatNotifications="true")
+    props = view.props("ChatTopicPolicy")
+    assert props["Topics"] == ["<ChatTopic>"]
+    by_sid = {s["Sid"]: s for s in statements(props["PolicyDocument"])}
+    publish = by_sid["OnlyThisStackPublishes"]
+    assert (publish["Effect"], publish["Principal"], publish["Action"]) == ("Deny", "*", "sns:Publish")
+    assert publish["Resource"] == "<ChatTopic>"
+    assert publish["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": ["<FetchReportRole.Arn>", "<SummariseRunRole.Arn>"]}
+    }
+    subscribe = by_sid["OnlyThisAccountSubscribes"]
+    assert (subscribe["Effect"], subscribe["Action"]) == ("Deny", "sns:Subscribe")
+    assert subscribe["Condition"] == {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
+    allowed = [s for s in by_sid.values() if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allowed] == [{"AWS": "arn:aws:iam::123456789012:root"}]
+    assert "ChatTopicPolicy" not in stack().resources  # no chat, no topic, no policy
+
+
+@pytest.mark.parametrize("chat", ["false", "true"])
+def test_every_role_granted_a_topic_publish_is_let_through_by_that_topics_policy(chat: str) -> None:
     """A role's Allow is not enough: the topic policy's Deny wins, and the notices would never arrive."""
+    default = stack(ChatNotifications=chat)
     for role_id in default.of_type("AWS::IAM::Role"):
         for action, resource in permissions(default, role_id):
             if action != "sns:Publish" or not resource.startswith("<"):
@@ -910,3 +985,127 @@ def test_the_deploy_guide_lists_every_parameter_with_the_templates_default(defau
     for name, spec in parameters.items():
         if "Default" in spec:
             assert documented[name] == str(spec["Default"]), name
+
+
+# ------------------------------------------------------------- what the stack allows the input to ask
+
+
+def test_the_stack_caps_remediation_at_ask_unless_deployed_with_another_ceiling() -> None:
+    """MaxRemediation bounds what an execution input may order (issue 23 item 3); only the two functions
+    that act on it read it."""
+    spec = stack().raw["Parameters"]["MaxRemediation"]
+    assert (spec["Default"], spec["AllowedValues"]) == ("ask", ["never", "ask", "auto"])
+    for overrides, expected in (({}, "ask"), ({"MaxRemediation": "auto"}, "auto")):
+        view = stack(**overrides)
+        for function in ("AuthenticateFunction", "RemediateFunction"):
+            variables = view.function(function)["Environment"]["Variables"]
+            assert variables["MAX_REMEDIATION"] == expected, function
+            settings = settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+            assert isinstance(settings, RemediationLimits) and settings.max_remediation == expected
+
+
+def test_two_way_staging_subscribers_are_a_stack_parameter_the_remediation_functions_read() -> None:
+    spec = stack().raw["Parameters"]["TwoWaySubscribers"]
+    assert spec["Type"] == "CommaDelimitedList" and spec["Default"] == ""
+    assert not re.fullmatch(spec["AllowedPattern"], 'x", "evil": "1')
+    view = stack(TwoWaySubscribers="sub-1,8c72ef60-e8d4-425d-903a-232bb8726222")
+    for function in ("AuthenticateFunction", "RemediateFunction"):
+        variables = view.function(function)["Environment"]["Variables"]
+        assert variables["TWO_WAY_SUBSCRIBERS"] == "sub-1,8c72ef60-e8d4-425d-903a-232bb8726222"
+        settings = settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+        assert isinstance(settings, RemediationLimits)
+        assert settings.two_way_subscribers == {"sub-1", "8c72ef60-e8d4-425d-903a-232bb8726222"}
+
+
+def dx_settings(view: StackView, function: str = "AuthenticateFunction") -> Any:
+    variables = view.function(function)["Environment"]["Variables"]
+    return settings_model(view, function).from_env({k: str(v) for k, v in variables.items()})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"DxPort": "10039"},
+        {"RingApiPort": "10039", "DamApiPort": "3000"},
+        {"DxProtocol": "http", "DxPort": "8080", "AllowInsecureDx": "true"},
+    ],
+)
+def test_the_stacks_secret_goes_to_the_publishers_host_and_ports_and_nowhere_else(
+    overrides: dict[str, str],
+) -> None:
+    """Issue 23 item 11: the schedule's publisher passes; the same host on another port does not."""
+    view = stack(DxHostname="dx.example.com", **overrides)
+    settings = dx_settings(view)
+    publisher = DxConnection.model_validate(schedule_input(view)["publisher"])
+    settings.permit(publisher, "publisher", settings.credentials_secret)
+    for port_field in ("ringAPIPort", "damAPIPort"):
+        moved = publisher.model_copy(update={port_field.replace("API", "_api_").lower(): 8443})
+        with pytest.raises(InvalidInput, match=rf"publisher\.{port_field}: port 8443"):
+            settings.permit(moved, "publisher", settings.credentials_secret)
+
+
+def test_allowed_dx_hosts_take_a_port_and_refuse_anything_else() -> None:
+    pattern = stack().raw["Parameters"]["AllowedDxHosts"]["AllowedPattern"]
+    for good in ("", "dam-sub.example.com", "dam-sub.example.com:8443"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("dam-sub.example.com:0", "https://dam-sub.example.com", "*", "dam:80:81", 'x", "a'):
+        assert not re.fullmatch(pattern, bad), bad
+    view = stack(DxHostname="dx.example.com", AllowedDxHosts="dam-sub.example.com:8443")
+    dam = DxConnection.model_validate({"hostname": "dam-sub.example.com", "dxPort": 8443})
+    settings = dx_settings(view, "RemediateFunction")
+    settings.permit(dam, "subscriberOptions.s.dam", settings.credentials_secret)
+
+
+def test_extra_secrets_are_read_by_the_dx_functions_only_and_each_goes_only_to_its_hosts() -> None:
+    """Issue 25 item 9, issue 22 item 10: a subscriber DAM's own secret is a parameter, not a role edit."""
+    assert "ReadExtraDxCredentials" not in json.dumps(stack().props("FunctionBasePolicy"))
+    view = stack(
+        DxHostname="dx.example.com",
+        ExtraCredentialsSecretArns=EXTRA_SECRETS,
+        ExtraCredentialsSecretHosts="dam-sub1.example.com,dam-sub2.example.com:8443+dam-sub2b.example.com",
+    )
+    arns = EXTRA_SECRETS.split(",")
+    for function in FUNCTIONS:
+        granted = {r for a, r in permissions(view, ROLES[function]) if a == "secretsmanager:GetSecretValue"}
+        if function in {"RequestApprovalFunction", "ApproveFunction", "SummariseRunFunction"}:
+            assert not granted & set(arns), function
+        else:
+            assert granted >= set(arns), function
+    settings = dx_settings(view, "RemediateFunction")
+    sub2 = DxConnection.model_validate({"hostname": "dam-sub2.example.com", "dxPort": 8443})
+    settings.permit(sub2, "subscriberOptions.s.dam", "dam-drift/sub2")
+    with pytest.raises(InvalidInput, match=r"dam-sub2\.example\.com"):
+        settings.permit(sub2, "subscriberOptions.s.dam", "dam-drift/sub1")
+    for name in ("ExtraCredentialsSecretArns", "ExtraCredentialsSecretHosts"):
+        assert stack().raw["Parameters"][name]["Default"] == ""
+
+
+def test_an_input_may_name_only_the_ca_bundles_shipped_in_the_layer() -> None:
+    view = stack(DxHostname="dx.example.com")
+    settings = dx_settings(view)
+    assert settings.dx_ca_bundles == ("/opt/python/ca-bundles",)  # layers/shared/ca-bundles/ after sam build
+    for path in ("/proc/self/environ", "/opt/python/ca-bundles/../damdrift/__init__.py", "/var/task/app.py"):
+        publisher = DxConnection.model_validate({"hostname": "dx.example.com", "caBundle": path})
+        with pytest.raises(InvalidInput, match=r"publisher\.caBundle"):
+            settings.permit(publisher, "publisher", settings.credentials_secret)
+
+
+def test_the_security_guides_guardrail_covers_the_history_that_holds_the_approval_token() -> None:
+    """Issue 23 item 9: the task token is in the TaskScheduled event of the subscriber check's history;
+    the documented guardrail must deny reading exactly those executions (and be a valid policy)."""
+    from parliament import analyze_policy_string
+
+    definition = (ROOT / "statemachine" / "subscriber_check.asl.json").read_text(encoding="utf-8")
+    assert "lambda:invoke.waitForTaskToken" in definition and '"taskToken.$": "$$.Task.Token"' in definition
+    guide = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    policy = json.loads(guide.split("```json\n", 1)[1].split("```", 1)[0])
+    assert not analyze_policy_string(json.dumps(policy)).findings
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    history = by_sid["DamDriftApprovalTokensStayInTheHistory"]
+    assert (history["Effect"], history["Action"]) == ("Deny", ["states:GetExecutionHistory"])
+    name = stack().props("SubscriberCheckStateMachine")["Name"]  # the stack named dam-drift, as the guide's
+    account_region = "eu-central-1:111122223333"
+    assert history["Resource"] == f"arn:aws:states:{account_region}:execution:{name}:*"
+    for where in (guide, (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")):
+        assert "GetExecutionHistory" in where and "SendTaskSuccess" in where

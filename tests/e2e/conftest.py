@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from damdrift.dx.sessions import forget_all
-from damdrift_cli.local.runner import LocalAws
+from damdrift_cli.local.runner import LocalAws, stack_parameters
 from damdrift_cli.simulator import Scenario, Simulator
 
 FAST_POLL = {"initialWaitSeconds": 1, "maxWaitSeconds": 1, "jitterSeconds": 0, "maxDurationSeconds": 60}
@@ -34,6 +34,7 @@ def aws(publisher: Simulator) -> Iterator[LocalAws]:
     forget_all()  # no DX session survives from another test
     with LocalAws(
         {"username": publisher.username, "password": publisher.password},
+        parameters=stack_of(publisher),
         retry_time_scale=0.01,
         function_env=FAST_CLIENT,
     ) as local:
@@ -47,3 +48,8 @@ def check_input(simulator: Simulator, **extra: Any) -> dict[str, Any]:
         "poll": dict(FAST_POLL),
         **extra,
     }
+
+
+def stack_of(simulator: Simulator) -> dict[str, str]:
+    """The stack parameters a deployed stack for this simulator has (DxHostname, its port, http)."""
+    return stack_parameters(check_input(simulator)["publisher"])

@@ -48,3 +48,6 @@ def test_a_second_demo_run_shows_new_and_resolved_records_and_the_next_steps(
     assert "mismatches unknown (the check did not finish)" in errored
     assert "hint:  DX's findStagingMismatch operation is FAILED" in errored
     assert "Traceback" not in second.out + second.err
+    # the run's notices (one drift, one ops) list them; the run's cost is counted from its calls
+    assert "notice: in the run's notice (SENT)" in drift and "notice: in the run's notice (SENT)" in errored
+    assert re.search(r"^cost: transitions=\d+ .* total=\$[0-9.]+ at us-east-1 list prices$", second.out, re.M)

@@ -71,7 +71,7 @@ def test_a_publisher_the_stacks_credentials_are_not_for_is_refused_before_any_re
 ) -> None:
     credentials = {"username": publisher.username, "password": publisher.password}
     forget_all()
-    with LocalAws(credentials, function_env={"ALLOWED_DX_HOSTS": "dx.example.com"}) as aws:
+    with LocalAws(credentials, parameters={"DxHostname": "dx.example.com"}) as aws:
         response, result = invoke(aws, {"publisher": publisher_of(publisher)})
 
     assert response["FunctionError"] == "Handled"
@@ -80,12 +80,15 @@ def test_a_publisher_the_stacks_credentials_are_not_for_is_refused_before_any_re
     assert publisher.exchanges == []
 
 
-def test_without_a_publisher_in_the_event_or_the_stack_the_error_names_the_field(aws: LocalAws) -> None:
+def test_without_a_publisher_in_the_event_the_doctor_probes_the_stacks_own(
+    aws: LocalAws, publisher: Simulator
+) -> None:
+    """A stack always has its publisher (DxHostname has no default: CloudFormation refuses a stack
+    without it), so an empty event probes that one, as ``aws lambda invoke`` on AWS does."""
     response, result = invoke(aws, {})
 
-    assert response["FunctionError"] == "Handled"
-    assert result["errorType"] == "InvalidInput"
-    assert "publisher: required" in result["errorMessage"]
+    assert "FunctionError" not in response, result
+    assert result["doctorKey"].startswith(f"doctor/{publisher.hostname}_{publisher.port}/")
 
 
 def test_the_sample_event_reads_only_the_named_subscribers_log(aws: LocalAws, publisher: Simulator) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import check_input
+from tests.e2e.conftest import check_input, stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,10 @@ def test_drift_is_stored_as_jsonl_csv_and_summary_and_notified_with_attributes(
     }
     assert "11" in notice.subject
     assert "MEDIA_ITEM" in notice.message and prefix in notice.message
-    assert item["notified"]["status"] == "SENT"
+    # sent by the run (a run with one subscriber to tell sends that subscriber's own notice), not the check
+    assert item["notified"]["status"] == "SKIPPED"
+    assert run.output is not None
+    assert run.output["run"]["notices"] == [{"topic": "drift", "status": "SENT", "subscribers": 1}]
 
 
 def emf_metrics(aws: LocalAws) -> list[dict[str, Any]]:
@@ -232,7 +235,9 @@ def test_invalid_input_fails_the_execution_at_once_naming_the_field(
 def test_bad_credentials_fail_fast_and_tell_the_ops_topic(publisher: Simulator) -> None:
     publisher.add_subscriber("sub.example.com")
     with LocalAws(
-        {"username": publisher.username, "password": "not-the-password"}, retry_time_scale=0.01
+        {"username": publisher.username, "password": "not-the-password"},
+        parameters=stack_of(publisher),
+        retry_time_scale=0.01,
     ) as aws:
         run = aws.run_check(check_input(publisher))
 

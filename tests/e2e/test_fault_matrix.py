@@ -13,7 +13,6 @@ retries 10 ms apart, a 1 s read timeout, the ASL's retry intervals scaled by 0.0
 
 import json
 import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.audit import Audit, audit, bucket_objects, stored_report
 from damdrift_cli.local.runner import CheckRun, LocalAws, Notice
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import FAST_CLIENT
+from tests.e2e.conftest import FAST_CLIENT, stack_of
 from tests.e2e.leaks import everything_runs_show, issued_cookies, leaked
 from tests.listener import connections_to
 
@@ -42,9 +41,23 @@ MATRIX_ENV = {
     "DX_REQUEST_DEADLINE": "3",
     "DX_RETRY_AFTER_MAX": "1",
     "REPORT_MAX_RECORDS": "40",
-    # The credentials are bound to the simulator's host, as a deployed stack binds them to DxHostname.
-    "ALLOWED_DX_HOSTS": "127.0.0.1",
 }
+#: The secrets a cell plants (CannotStart), listed as a deployed stack lists its extra secrets.
+CELL_SECRET, ABSENT_SECRET = "matrix/cell", "matrix/absent"
+
+
+def matrix_env(dx: Simulator) -> dict[str, str]:
+    """The credentials bound to the simulator's host and port, as a deployed stack binds them to
+    DxHostname and DxPort; the cells' own secrets (ExtraCredentialsSecretArns) to the same endpoint."""
+    endpoint = f"{dx.hostname}:{dx.port}"
+    return {
+        **MATRIX_ENV,
+        "ALLOWED_DX_HOSTS": endpoint,
+        "EXTRA_CREDENTIALS_SECRETS": f"{CELL_SECRET},{ABSENT_SECRET}",
+        "EXTRA_CREDENTIALS_SECRET_HOSTS": f"{endpoint},{endpoint}",
+    }
+
+
 NO_WAIT_POLL = {"initialWaitSeconds": 0, "maxWaitSeconds": 0, "jitterSeconds": 0, "maxDurationSeconds": 60}
 
 MISMATCHES = "GET /staging/mismatches"
@@ -65,11 +78,14 @@ class Matrix:
     secrets: set[str] = field(default_factory=set)
 
     def check(self, **extra: Any) -> CheckRun:
+        """Per-subscriber notices (``notices: subscriber``): each cell asserts one subscriber's own notice
+        and its ``notified`` status, which the run's notice (the default) leaves SKIPPED."""
         poll = {**NO_WAIT_POLL, **extra.pop("poll", {})}
         run = self.aws.run_check(
             {
                 "publisher": {"hostname": self.dx.hostname, "dxProtocol": "http", "dxPort": self.dx.port},
                 "poll": poll,
+                "notices": "subscriber",
                 **extra,
             },
             timeout_seconds=120,
@@ -78,17 +94,18 @@ class Matrix:
         return run
 
     def secret(self, value: str) -> str:
-        """Creates a Secrets Manager secret holding ``value``; returns its (unique) name."""
-        name = f"matrix/{uuid.uuid4().hex[:8]}"
-        self.aws.client("secretsmanager").create_secret(Name=name, SecretString=value)
-        return name
+        """Creates the cell's Secrets Manager secret holding ``value``; returns its name."""
+        self.aws.client("secretsmanager").create_secret(Name=CELL_SECRET, SecretString=value)
+        return CELL_SECRET
 
 
 @pytest.fixture
 def matrix(publisher: Simulator) -> Iterator[Matrix]:
     forget_all()
     credentials = {"username": publisher.username, "password": publisher.password}
-    with LocalAws(credentials, retry_time_scale=0.01, function_env=MATRIX_ENV) as aws:
+    with LocalAws(
+        credentials, parameters=stack_of(publisher), retry_time_scale=0.01, function_env=MATRIX_ENV
+    ) as aws:
         cell = Matrix(publisher, aws)
         yield cell
         # The security scan of this cell: nothing a reader can see holds a password or a cookie.
@@ -441,9 +458,14 @@ def test_a_subscriber_deregistered_mid_run_ends_errored_as_not_found(matrix: Mat
 
 @dataclass(frozen=True)
 class CannotStart:
+    """A cell whose check cannot start. The secrets are the stack's own (the one secret its roles may
+    read, as on AWS): ``secret_value`` is put into it, ``missing_secret`` deletes it; ``other_secret``
+    names in the input a secret the roles were never granted."""
+
     error: str
-    secret_value: str | None = None  # what the credentials secret holds (None: the stack's own secret)
+    secret_value: str | None = None
     missing_secret: bool = False
+    other_secret: bool = False
     dx_fault: dict[str, Any] | None = None
     cause_mentions: tuple[str, ...] = ()
 
@@ -460,7 +482,17 @@ CANNOT_START = {
         cause_mentions=("administrator",),
     ),
     "secret-missing": CannotStart(
-        "CredentialsError", missing_secret=True, cause_mentions=("could not be read",)
+        "CredentialsError",
+        missing_secret=True,
+        cause_mentions=("could not be read (ResourceNotFoundException)",),
+    ),
+    # As on AWS, a role reads only the secrets it is granted: naming another in the input is refused.
+    "secret-not-granted": CannotStart(
+        "CredentialsError",
+        other_secret=True,
+        secret_value=json.dumps({"username": "wpsadmin", "password": "0ther-Pa55-12"}),
+        # moto's AccessDenied reaches botocore as code 403 (AWS: AccessDeniedException)
+        cause_mentions=("could not be read (403)",),
     ),
     "secret-wrong-shape": CannotStart(
         "CredentialsError",
@@ -480,11 +512,16 @@ def test_a_check_that_cannot_start_fails_at_once_naming_the_problem_and_tells_th
     cell = CANNOT_START[cell_id]
     sub = matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
     extra: dict[str, Any] = {}
+    secrets = matrix.aws.client("secretsmanager")
+    secret = matrix.aws.deployment.secret_arn if matrix.aws.deployment else ""
     if cell.secret_value is not None:
         matrix.secrets.add(cell.secret_value)
-        extra["credentialsSecret"] = matrix.secret(cell.secret_value)
+        if cell.other_secret:
+            secret = extra["credentialsSecret"] = matrix.secret(cell.secret_value)
+        else:
+            secrets.put_secret_value(SecretId=secret, SecretString=cell.secret_value)
     if cell.missing_secret:
-        extra["credentialsSecret"] = f"matrix/absent-{uuid.uuid4().hex[:8]}"
+        secrets.delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
     if cell.dx_fault:
         matrix.dx.inject_fault(**cell.dx_fault)
 
@@ -493,7 +530,7 @@ def test_a_check_that_cannot_start_fails_at_once_naming_the_problem_and_tells_th
     assert (run.status, run.error) == ("FAILED", cell.error)
     cause = run.cause or ""
     if cell.error == "CredentialsError":
-        assert extra["credentialsSecret"] in cause, "the error names the secret"
+        assert secret in cause, "the error names the secret"
     for words in cell.cause_mentions:
         assert words in cause
     [notice] = run.notices

@@ -17,7 +17,7 @@ from damdrift_cli.local import roles
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.local.template import PROJECT_ROOT, load_template
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import FAST_CLIENT, check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
 from tests.e2e.test_drift_check import DRIFT
 
 
@@ -55,6 +55,7 @@ def local(publisher: Simulator) -> Iterator[Callable[[Path], LocalAws]]:
     forget_all()
     yield lambda template: LocalAws(
         {"username": publisher.username, "password": publisher.password},
+        parameters=stack_of(publisher),
         retry_time_scale=0.01,
         function_env=FAST_CLIENT,
         template_path=template,
@@ -109,6 +110,7 @@ def test_the_roles_moto_enforces_are_the_templates_and_what_it_cannot_check_is_k
         "SubscriberCheckRole",
         "DoctorRole",
         "ReportViewerRole",
+        "SummariseRunRole",
     }
     template = load_template()
     fetch = template["Resources"]["FetchReportRole"]["Properties"]["Policies"]

@@ -19,7 +19,7 @@ from damdrift_cli.local.audit import MISMATCHES_ENDPOINT, bucket_objects
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator
 from damdrift_cli.simulator.dataset import HOSTILE_RECORD_TYPE, HOSTILE_TEXTS
-from tests.e2e.conftest import FAST_CLIENT
+from tests.e2e.conftest import FAST_CLIENT, stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,9 @@ def aws(publisher: Simulator) -> Iterator[LocalAws]:
     forget_all()
     credentials = {"username": publisher.username, "password": publisher.password}
     env = {**FAST_CLIENT, "DX_PAGE_SIZE": "5", "REPORT_PART_RECORDS": "10"}  # parts meet hostile data too
-    with LocalAws(credentials, retry_time_scale=0.01, function_env=env) as local:
+    with LocalAws(
+        credentials, parameters=stack_of(publisher), retry_time_scale=0.01, function_env=env
+    ) as local:
         yield local
     forget_all()
 

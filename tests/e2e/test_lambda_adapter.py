@@ -14,6 +14,7 @@ from moto.awslambda.models import LambdaFunction
 from damdrift_cli.local.lambda_adapter import HOOK_NAME
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
+from tests.e2e.conftest import stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,9 @@ def test_moto_still_has_the_invoke_hook_with_the_expected_signature() -> None:
 def test_invoking_a_function_runs_our_handler_and_maps_errors_to_the_exception_name(
     publisher: Simulator,
 ) -> None:
-    with LocalAws({"username": publisher.username, "password": publisher.password}) as aws:
+    with LocalAws(
+        {"username": publisher.username, "password": publisher.password}, parameters=stack_of(publisher)
+    ) as aws:
         lambda_client = aws.client("lambda")
         name = "dam-drift-local-AuthenticateFunction"
         response = lambda_client.invoke(
@@ -61,7 +64,9 @@ def test_the_retry_sleeps_the_local_run_scales_are_the_only_use_of_time_in_their
 
 
 def test_a_lambda_timed_out_after_its_handler_ran_reports_lambdas_timeout_error(publisher: Simulator) -> None:
-    with LocalAws({"username": publisher.username, "password": publisher.password}) as aws:
+    with LocalAws(
+        {"username": publisher.username, "password": publisher.password}, parameters=stack_of(publisher)
+    ) as aws:
         lambdas = aws._deployed.lambdas
         timeout = lambdas.time_out_after_run("AuthenticateFunction", after=1)
         for _ in range(2):

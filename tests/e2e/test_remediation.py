@@ -5,21 +5,46 @@ The publisher and each subscriber's own DAM are simulators on loopback; the subs
 """
 
 import json
-import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from damdrift.remediation.approval import handle_of
-from damdrift_cli.local.runner import CheckRun, LocalAws
+from damdrift.dx.sessions import forget_all
+from damdrift_cli.local.runner import CheckRun, LocalAws, stack_parameters
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input
 from tests.e2e.leaks import everything_runs_show, issued_cookies, leaked
 from tests.e2e.test_drift_check import outcome_of, s3_objects
 
 pytestmark = pytest.mark.e2e
 
 DRIFT = {"COLLECTION": {"CREATE": 3}, "MEDIA_ITEM": {"UPDATE": 2}, "RENDITION": {"CREATE": 4}}
+
+
+def local_stack(publisher: Simulator, sub: str | None = None, **parameters: str) -> LocalAws:
+    """A stack deployed for this publisher and, given ``sub``, its DAM (``AllowedDxHosts``: the
+    credentials go to its host and port only), with ``parameters`` on top."""
+    credentials = {"username": publisher.username, "password": publisher.password}
+    dams = {sub: remediation_input(publisher, sub, "never")["subscriberOptions"][sub]["dam"]} if sub else {}
+    stack = {**stack_parameters(check_input(publisher)["publisher"], dams), **parameters}
+    return LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT, parameters=stack)
+
+
+@pytest.fixture
+def sub(publisher: Simulator, request: pytest.FixtureRequest) -> str:
+    """The drifted subscriber with a DAM of its own (``indirect`` parameters: its resync outcome)."""
+    return drifted_subscriber(publisher, **getattr(request, "param", {}))
+
+
+@pytest.fixture
+def aws(publisher: Simulator, sub: str) -> Iterator[LocalAws]:
+    """These tests resync without asking: a stack deployed with MaxRemediation=auto, bound to the
+    publisher and the subscriber's DAM (created first, so the stack knows its port)."""
+    forget_all()
+    with local_stack(publisher, sub, MaxRemediation="auto") as local:
+        yield local
+    forget_all()
 
 
 def remediation_input(publisher: Simulator, sub: str, mode: str, **options: Any) -> dict[str, Any]:
@@ -50,10 +75,8 @@ def subjects(run: CheckRun) -> list[str]:
 
 
 def test_auto_remediation_resyncs_waits_for_the_subscriber_and_verifies_in_sync(
-    publisher: Simulator, aws: LocalAws
+    publisher: Simulator, aws: LocalAws, sub: str
 ) -> None:
-    sub = drifted_subscriber(publisher)
-
     run = aws.run_check(remediation_input(publisher, sub, "auto"))
 
     assert run.status == "SUCCEEDED", run.cause
@@ -81,11 +104,10 @@ def test_auto_remediation_resyncs_waits_for_the_subscriber_and_verifies_in_sync(
     assert "Before resync" in verdict_notice.message and "9 mismatches" in verdict_notice.message
 
 
+@pytest.mark.parametrize("sub", [{"resync_outcome": "partial"}], indirect=True)
 def test_auto_remediation_reports_still_drifting_with_what_remains_when_an_operation_fails(
-    publisher: Simulator, aws: LocalAws
+    publisher: Simulator, aws: LocalAws, sub: str
 ) -> None:
-    sub = drifted_subscriber(publisher, resync_outcome="partial")
-
     run = aws.run_check(remediation_input(publisher, sub, "auto"))
 
     assert run.status == "SUCCEEDED", run.cause
@@ -101,11 +123,10 @@ def test_auto_remediation_reports_still_drifting_with_what_remains_when_an_opera
     assert verified["remediation"]["operations"]["failedFunctions"]
 
 
+@pytest.mark.parametrize("sub", [{"resync_outcome": "fail"}], indirect=True)
 def test_a_failed_resync_is_recorded_as_errored_and_the_drift_report_is_kept(
-    publisher: Simulator, aws: LocalAws
+    publisher: Simulator, aws: LocalAws, sub: str
 ) -> None:
-    sub = drifted_subscriber(publisher, resync_outcome="fail")
-
     run = aws.run_check(remediation_input(publisher, sub, "auto"))
 
     assert run.status == "SUCCEEDED", run.cause
@@ -122,9 +143,8 @@ def test_a_failed_resync_is_recorded_as_errored_and_the_drift_report_is_kept(
 
 
 def test_ask_sends_the_drift_notice_with_an_approval_and_resyncs_once_approved(
-    publisher: Simulator, aws: LocalAws
+    publisher: Simulator, aws: LocalAws, sub: str
 ) -> None:
-    sub = drifted_subscriber(publisher)
     asked = []
 
     def approve(pending: Any) -> bool:
@@ -143,14 +163,14 @@ def test_ask_sends_the_drift_notice_with_an_approval_and_resyncs_once_approved(
     assert verified["remediation"]["approvedBy"].startswith("damdrift check (")
     drift_notice = run.notices[0]
     assert drift_notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", drift_notice.message)
-    assert handle_of(approval_id) == pending.handle and pending.approval_id is None  # listed: no id
+    # The stack's approval URL (a function URL) is in the notice, and the request is named as the prompt
+    # names it; the listed request itself holds no id (the link's secret is stored nowhere)
+    assert f"request {pending.reference}" in drift_notice.message
+    assert "damdrift approve 'https://" in drift_notice.message and pending.approval_id is None
     assert aws.pending_approvals() == []  # used up
 
 
-def test_ask_denied_changes_nothing_on_the_subscriber(publisher: Simulator, aws: LocalAws) -> None:
-    sub = drifted_subscriber(publisher)
-
+def test_ask_denied_changes_nothing_on_the_subscriber(publisher: Simulator, aws: LocalAws, sub: str) -> None:
     run = aws.run_check(remediation_input(publisher, sub, "ask"), on_approval=lambda _: False)
 
     assert run.status == "SUCCEEDED", run.cause
@@ -162,9 +182,9 @@ def test_ask_denied_changes_nothing_on_the_subscriber(publisher: Simulator, aws:
     assert len(run.notices) == 1
 
 
-def test_ask_without_an_answer_times_out_and_changes_nothing(publisher: Simulator, aws: LocalAws) -> None:
-    sub = drifted_subscriber(publisher)
-
+def test_ask_without_an_answer_times_out_and_changes_nothing(
+    publisher: Simulator, aws: LocalAws, sub: str
+) -> None:
     run = aws.run_check(
         remediation_input(publisher, sub, "ask", remediation={"approvalTimeoutSeconds": 1}),
         on_approval=lambda _: None,
@@ -185,9 +205,8 @@ def test_ask_without_an_answer_times_out_and_changes_nothing(publisher: Simulato
     ],
 )
 def test_guard_rails_refuse_and_say_why_in_the_drift_notice(
-    publisher: Simulator, aws: LocalAws, setup: dict[str, Any], reason: str
+    publisher: Simulator, aws: LocalAws, sub: str, setup: dict[str, Any], reason: str
 ) -> None:
-    sub = drifted_subscriber(publisher)
     options = dict(setup)
     if options.pop("seed_failed_operation", False):
         publisher.add_subscriber_operation(sub, "syncStagingMediaContent", "FAILED", retry_counter=2)
@@ -205,10 +224,41 @@ def test_guard_rails_refuse_and_say_why_in_the_drift_notice(
     assert notice.attributes["remediation"] == "REFUSED"
 
 
-def test_at_most_one_remediation_a_day_per_subscriber_unless_forced(
-    publisher: Simulator, aws: LocalAws
+def test_an_input_ordering_more_than_the_stack_allows_fails_at_authenticate_and_dx_is_not_written(
+    publisher: Simulator,
+) -> None:
+    """Issue 23 item 3: on a stack left at MaxRemediation=ask, remediate auto with force is refused."""
+    sub = drifted_subscriber(publisher)
+    forget_all()
+    with local_stack(publisher, sub) as aws:
+        run = aws.run_check(remediation_input(publisher, sub, "auto", remediation={"force": True}))
+
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert "remediate: 'auto' is more than this stack allows (stack parameter MaxRemediation is 'ask')" in (
+        run.cause or ""
+    )
+    assert publisher.resync_trigger_count(sub) == 0
+
+
+def test_a_two_way_subscriber_of_the_stack_is_never_resynced_whatever_the_input_says(
+    publisher: Simulator,
 ) -> None:
     sub = drifted_subscriber(publisher)
+    forget_all()
+    with local_stack(publisher, sub, MaxRemediation="auto", TwoWaySubscribers=sub) as aws:
+        run = aws.run_check(
+            remediation_input(publisher, sub, "auto", twoWayStaging=False, remediation={"force": True})
+        )
+
+    assert run.status == "SUCCEEDED", run.cause
+    remediation = outcome_of(run, sub)["remediation"]
+    assert remediation["phase"] == "REFUSED" and "TwoWaySubscribers" in remediation["reason"]
+    assert publisher.resync_trigger_count(sub) == 0
+
+
+def test_at_most_one_remediation_a_day_per_subscriber_unless_forced(
+    publisher: Simulator, aws: LocalAws, sub: str
+) -> None:
     aws.run_check(remediation_input(publisher, sub, "auto"))
     publisher.set_drift(sub, DRIFT)  # drifted again the same day
 
@@ -221,9 +271,7 @@ def test_at_most_one_remediation_a_day_per_subscriber_unless_forced(
     assert publisher.resync_trigger_count(sub) == 2
 
 
-def test_remediation_is_off_unless_asked_for(publisher: Simulator, aws: LocalAws) -> None:
-    sub = drifted_subscriber(publisher)
-
+def test_remediation_is_off_unless_asked_for(publisher: Simulator, aws: LocalAws, sub: str) -> None:
     run = aws.run_check(check_input(publisher, subscriberIds=[sub]))
 
     item = outcome_of(run, sub)
@@ -232,8 +280,9 @@ def test_remediation_is_off_unless_asked_for(publisher: Simulator, aws: LocalAws
     assert "remediation" not in run.notices[0].attributes
 
 
-def test_per_subscriber_mode_overrides_the_check_wide_one(publisher: Simulator, aws: LocalAws) -> None:
-    sub = drifted_subscriber(publisher)
+def test_per_subscriber_mode_overrides_the_check_wide_one(
+    publisher: Simulator, aws: LocalAws, sub: str
+) -> None:
     execution_input = remediation_input(publisher, sub, "auto", remediate="never")
 
     run = aws.run_check(execution_input)
@@ -242,8 +291,9 @@ def test_per_subscriber_mode_overrides_the_check_wide_one(publisher: Simulator, 
     assert publisher.resync_trigger_count(sub) == 0
 
 
-def test_remediation_leaks_no_password_cookie_or_task_token(publisher: Simulator, aws: LocalAws) -> None:
-    sub = drifted_subscriber(publisher)
+def test_remediation_leaks_no_password_cookie_or_task_token(
+    publisher: Simulator, aws: LocalAws, sub: str
+) -> None:
     dam = publisher.subscriber_dam(sub)
     dam.record_exchanges = True
     tokens: list[str] = []
@@ -272,9 +322,8 @@ def test_remediation_leaks_no_password_cookie_or_task_token(publisher: Simulator
 
 
 def test_drift_that_ignore_rules_cover_entirely_is_not_remediated(
-    publisher: Simulator, aws: LocalAws
+    publisher: Simulator, aws: LocalAws, sub: str
 ) -> None:
-    sub = drifted_subscriber(publisher)
     rules = [{"recordType": t, "comment": "accepted difference"} for t in DRIFT]
     aws.put_ignore_rules(json.dumps({"rules": rules}))
 
@@ -287,10 +336,8 @@ def test_drift_that_ignore_rules_cover_entirely_is_not_remediated(
 
 
 def test_a_resync_refused_at_start_is_recorded_apart_and_the_drift_report_stays(
-    publisher: Simulator, aws: LocalAws
+    publisher: Simulator, aws: LocalAws, sub: str
 ) -> None:
-    sub = drifted_subscriber(publisher)
-
     def approve_after_a_sync_failed(pending: Any) -> bool:  # while the approval waited
         publisher.add_subscriber_operation(sub, "syncStagingMediaContent", "FAILED", retry_counter=1)
         return True

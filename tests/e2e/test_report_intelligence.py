@@ -21,7 +21,7 @@ from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.main import build_parser
 from damdrift_cli.simulator import Simulator
 from damdrift_cli.simulator.dataset import record_id
-from tests.e2e.conftest import FAST_CLIENT, check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
 
 pytestmark = pytest.mark.e2e
 
@@ -147,7 +147,9 @@ def test_the_html_report_is_stored_and_the_notice_links_to_it_through_the_local_
     try:
         credentials = {"username": publisher.username, "password": publisher.password}
         environment = {**FAST_CLIENT, **local_viewer.function_env(port)}
-        with LocalAws(credentials, retry_time_scale=0.01, function_env=environment) as aws:
+        with LocalAws(
+            credentials, parameters=stack_of(publisher), retry_time_scale=0.01, function_env=environment
+        ) as aws:
             local_viewer.install_key(aws, tmp_path)
             run = aws.run_check(check_input(publisher))
             outcome = outcome_of(run, sub)["outcome"]
@@ -208,14 +210,18 @@ def test_always_announces_in_sync_and_on_drift_only_drift(publisher: Simulator, 
     in_sync = publisher.add_subscriber("sub-in-sync.example.com")
     drifted = publisher.add_subscriber("sub-drifted.example.com", drift=FIRST)
 
-    always = aws.run_check(check_input(publisher, notifyPolicy="always"))
-    on_drift = aws.run_check(check_input(publisher, notifyPolicy="on-drift"))
+    # per-subscriber notices, to see which subscriber each is about (the run's notice lists them all)
+    always = aws.run_check(check_input(publisher, notifyPolicy="always", notices="subscriber"))
+    on_drift = aws.run_check(check_input(publisher, notifyPolicy="on-drift", notices="subscriber"))
+    per_run = aws.run_check(check_input(publisher, notifyPolicy="always"))
 
     announced = lambda run: {n.attributes["subscriberId"] for n in drift_notices(run)}  # noqa: E731
     assert announced(always) == {in_sync, drifted}
     assert announced(on_drift) == {drifted}
     [quiet] = [n for n in drift_notices(always) if n.attributes["subscriberId"] == in_sync]
     assert quiet.subject.endswith(": no mismatches")
+    [digest] = drift_notices(per_run)
+    assert "sub-in-sync.example.com" in digest.message and "sub-drifted.example.com" in digest.message
 
 
 RULES = {

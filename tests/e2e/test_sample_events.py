@@ -10,21 +10,35 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from damdrift.dx.sessions import forget_all
 from damdrift.remediation.approval import handle_of
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
+from tests.e2e.conftest import FAST_CLIENT
 
 pytestmark = pytest.mark.e2e
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 DRIFTED = "8c72ef60-e8d4-425d-903a-232bb8726222"
 FAILING = "e90dd43d-c916-49a0-b37d-ad10c6694355"
+
+
+@pytest.fixture
+def aws(publisher: Simulator) -> Iterator[LocalAws]:
+    """The remediate samples ask for remediate auto: a stack deployed with MaxRemediation=auto."""
+    forget_all()
+    credentials = {"username": publisher.username, "password": publisher.password}
+    auto = {"MaxRemediation": "auto"}
+    with LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT, parameters=auto) as local:
+        yield local
+    forget_all()
 
 
 def sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[str, Any]:
@@ -95,7 +109,22 @@ def test_fetch_report_records_the_errored_sample_with_its_diagnosis(
     assert result["outcome"]["status"] == "ERRORED"
     assert result["outcome"]["error"]["type"] == "FindMismatchFailed"
     assert result["outcome"]["error"]["diagnosis"]["operation"]["retryCounter"] == 1
-    assert result["notify"] is True
+    assert result["notify"] is False  # notices: run (the default): the run's ops notice carries it
+
+
+@pytest.mark.usefixtures("drifted")
+def test_summarise_run_runs_on_its_sample_event_after_the_errored_fetch(
+    publisher: Simulator, aws: LocalAws
+) -> None:
+    invoke(aws, "FetchReportFunction", sample("fetch_report_errored.json", publisher, aws))
+    aws.drain_notices()
+
+    result = invoke(aws, "SummariseRunFunction", sample("summarise_run.json", publisher, aws))
+
+    assert result["byStatus"] == {"DRIFT": 0, "ERRORED": 2, "IN_SYNC": 0}
+    assert result["notices"] == [{"topic": "ops", "status": "SENT", "subscribers": 2}]
+    [notice] = aws.drain_notices()
+    assert notice.topic == "OpsTopic" and FAILING in notice.message and "States.TaskFailed" in notice.message
 
 
 # -- remediation (issue #8) --------------------------------------------------------------------------------
@@ -136,7 +165,7 @@ def remediation_sample(name: str, publisher: Simulator, aws: LocalAws) -> dict[s
 
 def drift_check_naming_the_dam(aws: LocalAws, subscriber_id: str, dam: dict[str, Any]) -> str:
     """A drift check execution whose input names the subscriber's DAM, where the steps read it
-    (damdrift.dx.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
+    (damdrift.subscriber_dam). Its notifyPolicy is invalid, so it ends at Authenticate (InputRejected)
     without touching the simulator; its input stays readable, which is all the samples need."""
     execution_input = {
         "publisher": {"hostname": "dx.example.com"},
@@ -194,7 +223,7 @@ def test_request_approval_and_the_approval_page_run_on_their_sample_events(
     assert datetime.fromisoformat(requested["expiresAt"]) == pending.expires_at
     (notice,) = aws.drain_notices()
     assert notice.attributes["remediation"] == "AWAITING_APPROVAL"
-    (approval_id,) = re.findall(r"damdrift approve --approval-id (\S+) \[--deny\]", notice.message)
+    (approval_id,) = re.findall(r"^  https://\S+\?id=([\w-]+)$", notice.message, re.MULTILINE)
     assert handle_of(approval_id) == pending.handle
 
     page_event: dict[str, Any] = json.loads((EVENTS / "approve-get.json").read_text())

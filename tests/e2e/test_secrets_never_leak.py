@@ -8,7 +8,7 @@ import pytest
 
 from damdrift_cli.local.runner import LocalAws
 from damdrift_cli.simulator import Simulator
-from tests.e2e.conftest import FAST_CLIENT, check_input
+from tests.e2e.conftest import FAST_CLIENT, check_input, stack_of
 from tests.e2e.leaks import everything_a_reader_can_see, issued_cookies
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,11 @@ def test_password_and_cookies_never_appear_in_history_logs_reports_or_notices(
 def test_a_failed_login_leaks_neither_the_wrong_password_nor_the_right_one(publisher: Simulator) -> None:
     publisher.add_subscriber("sub.example.com")
     wrong = "Wr0ng-Pa55word-xyz"
-    with LocalAws({"username": publisher.username, "password": wrong}, retry_time_scale=0.01) as aws:
+    with LocalAws(
+        {"username": publisher.username, "password": wrong},
+        parameters=stack_of(publisher),
+        retry_time_scale=0.01,
+    ) as aws:
         run = aws.run_check(check_input(publisher))
         seen = everything_a_reader_can_see(aws, run.history, run.output)
     seen += "\n".join(n.message for n in run.notices)
@@ -56,6 +60,7 @@ def test_a_check_at_debug_level_writes_no_secret_to_any_log_line(
     env = {**FAST_CLIENT, "POWERTOOLS_LOG_LEVEL": "DEBUG", "LOG_LEVEL": "DEBUG"}
     with LocalAws(
         {"username": publisher.username, "password": publisher.password},
+        parameters=stack_of(publisher),
         retry_time_scale=0.01,
         function_env=env,
     ) as aws:

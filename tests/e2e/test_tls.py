@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from damdrift.dx.sessions import forget_all
-from damdrift_cli.local.runner import LocalAws
+from damdrift_cli.local.runner import LocalAws, stack_parameters
 from damdrift_cli.simulator import Scenario, Simulator
 from tests.certificates import Pki, make_pki
 from tests.e2e.conftest import FAST_CLIENT, FAST_POLL
@@ -33,10 +33,17 @@ def https_publisher(pki: Pki) -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def aws(https_publisher: Simulator) -> Iterator[LocalAws]:
+def aws(https_publisher: Simulator, pki: Pki, request: pytest.FixtureRequest) -> Iterator[LocalAws]:
+    """A stack for this publisher; ``AllowInsecureDx`` is the test's parameter (default false)."""
     forget_all()
     credentials = {"username": https_publisher.username, "password": https_publisher.password}
-    with LocalAws(credentials, retry_time_scale=0.01, function_env=FAST_CLIENT) as local:
+    parameters = {
+        **stack_parameters(https_input(https_publisher)["publisher"]),
+        "AllowInsecureDx": getattr(request, "param", "false"),
+    }
+    # The CA bundle is one of the stack's own files, as the layer's ca-bundles/ folder is on AWS.
+    env = {**FAST_CLIENT, "DX_CA_BUNDLES": str(pki.ca_bundle)}
+    with LocalAws(credentials, parameters=parameters, retry_time_scale=0.01, function_env=env) as local:
         yield local
     forget_all()
 
@@ -68,6 +75,7 @@ def test_without_its_ca_bundle_the_check_fails_at_once_and_says_why(
     assert notice.topic == "OpsTopic"
 
 
+@pytest.mark.parametrize("aws", ["true"], indirect=True)  # the stack allows it: AllowInsecureDx=true
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verification_off_is_explicit_and_every_run_logs_a_warning(
     https_publisher: Simulator, aws: LocalAws
@@ -82,3 +90,17 @@ def test_verification_off_is_explicit_and_every_run_logs_a_warning(
     ]
     assert len(authenticate_logs) == 2
     assert all(INSECURE_WARNING in logs for logs in authenticate_logs)
+
+
+def test_verification_off_is_refused_by_a_stack_that_does_not_allow_it(
+    https_publisher: Simulator, aws: LocalAws
+) -> None:
+    """The local stack runs with the template's own host binding (AllowInsecureDx=false by default),
+    not a widened one: the input cannot turn verification off, as on AWS."""
+    run = aws.run_check(https_input(https_publisher, verifyTls=False))
+
+    assert (run.status, run.error) == ("FAILED", "InvalidInput")
+    assert "AllowInsecureDx" in (run.cause or "") or "insecure" in (run.cause or "").lower()
+    assert https_publisher.exchanges == [] or all(
+        "login" not in str(e).lower() for e in https_publisher.exchanges
+    )

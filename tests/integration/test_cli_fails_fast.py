@@ -207,17 +207,22 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(publisher: Simulator) 
     assert "Traceback" not in process.stderr and "BrokenPipe" not in process.stderr
 
 
-def test_approve_without_aws_credentials_says_so_in_one_sentence(
+def test_approve_needs_no_aws_settings_and_an_unreachable_approval_url_is_one_sentence(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    status, _, err = damdrift(capsys, "approve", "--bucket", "b", "--region", "us-east-1", "--list")
+    link = f"http://127.0.0.1:{free_port()}/?id=" + "k" * 32
+    status, _, err = damdrift(capsys, "approve", link)
     assert status == 3
-    assert err.count("\n") == 1 and "credentials" in err
+    assert err.count("\n") == 1 and "cannot reach the approval URL" in err and "k" * 32 not in err
 
 
 @pytest.mark.parametrize(
@@ -244,7 +249,7 @@ def test_help_shows_the_defaults(
     assert default in options.split(option, 1)[1].split(" --", 1)[0]
 
 
-def test_dx_protocol_http_warns_that_the_password_crosses_unencrypted(
+def test_dx_protocol_http_on_loopback_does_not_warn_about_the_network(
     publisher: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, _, err = damdrift(
@@ -258,7 +263,8 @@ def test_dx_protocol_http_warns_that_the_password_crosses_unencrypted(
         "http",
     )
     assert status == 0
-    assert "warning: dxProtocol http: the DX password and session cookie cross the network unencrypted" in err
+    # 127.0.0.1 never leaves the machine (test_cli_messages: another host is warned about)
+    assert "unencrypted" not in err
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from damdrift.dx.client import ClientTuning
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift_cli.commands import doctor as command
 from damdrift_cli.main import build_parser
-from damdrift_cli.simulator import ManualClock, Simulator
+from damdrift_cli.simulator import Drift, ManualClock, Simulator
 from damdrift_cli.simulator.pytest_plugin import (
     DRIFTED_ID,
     FIND_FAILS_ID,
@@ -25,6 +25,7 @@ from damdrift_cli.simulator.pytest_plugin import (
     login,
     make_scenario,
 )
+from damdrift_cli.simulator.state import SubscriberState
 
 pytestmark = pytest.mark.integration
 
@@ -180,6 +181,22 @@ def test_doctor_fails_on_a_wrong_password_and_exits_2(dx_simulator: Simulator) -
     assert login_check[0] is Status.FAIL
     assert "refused the login" in login_check[1]
     assert "not-it" not in report.model_dump_json()
+    assert report.exit_code == 2
+
+
+def test_doctor_fails_a_subscriber_list_that_check_would_refuse(dx_simulator: Simulator) -> None:
+    """check reads the list through its model and stops at its first login when DX lists a subscriber
+    the model refuses (here a resyncStatus none of the six; with sec-data also an id that is a path):
+    the doctor must say FAIL, not PASS or a WARN that reads as "you may go on"."""
+    queued = SubscriberState("0f6c1f2e-5f0e-4d43-9a55-1b2c3d4e5f60", "dx-sub-new.test", Drift(), {})
+    queued.fields["resyncStatus"] = "FIND_MISMATCH_QUEUED"
+    dx_simulator.state.add_subscriber(queued)
+
+    report = run_doctor(connection(dx_simulator), credentials(dx_simulator), tuning=FAST)
+
+    status, evidence = by_id(report)["subscribers"]
+    assert status is Status.FAIL, evidence
+    assert "check refuses this list: subscriber 5's 'resyncStatus' is unusable" in evidence
     assert report.exit_code == 2
 
 

@@ -174,7 +174,7 @@ def test_the_doctor_function_stores_and_sends_no_piece_of_the_session_dx_echoed(
         {
             "REPORT_BUCKET": "reports",
             "OPS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:ops",
-            "ALLOWED_DX_HOSTS": sim.hostname,
+            "ALLOWED_DX_HOSTS": f"{sim.hostname}:{sim.port}",  # host and port, as the stack binds them
             "ALLOW_INSECURE_DX": "true",
             "CREDENTIALS_SECRET": "dx",
             "DX_RETRIES": "0",

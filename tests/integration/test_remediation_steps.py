@@ -17,9 +17,10 @@ from damdrift.dx.client import ClientTuning, DxClient
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.errors import RemediationRefused, ResyncFailed, ResyncTimedOut
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
+from damdrift.models.remediation import ApprovalAnswer, RemediationPhase, RemediationState
+from damdrift.models.summary import CheckStatus
 from damdrift.remediation.ledger import RemediationLedger
-from damdrift.remediation.models import ApprovalAnswer, RemediationPhase, RemediationState
-from damdrift.report.summary import CheckStatus
+from damdrift.settings import RemediationLimits
 from damdrift.state import CheckContext, SubscriberRef, SubscriberTask
 from damdrift.steps.remediate import plan_with, poll_with, start_with
 from damdrift_cli.simulator import ManualClock, Simulator
@@ -35,6 +36,8 @@ POLL = PollPolicy(
     initial_wait_seconds=5, max_wait_seconds=15, backoff_rate=2.0, jitter_seconds=3, max_duration_seconds=600
 )
 RESYNC_SECONDS, OPERATION_SECONDS = 20, 60
+#: A stack deployed with MaxRemediation=auto (these tests resync without asking).
+AUTO_ALLOWED = RemediationLimits.model_validate({"REPORT_BUCKET": REPORT_BUCKET, "MAX_REMEDIATION": "auto"})
 SYNC_FUNCTIONS = {"syncStagingCollectionContent", "syncStagingMediaContent", "syncStagingRenditionContent"}
 NOTICE: dict[str, Any] = {
     "TopicArn": "arn:aws:sns:us-east-1:123456789012:dam-drift-DriftTopic",
@@ -110,7 +113,11 @@ class Staging:
 
     def planned(self, task: SubscriberTask) -> SubscriberTask:
         return plan_with(
-            task, self.subscriber_dam if task.subscriber.own_dam else None, self.ledger, self.now()
+            task,
+            self.subscriber_dam if task.subscriber.own_dam else None,
+            self.ledger,
+            self.now(),
+            AUTO_ALLOWED,
         )
 
     def start(self, task: SubscriberTask) -> RemediationState:
@@ -120,6 +127,7 @@ class Staging:
             self.subscriber_dam if task.subscriber.own_dam else None,
             self.ledger,
             self.now(),
+            AUTO_ALLOWED,
         )
 
     def poll(self, task: SubscriberTask, state: RemediationState) -> RemediationState:
@@ -247,10 +255,7 @@ def test_a_refusal_is_written_into_the_notice_without_forcing_it_out(staging: St
     assert task.result is not None
     assert task.result.notification is not None
     notice = task.result.notification.model_dump()
-    assert (
-        "Remediation (remediate: auto) REFUSED: the subscriber is declared as two-way staging"
-        in notice["Message"]
-    )
+    assert "Remediation (remediate: auto) REFUSED: the subscriber is two-way staging" in notice["Message"]
     assert notice["MessageAttributes"]["remediation"]["StringValue"] == "REFUSED"
     assert task.result.notify is False
 

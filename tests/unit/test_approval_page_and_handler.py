@@ -11,6 +11,7 @@ import base64
 import importlib.util
 import json
 import re
+import shlex
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -555,7 +556,10 @@ def test_the_request_files_the_token_and_sends_the_notice_with_the_link_and_the_
     (approval_id,) = re.findall(r"\?id=([\w-]+)$", message, re.MULTILINE)
     assert handle_of(approval_id) == pending.handle  # listed by its handle; the link carries the id
     assert f"  {APPROVAL_URL.rstrip('/')}/?id={approval_id}" in message.splitlines()
-    assert f"Or from a shell: damdrift approve --approval-id {approval_id} [--deny]" in message
+    link = shlex.quote(f"{APPROVAL_URL.rstrip('/')}/?id={approval_id}")
+    assert f"  damdrift approve {link}" in message.splitlines()  # the same URL, from a shell
+    assert f"  damdrift approve {link} --deny" in message.splitlines()
+    assert f"request {pending.handle[:8]}" in message  # as damdrift check's prompt names it
     assert notice["MessageAttributes"]["remediation"] == {"Type": "String", "Value": "AWAITING_APPROVAL"}
     assert notice["MessageAttributes"]["status"] == {"Type": "String", "Value": "DRIFT"}
 

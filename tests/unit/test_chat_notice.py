@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from damdrift.execution_input import NotifyPolicy
+from damdrift.models.summary import AgeOf, Changes, CheckStatus, DriftAge, ErrorInfo, Summary
 from damdrift.report.chat import chat_event, publish_chat
 from damdrift.report.notification import ReportLink, build_notification
-from damdrift.report.summary import AgeOf, Changes, CheckStatus, DriftAge, ErrorInfo, Summary
 from damdrift.steps.fetch import should_notify
 from tests.aws import REGION, fake_credentials
 
@@ -137,6 +137,19 @@ def test_a_drift_notice_fits_the_documented_schema_with_counts_age_links_and_nex
         "damdrift baseline create reports/dx.example.com/sub-1/" in step for step in content["nextSteps"]
     )
     assert event["metadata"]["threadId"] == "dam-drift/dx.example.com/sub-1"
+
+
+def test_a_drift_notices_remediate_step_is_the_command_with_the_publishers_protocol_and_port() -> None:
+    check = summary(CheckStatus.DRIFT).model_copy(
+        update={"publisher": "dx.example.com_8085", "dx_protocol": "http"}
+    )
+    event = posted(check)
+    (remediate,) = [step for step in event["content"]["nextSteps"] if step.startswith("Remediate")]
+    command = remediate.split(": ", 1)[1]
+    assert command == (
+        "damdrift check --hostname dx.example.com --dx-protocol http --dx-port 8085 --subscriber-id sub-1 "
+        "--remediate ask"
+    )
 
 
 def test_an_in_sync_notice_is_sent_when_the_policy_says_so_and_fits_the_schema() -> None:

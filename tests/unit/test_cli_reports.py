@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from damdrift.models.summary import ReportKeys, Summary, status_for
 from damdrift.report.ignore import IgnoreRules
 from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
-from damdrift.report.summary import ReportKeys, Summary, status_for
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
 from damdrift_cli.main import build_parser, main
@@ -213,3 +213,35 @@ def test_baseline_expires_accepts_a_future_date(reports: Path) -> None:
     code, out, _err = cli("baseline", "create", str(run_folder(reports, "run-2")), "--expires", "2099-12-31")
     assert code == 0
     assert '"expires": "2099-12-31"' in out
+
+
+@pytest.mark.parametrize("subscriber", [SUBSCRIBER, HOST])
+def test_diff_of_a_subscriber_compares_its_latest_check_with_the_one_before_from_a_relative_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, subscriber: str
+) -> None:
+    """`report diff <subscriber> --reports reports-demo`, as a newcomer types it after `make demo`."""
+    store_run(tmp_path / "reports-demo", "run-1", ["a", "b", "c"], hours=0)
+    store_run(tmp_path / "reports-demo", "run-2", ["b", "c", "d", "e"], hours=24)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("report", "diff", subscriber, "--reports", "reports-demo")
+    assert code == 0, err
+    assert out.startswith("From run-1 (")
+    assert "\n  to run-2 (" in out
+    assert "+2 new, -1 resolved, 2 unchanged" in out
+
+
+def test_without_reports_a_command_names_the_reports_folder_it_sees_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `make demo`, `report show <subscriber>` looks in dam-drift-reports: say to add
+    `--reports reports-demo`, not to run a check into a folder nobody asked for."""
+    store_run(tmp_path / "reports-demo", "run-1", ["a"])
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = cli("report", "show", HOST)
+    assert code == 3
+    assert err == (
+        "damdrift report show: dam-drift-reports holds no reports (no dam-drift-reports/reports/); "
+        "reports-demo does: add --reports reports-demo\n"
+    )
+    code, _out, err = cli("report", "show", HOST, "--reports", "reports-demo")
+    assert code == 0, err

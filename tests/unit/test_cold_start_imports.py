@@ -1,5 +1,6 @@
 """What keeps the functions' cold start small without changing behaviour: settings do not pull in the
-ignore rules' models, and the DX models few functions use are built on first use, validating as before."""
+ignore rules' models, the DX models few functions use are built on first use, validating as before, and
+imports point down (tests/unit/test_layer_imports.py), so a handler loads only the layers below it."""
 
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def _cold_start(function: str, **env: str) -> set[str]:
     [
         ("approve", {}),
         ("request_approval", {}),
+        ("summarise_run", {}),
         ("report_viewer", {"REPORT_VIEWER_KEY_SECRET": "dam-drift/report-link-key"}),
     ],
 )
@@ -60,6 +62,24 @@ def test_a_function_that_never_talks_to_dx_does_not_load_the_dx_client_at_cold_s
     loaded = _cold_start(function, **env)
     assert "app" in loaded  # the handler module itself was imported
     assert {"requests", "damdrift.dx.client"} & loaded == set()
+
+
+def test_the_report_viewer_serves_pages_without_loading_the_report_renderer() -> None:
+    """It sends the pages' Content-Security-Policy (damdrift.report_page), not the code that renders them."""
+    loaded = _cold_start("report_viewer", REPORT_VIEWER_KEY_SECRET="dam-drift/report-link-key")
+    assert "damdrift.viewer.serve" in loaded
+    assert sorted(m for m in loaded if m == "damdrift.report" or m.startswith("damdrift.report.")) == []
+
+
+@pytest.mark.parametrize("function", ["authenticate", "trigger_mismatch", "poll_status"])
+def test_a_step_that_only_talks_to_dx_loads_the_check_models_but_not_the_report_or_remediation(
+    function: str,
+) -> None:
+    """The check's state holds a summary's status and a remediation's state: those models are at the
+    bottom of the layer (damdrift.models), so the state no longer pulls in report/ and remediation/."""
+    loaded = _cold_start(function)
+    assert {"damdrift.report", "damdrift.remediation"} & loaded == set()
+    assert {"damdrift.state", "damdrift.models.summary", "damdrift.models.remediation"} <= loaded
 
 
 def test_settings_do_not_import_the_ignore_rules() -> None:

@@ -244,7 +244,11 @@ def test_the_local_stack_refuses_to_deploy_a_definition_cloudformation_would_mis
 
     with (
         pytest.raises(definitions.DefinitionError, match=r"subscriber_check\.asl\.yaml:\d+: an anchor"),
-        LocalAws({"username": "u", "password": "p"}, template_path=tmp_path / "template.yaml"),
+        LocalAws(
+            {"username": "u", "password": "p"},
+            parameters={"DxHostname": "dx.example.com"},
+            template_path=tmp_path / "template.yaml",
+        ),
     ):
         pass
 

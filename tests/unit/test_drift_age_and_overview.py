@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.age import age_text, drift_age
-from damdrift.report.html import CONTENT_SECURITY_POLICY, TrendPoint, render_report
-from damdrift.report.overview import ROW_FILENAME, OverviewRow, publish_overview, render_overview
-from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, Summary
+from damdrift.report.html import TrendPoint, render_report
+from damdrift.report.overview import ROW_FILENAME, OverviewRow, publish_page, render_overview, store_row
+from damdrift.report_page import CONTENT_SECURITY_POLICY
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET, s3_with_report_bucket
 
@@ -143,18 +144,27 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReportStore]:
         yield ReportStore(s3, REPORT_BUCKET)
 
 
-def test_publishing_stores_the_row_and_renders_every_subscribers_row(store: ReportStore) -> None:
-    first = row("s-1", "one.example.com", 1, KEYWORDS)
-    assert publish_overview(store, first, "dx.example.com", T0) == "reports/dx.example.com/overview.html"
-    key = publish_overview(store, row("s-2", "two.example.com", 1), "dx.example.com", T0)
+def test_the_page_is_rendered_once_from_every_subscribers_stored_row(store: ReportStore) -> None:
+    store_row(store, row("s-1", "one.example.com", 1, KEYWORDS), "dx.example.com")
+    store_row(store, row("s-2", "two.example.com", 1), "dx.example.com")
+    assert store.get_bytes("reports/dx.example.com/overview.html") is None  # a row alone renders nothing
+    key = publish_page(store, "dx.example.com", T0)
     assert key == "reports/dx.example.com/overview.html"
     page = (store.get_bytes(key) or b"").decode()
     assert "one.example.com" in page and "two.example.com" in page
     assert store.get_document(f"reports/dx.example.com/s-1/{ROW_FILENAME}") is not None
 
 
+def test_the_page_takes_the_rows_the_run_holds_and_reads_only_the_others(store: ReportStore) -> None:
+    store_row(store, row("s-1", "one.example.com", 1), "dx.example.com")
+    held = row("s-2", "held.example.com", 1)
+    key = publish_page(store, "dx.example.com", T0, {"s-2": held})
+    page = (store.get_bytes(key or "") or b"").decode()
+    assert "one.example.com" in page and "held.example.com" in page
+
+
 def test_an_older_check_never_replaces_a_later_row(store: ReportStore) -> None:
-    publish_overview(store, row("s-1", "one.example.com", 5, KEYWORDS), "dx.example.com", T0)
-    publish_overview(store, row("s-1", "one.example.com", 2), "dx.example.com", T0)  # started earlier
+    store_row(store, row("s-1", "one.example.com", 5, KEYWORDS), "dx.example.com")
+    store_row(store, row("s-1", "one.example.com", 2), "dx.example.com")  # started earlier
     stored = OverviewRow.model_validate(store.get_document(f"reports/dx.example.com/s-1/{ROW_FILENAME}"))
     assert stored.execution == "run-5" and stored.status is CheckStatus.DRIFT

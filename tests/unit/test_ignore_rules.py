@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.baseline import baseline_rules, merged
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRules, IgnoreRulesError
-from damdrift.report.summary import CheckStatus, Summary
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 

@@ -12,10 +12,11 @@ from moto import mock_aws
 
 from damdrift.execution_input import NotifyPolicy
 from damdrift.latest_pointer import get_latest, put_latest
+from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.insight import compare_with_previous, load_history, load_ignore_rules, previous_usable
-from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, Summary
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
+from damdrift.report_history import put_summary
 from damdrift.settings import FetchReportSettings
 from damdrift.steps.fetch import should_notify
 from damdrift.store import ReportStore
@@ -54,7 +55,7 @@ def summary(execution: str, status: CheckStatus = CheckStatus.DRIFT, **fields: A
 
 def store_check(store: ReportStore, check: Summary, day: int) -> str:
     prefix = f"reports/p/s/2026/11/{day:02d}/{check.execution}/"
-    key = store.put_summary(prefix, check)
+    key = put_summary(store, prefix, check)
     latest = get_latest(store, "p", "s")
     put_latest(store, "p", "s", key, check, last_good=(latest or {}).get("lastGood"))
     return key

@@ -8,7 +8,7 @@ import pytest
 
 from damdrift.errors import ReportStorageError
 from damdrift.latest_pointer import get_latest, put_latest
-from damdrift.report.summary import CheckStatus
+from damdrift.models.summary import CheckStatus
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, STARTED, drift_summary

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from damdrift.execution_input import RemediateMode
-from damdrift.remediation.models import RemediationPhase
+from damdrift.models.remediation import RemediationPhase
+from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.remediation.notice import with_remediation_note
 from damdrift.report.chat import chat_event
 from damdrift.report.notification import build_notification
-from damdrift.report.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.state import OutboundNotice
 
 NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)

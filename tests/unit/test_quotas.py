@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from damdrift.execution_input import CheckInput
 from damdrift.poll_schedule import POLL_BUDGET
 from damdrift.report.notification import MESSAGE_MAX_BYTES
+from damdrift.settings import RemediationLimits
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
 from damdrift.steps.authenticate import with_options
 from damdrift_cli.local import definitions
@@ -116,7 +117,8 @@ def largest_input_with_own_dams() -> dict[str, Any]:
 
 def test_the_plan_of_1000_subscribers_fits_one_state_payload_when_500_have_their_own_dam() -> None:
     check_input = CheckInput.model_validate(largest_input_with_own_dams())
-    refs = [with_options(subscriber(i), check_input) for i in range(SUBSCRIBERS)]
+    limits = RemediationLimits.model_validate({"REPORT_BUCKET": "reports"})
+    refs = [with_options(subscriber(i), check_input, limits) for i in range(SUBSCRIBERS)]
     assert sum(ref.own_dam for ref in refs) == 500
     plan = CheckPlan(check=context(), subscribers=refs)
     assert size(plan.to_wire()) < PAYLOAD_BYTES_QUOTA

@@ -7,15 +7,18 @@ from typing import Any
 import pytest
 
 from damdrift.dx.connection import DxConnection
-from damdrift.dx.subscriber_dam import subscriber_dam
 from damdrift.errors import ConfigurationError, InvalidInput
 from damdrift.execution_input import CheckInput, RemediateMode, RemediationPolicy, SubscriberOptions
+from damdrift.settings import RemediationLimits
 from damdrift.state import CheckContext, SubscriberRef
 from damdrift.steps.authenticate import with_options
+from damdrift.subscriber_dam import subscriber_dam
 from damdrift.validation import parse_input
 
 PUBLISHER = {"hostname": "dx.example.com"}
 DAM = {"hostname": "dx-sub.example.com", "dxProtocol": "http", "dxPort": 8080}
+#: A stack deployed with MaxRemediation=auto and no two-way subscribers.
+LIMITS = RemediationLimits.model_validate({"REPORT_BUCKET": "reports", "MAX_REMEDIATION": "auto"})
 
 
 def parse(**fields: Any) -> CheckInput:
@@ -182,8 +185,8 @@ def test_with_options_resolves_mode_and_two_way_flag_and_marks_an_own_dam_withou
             "sub-2": {"remediate": "ask"},
         },
     )
-    first = with_options(SubscriberRef(subscriber_id="sub-1", target_host="sub-1.example.com"), check)
-    second = with_options(SubscriberRef(subscriber_id="sub-2"), check)
+    first = with_options(SubscriberRef(subscriber_id="sub-1", target_host="sub-1.example.com"), check, LIMITS)
+    second = with_options(SubscriberRef(subscriber_id="sub-2"), check, LIMITS)
     assert first == SubscriberRef(
         subscriber_id="sub-1",
         target_host="sub-1.example.com",
@@ -240,7 +243,7 @@ def test_a_drift_check_that_cannot_be_read_is_a_configuration_error_naming_it(
 
 
 def test_with_options_leaves_a_subscriber_without_options_at_never() -> None:
-    ref = with_options(SubscriberRef(subscriber_id="sub-1", registered=False), parse())
+    ref = with_options(SubscriberRef(subscriber_id="sub-1", registered=False), parse(), LIMITS)
     assert ref.remediate is RemediateMode.NEVER
     assert ref.registered is False
     assert ref.to_wire()["remediate"] == "never"  # what the state machine's Choice reads
@@ -248,7 +251,7 @@ def test_with_options_leaves_a_subscriber_without_options_at_never() -> None:
 
 def test_with_options_keeps_what_authenticate_found_on_the_publisher() -> None:
     ref = SubscriberRef(subscriber_id="sub-1", target_host="sub-1.example.com", registered=True)
-    resolved = with_options(ref, parse(remediate="ask"))
+    resolved = with_options(ref, parse(remediate="ask"), LIMITS)
     assert (resolved.subscriber_id, resolved.target_host, resolved.registered) == (
         "sub-1",
         "sub-1.example.com",

@@ -7,9 +7,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
 from damdrift.report.html import TrendPoint, render_report
-from damdrift.report.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 HOSTILE = [
@@ -144,7 +144,7 @@ def test_the_first_check_says_every_record_is_new() -> None:
 
 def test_a_verifying_check_shows_the_remediation_verdict_and_what_led_to_it() -> None:
     from damdrift.execution_input import RemediateMode
-    from damdrift.remediation.models import OperationTally, RemediationRecord, RemediationVerdict
+    from damdrift.models.remediation import OperationTally, RemediationRecord, RemediationVerdict
 
     record = RemediationRecord(
         mode=RemediateMode.ASK,
@@ -171,12 +171,21 @@ def test_an_ordinary_check_has_no_remediation_section() -> None:
 
 
 def test_a_drift_report_ends_with_the_next_steps_as_ready_to_run_commands() -> None:
-    page = render_report(summary(publisher="dx.example.com_8443"))
+    prefix = "reports/dx.example.com_8443/sub-1/2026/05/01/run-1/"
+    page = render_report(summary(publisher="dx.example.com_8443", report_prefix=prefix))
     steps = page.split('id="next-steps"', 1)[1].split("</ol>", 1)[0]
-    assert "damdrift baseline create . --out ignore-rules.json" in steps
+    # the run by its key, which baseline create finds under --reports: not "." (the report's own folder)
+    assert f"damdrift baseline create {prefix.rstrip('/')} --out ignore-rules.json" in steps
     ours = "damdrift check --hostname dx.example.com --dx-port 8443 --subscriber-id sub-1 --remediate ask"
     theirs = "start-staging-resync -hostname dx.example.com -dxPort 8443 -subscriberId sub-1"
     assert ours in steps and f"dxclient manage-dam-staging {theirs}" in steps
+
+
+def test_a_plain_http_publishers_next_steps_repeat_its_protocol() -> None:
+    page = render_report(summary(publisher="127.0.0.1_8085", dx_protocol="http"))
+    steps = page.split('id="next-steps"', 1)[1].split("</ol>", 1)[0]
+    assert "damdrift check --hostname 127.0.0.1 --dx-protocol http --dx-port 8085 --subscriber-id" in steps
+    assert "-hostname 127.0.0.1 -dxProtocol http -dxPort 8085 -subscriberId" in steps
 
 
 def test_a_subscriber_id_from_dx_is_shell_quoted_in_the_next_steps() -> None:

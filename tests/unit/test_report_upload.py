@@ -1,4 +1,4 @@
-"""A check's report files into S3 (report_upload): byte for byte, with their content types."""
+"""A check's report files into S3 (report.upload): byte for byte, with their content types."""
 
 import gzip
 import json
@@ -8,8 +8,8 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 
+from damdrift.report.upload import upload_report_files
 from damdrift.report.writer import ReportFiles
-from damdrift.report_upload import upload_report_files
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, report_files

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from damdrift.report.html import CONTENT_SECURITY_POLICY
+from damdrift.report_page import CONTENT_SECURITY_POLICY
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key
 from damdrift.viewer.serve import (

@@ -160,7 +160,8 @@ def test_every_lambda_task_retries_a_timed_out_function_and_lambdas_transient_er
         for name, state in every_state()
         if state.get("Type") == "Task" and "FunctionArn}" in state["Resource"] + str(state.get("Parameters"))
     ]
-    assert len(lambda_tasks) == 9  # authenticate, 4 check steps + RecordErrored, 3 remediation steps
+    # authenticate, summarise-run, 4 check steps + RecordErrored, 3 remediation steps
+    assert len(lambda_tasks) == 10
     recommended = {
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
@@ -213,7 +214,28 @@ def test_each_subscriber_is_checked_in_its_own_execution_and_the_parent_keeps_a_
     assert fan_out["ResultPath"] == "$.subscribers"
     assert parent()["States"]["Report"]["Parameters"]["outcomes.$"] == "$.subscribers"
     lambda_tasks = [s for _, s in walk_states(parent()["States"]) if "FunctionArn" in str(s.get("Resource"))]
-    assert len(lambda_tasks) == 1  # authenticate only: every poll is in a child's history
+    # authenticate, and the fleet step after the Map: every poll is in a child's history
+    assert [s["Resource"] for s in lambda_tasks] == [
+        "${AuthenticateFunctionArn}",
+        "${SummariseRunFunctionArn}",
+    ]
+
+
+def test_the_fleet_step_follows_the_map_and_its_failure_still_ends_in_the_report() -> None:
+    states = parent()["States"]
+    assert states["CheckSubscribers"]["Next"] == "SummariseRun"
+    summarise = states["SummariseRun"]
+    assert summarise["Next"] == "Report" and summarise["ResultPath"] == "$.run"
+    (catch,) = summarise["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "RunNotSummarised"
+    assert states["RunNotSummarised"]["ResultPath"] == "$.run"
+    tell = states[states["RunNotSummarised"]["Next"]]
+    assert (
+        tell["Resource"] == "arn:aws:states:::sns:publish"
+        and tell["Parameters"]["TopicArn"] == "${OpsTopicArn}"
+    )
+    assert tell["Next"] == "Report" and tell["Catch"][0]["Next"] == "Report"
+    assert states["Report"]["Parameters"]["run.$"] == "$.run"
 
 
 def test_remediation_is_planned_only_after_drift_when_asked_for_and_only_once_per_check() -> None:

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from damdrift.state import (
     CheckPlan,
     DriftCheckOutput,
+    RunEvent,
+    RunNotSummarised,
     SubscriberCheckResult,
     SubscriberItem,
     SubscriberResult,
@@ -113,8 +115,18 @@ def test_the_drift_check_keeps_a_subscriber_result_per_subscriber_and_reports_th
         resolves(SubscriberItem, path)
     fan_out = paths(states["CheckSubscribers"], skip=frozenset({"ItemProcessor"}))
     assert "$.check.maxConcurrency" in fan_out
-    for path in fan_out + paths(states["Report"]):
+    for path in fan_out + [p for p in paths(states["Report"]) if p != "$.run"]:
         resolves(CheckPlan, path)
+
+
+def test_the_fleet_step_reads_the_check_and_the_maps_results() -> None:
+    states = definition("drift_check.asl.json")["States"]
+    given = {key.removesuffix(".$") for key in states["SummariseRun"]["Parameters"]}
+    assert given == wire_names(RunEvent)
+    for path in paths(states["SummariseRun"]["Parameters"]):
+        if not path.startswith("$.subscribers"):  # the Map's results replace the list
+            resolves(CheckPlan, path)
+    assert end_fields(states["RunNotSummarised"]) <= wire_names(RunNotSummarised)
 
 
 def test_a_subscriber_check_result_reads_back_what_the_outcome_state_writes() -> None:

@@ -1,6 +1,5 @@
-"""ReportStore against moto's S3: summaries, documents, files, and failures that say what is stored."""
+"""ReportStore against moto's S3: documents, files, and failures that say what is stored."""
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -8,23 +7,13 @@ import pytest
 from botocore.stub import Stubber
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
-from damdrift.report_upload import upload_report_files
+from damdrift.report.upload import upload_report_files
+from damdrift.report_history import put_summary
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, drift_summary, report_files
 
 BUCKET = REPORT_BUCKET
-
-
-def test_summary_round_trips_as_camel_case_json(s3: Any, store: ReportStore) -> None:
-    summary = drift_summary()
-    key = store.put_summary(PREFIX, summary)
-    assert key == PREFIX + "summary.json"
-    stored = s3.get_object(Bucket=BUCKET, Key=key)
-    assert stored["ContentType"] == "application/json"
-    document = json.loads(stored["Body"].read())
-    assert document["subscriberId"] == "sub-1" and document["schemaVersion"] == 1
-    assert store.get_summary(key) == summary
 
 
 def test_a_failing_s3_raises_report_storage_error_listing_what_is_already_stored(
@@ -36,7 +25,7 @@ def test_a_failing_s3_raises_report_storage_error_listing_what_is_already_stored
     s3.delete_bucket(Bucket=BUCKET)
 
     with pytest.raises(ReportStorageError) as caught:
-        store.put_summary(PREFIX, drift_summary())
+        put_summary(store, PREFIX, drift_summary())
     message = str(caught.value)
     assert f"storing s3://{BUCKET}/{PREFIX}summary.json failed (NoSuchBucket" in message
     assert f"s3://{BUCKET}/{PREFIX}records.jsonl.gz" in message
@@ -57,19 +46,8 @@ def test_stored_keys_of_other_checks_are_not_listed(s3: Any, store: ReportStore,
     broken = ReportStore(s3, "no-such-bucket")
     broken._recent.extend(store._recent)  # as if the same store had stored them
     with pytest.raises(ReportStorageError) as caught:
-        broken.put_summary(PREFIX, drift_summary())
+        put_summary(broken, PREFIX, drift_summary())
     assert "sub-1" in str(caught.value) and "sub-2" not in str(caught.value)
-
-
-def test_a_missing_summary_is_a_storage_error(store: ReportStore) -> None:
-    with pytest.raises(ReportStorageError, match="no summary at"):
-        store.get_summary(PREFIX + "summary.json")
-
-
-def test_an_object_that_is_not_a_summary_is_a_storage_error(s3: Any, store: ReportStore) -> None:
-    s3.put_object(Bucket=BUCKET, Key="x.json", Body=b'{"hello": "world"}')
-    with pytest.raises(ReportStorageError, match="is not a dam-drift summary"):
-        store.get_summary("x.json")
 
 
 def test_download_streams_an_object_to_a_file_and_says_when_there_is_none(

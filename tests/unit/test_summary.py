@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, counts_table, status_for
+from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, counts_table, status_for
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
@@ -38,6 +38,7 @@ def test_summary_serialises_with_camel_case_aliases() -> None:
     assert dumped == {
         "schemaVersion": 1,
         "publisher": "dx.example.com",
+        "dxProtocol": None,
         "subscriberId": "sub-1",
         "targetHost": "sub.example.com",
         "status": "DRIFT",

@@ -37,6 +37,19 @@ class NotifyPolicy(StrEnum):
     ON_CHANGE = "on-change"
 
 
+class NoticeScope(StrEnum):
+    """How many notices a run sends (docs/operating.md).
+
+    ``run``: at most one drift notice and one ops notice per run, each listing every subscriber that
+    needs attention (the fleet step after the Map sends them). ``subscriber``: one notice per subscriber
+    as its check ends, for subscriptions that filter on the ``subscriberId`` attribute. Chat follows the
+    same choice; remediation verdicts and approval requests are always per subscriber.
+    """
+
+    RUN = "run"
+    SUBSCRIBER = "subscriber"
+
+
 class RemediateMode(StrEnum):
     """Whether dam-drift may ask DX to repair drift (``start-staging-resync``) after a DRIFT result.
 
@@ -48,13 +61,19 @@ class RemediateMode(StrEnum):
     ASK = "ask"
     AUTO = "auto"
 
+    def exceeds(self, ceiling: RemediateMode) -> bool:
+        """Whether this mode does more than ``ceiling`` allows (never < ask < auto)."""
+        order = list(RemediateMode)
+        return order.index(self) > order.index(ceiling)
+
 
 class SubscriberOptions(WireModel):
     """What only applies to one subscriber: its remediation mode and how to reach its own DAM API.
 
     ``dam`` is the subscriber's DX (another host: the resync's operations run there and are watched
-    there); ``credentialsSecret`` defaults to the publisher's. ``twoWayStaging`` declares that this
-    subscriber also publishes to the publisher, which makes remediation refuse.
+    there); ``credentialsSecret`` defaults to the publisher's. Which subscribers are two-way staging is
+    the stack's fact (parameter ``TwoWaySubscribers``); ``twoWayStaging: true`` can add one for this
+    check, never take one off.
     """
 
     # Only authenticate validates the input: the other functions do not build it at cold start.
@@ -115,6 +134,7 @@ class CheckInput(WireModel):
     poll: PollPolicy = Field(default_factory=PollPolicy)
     busy_policy: BusyPolicy = BusyPolicy.WAIT
     notify_policy: NotifyPolicy = NotifyPolicy.ON_DRIFT
+    notices: NoticeScope = NoticeScope.RUN
     max_concurrency: int = Field(2, ge=1, le=40)
     remediate: RemediateMode = RemediateMode.NEVER
     remediation: RemediationPolicy = Field(default_factory=RemediationPolicy)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from damdrift.errors import ReportStorageError
-from damdrift.report.summary import CheckStatus, Summary
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report_layout import LATEST_FILENAME, subscriber_prefix
 
 if TYPE_CHECKING:

@@ -1,7 +1,9 @@
-"""Which checks are stored: the subscribers of a publisher, and a subscriber's newest summaries.
+"""Which checks are stored: the subscribers of a publisher, a subscriber's newest summaries, and each
+check's ``summary.json`` read and written as a :class:`~damdrift.models.summary.Summary` (the store
+itself moves bytes and JSON documents only, knowing nothing of what a summary is).
 
-Both walk the dated key layout (:mod:`damdrift.report_layout`) with ``/``-delimited listings instead of
-listing every key: a subscriber's history grows with every run, and the diff, the trend and the
+The listings walk the dated key layout (:mod:`damdrift.report_layout`) with ``/``-delimited listings
+instead of listing every key: a subscriber's history grows with every run, and the diff, the trend and the
 publisher's overview need only its newest few checks.
 """
 
@@ -10,10 +12,35 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
+from damdrift.errors import ReportStorageError
+from damdrift.models.summary import Summary
 from damdrift.report_layout import ROOT, SUMMARY_FILENAME, key_segment, subscriber_prefix
 
 if TYPE_CHECKING:
     from damdrift.store import ReportStore
+
+
+def put_summary(store: ReportStore, prefix: str, summary: Summary) -> str:
+    """Store ``summary`` as ``<prefix>summary.json``; returns the key."""
+    key = prefix + SUMMARY_FILENAME
+    store.put_document(key, summary.model_dump(by_alias=True, mode="json"), check_prefix=prefix)
+    return key
+
+
+def get_summary(store: ReportStore, key: str) -> Summary:
+    """The summary stored at ``key``."""
+    body = store.get_bytes(key)
+    if body is None:
+        raise ReportStorageError(f"there is no summary at s3://{store.bucket}/{key}")
+    try:
+        return Summary.model_validate_json(body)
+    except ValidationError as exc:
+        raise ReportStorageError(
+            f"s3://{store.bucket}/{key} is not a dam-drift summary: {exc.error_count()} problems, first: "
+            f"{exc.errors()[0]['msg']}"
+        ) from exc
 
 
 def subscriber_prefixes(store: ReportStore, publisher: str) -> list[str]:

@@ -27,7 +27,9 @@ S3_CONFIG = Config(
 )
 
 
-def s3_client(region_name: str | None = None) -> S3Client:
-    """An S3 client that signs (and presigns) SigV4 at the region's own endpoint; None = the usual chain."""
-    client: S3Client = boto3.client("s3", region_name=region_name, config=S3_CONFIG)
+def s3_client(region_name: str | None = None, session: boto3.Session | None = None) -> S3Client:
+    """An S3 client that signs (and presigns) SigV4 at the region's own endpoint; None = the usual chain.
+
+    ``session``: the CLI's, built from the AWS CLI's profile and region settings (``--profile``)."""
+    client: S3Client = (session or boto3).client("s3", region_name=region_name, config=S3_CONFIG)
     return client

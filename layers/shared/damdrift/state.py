@@ -20,10 +20,17 @@ from typing import Any
 from pydantic import Field
 
 from damdrift.dx.connection import DxConnection
-from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy, RemediateMode, RemediationPolicy
+from damdrift.execution_input import (
+    BusyPolicy,
+    NoticeScope,
+    NotifyPolicy,
+    PollPolicy,
+    RemediateMode,
+    RemediationPolicy,
+)
 from damdrift.model_base import WireModel
-from damdrift.remediation.models import ApprovalAnswer, RemediationState
-from damdrift.report.summary import CheckStatus
+from damdrift.models.remediation import ApprovalAnswer, RemediationState
+from damdrift.models.summary import CheckStatus
 
 
 class CheckContext(WireModel):
@@ -31,7 +38,7 @@ class CheckContext(WireModel):
 
     execution: str
     #: The drift check's execution ARN: a subscriber check reads a subscriber's own DAM connection from
-    #: that execution's input (damdrift.dx.subscriber_dam), which is the same for its Verify child.
+    #: that execution's input (damdrift.subscriber_dam), which is the same for its Verify child.
     execution_arn: str
     publisher: DxConnection
     publisher_id: str
@@ -39,6 +46,8 @@ class CheckContext(WireModel):
     poll: PollPolicy
     busy_policy: BusyPolicy
     notify_policy: NotifyPolicy
+    #: One notice per run (the fleet step's) or one per subscriber; a context without it is per run.
+    notices: NoticeScope = NoticeScope.RUN
     max_concurrency: int
     started_at: datetime
     remediation: RemediationPolicy = Field(default_factory=RemediationPolicy)
@@ -231,6 +240,34 @@ class SubscriberResult(WireModel):
     error: str | None = None
 
 
+class RunEvent(WireModel):
+    """summarise-run's input (the fleet step after the Map): the check and the Map's small results."""
+
+    check: CheckContext
+    subscribers: list[SubscriberResult]
+
+
+class RunNoticeResult(WireModel):
+    topic: str
+    status: str
+    subscribers: int
+
+
+class RunResult(WireModel):
+    """summarise-run's result, at ``$.run``: where run.json and the overview are, and what was sent."""
+
+    run_key: str
+    overview: str | None = None
+    by_status: dict[str, int]
+    notices: list[RunNoticeResult] = []
+
+
+class RunNotSummarised(WireModel):
+    """What RunNotSummarised records at ``$.run`` when the fleet step failed (the reports are stored)."""
+
+    error: str
+
+
 class DriftCheckOutput(WireModel):
     """The drift check's output."""
 
@@ -238,3 +275,4 @@ class DriftCheckOutput(WireModel):
     publisher: str
     started_at: datetime
     outcomes: list[SubscriberResult]
+    run: RunResult | RunNotSummarised

@@ -1,12 +1,12 @@
 """The report bucket's object I/O, and where S3's errors become ``ReportStorageError``.
 
-``ReportStore`` gets and puts bytes, files, JSON documents (conditionally, by version) and summaries, and
-lists keys; what those objects mean lives elsewhere, one module per concept:
+``ReportStore`` gets and puts bytes, files and JSON documents (conditionally, by version), and lists
+keys; what those objects mean lives elsewhere, one module per concept:
 
 * :mod:`damdrift.report_layout`: the key layout (pure functions, no boto3);
-* :mod:`damdrift.report_upload`: a check's ``records.jsonl.gz`` and ``report.csv`` into S3, uploaded or
+* :mod:`damdrift.report.upload`: a check's ``records.jsonl.gz`` and ``report.csv`` into S3, uploaded or
   composed in S3 from the stored parts;
-* :mod:`damdrift.report_history`: which subscribers and which earlier summaries are stored;
+* :mod:`damdrift.report_history`: which subscribers and which checks are stored, and their summaries;
 * :mod:`damdrift.latest_pointer`: each subscriber's ``latest.json``.
 
 A failed write raises ``ReportStorageError`` saying which objects of that check are already stored: the
@@ -26,11 +26,8 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
-from damdrift.report.summary import Summary
-from damdrift.report_layout import SUMMARY_FILENAME
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -80,25 +77,6 @@ class ReportStore:
                 + (", ".join(done) or "nothing")
             ) from exc
         self._recent.append(key)
-
-    def put_summary(self, prefix: str, summary: Summary) -> str:
-        """Store ``summary`` as ``<prefix>summary.json``; returns the key."""
-        key = prefix + SUMMARY_FILENAME
-        self._put_json(key, summary.model_dump(by_alias=True, mode="json"), check_prefix=prefix)
-        return key
-
-    def get_summary(self, key: str) -> Summary:
-        """The summary stored at ``key``."""
-        body = self._get(key)
-        if body is None:
-            raise ReportStorageError(f"there is no summary at s3://{self.bucket}/{key}")
-        try:
-            return Summary.model_validate_json(body)
-        except ValidationError as exc:
-            raise ReportStorageError(
-                f"s3://{self.bucket}/{key} is not a dam-drift summary: {exc.error_count()} problems, first: "
-                f"{exc.errors()[0]['msg']}"
-            ) from exc
 
     # -- JSON documents (checkpoints, pointers, approvals, overview rows) ------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from damdrift.report.baseline import baseline_rules, merged
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift_cli.exit_status import TOOL_FAILED
-from damdrift_cli.local.reports import ReportsError, Run
+from damdrift_cli.local.reports import DEFAULT_REPORTS, ReportsError, resolve_run
 
 EXIT_OK, EXIT_FAILED = 0, TOOL_FAILED
 
@@ -36,7 +36,20 @@ def register(subparsers: Any) -> None:
         description="Write ignore rules for every record of a check. Without --out they are printed; "
         "an existing --out file keeps its rules and gets the new ones appended.",
     )
-    create.add_argument("check", metavar="RUN", type=Path, help="the check: its folder or its summary.json")
+    create.add_argument(
+        "check",
+        metavar="RUN",
+        help="the check: its folder, its summary.json or its key (reports/...), or a subscriber (id or "
+        "target host) for its latest check",
+    )
+    create.add_argument(
+        "--reports",
+        type=Path,
+        default=DEFAULT_REPORTS,
+        help="the folder damdrift check --out (or report pull) wrote, where keys and subscribers are "
+        f"looked up (default: {DEFAULT_REPORTS})",
+    )
+    create.add_argument("--publisher", help="the publisher, when the subscriber is checked against several")
     create.add_argument("--out", type=Path, help="the rules file to write or add to (default: print)")
     create.add_argument("--comment", help="why this drift is accepted (default: names the check)")
     create.add_argument(
@@ -62,9 +75,10 @@ def future_date(value: str) -> date:
     return day
 
 
-def run_create(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_create(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
-        run = Run.at(args.check)
+        run = resolve_run(args.reports, args.check, args.publisher)
         existing = IgnoreRules.parse(args.out.read_bytes()) if args.out and args.out.exists() else None
         baseline = baseline_rules(run.summary, run.iter_records(), comment=args.comment, expires=args.expires)
     except (ReportsError, IgnoreRulesError, OSError, ValueError) as exc:

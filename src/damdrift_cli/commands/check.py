@@ -20,26 +20,39 @@ import shlex
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from damdrift.report.html import HTML_FILENAME
+from damdrift.dx.models import Subscriber
+from damdrift.execution_input import CheckInput
+from damdrift.fleet.run import RunSummary
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
 from damdrift.report.next_steps import error_hint, next_steps
-from damdrift.report.summary import Summary
+from damdrift.report_layout import HTML_FILENAME
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe
-from damdrift_cli.commands.report import refresh_overviews
+from damdrift_cli.commands.report import refresh_overviews, write_html
 from damdrift_cli.exit_status import CommandFailed
 from damdrift_cli.local import viewer as local_viewer
+from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.paths import inside
+from damdrift_cli.local.reports import Run
 from damdrift_cli.local.retries import RetryTracker, deployed_definitions, retriers_by_function
 from damdrift_cli.local.runner import CheckRun
 from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 from damdrift_cli.preflight import connection_of, login_once
-from damdrift_cli.remediation_options import add_remediation_arguments, remediation_input
+from damdrift_cli.printed import check_command, missing_dam, refusal_for_the_cli, subscribers_command
+from damdrift_cli.remediation_options import (
+    add_remediation_arguments,
+    remediation_input,
+    remediation_parameters,
+)
+from damdrift_cli.waiting import duration, gave_up_sentence, left_behind
 
 if TYPE_CHECKING:  # boto3 and moto load only once a check starts: a wrong port fails before that
     from damdrift.remediation.approval import PendingApproval
@@ -76,9 +89,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--subscriber-id",
+        "-subscriberId",
         action="append",
         default=[],
-        help="check only this subscriber (repeatable; default all)",
+        help="check only this subscriber: its id or its target host (repeatable; default all)",
     )
     add_connection_arguments(parser)
     policy = parser.add_argument_group("check policy (the execution input's fields)")
@@ -101,6 +115,14 @@ def register(subparsers: Any) -> None:
         help="when to publish a notice (default on-drift; on-change: NEW/RESOLVED records or a new status)",
     )
     policy.add_argument("--max-concurrency", type=int, help="subscribers checked at once (default 2)")
+    policy.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="stop waiting for the check after this many seconds (default: the input's budgets added up: "
+        "each subscriber's find and busy wait up to --max-find-duration, remediation's approval and "
+        "resync, --max-concurrency at a time)",
+    )
     add_remediation_arguments(parser)
     parser.add_argument(
         "--ignore-file",
@@ -122,26 +144,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
     rules = _ignore_rules(args)
     ensure_writable(args.out)
     with quiet_moto_logs(), _publisher(args, progress) as (publisher, username, password, poll, dams):
-        _preflight(args, publisher, (username, password), rules, progress)
-        execution_input: dict[str, Any] = {"publisher": publisher}
-        if args.subscriber_id:
-            execution_input["subscriberIds"] = args.subscriber_id
-        execution_input["poll"] = {**poll, **_poll_overrides(args)}
-        for option, key in (
-            ("busy_policy", "busyPolicy"),
-            ("notify_policy", "notifyPolicy"),
-            ("max_concurrency", "maxConcurrency"),
-        ):
-            if getattr(args, option) is not None:
-                execution_input[key] = getattr(args, option)
-        execution_input.update(remediation_input(args, dams))
-        from damdrift_cli.local.runner import LocalAws
+        planned = _preflight(args, publisher, (username, password), rules, progress)
+        execution_input = _execution_input(args, publisher, poll, dams)
+        from damdrift_cli.local.runner import LocalAws, stack_parameters
 
         watcher = _Progress(progress)
         with LocalAws(
             {"username": username, "password": password},
+            # The stack a deploy for this publisher would have: the credentials bound to its host(s).
+            parameters={
+                **stack_parameters(publisher, _typed_dams(execution_input)),
+                **remediation_parameters(args),
+                **local_viewer.CHAT_PARAMETERS,
+            },
             on_invoke=watcher.invoked,
-            function_env=local_viewer.function_env(),
+            function_env={**local_viewer.function_env(), **_ca_bundles(publisher)},
+            # The notices printed here answer an approval at this prompt: no moto URL that answers nobody.
+            function_urls=False,
         ) as aws:
             watcher.retries = RetryTracker(
                 retriers_by_function(deployed_definitions(aws.client("stepfunctions")))
@@ -155,9 +174,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 key = aws.put_ignore_rules(rules)
                 print(f"Ignore rules from {args.ignore_file} stored at {key}", file=progress)
             print(f"Running the drift check state machine against {publisher['hostname']} ...", file=progress)
-            approver = _Approver(args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS)
+            approver = _Approver(
+                args.approve, progress, args.approval_timeout or APPROVAL_PROMPT_SECONDS, progress=watcher
+            )
+            limit = args.wait or wait_budget(CheckInput.model_validate(execution_input), len(planned))
+            how = "--wait" if args.wait else "the input's budgets; --wait changes it"
+            print(f"Waiting up to {duration(limit)} for the check ({how})", file=progress)
             try:
-                result = aws.run_check(execution_input, on_approval=approver)
+                result = aws.run_check(execution_input, on_approval=approver, timeout_seconds=limit)
             except KeyboardInterrupt:
                 copied = aws.download_reports(args.out)
                 print(
@@ -175,13 +199,47 @@ def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | 
                 + ", ".join(repr(key) for key in aws.refused_keys[:5]),
                 file=progress,
             )
-        rerun = f"damdrift check --demo --out {shlex.quote(str(args.out))}" if args.demo else None
+        rerun = check_command(args)
         for page in refresh_overviews(args.out):  # every subscriber in the folder, not only this run's
             print(f"Overview: {page}", file=progress)
-        print(f"The notices' links open with: damdrift report serve --reports {args.out}", file=progress)
-        status = render(result, args.out, out, rerun)
+        if result.notices:
+            serve = shlex.join(["damdrift", "report", "serve", "--reports", str(args.out)])
+            print(f"The notices' links open with: {serve}", file=progress)
+        gave_up = None
+        if result.gave_up_after is not None:
+            gave_up = _gave_up(args, result, planned, publisher, (username, password))
+        status = render(result, args.out, out, rerun, gave_up)
         local_viewer.print_chat(chat, out)
         return status
+
+
+def _execution_input(
+    args: argparse.Namespace,
+    publisher: dict[str, Any],
+    poll: dict[str, Any],
+    dams: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The drift check's execution input from the options (validated by the state machine)."""
+    execution_input: dict[str, Any] = {"publisher": publisher}
+    if args.subscriber_id:
+        execution_input["subscriberIds"] = args.subscriber_id
+    execution_input["poll"] = {**poll, **_poll_overrides(args)}
+    for option, key in (
+        ("busy_policy", "busyPolicy"),
+        ("notify_policy", "notifyPolicy"),
+        ("max_concurrency", "maxConcurrency"),
+    ):
+        if getattr(args, option) is not None:
+            execution_input[key] = getattr(args, option)
+    execution_input.update(remediation_input(args, dams))
+    return execution_input
+
+
+def _ca_bundles(publisher: dict[str, Any]) -> dict[str, str]:
+    """The --ca-bundle the user typed is the local stack's own CA bundle (a deployed stack's are the files
+    of its layer's ca-bundles/ folder): the functions accept no other."""
+    bundle = publisher.get("caBundle")
+    return {"DX_CA_BUNDLES": str(Path(bundle).resolve())} if bundle else {}
 
 
 def ensure_writable(folder: Path) -> None:
@@ -215,18 +273,30 @@ def _preflight(
     credentials: tuple[str, str],
     rules: bytes | None,
     progress: TextIO,
-) -> None:
-    """One login before the state machine starts: a wrong host, port, protocol or password fails now."""
+) -> list[Subscriber]:
+    """One login before the state machine starts: a wrong host, port, protocol or password fails now.
+    Returns the subscribers the check is to look at."""
     username, password = credentials
     subscribers = login_once(publisher, username, password)
     registered = {s.id for s in subscribers}
-    unknown = [i for i in args.subscriber_id if i not in registered]
-    if unknown:
-        known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
-        raise CommandFailed(
-            f"--subscriber-id {', '.join(unknown)}: not registered on {publisher['hostname']}; "
-            f"registered: {known}"
-        )
+    by_host = {s.target_host.lower(): s.id for s in subscribers if s.target_host}
+
+    def ids(option: str, given: list[str]) -> list[str]:
+        """Each subscriber as its id, whether given as its id or its target host (as dxclient takes)."""
+        resolved = [by_host.get(i.lower(), i) if i not in registered else i for i in given]
+        unknown = [g for g, i in zip(given, resolved, strict=True) if i not in registered]
+        if unknown:
+            known = ", ".join(f"{s.id} ({s.target_host})" for s in subscribers) or "none"
+            raise CommandFailed(
+                f"{option} {', '.join(unknown)}: not registered on {publisher['hostname']}; "
+                f"registered: {known}"
+            )
+        return resolved
+
+    args.subscriber_id = ids("--subscriber-id", args.subscriber_id)
+    args.two_way = ids("--two-way", args.two_way)
+    dam_ids = ids("--subscriber-dam", [subscriber for subscriber, _dam in args.subscriber_dam])
+    args.subscriber_dam = [(i, dam) for i, (_given, dam) in zip(dam_ids, args.subscriber_dam, strict=True)]
     print(
         f"Logged in to {publisher['hostname']} as {username}: {len(subscribers)} subscribers registered",
         file=progress,
@@ -235,6 +305,31 @@ def _preflight(
         publisher_id = connection_of(publisher).publisher_id
         for stranger in IgnoreRules.parse(rules).strangers(publisher_id, sorted(registered)):
             print(f"damdrift: warning: --ignore-file {args.ignore_file}: {stranger}", file=progress)
+    return [s for s in subscribers if s.id in args.subscriber_id] if args.subscriber_id else subscribers
+
+
+def _gave_up(
+    args: argparse.Namespace,
+    result: CheckRun,
+    planned: list[Subscriber],
+    publisher: dict[str, Any],
+    credentials: tuple[str, str],
+) -> str:
+    """The sentence for a run that stopped waiting, with what DX says now about the ones left."""
+    finished = [
+        str(child.input["subscriber"]["subscriberId"])
+        for child in result.executions[1:]
+        if child.started_by == result.execution_arn
+        and child.status != "RUNNING"
+        and "subscriber" in child.input
+    ]
+    try:
+        now_on_dx = login_once(publisher, *credentials)
+    except CommandFailed:
+        now_on_dx = []
+    left = left_behind(planned, result.left_running, finished, now_on_dx)
+    limit = result.gave_up_after or 0.0
+    return gave_up_sentence(limit, left, check_command(args), subscribers_command(args))
 
 
 @contextlib.contextmanager
@@ -272,6 +367,12 @@ def _publisher(
         yield publisher, scenario.credentials.username, scenario.credentials.password, DEMO_POLL, dams
 
 
+def _typed_dams(execution_input: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The subscribers' own DAM connections the input names (--subscriber-dam, the demo's)."""
+    options = execution_input.get("subscriberOptions") or {}
+    return {sub: option["dam"] for sub, option in options.items() if isinstance(option.get("dam"), dict)}
+
+
 class _Stopping:
     """``contextlib.closing`` for a started simulator (its own ``with`` would start it again)."""
 
@@ -295,9 +396,35 @@ class _Progress:
     """Prints one line per step as the handlers run, so a person sees the check move; a failure says
     why and what the state machine does next (``retrying in up to 4 s (2/5)``)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
         self.retries = RetryTracker({})
+        self.clock = clock
+        #: When each subscriber's find was triggered (by target host or id), for "running for 42 s".
+        self.triggered: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._held: list[str] | None = None
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keeps step lines back while a question waits on the terminal: a step ending meanwhile (the
+        request's own RequestApproval, another subscriber's poll) would land on the question's line."""
+        with self._lock:
+            self._held = []
+        try:
+            yield
+        finally:
+            with self._lock:
+                held, self._held = self._held or [], None
+            for line in held:
+                print(line, file=self.stream, flush=True)
+
+    def _print(self, line: str) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(line)
+                return
+        print(line, file=self.stream, flush=True)
 
     def invoked(self, invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
@@ -307,13 +434,20 @@ class _Progress:
         step = invocation.function.rsplit("-", 1)[-1].removesuffix("Function")
         if not invocation.errored:
             self.retries.succeeded(invocation.function, subscriber)
-            print(f"  [{step}] {subscriber} done", file=self.stream, flush=True)
+            if step == "TriggerMismatch":
+                self.triggered.setdefault(subscriber, self.clock())
+            started = self.triggered.get(subscriber)
+            if step == "PollStatus" and started is not None:
+                running = duration(self.clock() - started)
+                self._print(f"  [{step}] {subscriber}: DX's find started {running} ago")
+                return
+            if step == "FetchReport":
+                self.triggered.pop(subscriber, None)
+            self._print(f"  [{step}] {subscriber} done")
             return
         error_type, message = _lambda_error(invocation.payload)
         then = self.retries.failed(invocation.function, subscriber, error_type)
-        print(
-            f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}", file=self.stream, flush=True
-        )
+        self._print(f"  [{step}] {subscriber} failed, {then}: {error_type}: {message}")
 
 
 def _lambda_error(payload: str) -> tuple[str, str]:
@@ -325,30 +459,79 @@ def _lambda_error(payload: str) -> tuple[str, str]:
     if not isinstance(envelope, dict):
         return "Lambda.Unknown", ""
     message = str(envelope.get("errorMessage") or "").splitlines()
-    return str(envelope.get("errorType") or "Lambda.Unknown"), (message[0][:300] if message else "")
+    return str(envelope.get("errorType") or "Lambda.Unknown"), (progress_text(message[0]) if message else "")
 
 
-def render(result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None) -> int:
+def progress_text(message: str, limit: int = 300) -> str:
+    """An error message short enough for a progress line, never cut inside the JSON DX sent: a long
+    message keeps the words before its JSON."""
+    if len(message) <= limit:
+        return message
+    starts = [i for i in (message.find("{"), message.find("[")) if i >= 0]
+    cut = min(starts) if starts and min(starts) < limit else message.rfind(" ", 0, limit)
+    return message[: max(cut, 0)].rstrip(" :,;") + " ... (cut)"
+
+
+def render(
+    result: CheckRun, out_dir: Path, out: TextIO, rerun: str | None = None, gave_up: str | None = None
+) -> int:
     """Prints each subscriber's outcome and the notices; returns the exit status. ``rerun`` is the
-    check command the next steps suggest (default: ``damdrift check --hostname ...``)."""
+    check command the next steps suggest (default: ``damdrift check --hostname ...``); ``gave_up``
+    the sentence for a run that stopped waiting."""
+    if gave_up is not None:
+        print(f"\nExecution {result.name}: stopped after {duration(result.seconds)}", file=out)
+        print(f"  {gave_up}", file=out)
+        _print_notices(result, out)
+        print(result.quotas.line(), file=out)
+        return EXIT_ERRORED
     print(f"\nExecution {result.name}: {result.status} in {result.seconds:.1f} s", file=out)
     if result.status != "SUCCEEDED":
         print(f"  error: {failure_text(result.error, result.cause)}", file=out)
         _print_notices(result, out)
         print(result.quotas.line(), file=out)
+        print(result.usage.line(), file=out)
         return EXIT_ERRORED
     outcomes = result.outcomes
     if not outcomes:
         print("  No subscribers are registered on the publisher: nothing to check.", file=out)
     worst = EXIT_IN_SYNC
-    for item in outcomes:
+    in_run_notice = _listed_in_run_notices(result, out_dir)
+    for outcome in outcomes:
+        listed = in_run_notice.get(str(outcome.get("subscriberId")))
+        skipped = (outcome.get("notified") or {}).get("status") == "SKIPPED"
+        item = (
+            {**outcome, "notified": {"status": f"in the run's notice ({listed})"}}
+            if listed and skipped
+            else outcome
+        )
         worst = max(worst, _render_outcome(item, out_dir, out, rerun))
     _print_notices(result, out)
     meaning = {EXIT_IN_SYNC: "all in sync", EXIT_DRIFT: "drift found", EXIT_ERRORED: "a check errored"}[worst]
     print(f"\n{result.state_transitions} state transitions. Exit status {worst}: {meaning}.", file=out)
     # Headroom to Step Functions' quotas (25,000 events per execution, 256 KiB per state payload).
     print(result.quotas.line(), file=out)
+    # What the run would cost on AWS, counted from its real calls (damdrift.fleet.pricing).
+    print(result.usage.line(), file=out)
     return worst
+
+
+def _listed_in_run_notices(result: CheckRun, out_dir: Path) -> dict[str, str]:
+    """Subscriber id -> the status of the run's notice that lists it, from the run.json the fleet step
+    wrote (copied under ``out_dir``); empty without one."""
+    run_key = ((result.output or {}).get("run") or {}).get("runKey")
+    path = inside(out_dir, run_key) if isinstance(run_key, str) else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        run = RunSummary.model_validate_json(path.read_bytes())
+    except ValueError:
+        return {}
+    sent = {notice.topic: notice.status for notice in run.notices}
+    return {
+        entry.subscriber_id: sent[entry.topic]
+        for entry in run.subscribers
+        if entry.topic in sent and entry in run.needing_notice(entry.topic)
+    }
 
 
 def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str | None) -> int:
@@ -367,7 +550,7 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     print(f"\n  {status:<8} {who}: {found}", file=out)
     changes = outcome.get("changes")
     if changes and status != "ERRORED":
-        print(f"           since previous check: {_changes(changes)}", file=out)
+        print(f"           since previous check: {changes_text(changes)}", file=out)
     for record_type, actions in sorted((outcome.get("counts") or {}).items()):
         cells = "  ".join(f"{action} {count}" for action, count in sorted(actions.items()))
         print(f"           {record_type:<26} {cells}", file=out)
@@ -391,7 +574,11 @@ def _render_outcome(item: dict[str, Any], out_dir: Path, out: TextIO, rerun: str
     notified = (item.get("notified") or {}).get("status")
     print(f"           notice: {notified}", file=out)
     if summary is not None and folder is not None:
-        _print_next_steps(summary, folder, rerun, out)
+        dam = missing_dam(remediation, str(outcome.get("subscriberId")), outcome.get("targetHost"))
+        _print_next_steps(summary, folder, rerun, out, dam)
+        if summary.status is CheckStatus.DRIFT and (folder / HTML_FILENAME).is_file():
+            # The page the function wrote names the publisher only; this check's options are known here.
+            write_html(Run(folder, summary), folder / HTML_FILENAME, rerun=rerun, subscriber_dam=dam)
     return {"IN_SYNC": EXIT_IN_SYNC, "DRIFT": EXIT_DRIFT}.get(status, EXIT_ERRORED)
 
 
@@ -424,8 +611,10 @@ def _print_diagnosis(summary: Summary, out: TextIO) -> None:
             print(f"           {'hint:  ' if number == 0 else '       '}{line}", file=out)
 
 
-def _print_next_steps(summary: Summary, folder: Path, rerun: str | None, out: TextIO) -> None:
-    steps = next_steps(summary, check_folder=str(folder), rerun=rerun)
+def _print_next_steps(
+    summary: Summary, folder: Path, rerun: str | None, out: TextIO, subscriber_dam: str | None = None
+) -> None:
+    steps = next_steps(summary, check_folder=str(folder), rerun=rerun, subscriber_dam=subscriber_dam)
     if steps:
         print("           next steps:", file=out)
     for step in steps:
@@ -468,7 +657,7 @@ def remediation_text(status: str, remediation: dict[str, Any]) -> str:
             f"operations {ops.get('succeeded', 0)} succeeded, {ops.get('failed', 0)} failed)"
         )
     if phase == "REFUSED":
-        return f"REFUSED: {remediation.get('reason')}"
+        return f"REFUSED: {refusal_for_the_cli(str(remediation.get('reason')))}"
     if phase == "AWAITING_APPROVAL":
         return "not approved: nothing was changed"
     return f"FAILED during {phase} (see the error above)"
@@ -482,15 +671,29 @@ class _Approver:
     unattended run does not wait forever: no answer (or just Enter) is "no".
     """
 
-    def __init__(self, mode: str, stream: TextIO, timeout: float, stdin: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        stream: TextIO,
+        timeout: float,
+        stdin: TextIO | None = None,
+        progress: _Progress | None = None,
+    ) -> None:
         self.mode = mode
         self.stream = stream
         self.timeout = timeout
         self.stdin = stdin or sys.stdin
+        self.progress = progress
 
     def __call__(self, pending: PendingApproval) -> bool:
+        if self.progress is None:
+            return self._ask(pending)
+        with self.progress.holding():
+            return self._ask(pending)
 
-        print(f"\nRemediation request: {describe(pending)}", file=self.stream, flush=True)
+    def _ask(self, pending: PendingApproval) -> bool:
+
+        print(f"\nRemediation {describe(pending)}", file=self.stream, flush=True)
         if self.mode != "prompt":
             print(f"  --approve {self.mode}", file=self.stream)
             return self.mode == "yes"
@@ -512,15 +715,18 @@ class _Approver:
         return answer
 
 
-def _changes(changes: dict[str, Any]) -> str:
+def changes_text(changes: dict[str, Any]) -> str:
+    """The 'since previous check' line, its ignored records counted as the notice counts them."""
     if changes.get("error"):
         return f"not compared ({changes['error']})"
     if not changes.get("previousExecution"):
         return "none (the first check)"
     new, resolved, unchanged = (changes.get(k, 0) for k in ("new", "resolved", "unchanged"))
-    ignored = (changes.get("newIgnored") or 0) + (changes.get("resolvedIgnored") or 0)
+    new_ignored, resolved_ignored = (changes.get(k) or 0 for k in ("newIgnored", "resolvedIgnored"))
     return f"+{new} new, -{resolved} resolved, {unchanged} unchanged" + (
-        f" ({ignored} of them ignored)" if ignored else ""
+        f" ({new_ignored} of the new, {resolved_ignored} of the resolved ignored)"
+        if new_ignored or resolved_ignored
+        else ""
     )
 
 

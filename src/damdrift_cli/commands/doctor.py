@@ -1,7 +1,9 @@
 """``damdrift doctor``: a read-only probe of a DX publisher: which of dam-drift's assumptions hold there.
 
-It logs in (``POST /auth/login``, then ``POST /auth/validate``) and otherwise only reads: it never
-triggers a find or a resync, never deletes mismatch rows, never changes a subscriber. One line per
+It logs in (``POST /auth/login``, then ``POST /auth/validate``; again if DX ends the session midway),
+logs out at the end (``POST /auth/logout``, then ``/auth/validate`` to see the session is over) and
+otherwise only reads: it never triggers a find or a resync, never deletes mismatch rows, never
+changes a subscriber. One line per
 check: PASS, WARN, FAIL or NOT CHECKED, with what DX answered. Exit status: 0 every checked thing
 passed, 1 a warning, 2 a failure. ``--json`` prints the same as one JSON object.
 """
@@ -17,7 +19,8 @@ from pydantic import ValidationError
 
 from damdrift.doctor import run_doctor
 from damdrift.dx.connection import DxConnection, DxCredentials
-from damdrift_cli.options import add_connection_arguments, publisher_input, read_password
+from damdrift_cli.exit_status import CommandFailed
+from damdrift_cli.options import add_connection_arguments, publisher_input, read_password, resolve_connection
 
 EXIT_ERRORED = 2
 
@@ -37,23 +40,29 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--subscriber-id",
+        "-subscriberId",
         action="append",
         default=[],
         help="read only this subscriber's mismatch log (id or target host; repeatable; default all)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    add_connection_arguments(parser, hostname_required=True)
+    add_connection_arguments(parser)
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, progress: TextIO | None = None) -> int:
+    out, progress = out or sys.stdout, progress or sys.stderr
+    resolve_connection(args)
+    if not args.hostname:
+        raise CommandFailed("give --hostname (or --config with dxclient's config.json)")
     try:
         connection = DxConnection.model_validate(publisher_input(args))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"damdrift doctor: {problems}", file=progress)
         return EXIT_ERRORED
-    credentials = DxCredentials(username=args.dx_username, password=read_password(args.dx_username))
+    password = read_password(args.dx_username, args.config_password)
+    credentials = DxCredentials(username=args.dx_username, password=password)
     print(f"Probing {connection.ring_base_url} and {connection.dam_base_url} (read-only) ...", file=progress)
     report = run_doctor(connection, credentials, args.subscriber_id)
     if args.json:

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from damdrift.models.summary import CheckStatus, Summary, counts_table
 from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
 from damdrift.report.html import render_report
 from damdrift.report.notification import counts_lines, mismatches_text, since_text
 from damdrift.report.overview import OVERVIEW_FILENAME, ROW_FILENAME, OverviewRow, render_overview
-from damdrift.report.summary import CheckStatus, Summary, counts_table
 from damdrift.report_layout import ROOT
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local import viewer as local_viewer
@@ -31,6 +32,8 @@ from damdrift_cli.local.reports import (
     ReportsError,
     Run,
     latest_run,
+    resolve_run,
+    resolve_runs,
     subscriber_directories,
     trend,
 )
@@ -54,6 +57,7 @@ def register(subparsers: Any) -> None:
     )
     show.add_argument("subscriber", help="subscriber id, or its target host")
     _reports_option(show)
+    _publisher_option(show)
     show.set_defaults(run=run_show)
 
     diff = commands.add_parser(
@@ -61,8 +65,14 @@ def register(subparsers: Any) -> None:
         help="what changed between two checks",
         description="NEW, RESOLVED and UNCHANGED records from the OLD check to the NEW one.",
     )
-    diff.add_argument("old", type=Path, help="the earlier check: its folder or its summary.json")
-    diff.add_argument("new", type=Path, help="the later check: its folder or its summary.json")
+    diff.add_argument(
+        "old",
+        help="the earlier check: its folder, summary.json or key; or a subscriber (id or target host): "
+        "its latest check compared with the one before",
+    )
+    diff.add_argument("new", nargs="?", help="the later check (default: OLD's subscriber's latest)")
+    _reports_option(diff)
+    _publisher_option(diff)
     diff.add_argument("--limit", type=int, default=10, help="records listed per class (default 10)")
     diff.add_argument("--json", action="store_true", help="print the diff as JSON (diff.json's format)")
     diff.set_defaults(run=run_diff)
@@ -73,7 +83,13 @@ def register(subparsers: Any) -> None:
         description="Prints the path of the check's report.html; with --out, writes a fresh one there "
         "(also for checks stored without one).",
     )
-    open_.add_argument("check", metavar="RUN", type=Path, help="the check: its folder or its summary.json")
+    open_.add_argument(
+        "check",
+        metavar="RUN",
+        help="the check: its folder, summary.json or key; or a subscriber (id or target host): its latest",
+    )
+    _reports_option(open_)
+    _publisher_option(open_)
     open_.add_argument("--out", type=Path, help="write the HTML report to this file")
     open_.add_argument("--trend", type=int, default=30, help="checks in the trend chart (default 30)")
     open_.set_defaults(run=run_open)
@@ -93,7 +109,10 @@ def register(subparsers: Any) -> None:
         help=f"the local reports folder (default {DEFAULT_REPORTS}, where `report show` looks)",
     )
     pull.add_argument("--publisher", help="only this publisher's reports (its host name)")
-    pull.add_argument("--region", help="the bucket's region (default: your AWS configuration's)")
+    pull.add_argument(
+        "--region", help="the bucket's region (default: AWS_REGION, AWS_DEFAULT_REGION or ~/.aws/config's)"
+    )
+    pull.add_argument("--profile", help="the AWS CLI profile to use (default: AWS_PROFILE, else 'default')")
     pull.set_defaults(run=run_pull)
 
     overview = commands.add_parser(
@@ -133,9 +152,18 @@ def _reports_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_show(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def _publisher_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--publisher", help="only this publisher's checks (a subscriber checked against several needs it)"
+    )
+
+
+def run_show(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         directories = subscriber_directories(args.reports, args.subscriber)
+        if args.publisher is not None:
+            directories = [d for d in directories if d.parent.name == args.publisher]
         runs = [run for run in (latest_run(d) for d in directories) if run is not None]
     except ReportsError as exc:
         print(f"damdrift report show: {exc}", file=err)
@@ -143,6 +171,14 @@ def run_show(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
     if not runs:
         print(f"damdrift report show: no checks stored for {args.subscriber!r}", file=err)
         return EXIT_FAILED
+    runs.sort(key=lambda run: run.summary.finished_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    if len(runs) > 1:
+        publishers = ", ".join(run.summary.publisher for run in runs)
+        print(
+            f"{args.subscriber} was checked against {len(runs)} publishers; the latest check of each, newest "
+            f"first: {publishers} (--publisher shows one)",
+            file=err,
+        )
     for run in runs:
         _print_run(run, out)
     return EXIT_OK
@@ -173,9 +209,10 @@ def _print_run(run: Run, out: TextIO) -> None:
     print(f"\n  Report: {run.directory}/{html}", file=out)
 
 
-def run_diff(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_diff(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
-        old, new = Run.at(args.old), Run.at(args.new)
+        old, new = _diff_pair(args)
         diff = compare(
             new.summary.execution,
             new.sorted_keys(),
@@ -210,6 +247,19 @@ def run_diff(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
     return EXIT_OK
 
 
+def _diff_pair(args: argparse.Namespace) -> tuple[Run, Run]:
+    """(OLD, NEW) as given; a subscriber alone: its check before the latest, and the latest."""
+    if args.new is not None:
+        return resolve_run(args.reports, args.old, args.publisher), resolve_run(
+            args.reports, args.new, args.publisher
+        )
+    runs = resolve_runs(args.reports, args.old, args.publisher)
+    if len(runs) < 2:
+        raise ReportsError(f"{args.old!r} has one stored check: give NEW too, or check again first")
+    new = resolve_run(args.reports, args.old, args.publisher)  # latest.json's: an absolute path
+    return [run for run in runs if run.directory.resolve() != new.directory.resolve()][-1], new
+
+
 def _print_classes(diff: RunDiff, out: TextIO) -> None:
     merged: dict[str, dict[str, int]] = {}
     for changes in (diff.new, diff.resolved, diff.unchanged):
@@ -232,16 +282,15 @@ def _print_samples(title: str, changes: ChangeClass, out: TextIO) -> None:
         print(f"    {sample.record_type} {sample.record_action} {sample.record_id}", file=out)
 
 
-def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_open(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
-        run = Run.at(args.check)
+        run = resolve_run(args.reports, args.check, args.publisher)
         if args.out is None and run.html.is_file():
             print(run.html.resolve(), file=out)
             return EXIT_OK
         target = args.out or run.html
-        page = render_report(run.summary, run.diff(), trend(run, args.trend), files=_files(run, target))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
+        write_html(run, target, args.trend)
     except (ReportsError, OSError, ValueError) as exc:
         print(f"damdrift report open: {exc}", file=err)
         return EXIT_FAILED
@@ -249,11 +298,14 @@ def run_open(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
     return EXIT_OK
 
 
-def run_pull(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from damdrift.s3_client import s3_client  # only this command talks to AWS
+def run_pull(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    import boto3  # only this command talks to AWS
+
+    from damdrift.s3_client import s3_client
 
     try:
-        s3 = s3_client(args.region)
+        s3 = s3_client(session=boto3.Session(profile_name=args.profile, region_name=args.region))
         result = pull_reports(s3, args.bucket, args.out, args.publisher)
     except PullError as exc:
         print(f"damdrift report pull: {exc}", file=err)
@@ -268,13 +320,14 @@ def run_pull(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = s
     )
     subscribers = sorted({p.parent.name for p in (args.out / "reports").glob("*/*/latest.json")})
     if subscribers:
-        reports = "" if args.out == DEFAULT_REPORTS else f" --reports {args.out}"
+        reports = [] if args.out == DEFAULT_REPORTS else ["--reports", str(args.out)]
         print(f"subscribers: {', '.join(subscribers)}", file=out)
-        print(f"next: damdrift report show {subscribers[0]}{reports}", file=out)
+        print(f"next: {shlex.join(['damdrift', 'report', 'show', subscribers[0], *reports])}", file=out)
     return EXIT_FAILED if result.refused else EXIT_OK
 
 
-def run_overview(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_overview(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         pages = refresh_overviews(args.reports, args.publisher)
     except (OSError, ValueError) as exc:
@@ -310,7 +363,8 @@ def refresh_overviews(reports: Path, publisher: str | None = None) -> list[Path]
     return written
 
 
-def run_serve(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_serve(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     if not (args.reports / "reports").is_dir():
         print(f"damdrift report serve: {args.reports} holds no reports (damdrift check --out DIR)", file=err)
         return EXIT_FAILED
@@ -330,6 +384,22 @@ def run_serve(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     except KeyboardInterrupt:
         pass
     return EXIT_OK
+
+
+def write_html(
+    run: Run, target: Path, trend_limit: int = 30, rerun: str | None = None, subscriber_dam: str | None = None
+) -> None:
+    """Writes the run's HTML report to ``target``; ``rerun``/``subscriber_dam``: its next steps' check."""
+    page = render_report(
+        run.summary,
+        run.diff(),
+        trend(run, trend_limit),
+        files=_files(run, target),
+        rerun=rerun,
+        subscriber_dam=subscriber_dam,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
 
 
 def _files(run: Run, target: Path) -> dict[str, str]:

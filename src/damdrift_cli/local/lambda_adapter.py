@@ -23,6 +23,12 @@ A handler's stdout (its Powertools log lines) is captured per thread: while inst
 a proxy that sends the invoking thread's writes to that invocation's log and every other thread's to
 the real stdout, so the command line's own output (a question waiting for an answer) is never swallowed.
 
+Each function's ``Timeout`` from the template holds: a handler that runs longer than it loses its result
+to Lambda's timeout error (``Sandbox.Timedout``, "Task timed out after N seconds"), as on AWS, and the
+context's ``get_remaining_time_in_millis`` counts down to it. In-process code cannot be stopped midway,
+so the handler's work up to its end did happen — the worst kind of timeout, which every step must
+survive anyway (see below).
+
 For tests, :meth:`InProcessLambdas.time_out_after_run` makes Lambda report a timeout for an invocation
 whose handler did run — the worst kind of timeout for idempotence: the work happened, its result is lost,
 and Step Functions retries the step.
@@ -37,6 +43,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,6 +58,10 @@ from moto.awslambda import models as lambda_models
 
 HOOK_OWNER = lambda_models.LambdaFunction
 HOOK_NAME = "_invoke_lambda"
+#: The error type of Lambda's answer for a function that ran out of time (its Python runtimes answer
+#: ``{"errorType": "Sandbox.Timedout", "errorMessage": "... Task timed out after 3.00 seconds"}``);
+#: Step Functions' guide calls such unhandled errors ``Lambda.Unknown``: the ASL retries both.
+TIMEOUT_ERROR = "Sandbox.Timedout"
 
 
 @dataclass
@@ -76,9 +87,12 @@ class FakeContext:
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = ""
+    #: ``clock()`` at which Lambda stops the invocation (start + the function's Timeout).
+    deadline: float = field(default_factory=lambda: time.monotonic() + 60)
+    clock: Callable[[], float] = time.monotonic
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int((self.deadline - self.clock()) * 1000))
 
 
 @dataclass
@@ -92,7 +106,7 @@ class InjectedTimeout:
     function: str
     times: int = 1
     after: int = 0
-    error_type: str = "Sandbox.Timedout"
+    error_type: str = TIMEOUT_ERROR
     seen: int = 0
     applied: int = 0
 
@@ -113,6 +127,9 @@ class Invocation:
     payload: str
     errored: bool
     logs: str
+    #: How long the handler ran (cold start included, as Lambda bills it), and the function's memory.
+    seconds: float = 0.0
+    memory_mb: int = 128
 
 
 class InProcessLambdas:
@@ -131,10 +148,12 @@ class InProcessLambdas:
         #: Assigned after every invocation (the local operator's credentials).
         self.idle_env: dict[str, str] = {}
         self._providers: dict[str, dict[str, Any]] = {}
+        #: What Timeout is measured with (a test gives a fake one).
+        self.clock: Callable[[], float] = time.monotonic
         self._sessions: dict[str, boto3.session.Session] = {}
 
     def time_out_after_run(
-        self, function: str, *, times: int = 1, after: int = 0, error_type: str = "Sandbox.Timedout"
+        self, function: str, *, times: int = 1, after: int = 0, error_type: str = TIMEOUT_ERROR
     ) -> InjectedTimeout:
         """E.g. ``time_out_after_run("TriggerMismatchFunction")``: its next run's result is lost."""
         timeout = InjectedTimeout(function, times, after, error_type)
@@ -174,7 +193,9 @@ class InProcessLambdas:
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
         with self._lock:
+            started = time.perf_counter()
             payload, errored, logs = self._call(local, fn, event)
+            seconds = time.perf_counter() - started
             timeout = next((t for t in self.timeouts if t.take(local.name)), None)
             # Into moto's CloudWatch Logs, under /aws/lambda/<name>. Under the lock: moto's logs backend
             # creates a missing group check-then-set, so two Map iterations at once could lose a stream.
@@ -182,7 +203,7 @@ class InProcessLambdas:
             fn.save_logs(logs)
         if timeout is not None:
             payload, errored = _timed_out(local, timeout.error_type), True
-        invocation = Invocation(local.name, event, payload, errored, logs)
+        invocation = Invocation(local.name, event, payload, errored, logs, seconds, local.memory_size)
         self.invocations.append(invocation)
         if self.on_invoke:
             self.on_invoke(invocation)
@@ -211,9 +232,19 @@ class InProcessLambdas:
         with self._captured(output), self._own_clients(local.name):
             try:
                 handler = self._handler(local)
-                context = FakeContext(local.name, local.memory_size, fn.function_arn)
+                started = self.clock()
+                context = FakeContext(
+                    local.name,
+                    local.memory_size,
+                    fn.function_arn,
+                    deadline=started + local.timeout,
+                    clock=self.clock,
+                )
                 result = handler(event, context)
                 payload, errored = json.dumps(result), False
+                if self.clock() - started > local.timeout:  # Lambda had stopped it: the result is lost
+                    payload, errored = _timed_out(local, TIMEOUT_ERROR), True
+                    print(json.loads(payload)["errorMessage"])
             except Exception as exc:  # every error becomes Lambda's error envelope, as on AWS
                 payload = json.dumps(
                     {

@@ -143,6 +143,8 @@ class WorstCase:
             + retry_events(p["Authenticate"])
             + MAP_EVENTS
             + subscribers * per_subscriber
+            + state_events(p["SummariseRun"])
+            + retry_events(p["SummariseRun"])
             + state_events(p["Report"])
         )
         return cls(parent_events, child_events, per_subscriber)

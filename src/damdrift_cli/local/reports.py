@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from damdrift.models.summary import Summary
 from damdrift.report.diff import DIFF_FILENAME, RunDiff
-from damdrift.report.html import HTML_FILENAME, TrendPoint
+from damdrift.report.html import TrendPoint
 from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
-from damdrift.report.summary import Summary
 from damdrift.report.writer import RECORDS_FILENAME
-from damdrift.report_layout import LATEST_FILENAME, ROOT, SUMMARY_FILENAME
+from damdrift.report_layout import HTML_FILENAME, LATEST_FILENAME, ROOT, SUMMARY_FILENAME
 from damdrift_cli.local.paths import DEFAULT_REPORTS, inside
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "Run",
     "inside",
     "latest_run",
+    "resolve_run",
+    "resolve_runs",
     "runs_of",
     "subscriber_directories",
     "trend",
@@ -101,9 +104,15 @@ def subscriber_directories(reports: Path, subscriber: str) -> list[Path]:
     if not root.is_dir() and reports.name == ROOT and reports.is_dir():
         root, reports = reports, reports.parent  # given DIR/reports instead of DIR: no reports/reports/
     if not root.is_dir():
-        raise ReportsError(
-            f"{reports} holds no reports (no {root}/): run `damdrift check --out {reports}` first"
+        here = sorted(
+            str(p.parent) for p in Path().glob(f"*/{ROOT}") if any(p.glob(f"*/*/{LATEST_FILENAME}"))
         )
+        then = (
+            f"{', '.join(here)} {'does' if len(here) == 1 else 'do'}: add --reports {shlex.quote(here[0])}"
+            if here
+            else f"run `damdrift check --out {shlex.quote(str(reports))}` first"
+        )
+        raise ReportsError(f"{reports} holds no reports (no {root}/); {then}")
     found = [path for path in root.glob(f"*/{subscriber}") if path.is_dir()] if _plain(subscriber) else []
     if found:
         return sorted(found)
@@ -117,6 +126,48 @@ def subscriber_directories(reports: Path, subscriber: str) -> list[Path]:
             f"no reports for {subscriber!r} in {reports}; subscribers there: {', '.join(known) or 'none'}"
         )
     return found
+
+
+def resolve_runs(reports: Path, reference: str, publisher: str | None = None) -> list[Run]:
+    """The runs a command-line reference names, newest last: a run folder or its ``summary.json``
+    (as a path, or as the stored key ``reports/<publisher>/...`` under ``reports``), else a subscriber
+    (id or target host): its runs. A subscriber checked against several publishers is ambiguous
+    unless ``publisher`` says which."""
+    candidates = [Path(reference), reports / reference]
+    if Path(reference).parts[:1] == (ROOT,):  # a stored key: also in a reports folder right here
+        candidates += sorted(Path().glob(f"*/{Path(reference).as_posix()}"))
+    for candidate in candidates:
+        directory = candidate.parent if candidate.name == SUMMARY_FILENAME else candidate
+        if (directory / SUMMARY_FILENAME).is_file():
+            return [Run.at(directory)]
+    if not _plain(reference):
+        raise ReportsError(
+            f"{reference} is not a run: there is no {Path(reference) / SUMMARY_FILENAME} here or under "
+            f"{reports} (--reports names the folder damdrift check --out wrote)"
+        )
+    directories = subscriber_directories(reports, reference)
+    if publisher is not None:
+        directories = [d for d in directories if d.parent.name == publisher]
+    publishers = sorted({d.parent.name for d in directories})
+    if len(publishers) > 1:
+        raise ReportsError(
+            f"{reference!r} was checked against {len(publishers)} publishers ({', '.join(publishers)}): "
+            f"add --publisher {publishers[-1]} (or another of them)"
+        )
+    runs = [run for directory in directories for run in runs_of(directory)]
+    if not runs:
+        where = f" from {publisher}" if publisher else ""
+        raise ReportsError(f"no checks of {reference!r}{where} in {reports}")
+    return runs
+
+
+def resolve_run(reports: Path, reference: str, publisher: str | None = None) -> Run:
+    """:func:`resolve_runs`' newest: a run as given, or a subscriber's latest check."""
+    runs = resolve_runs(reports, reference, publisher)
+    if len(runs) == 1:
+        return runs[0]
+    latest = latest_run(runs[-1].subscriber_directory())
+    return latest if latest is not None else runs[-1]
 
 
 def latest_run(subscriber_directory: Path) -> Run | None:

@@ -1,23 +1,27 @@
-"""Each function's AWS calls in the local run carry exactly its role's policies from template.yaml,
-and moto authorizes every request against them.
+"""Each function's and each state machine's AWS calls in the local run carry exactly its role's
+policies from template.yaml, and moto authorizes every request against them.
 
-How: each function role of the template becomes a moto IAM role with the role's permissions policies
-(inline, and the stack's managed policies it attaches), assumed through moto's STS; the function runs
-with those temporary credentials (lambda_adapter). Once the stack is built, moto's request
-authorization is switched on for everything (``settings.INITIAL_NO_AUTH_ACTION_COUNT = 0``), so a call
-the role does not grant fails with AccessDenied exactly where it would on AWS.
+How: each role of the template becomes a moto IAM role with the role's permissions policies (inline,
+and the stack's managed policies it attaches), assumed through moto's STS; a function runs with those
+temporary credentials (lambda_adapter), a state machine's tasks sign with them (resource_checks). Once
+the stack is built, moto's request authorization is switched on for everything
+(``settings.INITIAL_NO_AUTH_ACTION_COUNT = 0``), so a call the role does not grant fails with
+AccessDenied exactly where it would on AWS.
 
 Everyone else is the *local operator*, an IAM user allowed everything: the runner and the tests (their
-clients carry its key), and moto's own Step Functions interpreter, which signs its Lambda and SNS calls
-with the fixed key ``ak`` (so the state machine's role is not enforced locally).
+clients carry its key), and moto's Step Functions interpreter for a state machine the template did
+not create (it signs with the fixed key ``ak``).
 
-What moto 5.2 enforces, read from its source (``moto/iam/access_control.py``, ``moto/core``):
+What moto 5.2 enforces, read from its source (``moto/iam/access_control.py``, ``moto/core``), with
+:mod:`damdrift_cli.local.resource_checks` installed:
 
 * identity policies of the caller only: no bucket, topic, key or function resource policies, no
-  permissions boundary;
-* action names for every service; resource ARNs only for S3 (bucket and object ARNs) and for SQS, IAM
-  and STS. Every other service (Secrets Manager, SNS, Step Functions, KMS, ...) is authorized against
-  the resource ``*``, so a statement naming an ARN would never match there;
+  permissions boundary (a template that sets one is refused locally, see ``stack``);
+* action names for every service; resource ARNs for S3 (bucket and object ARNs), SQS, IAM and STS
+  (moto) and for Secrets Manager, SNS, Step Functions and Lambda (resource_checks), with IAM's
+  wildcards. Every other service (KMS, CloudWatch Logs, X-Ray, EventBridge) is authorized against the
+  resource ``*``, so a statement naming an ARN would never match there;
+* the state machines' roles: their tasks sign with their own role's credentials (resource_checks);
 * of condition keys only ``sts:ExternalId``; a statement with any other condition counts as an
   explicit Deny when its action matches;
 * ``DeleteObjects`` against the bucket ARN (AWS checks ``s3:DeleteObject`` per key);
@@ -25,10 +29,11 @@ What moto 5.2 enforces, read from its source (``moto/iam/access_control.py``, ``
 
 :func:`for_moto` therefore gives moto what it can check and leaves the rest to the unit tests on the
 policy documents (tests/deploy/test_template.py, tests/deploy/test_policy_catalogue.py):
-non-S3 statements get ``Resource: "*"`` (their actions are still enforced), statements with conditions
-are left out (so an action granted only under a condition, like ``kms:Decrypt`` via Secrets Manager,
-is denied locally, which no function calls directly), and an ``s3:DeleteObject`` grant also names the
-bucket. :func:`unenforced` lists what moto cannot see, for a test to pin.
+statements of the services checked against ``*`` get ``Resource: "*"`` (their actions are still
+enforced), statements with conditions are left out (so an action granted only under a condition, like
+``kms:Decrypt`` via Secrets Manager, is denied locally, which no function calls directly), and an
+``s3:DeleteObject`` grant also names the bucket. :func:`unenforced` lists what moto cannot see, for a
+test to pin.
 """
 
 from __future__ import annotations
@@ -56,8 +61,9 @@ _TRUST_LAMBDA = {
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-#: Services whose requests moto authorizes against the resource's ARN; the others against "*".
-_RESOURCE_AWARE = ("s3:", "sqs:", "iam:", "sts:")
+#: Services whose requests are authorized against the resource's ARN (moto's own, then
+#: resource_checks'); the others against "*".
+_RESOURCE_AWARE = ("s3:", "sqs:", "iam:", "sts:", "secretsmanager:", "sns:", "states:", "lambda:")
 
 
 @dataclass(frozen=True)
@@ -89,12 +95,17 @@ def create_operator(account: str) -> None:
 def role_credentials(role: str, documents: list[dict[str, Any]], region: str) -> dict[str, str]:
     """Create ``role`` in moto with ``documents`` (as :func:`for_moto` makes them) and assume it:
     the environment variables a function with this role runs with."""
+    return create_role(role, documents, region)[1]
+
+
+def create_role(role: str, documents: list[dict[str, Any]], region: str) -> tuple[str, dict[str, str]]:
+    """:func:`role_credentials`, and the role's ARN (a state machine names it)."""
     iam = operator_client("iam", region)
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA))["Role"]["Arn"]
     for index, document in enumerate(documents):
         iam.put_role_policy(RoleName=role, PolicyName=f"policy-{index}", PolicyDocument=json.dumps(document))
     credentials = operator_client("sts", region).assume_role(RoleArn=arn, RoleSessionName=role)["Credentials"]
-    return {
+    return arn, {
         "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
         "AWS_SESSION_TOKEN": credentials["SessionToken"],

@@ -28,29 +28,69 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from pydantic import ValidationError
 
+from damdrift.execution_input import CheckInput
+from damdrift.fleet.pricing import Invocation as BilledInvocation
+from damdrift.fleet.pricing import Usage
 from damdrift.remediation.approval import ApprovalStore, PendingApproval
 from damdrift.settings import DEFAULT_RULES_KEY
-from damdrift_cli.local import roles
+from damdrift_cli.local import resource_checks, roles
 from damdrift_cli.local.aws_faults import AwsFaults
+from damdrift_cli.local.budget import wait_budget
 from damdrift_cli.local.lambda_adapter import Invocation
 from damdrift_cli.local.moto_child_executions import child_executions_as_on_aws
 from damdrift_cli.local.paths import inside
 from damdrift_cli.local.quotas import QuotaUse
 from damdrift_cli.local.stack import LocalDeployment, deploy
 from damdrift_cli.local.template import TEMPLATE_PATH
+from damdrift_cli.local.usage import CallMeter
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
-#: A local run binds the credentials to no host list: the person who typed the password named the host
-#: (and its protocol) themselves. A deployed stack lists its hosts (template parameters DxHostname,
-#: AllowedDxHosts, AllowInsecureDx); tests that exercise that binding override these.
-LOCAL_HOST_BINDING = {"ALLOWED_DX_HOSTS": "*", "ALLOW_INSECURE_DX": "true"}
+
+def stack_parameters(
+    publisher: dict[str, Any], dams: dict[str, dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """The template parameters a deployed stack would have for this publisher, as the user typed it:
+    ``DxHostname`` and its ports and versions, the subscribers' own DAM hosts as ``AllowedDxHosts``,
+    and ``AllowInsecureDx=true`` only when a connection asks for plain http or no TLS verification.
+    The functions then bind the credentials to exactly these hosts, as on AWS."""
+    connections = [publisher, *(dams or {}).values()]
+    insecure = any(c.get("dxProtocol") == "http" or c.get("verifyTls") is False for c in connections)
+    parameters = {
+        "DxHostname": str(publisher.get("hostname", "")),
+        "DxProtocol": str(publisher.get("dxProtocol", "https")),
+        "AllowInsecureDx": "true" if insecure else "false",
+    }
+    for key, parameter in (
+        ("dxPort", "DxPort"),
+        ("ringAPIPort", "RingApiPort"),
+        ("damAPIPort", "DamApiPort"),
+        ("ringAPIVersion", "RingApiVersion"),
+        ("damAPIVersion", "DamApiVersion"),
+    ):
+        if publisher.get(key) not in (None, ""):
+            parameters[parameter] = str(publisher[key])
+    others = sorted({endpoint for dam in (dams or {}).values() for endpoint in _endpoints(dam)})
+    if others:
+        parameters["AllowedDxHosts"] = ",".join(others)
+    return parameters
+
+
+def _endpoints(connection: dict[str, Any]) -> list[str]:
+    """``host:port`` of each API port a subscriber's own DAM connection sends credentials to, as the
+    functions' binding reads ``AllowedDxHosts`` (a DAM on the publisher's host but another port too)."""
+    from damdrift.dx.binding import Endpoint, api_ports
+    from damdrift.dx.connection import DxConnection
+
+    dam = DxConnection.model_validate(connection)
+    return [str(Endpoint(dam.hostname, port)) for _field, port in api_ports(dam)]
 
 
 @dataclass(frozen=True)
@@ -92,8 +132,14 @@ class CheckRun:
     history: list[dict[str, Any]]
     notices: list[Notice] = field(default_factory=list)
     seconds: float = 0.0
+    #: Set when the run stopped waiting (``timeout_seconds``) and stopped the execution: the limit.
+    gave_up_after: float | None = None
+    #: The subscribers whose checks were still running when the run gave up.
+    left_running: list[str] = field(default_factory=list)
     #: The drift check first, then the subscriber checks (verifying checks included) in start order.
     executions: list[Execution] = field(default_factory=list)
+    #: What the run used, counted from its real calls (the ``cost:`` line: damdrift.fleet.pricing).
+    usage: Usage = field(default_factory=Usage)
 
     @property
     def outcomes(self) -> list[dict[str, Any]]:
@@ -120,33 +166,52 @@ class CheckRun:
 
 
 class LocalAws:
-    """Starts moto, deploys template.yaml into it and routes Lambda invocations to our handlers."""
+    """Starts moto, deploys template.yaml into it and routes Lambda invocations to our handlers.
+
+    ``parameters`` are the stack's template parameters (:func:`stack_parameters` makes them from a
+    publisher), checked as CloudFormation checks them: ``DxHostname`` has no default, so a run without
+    it is refused. ``dx_credentials`` are put into the stack's (empty) secret after the deploy, as the
+    deploy guide says; None leaves it empty, as a first deploy on AWS does.
+    """
 
     def __init__(
         self,
-        dx_credentials: dict[str, str],
+        dx_credentials: dict[str, str] | None,
         *,
+        parameters: dict[str, str] | None = None,
         retry_time_scale: float = 1.0,
         function_env: dict[str, str] | None = None,
         on_invoke: Callable[[Invocation], None] | None = None,
         template_path: Path = TEMPLATE_PATH,
+        function_urls: bool = True,
     ) -> None:
+        """``parameters`` are the template's, as ``sam deploy --parameter-overrides`` gives them (e.g.
+        ``MaxRemediation``); ``function_env`` overrides variables of every function after them."""
         self._template_path = template_path
         self._credentials = dx_credentials
         self._retry_time_scale = retry_time_scale
-        self._function_env = {**LOCAL_HOST_BINDING, **(function_env or {})}
+        self._parameters = dict(parameters or {})
+        self._function_env = dict(function_env or {})
+        self._function_urls = function_urls
         self._on_invoke = on_invoke
         self._stack = contextlib.ExitStack()
         self.deployment: LocalDeployment | None = None
         self.faults = AwsFaults()
+        #: Every AWS call of the functions and the state machine (not the operator's inspection).
+        self.meter = CallMeter({roles.OPERATOR_KEY[0], "FOOBARKEY", "testing"})
         #: Keys upload_history or download_reports refused because they lead outside their folder.
         self.refused_keys: list[str] = []
 
     def __enter__(self) -> LocalAws:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        self._stack.enter_context(self.meter.installed())
         try:
             self.deployment = deploy(
-                self._credentials, template_path=self._template_path, function_env=self._function_env
+                self._credentials,
+                template_path=self._template_path,
+                parameters=self._parameters,
+                function_env=self._function_env,
+                function_urls=self._function_urls,
             )
         except BaseException:  # a refused template: __exit__ will not run, so moto is stopped here
             self._stack.close()
@@ -159,6 +224,8 @@ class LocalAws:
             "AWS_SESSION_TOKEN": "",  # nosec B105 - no token: the operator is an IAM user of moto
         }
         self._stack.enter_context(self.deployment.lambdas.installed())
+        # Before child_executions_as_on_aws, which wraps the client this makes for each state machine.
+        self._stack.enter_context(resource_checks.installed(self.deployment.machine_roles))
         self._stack.enter_context(child_executions_as_on_aws())
         # From here on moto authorizes every request: each function's against its own role.
         self._stack.enter_context(roles.enforcing())
@@ -185,19 +252,29 @@ class LocalAws:
         execution_input: dict[str, Any],
         *,
         name: str | None = None,
-        timeout_seconds: float = 900,
+        timeout_seconds: float | None = None,
         on_wait: Callable[[float], None] | None = None,
         on_approval: Callable[[PendingApproval], bool | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> CheckRun:
         """Starts one execution and waits for it to end (polling, as a person at the console would).
 
-        ``on_approval`` answers a ``remediate: ask`` request while the execution waits for it: True
-        approves, False denies, None leaves it waiting (until its timeout).
+        ``timeout_seconds`` (default: the input's budgets, :func:`~damdrift_cli.local.budget.wait_budget`)
+        is when the run stops waiting: it stops the execution and says so (``gave_up_after``,
+        ``left_running``). ``on_approval`` answers a ``remediate: ask`` request while the execution
+        waits for it: True approves, False denies, None leaves it waiting (until its timeout).
+        ``clock`` and ``sleep`` measure and pass the wait (a test moves a simulated clock instead).
         """
         sfn = self.client("stepfunctions")
         name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        started = time.monotonic()
+        limit = timeout_seconds if timeout_seconds is not None else _budget_of(execution_input)
+        started = clock()
+        self.meter.take()  # what happened before this run (the deployment, seeding the bucket) is not its
+        first_invocation = len(self._deployed.lambdas.invocations)
         asked: set[str] = set()
+        gave_up: float | None = None
+        left: list[str] = []
         arn = sfn.start_execution(
             stateMachineArn=self._deployed.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
@@ -206,18 +283,25 @@ class LocalAws:
                 described = sfn.describe_execution(executionArn=arn)
                 if described["status"] in TERMINAL:
                     break
-                elapsed = time.monotonic() - started
-                if elapsed > timeout_seconds:
-                    sfn.stop_execution(
-                        executionArn=arn, error="LocalTimeout", cause=f"gave up after {timeout_seconds} s"
-                    )
+                elapsed = clock() - started
+                if elapsed > limit:
+                    gave_up = limit
+                    running = [child for child in self.started_by(arn) if child.status == "RUNNING"]
+                    left = [c.input["subscriber"]["subscriberId"] for c in running if "subscriber" in c.input]
+                    # The children too: locally they are threads that would outlive this run.
+                    for stopped in [arn, *(child.arn for child in running)]:
+                        sfn.stop_execution(
+                            executionArn=stopped,
+                            error="LocalTimeout",
+                            cause=f"gave up waiting after {limit:g} s",
+                        )
                     described = sfn.describe_execution(executionArn=arn)
                     break
                 if on_wait:
                     on_wait(elapsed)
                 if on_approval is not None:
                     self._answer_approvals(on_approval, asked)
-                time.sleep(0.1)
+                sleep(0.1)
         except KeyboardInterrupt:
             # Ctrl-C: the execution stops as StopExecution stops it on AWS; the caller copies what exists.
             sfn.stop_execution(executionArn=arn, error="Interrupted", cause="stopped by Ctrl-C")
@@ -228,6 +312,8 @@ class LocalAws:
         ]
         executions[0].history.extend(self.history(arn))
         executions += self.started_by(arn)
+        history = [event for execution in executions for event in execution.history]
+        usage = self._usage(history, self._deployed.lambdas.invocations[first_invocation:])
         return CheckRun(
             execution_arn=arn,
             name=name,
@@ -236,10 +322,27 @@ class LocalAws:
             output=executions[0].output,
             error=described.get("error"),
             cause=described.get("cause"),
-            history=[event for execution in executions for event in execution.history],
+            history=history,
             notices=self.drain_notices(),
-            seconds=time.monotonic() - started,
+            seconds=clock() - started,
             executions=executions,
+            gave_up_after=gave_up,
+            left_running=left,
+            usage=usage,
+        )
+
+    def _usage(self, history: list[dict[str, Any]], invocations: list[Invocation]) -> Usage:
+        calls = self.meter.take()
+        architecture: Literal["arm64", "x86_64"] = (
+            "x86_64" if self._deployed.architecture == "x86_64" else "arm64"
+        )
+        return Usage(
+            state_transitions=sum(1 for event in history if event["type"].endswith("StateEntered")),
+            invocations=[BilledInvocation(i.seconds, i.memory_mb) for i in invocations],
+            s3=calls.of("s3"),
+            sns_messages=calls.sns_messages,
+            secrets_calls=sum(calls.of("secretsmanager").values()),
+            architecture=architecture,
         )
 
     def started_by(self, parent_arn: str) -> list[Execution]:
@@ -388,6 +491,15 @@ class LocalAws:
     def function_logs(self) -> str:
         """Every line the handlers printed (Powertools JSON logs and EMF metrics), in order."""
         return "".join(invocation.logs for invocation in self._deployed.lambdas.invocations)
+
+
+def _budget_of(execution_input: dict[str, Any]) -> float:
+    """The input's own budgets (900 s for an input the state machine will refuse at once anyway)."""
+    try:
+        check_input = CheckInput.model_validate(execution_input)
+    except ValidationError:
+        return 900.0
+    return wait_budget(check_input, len(check_input.subscriber_ids) or 1)
 
 
 @contextlib.contextmanager

@@ -4,12 +4,19 @@ What the local stack and the deploy tests need is resolved, as CloudFormation wo
 parameters, pseudo parameters and resources (through a caller's ``lookup``), ``GetAtt``, ``Sub`` (both
 forms, ``${!Literal}`` escapes included), ``Join``, ``Split``, ``Select``, ``If`` with the template's
 ``Conditions`` (``Equals``, ``Not``, ``And``, ``Or``, ``Condition``) and ``AWS::NoValue``, which drops
-the key or list item it stands for. ``CommaDelimitedList`` parameters resolve to lists. ``Rules`` are
-applied to the parameters (:func:`check_rules`) as CloudFormation does before creating anything.
+the key or list item it stands for. ``CommaDelimitedList`` parameters resolve to lists.
+
+Strictly, as CloudFormation: a parameter without a value and without a default, or one that breaks
+its ``AllowedValues``, ``AllowedPattern``, ``MinValue``/``MaxValue`` or ``MinLength``/``MaxLength``, is
+refused before anything is created (:func:`parameter_values`), then the template's ``Rules``
+(:func:`check_rules`); a list where ``Fn::Sub`` or ``Fn::Join`` wants text, a condition no one
+defined, a name that is neither a parameter nor a resource raise :class:`TemplateError`, in one
+sentence, instead of becoming Python text or a guess.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +28,10 @@ TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
 #: ``lookup(logical_id, attribute)`` answers Ref (attribute None) and GetAtt.
 Lookup = Callable[[str, str | None], Any]
+
+
+class TemplateError(ValueError):
+    """What CloudFormation refuses (a parameter, a rule, an intrinsic function), in one sentence."""
 
 
 class _NoValue:
@@ -63,21 +74,126 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 def parameter_values(
     template: Mapping[str, Any], overrides: Mapping[str, str] | None = None
 ) -> dict[str, str | list[str]]:
-    """Every parameter's value: the override, else the default, else ``""`` (as CloudFormation strings).
+    """Every parameter's value: the override, else the default (as CloudFormation strings).
 
-    List parameters become lists; an empty ``CommaDelimitedList`` is ``[""]``, as in CloudFormation.
+    Refused as CloudFormation refuses them: a name the template does not declare, a parameter with no
+    value and no default, a value that breaks one of its constraints. List parameters become lists;
+    an empty ``CommaDelimitedList`` is ``[""]``, as in CloudFormation.
     """
     overrides = overrides or {}
+    declared: Mapping[str, Any] = template.get("Parameters", {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise TemplateError(f"Parameters: [{', '.join(unknown)}] do not exist in the template")
+    missing = [name for name, spec in declared.items() if name not in overrides and "Default" not in spec]
+    if missing:
+        raise TemplateError(f"Parameters: [{', '.join(missing)}] must have values")
     values: dict[str, str | list[str]] = {}
-    for name, spec in template.get("Parameters", {}).items():
-        raw = overrides.get(name, spec.get("Default", ""))
-        text = ",".join(str(v) for v in raw) if isinstance(raw, list) else str(raw)
+    for name, spec in declared.items():
+        raw = overrides.get(name, spec.get("Default"))
+        text = ",".join(_text(v) for v in raw) if isinstance(raw, list) else _text(raw)
         kind = str(spec.get("Type", "String"))
         if kind == "CommaDelimitedList" or kind.startswith("List<"):
-            values[name] = [part.strip() for part in text.split(",")]
+            items = [part.strip() for part in text.split(",")]
+            for item in items:  # each member meets the constraints (CloudFormation's AllowedPattern rule)
+                _check_parameter(name, spec, item, number=kind == "List<Number>")
+            values[name] = items
         else:
+            _check_parameter(name, spec, text, number=kind == "Number")
             values[name] = text
     return values
+
+
+def _check_parameter(name: str, spec: Mapping[str, Any], value: str, *, number: bool) -> None:
+    """Raises CloudFormation's refusal of ``value`` for parameter ``name``, naming the broken rule."""
+    described = f": {spec['ConstraintDescription']}" if "ConstraintDescription" in spec else ""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [_text(v) for v in allowed]:
+        listed = ", ".join(_text(v) for v in allowed)
+        raise TemplateError(f"Parameter '{name}' must be one of AllowedValues ({listed}), not {value!r}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        rule = described or f" (must match pattern {pattern})"
+        raise TemplateError(f"Parameter '{name}' failed to satisfy constraint{rule}, not {value!r}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        raise TemplateError(f"Parameter '{name}' must contain at least {spec['MinLength']} characters")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        raise TemplateError(f"Parameter '{name}' must contain at most {spec['MaxLength']} characters")
+    if not number:
+        return
+    try:
+        amount = float(value)
+    except ValueError:
+        raise TemplateError(f"Parameter '{name}' must be a number, not {value!r}") from None
+    if "MinValue" in spec and amount < float(spec["MinValue"]):
+        raise TemplateError(
+            f"Parameter '{name}' must be a number not less than {spec['MinValue']}{described}"
+        )
+    if "MaxValue" in spec and amount > float(spec["MaxValue"]):
+        raise TemplateError(
+            f"Parameter '{name}' must be a number not greater than {spec['MaxValue']}{described}"
+        )
+
+
+class RuleViolation(TemplateError):
+    """A template ``Rules`` assertion failed: CloudFormation refuses the stack before creating anything."""
+
+
+def check_rules(template: Mapping[str, Any], lookup: Lookup) -> None:
+    """The template's ``Rules``, as CloudFormation checks them before creating anything: an assertion
+    that fails (where its ``RuleCondition`` holds) raises with its ``AssertDescription``."""
+
+    def truth(expression: Any) -> bool:
+        if not isinstance(expression, Mapping) or len(expression) != 1:
+            raise TemplateError(f"Template format error: not a rule function: {expression!r}")
+        (function, argument), *_ = expression.items()
+        if function == "Fn::Equals":
+            left, right = (_comparable(value(side)) for side in argument)
+            return bool(left == right)
+        if function == "Fn::Not":
+            return not truth(argument[0])
+        if function == "Fn::And":
+            return all(truth(item) for item in argument)
+        if function == "Fn::Or":
+            return any(truth(item) for item in argument)
+        if function == "Fn::Contains":
+            members, wanted = argument
+            return _comparable(value(wanted)) in [_comparable(m) for m in value(members)]
+        if function == "Fn::EachMemberEquals":
+            members, wanted = argument
+            return all(_comparable(m) == _comparable(value(wanted)) for m in value(members))
+        if function == "Fn::EachMemberIn":
+            members, allowed = argument
+            return all(_comparable(m) in [_comparable(a) for a in value(allowed)] for m in value(members))
+        raise TemplateError(f"Template format error: {function} is not supported in Rules locally")
+
+    def value(expression: Any) -> Any:
+        if isinstance(expression, Mapping) and len(expression) == 1 and "Ref" not in expression:
+            (function, _), *_ = expression.items()
+            if function in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::Contains"):
+                return truth(expression)
+        return resolve(expression, lookup)
+
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not truth(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not truth(assertion["Assert"]):
+                said = assertion.get("AssertDescription") or "its assertion does not hold"
+                raise RuleViolation(f"Rule {name}: {said}")
+
+
+def condition_holds(conditions: Mapping[str, bool], owner: str, declaration: Mapping[str, Any]) -> bool:
+    """Whether the resource or output ``owner`` (whose ``declaration`` may name a ``Condition``) exists;
+    a condition the template does not define is CloudFormation's template format error."""
+    name = declaration.get("Condition")
+    if name is None:
+        return True
+    if name not in conditions:
+        raise TemplateError(
+            f"Template format error: {owner} names condition {name!r}, which Conditions does not define"
+        )
+    return conditions[name]
 
 
 def evaluate_conditions(template: Mapping[str, Any], lookup: Lookup) -> dict[str, bool]:
@@ -88,7 +204,7 @@ def evaluate_conditions(template: Mapping[str, Any], lookup: Lookup) -> dict[str
     def condition(name: str) -> bool:
         if name not in known:
             if name not in declared:
-                raise KeyError(f"unknown condition {name!r}")
+                raise TemplateError(f"Template format error: condition {name!r} is not defined in Conditions")
             known[name] = truth(declared[name])
         return known[name]
 
@@ -107,49 +223,9 @@ def evaluate_conditions(template: Mapping[str, Any], lookup: Lookup) -> dict[str
             return all(truth(item) for item in argument)
         if function == "Fn::Or":
             return any(truth(item) for item in argument)
-        raise ValueError(f"{function} is not supported in Conditions locally")
+        raise TemplateError(f"Template format error: {function} is not supported in Conditions locally")
 
     return {name: condition(name) for name in declared}
-
-
-class RuleViolation(ValueError):
-    """A template ``Rules`` assertion failed: CloudFormation refuses the stack before creating anything."""
-
-
-def check_rules(template: Mapping[str, Any], lookup: Lookup) -> None:
-    """Applies the template's ``Rules`` as CloudFormation does before any resource: a rule whose
-    ``RuleCondition`` holds (or that has none) must pass each ``Assert``; the first that fails raises
-    :class:`RuleViolation` with its ``AssertDescription``."""
-    for name, rule in template.get("Rules", {}).items():
-        if "RuleCondition" in rule and not _rule_truth(rule["RuleCondition"], lookup):
-            continue
-        for assertion in rule["Assertions"]:
-            if not _rule_truth(assertion["Assert"], lookup):
-                description = assertion.get("AssertDescription", "an assertion failed")
-                raise RuleViolation(f"template rule {name}: {description}")
-
-
-def _rule_truth(expression: Any, lookup: Lookup) -> bool:
-    """The rule-specific functions (CloudFormation's "Rule functions"); values are compared as text."""
-    if not isinstance(expression, Mapping) or len(expression) != 1:
-        raise ValueError(f"not a rule expression: {expression!r}")
-    (function, argument), *_ = expression.items()
-    if function == "Fn::Not":
-        return not _rule_truth(argument[0], lookup)
-    if function == "Fn::And":
-        return all(_rule_truth(item, lookup) for item in argument)
-    if function == "Fn::Or":
-        return any(_rule_truth(item, lookup) for item in argument)
-    left, right = (resolve(side, lookup) for side in argument)
-    if function == "Fn::Equals":
-        return bool(_comparable(left) == _comparable(right))
-    if function == "Fn::Contains":  # [list_of_strings, string]
-        return _comparable(right) in [_comparable(item) for item in left]
-    if function == "Fn::EachMemberEquals":  # [list_of_strings, string]
-        return all(_comparable(item) == _comparable(right) for item in left)
-    if function == "Fn::EachMemberIn":  # [strings_to_check, strings_to_match]
-        return all(_comparable(item) in [_comparable(other) for other in right] for item in left)
-    raise ValueError(f"{function} is not supported in Rules locally")
 
 
 def _comparable(value: Any) -> Any:
@@ -179,6 +255,11 @@ def resolve(value: Any, lookup: Lookup, conditions: Mapping[str, bool] | None = 
             if key == "Fn::Join":
                 delimiter, items = argument
                 parts = resolve(items, lookup, conditions)
+                if not isinstance(parts, list) or any(isinstance(p, list | Mapping) for p in parts):
+                    raise TemplateError(
+                        f"Template error: Fn::Join joins a list of strings, not {parts!r} (a list parameter "
+                        'goes in as !Join [",", !Ref Name])'
+                    )
                 return str(delimiter).join(_text(part) for part in parts)
             if key == "Fn::Split":
                 delimiter, source = argument
@@ -190,9 +271,14 @@ def resolve(value: Any, lookup: Lookup, conditions: Mapping[str, bool] | None = 
                 if conditions is None:
                     raise ValueError("Fn::If needs the template's evaluated conditions")
                 name, when_true, when_false = argument
+                if name not in conditions:
+                    raise TemplateError(
+                        f"Template format error: Fn::If names condition {name!r}, "
+                        "which Conditions does not define"
+                    )
                 return resolve(when_true if conditions[name] else when_false, lookup, conditions)
             if key.startswith("Fn::"):
-                raise ValueError(f"{key} is not supported locally")
+                raise TemplateError(f"Template format error: {key} is not supported locally")
         resolved = {k: resolve(v, lookup, conditions) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
     if isinstance(value, list):
@@ -232,6 +318,11 @@ def _substitute(text: str, local: Lookup, lookup: Lookup) -> str:
         value = local(name, None)
         if value is None:
             value = lookup(logical, attribute or None)
+        if isinstance(value, list | Mapping):
+            raise TemplateError(
+                f"Template error: variable {name} in Fn::Sub resolves to {value!r}, not a string "
+                "(a list parameter goes in through !Join)"
+            )
         out.append(_text(value))
     out.append(rest)
     return "".join(out)

@@ -22,12 +22,11 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from damdrift.viewer.serve import FolderReports, ViewerResponse, respond
-from damdrift_cli.local.stack import ACCOUNT, REGION
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
 KEY_FILENAME = ".viewer-key"
-CHAT_TOPIC = "dam-drift-local-chat"
+CHAT_CAPTURE_QUEUE = "dam-drift-local-chat-capture"
 CONNECTION_TIMEOUT_SECONDS = 10
 
 
@@ -47,13 +46,14 @@ def local_key(reports: Path) -> bytes:
 
 
 def function_env(port: int = DEFAULT_PORT) -> dict[str, str]:
-    """What the local fetch function needs to sign links this server opens (no S3 console locally), and
-    the local chat topic whose messages the check prints (what AWS Chatbot would post)."""
-    return {
-        "REPORT_VIEWER_URL": viewer_url(port),
-        "REPORT_CONSOLE_LINKS": "false",
-        "CHAT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{CHAT_TOPIC}",
-    }
+    """What the local fetch function needs to sign links this server opens (no S3 console locally)."""
+    return {"REPORT_VIEWER_URL": viewer_url(port), "REPORT_CONSOLE_LINKS": "false"}
+
+
+#: The stack parameter that gives a local check the template's chat topic (and fetch-report's grant to
+#: publish to it), whose messages the check prints (what AWS Chatbot would post; a topic of the CLI's
+#: own was refused by the role, so the chat preview never printed).
+CHAT_PARAMETERS = {"ChatNotifications": "true"}
 
 
 def handler_for(reports: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> type:
@@ -119,10 +119,11 @@ def install_key(aws: Any, reports: Path) -> None:
 
 
 def install_chat(aws: Any) -> str:
-    """Creates the local chat topic with a queue capturing what is published; returns the queue's URL."""
+    """Subscribes a queue to the stack's chat topic (``CHAT_PARAMETERS``), capturing each message as
+    Chatbot gets it; returns the queue's URL."""
     sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic = sns.create_topic(Name=CHAT_TOPIC)["TopicArn"]
-    queue: str = sqs.create_queue(QueueName=f"{CHAT_TOPIC}-capture")["QueueUrl"]
+    topic = aws.deployment.topics["ChatTopic"]
+    queue: str = sqs.create_queue(QueueName=CHAT_CAPTURE_QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
     return queue

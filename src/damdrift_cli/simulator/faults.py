@@ -17,9 +17,13 @@ Kinds, by what they do:
   ``size`` nested arrays, 100,000 by default: what makes a JSON parser recurse too deep), ``echo``
   (``status``, 400 by default, with the API's error body whose message repeats the request line, its
   ``Cookie`` header and its body on lines of their own, as a DX or an ingress that reflects requests
-  in its errors does), ``json`` (200 with ``body`` as JSON: a DX that says whatever it likes, such as
-  a subscriber whose id is a path), ``empty_objects`` (200 with ``[{},{},…]`` of ``size`` bytes,
-  8 MiB by default: the most memory a JSON parser allocates per byte received);
+  in its errors does; ``encoding`` shows them as such a server may, a JSON body as the server read it
+  (``\\u00e4`` as ``ä``): ``json`` (``\\/`` and ``\\u00e4`` escapes), ``html`` (``&#39;``, decimal
+  entities), ``xml`` (``&apos;``, hex entities, ``/`` too), ``url`` (percent-encoded, ``/`` kept),
+  ``base64``, ``latin1`` (UTF-8 read as latin-1: mojibake)), ``json`` (200 with ``body`` as JSON: a DX
+  that says whatever it likes, such as a subscriber whose id is a path), ``empty_objects`` (200 with
+  ``[{},{},…]`` of ``size`` bytes, 8 MiB by default: the most memory a JSON parser allocates per byte
+  received);
 * spoil the publisher's answer: ``truncate`` (Content-Length larger than what is sent, then close),
   ``malformed_json`` (cut the JSON body short), ``drop_answer`` (the request *is* processed, then the
   connection closes before any answer: the client cannot know it went through);
@@ -46,6 +50,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from damdrift_cli.simulator.api import ENDPOINTS
 from damdrift_cli.simulator.state import FindOutcome
 
+#: How an ``echo`` shows what it reflects (see :data:`ECHO_ENCODINGS` in :mod:`.httpd`).
+EchoEncoding = Literal["plain", "json", "html", "xml", "url", "base64", "latin1"]
 FaultKind = Literal[
     "status",
     "drop",
@@ -88,6 +94,7 @@ class Fault(BaseModel):
     endpoint: str = "*"
     kind: FaultKind
     status: int | None = Field(None, ge=200, le=599)
+    encoding: EchoEncoding | None = Field(None, description="For kind echo: how the echo is encoded")
     retry_after: int | None = Field(None, ge=0, alias="retryAfter")
     seconds: float | None = Field(None, ge=0)
     subscriber_id: str | None = Field(
@@ -127,6 +134,8 @@ class Fault(BaseModel):
             raise ValueError("status is only for kinds 'status', 'html', 'redirect' and 'echo'")
         if self.kind == "echo" and self.status is not None and self.status < 400:
             raise ValueError("kind 'echo' answers an error: a status of 400 or more")
+        if self.encoding is not None and self.kind != "echo":
+            raise ValueError("encoding is only for kind 'echo'")
         if self.location is not None and self.kind != "redirect":
             raise ValueError("location is only for kind 'redirect'")
         if self.size is not None and self.kind not in SIZED_KINDS:
@@ -147,6 +156,7 @@ def make_fault(
     kind: FaultKind,
     *,
     status: int | None = None,
+    encoding: EchoEncoding | None = None,
     retry_after: int | None = None,
     seconds: float | None = None,
     subscriber_id: str | None = None,
@@ -162,6 +172,7 @@ def make_fault(
             "endpoint": endpoint,
             "kind": kind,
             "status": status,
+            "encoding": encoding,
             "retryAfter": retry_after,
             "seconds": seconds,
             "subscriberId": subscriber_id,

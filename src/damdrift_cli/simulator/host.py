@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Generic, Protocol, TypeVar
 
 from damdrift_cli.simulator.api import DAM_BASE, RING_BASE
-from damdrift_cli.simulator.faults import ActiveFault, Fault, FaultKind, make_fault
+from damdrift_cli.simulator.faults import ActiveFault, EchoEncoding, Fault, FaultKind, make_fault
 from damdrift_cli.simulator.httpd import Exchange, Listener, Site, SiteState
 from damdrift_cli.simulator.state import Settings
 
@@ -75,6 +75,7 @@ class SimulatedHost(Generic[_S]):
         kind: FaultKind,
         *,
         status: int | None = None,
+        encoding: EchoEncoding | None = None,
         retry_after: int | None = None,
         seconds: float | None = None,
         subscriber_id: str | None = None,
@@ -92,6 +93,7 @@ class SimulatedHost(Generic[_S]):
             endpoint,
             kind,
             status=status,
+            encoding=encoding,
             retry_after=retry_after,
             seconds=seconds,
             subscriber_id=subscriber_id,

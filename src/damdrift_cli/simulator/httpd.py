@@ -12,20 +12,22 @@ Nothing here logs a cookie value or a password: the access log has the request l
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
+import html
 import json
 import logging
 import socket
 import ssl
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, TypeVar
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from damdrift_cli.simulator.api import (
     DAM_BASE,
@@ -390,8 +392,11 @@ def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Reque
     if fault.kind == "echo":
         cookie = "; ".join(req.cookie_headers) or "none"
         body = req.body.decode("utf-8", "replace") or "none"
+        if fault.encoding not in (None, "plain"):
+            body = _as_read(body)
         query = f"?{urlencode(req.query, doseq=True)}" if req.query else ""
-        message = f"Bad request:\n{req.method} {req.path}{query}\nCookie: {cookie}\n\n{body}"
+        reflected = f"{req.method} {req.path}{query}\nCookie: {cookie}\n\n{body}"
+        message = "Bad request:\n" + ECHO_ENCODINGS[fault.encoding or "plain"](reflected)
         return error_for(base, fault.status or 400, message)
     if fault.kind == "redirect":
         return Response(fault.status or 302, b"", [("Location", fault.location or "/")])
@@ -422,6 +427,34 @@ def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Reque
     )
     return error_for(base, status, message, headers)
 
+
+def _as_read(body: str) -> str:
+    """A JSON body as the server read it (``\\u00e4`` is ``ä`` again), before it encodes it its own way."""
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=False)
+    except ValueError:
+        return body
+
+
+def _xml_escaped(text: str) -> str:
+    """Every character but letters and digits as a hex character reference (``'`` as ``&apos;``)."""
+    return "".join(
+        c if c.isascii() and c.isalnum() else "&apos;" if c == "'" else f"&#x{ord(c):x};" for c in text
+    )
+
+
+#: How an ``echo`` fault shows the request it reflects, as servers and ingresses have been seen to.
+ECHO_ENCODINGS: dict[str, Callable[[str], str]] = {
+    "plain": lambda text: text,
+    "json": lambda text: json.dumps(text)[1:-1].replace("/", "\\/"),
+    "html": lambda text: (
+        html.escape(text).replace("&#x27;", "&#39;").encode("ascii", "xmlcharrefreplace").decode()
+    ),
+    "xml": _xml_escaped,
+    "url": lambda text: quote(text, safe="/"),
+    "base64": lambda text: base64.b64encode(text.encode()).decode("ascii"),
+    "latin1": lambda text: text.encode().decode("latin-1"),
+}
 
 _GIB = 1 << 30
 

@@ -24,6 +24,8 @@ from http.cookiejar import Cookie
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
 from damdrift.doctor.assumptions import Facts, Verdict, assumption_checks
 from damdrift.doctor.models import Check, DoctorReport, Status
 from damdrift.doctor.network import network_checks
@@ -36,6 +38,7 @@ from damdrift.dx.models import (
     RecordAction,
     RecordType,
     ResyncStatus,
+    Subscriber,
 )
 from damdrift.errors import DxError
 from damdrift.notice_text import one_line
@@ -73,6 +76,8 @@ class ProbeClient(DxClient):
         self.sent: list[str] = []
         self.login_cookies: list[Cookie] = []
         self._logout_answer: _Answer | None = None
+        #: The reads DX answered 401 (its session had ended), each read again after a new login.
+        self.relogins: list[str] = []
 
     def _send(
         self,
@@ -120,10 +125,19 @@ class ProbeClient(DxClient):
         return one_line(self._redactor.redact(str(text)), limit)
 
     def read(self, path: str, params: Mapping[str, str] | None = None) -> Reply:
-        """``GET`` on the DAM API with the session, the answer as DX sent it (no status handling)."""
+        """``GET`` on the DAM API with the session, the answer as DX sent it (no other status handling).
+
+        On a 401 it logs in again once and repeats the read, as the check's client does: a session
+        that DX ended midway is what a check meets too, and is reported (``relogins``), not a failure.
+        """
         if not self._logged_in:
             self.login()
-        return Reply(self._send("GET", "dam", path, params=params))
+        reply = Reply(self._send("GET", "dam", path, params=params))
+        if reply.status_code == 401:
+            self.relogins.append(path)
+            self.login()
+            reply = Reply(self._send("GET", "dam", path, params=params))
+        return reply
 
     def validate(self) -> Reply:
         return Reply(self._send("POST", "ring", "/auth/validate"))
@@ -192,6 +206,8 @@ def run_doctor(
             probe.run(list(subscriber_ids))
         finally:
             probe.logout()
+    if client.relogins:
+        report.checks.append(_sessions_ended(client.relogins))
     report.checks.extend(assumption_checks(facts))
     report.requests_sent = client.sent
     return _redacted(report, client)
@@ -211,6 +227,17 @@ def _redacted(report: DoctorReport, client: ProbeClient) -> DoctorReport:
             "record_fields": fields,
             "requests_sent": [client.redact(r, 2000) for r in report.requests_sent],
         }
+    )
+
+
+def _sessions_ended(reads: list[str]) -> Check:
+    """DX ended the session midway: the doctor (like a check) logged in again; worth knowing."""
+    return Check(
+        id="session kept",
+        status=Status.WARN,
+        evidence=f"DX ended the session {len(reads)} time(s) during the probe (HTTP 401 on GET {reads[0]}"
+        + (f" and {len(reads) - 1} more" if len(reads) > 1 else "")
+        + "); the doctor logged in again each time, as a check does",
     )
 
 
@@ -237,6 +264,20 @@ def _json_object(response: Reply) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _refused_by_check(items: list[Any]) -> str | None:
+    """Why check's own model refuses the list (its first login ends there), or None: what check refuses,
+    the probe must not pass."""
+    for number, item in enumerate(items, 1):
+        try:
+            Subscriber.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "shape"
+            problem = first["msg"].removeprefix("Value error, ")
+            return f"subscriber {number}'s {field!r} is unusable ({problem})"
+    return None
 
 
 def _json_list(response: Reply) -> list[Any] | None:
@@ -380,8 +421,11 @@ class _Probe:
             f"{', '.join(statuses) or 'none'}" + (f"; {never_run} without resyncStatus" if never_run else "")
         )
         status = Status.PASS
+        refused = _refused_by_check(data)
         if missing:
             status, evidence = Status.FAIL, evidence + f"; missing {', '.join(missing)}"
+        elif refused:
+            status, evidence = Status.FAIL, evidence + f"; check refuses this list: {refused}"
         elif unknown:
             status, evidence = Status.WARN, evidence + f"; not among the six documented: {', '.join(unknown)}"
         self.add("subscribers", status, evidence)

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from damdrift.errors import ApprovalError, ReportStorageError
-from damdrift.remediation.models import ApprovalAnswer
+from damdrift.models.remediation import ApprovalAnswer
 from damdrift.store import ReportStore
 
 if TYPE_CHECKING:
@@ -60,6 +60,12 @@ class PendingApproval:
     mismatches: int
     summary_key: str | None
     expires_at: datetime
+
+    @property
+    def reference(self) -> str:
+        """The request's short name in the notice, the approve command and damdrift check's prompt: the
+        start of its handle (a hash: naming it gives nothing away)."""
+        return self.handle[:8]
 
     @property
     def link_id(self) -> str:

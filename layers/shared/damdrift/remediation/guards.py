@@ -1,7 +1,9 @@
 """The guard rails HCL's documentation implies before a staging resync (MISMATCH-DOC limitations).
 
+- Never more than the stack allows (``MaxRemediation``), whatever the task says.
 - Resync is not supported for two-way staging: it can lose collections or assets on both sides. Which
-  subscribers also publish back is declared in the input (``twoWayStaging``); DX does not say.
+  subscribers also publish back is the stack's list (``TwoWaySubscribers``; DX does not say), which an
+  input can add to (``twoWayStaging``) but not take from.
 - Before a resync there must be no FAILED ``sync*`` operations on the subscriber.
 - dam-drift's own limit: at most one remediation per subscriber per day unless forced (a resync that
   does not repair the drift will not repair it on the next scheduled check either).
@@ -14,18 +16,27 @@ from datetime import datetime
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import SYNC_OPERATION_PREFIX, OperationStatus
 from damdrift.remediation.ledger import RemediationLedger, already_today
+from damdrift.settings.remediation import RemediationLimits
 from damdrift.state import SubscriberTask
 
 
 def refusal(
-    task: SubscriberTask, subscriber_dam: DxClient | None, ledger: RemediationLedger, now: datetime
+    task: SubscriberTask,
+    subscriber_dam: DxClient | None,
+    ledger: RemediationLedger,
+    now: datetime,
+    limits: RemediationLimits,
 ) -> str | None:
     """Why a resync must not start now, or None. Cheapest checks first; DX is asked last."""
     subscriber = task.subscriber
-    if subscriber.two_way_staging:
+    above = limits.above_ceiling(subscriber.remediate, "remediate")
+    if above is not None:
+        return above
+    if subscriber.two_way_staging or subscriber.subscriber_id in limits.two_way_subscribers:
         return (
-            "the subscriber is declared as two-way staging (it also publishes to this publisher); "
-            "HCL does not support a resync there: it can lose collections or assets on both sides"
+            "the subscriber is two-way staging (stack parameter TwoWaySubscribers, or twoWayStaging in the "
+            "input: it also publishes to this publisher); HCL does not support a resync there: it can lose "
+            "collections or assets on both sides"
         )
     if subscriber_dam is None:
         return (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from damdrift.models.remediation import RemediationPhase
 from damdrift.notice_text import one_line
-from damdrift.remediation.models import RemediationPhase
 from damdrift.state import OutboundNotice
 
 #: A line of the paragraph: room for a signed approval link, a cap for a DX reason.

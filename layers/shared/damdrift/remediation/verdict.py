@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from damdrift.remediation.models import RemediationRecord, RemediationVerdict
+from damdrift.models.remediation import RemediationRecord, RemediationVerdict
 
 if TYPE_CHECKING:
-    from damdrift.report.summary import Summary
+    from damdrift.models.summary import Summary
     from damdrift.state import SubscriberTask
 
 

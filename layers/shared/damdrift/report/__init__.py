@@ -1,1 +1,1 @@
-"""Mismatch reports: record normalisation, streaming writers, summaries and notification text."""
+"""Mismatch reports: record normalisation, streaming writers, analysis, and the report's text and HTML."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from damdrift.report.summary import AgeOf, CheckStatus, DriftAge, Summary
+from damdrift.models.summary import AgeOf, CheckStatus, DriftAge, Summary
 
 
 def drifting_types(summary: Summary) -> set[str]:

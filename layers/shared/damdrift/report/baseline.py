@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from damdrift.models.summary import Summary, counts_table
 from damdrift.report.ignore import IgnoreRule, IgnoreRules
 from damdrift.report.records import field_value, record_action, record_type
-from damdrift.report.summary import Summary, counts_table
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from damdrift.models.summary import CheckStatus, Summary, counts_table
 from damdrift.notice_text import chat_text, one_line, slack_escaped
 from damdrift.observability import logger
 from damdrift.report.age import age_text
-from damdrift.report.next_steps import error_hint
+from damdrift.report.next_steps import error_hint, next_steps
 from damdrift.report.notification import ReportLink, subject_parts
-from damdrift.report.summary import CheckStatus, Summary, counts_table
 
 #: Chat posts stay short: the report and the overview hold the rest.
 DESCRIPTION_MAX = 3000
@@ -137,11 +137,13 @@ def _next_steps(summary: Summary, link: ReportLink | None, location: str) -> lis
     if link is not None and link.overview_url:
         steps.append(f"Every subscriber of the publisher: {link.overview_url}")
     if summary.status is CheckStatus.DRIFT:
-        run = location.removeprefix("s3://").split("/", 1)[-1]
-        steps.append(
-            "Remediate: run the check with remediate: ask (a person approves the resync from the notice)"
-        )
-        steps.append(f"Or accept as the baseline: damdrift baseline create {run} --out ignore-rules.json")
+        run = location.removeprefix("s3://").split("/", 1)[-1].rstrip("/") or None
+        # The terminal's and the HTML report's commands (protocol and port included), not a paraphrase.
+        commands = {step.what: step.command for step in next_steps(summary, check_folder=run)}
+        remediate = next(cmd for what, cmd in commands.items() if what.startswith("remediate"))
+        baseline = next(cmd for what, cmd in commands.items() if what.startswith("accept"))
+        steps.append(f"Remediate (a person approves the resync from the notice): {remediate}")
+        steps.append(f"Or accept as the baseline (after damdrift report pull): {baseline}")
     elif summary.status is CheckStatus.ERRORED:
         hint = error_hint(summary.error)  # HCL's advice, worded as the terminal and the report word it
         if hint is not None:

@@ -34,12 +34,12 @@ from typing import IO, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from pydantic.alias_generators import to_camel
 
+from damdrift.models.summary import CheckStatus
 from damdrift.report.gzlines import pick_lines
 from damdrift.report.identity import CODE_SHIFT, Pair, PairTable
 from damdrift.report.ignore import IgnoreMatcher
 from damdrift.report.keyset import Block, KeySource
 from damdrift.report.records import field_value, record_action, record_type
-from damdrift.report.summary import CheckStatus
 
 DIFF_FILENAME = "diff.json"
 NEW_FILENAME = "new.jsonl.gz"

@@ -9,20 +9,16 @@ value that slipped through escaping could not load or run anything.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
+from damdrift.models.summary import CheckStatus, Summary, counts_table
 from damdrift.report.diff import ChangeClass, RecordSample, RunDiff
 from damdrift.report.next_steps import error_hint, next_steps
-from damdrift.report.summary import CheckStatus, Summary, counts_table
-
-HTML_FILENAME = "report.html"
-HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+from damdrift.report_page import CONTENT_SECURITY_POLICY, SORT_SCRIPT
 
 _ACTION_COLOURS = {"CREATE": "#2f6fb0", "UPDATE": "#e08a1e", "DELETE": "#c0392b"}
 _OTHER_COLOUR = "#7f8c8d"
@@ -34,33 +30,6 @@ _STATUS_COLOURS = {
 _TREND_ERRORED = "#cfd4da"  # a pale full-height bar: no answer, not "0"
 _CHART_WIDTH = 860
 _LABEL_WIDTH = 230
-
-_SCRIPT = """
-document.querySelectorAll("table.sortable th").forEach(function (th) {
-  th.title = "Sort by this column";
-  th.addEventListener("click", function () {
-    var table = th.closest("table"), body = table.tBodies[0];
-    var up = th.getAttribute("aria-sort") !== "ascending";
-    table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
-    th.setAttribute("aria-sort", up ? "ascending" : "descending");
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[th.cellIndex].textContent, y = b.cells[th.cellIndex].textContent;
-      var nx = Number(x), ny = Number(y);
-      var order = (x !== "" && y !== "" && !isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-      return up ? order : -order;
-    });
-    rows.forEach(function (row) { body.appendChild(row); });
-  });
-});
-"""
-_SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
-_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
-)
-#: The report's policy, also sent as a header by the report viewer (damdrift.viewer.serve).
-CONTENT_SECURITY_POLICY = _CSP
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a}
@@ -119,13 +88,16 @@ def render_report(
     trend: Sequence[TrendPoint] = (),
     *,
     files: dict[str, str] | None = None,
+    rerun: str | None = None,
+    subscriber_dam: str | None = None,
 ) -> str:
     """The whole page. ``trend`` is oldest first; ``files`` maps a label to a link (relative: the
-    report's own folder, locally or in S3)."""
+    report's own folder, locally or in S3). ``rerun`` and ``subscriber_dam`` are the next steps'
+    (:func:`~damdrift.report.next_steps.next_steps`): a local check knows the options it ran with."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{escape(_CSP)}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(CONTENT_SECURITY_POLICY)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_text(_title(summary))}</title><style>{_STYLE}</style></head><body><main>",
         _header(summary),
@@ -133,7 +105,7 @@ def render_report(
     ]
     if summary.error is not None:
         parts.append(_error(summary))
-    parts.append(_next_steps(summary))
+    parts.append(_next_steps(summary, rerun, subscriber_dam))
     parts.append(_remediation(summary))
     parts.append(_drift_age(summary, diff))
     if summary.counts:
@@ -148,7 +120,7 @@ def render_report(
             f'<li><a href="{_text(link)}">{_text(label)}</a></li>' for label, link in files.items()
         )
         parts.append(_section("Files", f"<ul>{items}</ul>", "files"))
-    parts.append(f"</main><script>{_SCRIPT}</script></body></html>\n")
+    parts.append(f"</main><script>{SORT_SCRIPT}</script></body></html>\n")
     return "\n".join(part for part in parts if part)
 
 
@@ -217,13 +189,18 @@ def _error(summary: Summary) -> str:
     return _section("Error", body, "error")
 
 
-def _next_steps(summary: Summary) -> str:
-    """A DRIFT check's next steps, as the terminal prints them, for a terminal in this report's folder."""
-    steps = next_steps(summary)
+def _next_steps(summary: Summary, rerun: str | None, subscriber_dam: str | None) -> str:
+    """A DRIFT check's next steps, as the terminal prints them, for a terminal where the reports
+    folder is (the run is named by its key, which ``baseline create`` finds under ``--reports``)."""
+    steps = next_steps(summary, rerun=rerun, subscriber_dam=subscriber_dam)
     if not steps:
         return ""
     items = "".join(f"<li>{_text(step.what)}:<pre>{_text(step.command)}</pre></li>" for step in steps)
-    intro = '<p class="note">Commands for a terminal opened in this report\'s folder.</p>'
+    intro = (
+        '<p class="note">Commands for a terminal in the folder where <code>damdrift check</code> ran '
+        "or <code>damdrift report pull</code> wrote (the reports folder beneath it is found by the run's "
+        "key); from elsewhere, add <code>--reports DIR</code> to <code>baseline create</code>.</p>"
+    )
     return _section("Next steps", f'{intro}<ol id="next-steps">{items}</ol>', "next-steps")
 
 

@@ -38,8 +38,8 @@ from pydantic import Field, ValidationError
 from damdrift.errors import DxError, ReportStorageError, UnexpectedResponse
 from damdrift.model_base import WireModel
 from damdrift.observability import logger
+from damdrift.report.upload import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, compose, upload_report_files
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, RecordObserver, ReportFiles, ReportWriter
-from damdrift.report_upload import CSV_CONTENT_TYPE, RECORDS_CONTENT_TYPE, compose, upload_report_files
 from damdrift.store import ReportStore
 
 CHECKPOINT_FILENAME = "_checkpoint.json"

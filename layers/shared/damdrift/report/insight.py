@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode
 
 from damdrift.errors import ConfigurationError, ReportStorageError
 from damdrift.latest_pointer import get_latest
+from damdrift.models.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.observability import logger
 from damdrift.report.diff import (
     DIFF_FILENAME,
@@ -38,7 +39,7 @@ from damdrift.report.diff import (
     diff_document,
 )
 from damdrift.report.gzlines import pick_lines
-from damdrift.report.html import HTML_CONTENT_TYPE, HTML_FILENAME, TrendPoint, render_report
+from damdrift.report.html import TrendPoint, render_report
 from damdrift.report.ignore import IgnoreMatcher, IgnoreRulesError, load_rules
 from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeyFileError, KeySource, SortedKeys, write_sorted
 from damdrift.report.notification import ReportLink
@@ -51,12 +52,12 @@ from damdrift.report.record_age import (
     since_datetime,
 )
 from damdrift.report.records import field_value, record_action, record_type
-from damdrift.report.summary import Changes, CheckStatus, ExpiredRule, IgnoreSummary, ReportKeys, Summary
 from damdrift.report.tracker import RecordTracker
+from damdrift.report.upload import RECORDS_CONTENT_TYPE
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
-from damdrift.report_history import newest_summary_keys
-from damdrift.report_layout import SUMMARY_FILENAME
-from damdrift.report_upload import RECORDS_CONTENT_TYPE
+from damdrift.report_history import get_summary, newest_summary_keys
+from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
+from damdrift.report_page import HTML_CONTENT_TYPE
 from damdrift.settings import NoticeSettings, ReportSettings
 from damdrift.store import ReportStore
 from damdrift.viewer import links
@@ -150,7 +151,7 @@ def load_history(
             keys = []
         for key in keys:
             try:
-                summary = store.get_summary(key)
+                summary = get_summary(store, key)
             except ReportStorageError as exc:
                 logger.warning("an earlier summary could not be read", extra={"error": exc.message})
                 continue
@@ -164,7 +165,7 @@ def previous_usable(store: ReportStore, history: History, execution: str) -> tup
     pointer = history.last_good()
     if pointer is not None and pointer.get("execution") != execution and pointer.get("summaryKey"):
         try:
-            summary = store.get_summary(str(pointer["summaryKey"]))
+            summary = get_summary(store, str(pointer["summaryKey"]))
             if _usable(summary):
                 return str(pointer["summaryKey"]), summary
         except ReportStorageError as exc:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from damdrift.report.summary import CheckStatus, ErrorInfo, Summary
+from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 
 VOLUME_HINT = (
     "HCL: a find that fails, or runs for more than 30 minutes, usually means too much data. Look at DX's "
@@ -68,25 +68,46 @@ def failed_on_volume(diagnosis: Mapping[str, Any] | None) -> bool:
     return False
 
 
-def next_steps(summary: Summary, *, check_folder: str = ".", rerun: str | None = None) -> list[NextStep]:
-    """A DRIFT check's next steps; ``check_folder`` is where the reader has the check's files (the
-    HTML report says ``.``: a terminal opened in the report's folder); ``rerun`` the ``damdrift check``
-    command with its connection options, when it is not ``--hostname`` and ``--dx-port`` (the demo)."""
+def next_steps(
+    summary: Summary,
+    *,
+    check_folder: str | None = None,
+    rerun: str | None = None,
+    subscriber_dam: str | None = None,
+) -> list[NextStep]:
+    """A DRIFT check's next steps, each a command that runs as printed from where the reader is.
+
+    ``check_folder`` is the run's folder as the reader can reach it (the terminal knows it); without
+    it the run is named by its stored key, which ``damdrift baseline create`` finds under its
+    ``--reports`` folder (default ``dam-drift-reports``, where ``check`` and ``report pull`` write).
+    ``rerun`` is the ``damdrift check`` command with every option the check ran with (default: the
+    publisher's host, protocol and port as the summary names them). ``subscriber_dam`` is the
+    ``--subscriber-dam`` option a remediation needs and the check did not have (after a refusal).
+    """
     if summary.status is not CheckStatus.DRIFT:
         return []
     host, port = publisher_host_port(summary.publisher)
     subscriber = shlex.quote(summary.subscriber_id)
-    ours = f"--hostname {shlex.quote(host)}" + (f" --dx-port {port}" if port else "")
-    theirs = f"-hostname {shlex.quote(host)}" + (f" -dxPort {port}" if port else "")
+    http = summary.dx_protocol == "http"
+    ours = f"--hostname {shlex.quote(host)}" + (" --dx-protocol http" if http else "")
+    ours += f" --dx-port {port}" if port else ""
+    theirs = f"-hostname {shlex.quote(host)}" + (" -dxProtocol http" if http else "")
+    theirs += f" -dxPort {port}" if port else ""
+    check = rerun or f"damdrift check {ours}"
+    run = check_folder or (summary.report_prefix or "").rstrip("/") or "."
+    remediate = f"{check} --subscriber-id {subscriber} --remediate ask"
+    if subscriber_dam:
+        remediate += f" --subscriber-dam {shlex.quote(subscriber_dam)}"
     return [
         NextStep(
             "accept this drift as the baseline (later checks count these records as ignored)",
-            f"damdrift baseline create {shlex.quote(check_folder)} --out {RULES_FILE}"
-            f"  # then: damdrift check ... --ignore-file {RULES_FILE}",
+            f"damdrift baseline create {shlex.quote(run)} --out {RULES_FILE}",
         ),
         NextStep(
-            "remediate: resync the subscriber after you approve, then verify with a new find",
-            f"{rerun or f'damdrift check {ours}'} --subscriber-id {subscriber} --remediate ask",
+            "then check with the baseline", f"{check} --subscriber-id {subscriber} --ignore-file {RULES_FILE}"
+        ),
+        NextStep(
+            "remediate: resync the subscriber after you approve, then verify with a new find", remediate
         ),
         NextStep(
             "or by hand with dxclient (connection settings from its config.json)",

@@ -22,11 +22,11 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from damdrift.models.summary import Changes, CheckStatus, Summary, counts_table
 from damdrift.notice_text import SUBJECT_MAX as SUBJECT_MAX  # noqa: PLC0414 - re-exported
 from damdrift.notice_text import ascii_line, one_line, shorten, sns_subject
 from damdrift.report.diff import ChangeClass, RunDiff
 from damdrift.report.next_steps import error_hint
-from damdrift.report.summary import Changes, CheckStatus, Summary, counts_table
 
 MESSAGE_MAX_BYTES = 64 * 1024  # a safety net far below SNS's 256 KB; the layout stays well under it
 TABLE_MAX_ROWS = 60  # 12 record types x 3 actions fit, with room for types DX adds

@@ -2,12 +2,13 @@
 
 Each subscriber's row (``reports/<publisher>/<subscriber>/overview.json``) is written by the fetch step at
 the end of that subscriber's check, from what it already holds (the summary, its drift age, the trend it
-listed for the HTML report); then the page is rendered from every subscriber's row — one listing and one
-small read per subscriber, no report is read — and stored at ``reports/<publisher>/overview.html``, so
-relative links reach each subscriber's latest report, on S3 (through the report viewer) as on disk.
+listed for the HTML report). The page is rendered once per run, by the fleet step after the Map
+(:mod:`damdrift.steps.summarise`), from every subscriber's row — one listing and one small read per
+subscriber, no report is read — and stored at ``reports/<publisher>/overview.html``, so relative links
+reach each subscriber's latest report, on S3 (through the report viewer) as on disk. (Rendering it after
+every subscriber's fetch, as before, read every row n times a run: n² GETs.)
 
-Two subscribers finishing at the same moment may each render before the other's row is stored; the next
-check's page has both. A row only moves forward: a check that started earlier never replaces a later one.
+A row only moves forward: a check that started earlier never replaces a later one.
 
 Same discipline as ``report.html``: self-contained, every value HTML-escaped, the same sorting script and
 Content-Security-Policy (only that script, by hash).
@@ -15,7 +16,7 @@ Content-Security-Policy (only that script, by hash).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,22 +24,13 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 from pydantic.alias_generators import to_camel
 
 from damdrift.errors import ReportStorageError
+from damdrift.models.summary import AgeOf, CheckStatus, Summary
 from damdrift.observability import logger
 from damdrift.report.age import age_text
-from damdrift.report.html import (
-    _CSP,
-    _SCRIPT,
-    _STATUS_COLOURS,
-    _STYLE,
-    _TREND_ERRORED,
-    HTML_CONTENT_TYPE,
-    TrendPoint,
-    _text,
-    _when,
-)
-from damdrift.report.summary import AgeOf, CheckStatus, Summary
+from damdrift.report.html import _STATUS_COLOURS, _STYLE, _TREND_ERRORED, TrendPoint, _text, _when
 from damdrift.report_history import subscriber_prefixes
-from damdrift.report_layout import subscriber_prefix
+from damdrift.report_layout import ROOT, key_segment, subscriber_prefix
+from damdrift.report_page import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, SORT_SCRIPT
 
 if TYPE_CHECKING:
     from damdrift.store import ReportStore
@@ -107,9 +99,10 @@ class OverviewRow(_Camel):
         )
 
 
-def publish_overview(store: ReportStore, row: OverviewRow, publisher: str, now: datetime) -> str | None:
-    """Stores ``row`` (unless a later check's is there), renders and stores the publisher's overview;
-    returns its key. The overview is an extra: a failure is logged and None returned, never raised."""
+def store_row(store: ReportStore, row: OverviewRow, publisher: str) -> None:
+    """Stores the subscriber's row (unless a later check's is there): one GET, at most one PUT, whatever
+    the fleet's size. The page is rendered once per run, by the fleet step (:func:`publish_page`). An
+    extra: a failure is logged, never raised."""
     try:
         folder = subscriber_prefix(publisher, row.subscriber_id)
         current = _read_row(store, folder + ROW_FILENAME)
@@ -117,14 +110,28 @@ def publish_overview(store: ReportStore, row: OverviewRow, publisher: str, now: 
             store.put_document(
                 folder + ROW_FILENAME, row.model_dump(by_alias=True, mode="json"), check_prefix=folder
             )
-        rows = [
-            found
-            for prefix in subscriber_prefixes(store, publisher)
-            if (found := _read_row(store, prefix + ROW_FILENAME)) is not None
-        ]
-        key = folder.rsplit("/", 2)[0] + "/" + OVERVIEW_FILENAME
-        page = render_overview(publisher, rows, now).encode("utf-8", "replace")
-        return store.put_bytes(key, page, HTML_CONTENT_TYPE, check_prefix=folder)
+    except (ReportStorageError, ValueError) as exc:
+        logger.warning("the overview row was not stored", extra={"error": str(exc)[:500]})
+
+
+def publish_page(
+    store: ReportStore, publisher: str, now: datetime, known: Mapping[str, OverviewRow] | None = None
+) -> str | None:
+    """Renders and stores ``reports/<publisher>/overview.html`` from every subscriber's row: one listing,
+    and one GET per subscriber whose row is not in ``known`` (the rows the run already holds). Returns
+    its key, or None without any row; a failure is logged and None returned, never raised."""
+    known = known or {}
+    try:
+        folder = f"{ROOT}/{key_segment('publisher', publisher)}/"
+        rows = dict(known)
+        for prefix in subscriber_prefixes(store, publisher):
+            subscriber = prefix[len(folder) :].rstrip("/")
+            if subscriber not in rows and (found := _read_row(store, prefix + ROW_FILENAME)) is not None:
+                rows[subscriber] = found
+        if not rows:  # no subscriber's check stored a row (S3 refused them): no page to show
+            return None
+        page = render_overview(publisher, list(rows.values()), now).encode("utf-8", "replace")
+        return store.put_bytes(folder + OVERVIEW_FILENAME, page, HTML_CONTENT_TYPE, check_prefix=folder)
     except (ReportStorageError, ValueError) as exc:
         logger.warning("the overview was not updated", extra={"error": str(exc)[:500]})
         return None
@@ -179,18 +186,18 @@ def render_overview(publisher: str, rows: Sequence[OverviewRow], generated_at: d
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{_text(_CSP)}">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_text(CONTENT_SECURITY_POLICY)}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_text('Overview ' + publisher)}</title><style>{_STYLE}{_STYLE_EXTRA}</style></head>",
             "<body><main>",
             f"<header><h1>Publisher {_text(publisher)}</h1>"
             f'<p class="note">{len(rows)} subscribers; generated {_text(_when(generated_at))} at the end '
-            "of a check. Mismatches leave out records ignored by rules; New/Resolved are since each "
+            "of a run. Mismatches leave out records ignored by rules; New/Resolved are since each "
             "subscriber's previous check.</p></header>",
             '<section id="summary"><h2>Subscribers by status</h2>'
             f'<div class="numbers">{numbers}</div></section>',
             f'<section id="subscribers"><h2>Subscribers</h2>{table}</section>',
-            f"</main><script>{_SCRIPT}</script></body></html>\n",
+            f"</main><script>{SORT_SCRIPT}</script></body></html>\n",
         ]
     )
 

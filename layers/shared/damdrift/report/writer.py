@@ -3,7 +3,7 @@
 A report can hold a million records and Lambda has little memory, so nothing is kept: each record is
 written to ``records.jsonl.gz`` (the evidence, lossless) and ``report.csv`` (what dxclient users open),
 counted, and forgotten. The files go to a local directory (Lambda's ``/tmp``) and are uploaded
-afterwards by :mod:`damdrift.report_upload`.
+afterwards by :mod:`damdrift.report.upload`.
 
 If the download fails half-way, closing the writer still leaves two valid files holding every record
 added so far: a partial report is evidence too.

@@ -6,6 +6,7 @@
 - :mod:`~damdrift.settings.dx_access`: ``DxAccessSettings``, for a function that talks to DX.
 - :mod:`~damdrift.settings.notices`: ``NoticeSettings`` (and ``OpsTopicSettings``), for one that tells people.
 - :mod:`~damdrift.settings.report`: ``ReportSettings``, for the one that builds the report.
+- :mod:`~damdrift.settings.remediation`: ``RemediationLimits``, what the stack lets remediation do.
 
 None of them loads the DX client (``requests``): approve, request-approval and the report viewer never
 talk to DX, and their cold start does not pay for it.
@@ -22,9 +23,11 @@ from damdrift.settings.functions import (
     RemediateSettings,
     ReportViewerSettings,
     RequestApprovalSettings,
+    SummariseRunSettings,
     TriggerSettings,
 )
 from damdrift.settings.notices import NoticeSettings, OpsTopicSettings
+from damdrift.settings.remediation import RemediationLimits
 from damdrift.settings.report import DEFAULT_RULES_KEY, ReportSettings
 
 __all__ = [
@@ -39,8 +42,10 @@ __all__ = [
     "OpsTopicSettings",
     "PollSettings",
     "RemediateSettings",
+    "RemediationLimits",
     "ReportSettings",
     "ReportViewerSettings",
     "RequestApprovalSettings",
+    "SummariseRunSettings",
     "TriggerSettings",
 ]

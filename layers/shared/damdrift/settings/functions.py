@@ -17,11 +17,12 @@ from damdrift.dx.connection import DxConnection
 from damdrift.settings.base import FunctionSettings
 from damdrift.settings.dx_access import DxAccessSettings
 from damdrift.settings.notices import NoticeSettings, OpsTopicSettings
+from damdrift.settings.remediation import RemediationLimits
 from damdrift.settings.report import ReportSettings
 
 
-class AuthenticateSettings(DxAccessSettings):
-    """authenticate: checks the input's hosts, logs in to the publisher."""
+class AuthenticateSettings(DxAccessSettings, RemediationLimits):
+    """authenticate: holds the input's hosts and remediation to the stack's, logs in to the publisher."""
 
 
 class TriggerSettings(DxAccessSettings):
@@ -36,8 +37,13 @@ class FetchReportSettings(DxAccessSettings, NoticeSettings, ReportSettings):
     """fetch-report: downloads the report, stores it, and prepares the notice with its links."""
 
 
-class RemediateSettings(DxAccessSettings):
-    """remediate: the publisher and the subscriber's DAM; its ledger in the report bucket."""
+class SummariseRunSettings(NoticeSettings):
+    """summarise-run: reads the run's records, renders the overview, stores run.json and sends the
+    run's notices (with signed links); never talks to DX."""
+
+
+class RemediateSettings(DxAccessSettings, RemediationLimits):
+    """remediate: the publisher and the subscriber's DAM within the stack's limits; its ledger in S3."""
 
 
 class RequestApprovalSettings(FunctionSettings):

@@ -8,12 +8,13 @@ answers with :func:`answer_approval`, which resumes the execution.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from damdrift.models.remediation import RemediationPhase
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.approval import ApprovalStore, PendingApproval, TaskCallbacks, approval_links
-from damdrift.remediation.models import RemediationPhase
 from damdrift.remediation.notice import with_remediation_note
 from damdrift.state import OutboundNotice, SubscriberTask
 
@@ -58,15 +59,22 @@ def _with_approval(
     notification: OutboundNotice, pending: PendingApproval, approval_url: str | None
 ) -> OutboundNotice:
     lines = [
-        "Remediation (remediate: ask): dam-drift can start a staging resync for this subscriber (DX repairs",
-        "the subscriber from the publisher), wait for it, and verify with a second find. Nothing starts",
-        f"without an answer; the request expires at {pending.expires_at:%Y-%m-%d %H:%M} UTC.",
-        "HCL: do not resync two-way staging; avoid authoring on the publisher while it runs.",
+        f"Remediation (remediate: ask), request {pending.reference}: dam-drift can start a staging resync",
+        "for this subscriber (DX repairs the subscriber from the publisher), wait for it, and verify with a",
+        "second find. Nothing starts without an answer; the request expires at",
+        f"{pending.expires_at:%Y-%m-%d %H:%M} UTC. HCL: do not resync two-way staging; avoid authoring",
+        "on the publisher while it runs.",
     ]
     if approval_url:
         link = approval_links(approval_url, pending.link_id)["review"]
         lines += ["", "Review and approve or deny (one use):", f"  {link}"]
-    lines += ["", f"Or from a shell: damdrift approve --approval-id {pending.link_id} [--deny]"]
+        lines += ["", "Or from a shell, to approve or to deny:"]
+        lines += [f"  damdrift approve {shlex.quote(link)}", f"  damdrift approve {shlex.quote(link)} --deny"]
+    else:
+        lines += [
+            "",
+            f"Answer it where the check runs: damdrift check asks about request {pending.reference}.",
+        ]
     return with_remediation_note(notification, RemediationPhase.AWAITING_APPROVAL, lines)
 
 

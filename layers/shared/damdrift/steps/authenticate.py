@@ -11,13 +11,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from damdrift.dx.check_clients import dx_client
+from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
 from damdrift.observability import MetricUnit, logger, metrics
-from damdrift.settings import DxAccessSettings
+from damdrift.settings import AuthenticateSettings, RemediationLimits
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
 from damdrift.validation import parse_input
 
@@ -35,20 +35,22 @@ class AuthenticateRequest(BaseModel):
 
 
 def plan_check(
-    request: AuthenticateRequest, settings: DxAccessSettings, now: datetime
+    request: AuthenticateRequest, settings: AuthenticateSettings, now: datetime
 ) -> tuple[CheckContext, CheckInput]:
     check_input = parse_input(CheckInput, request.input, "execution input")
-    # Before any request: the stack's secret goes only to the DX hosts it was deployed for.
-    settings.permit(check_input.publisher, "publisher")
-    for subscriber_id, options in check_input.subscriber_options.items():
-        if options.dam is not None:
-            settings.permit(options.dam, f"subscriberOptions.{subscriber_id}.dam")
+    within_ceiling(check_input, settings)
     secret = check_input.credentials_secret or settings.credentials_secret
     if not secret:
         raise InvalidInput(
             "invalid execution input: credentialsSecret: required field is missing "
             "(and the function has no CREDENTIALS_SECRET default)"
         )
+    # Before any request or secret read: each secret goes only to the DX hosts and ports it is for.
+    settings.permit(check_input.publisher, "publisher", secret)
+    for subscriber_id, options in check_input.subscriber_options.items():
+        if options.dam is not None:
+            dam_secret = options.credentials_secret or secret
+            settings.permit(options.dam, f"subscriberOptions.{subscriber_id}.dam", dam_secret)
     check = CheckContext(
         execution=request.execution,
         execution_arn=request.execution_arn,
@@ -58,6 +60,7 @@ def plan_check(
         poll=check_input.poll,
         busy_policy=check_input.busy_policy,
         notify_policy=check_input.notify_policy,
+        notices=check_input.notices,
         max_concurrency=check_input.max_concurrency,
         started_at=request.start_time or now,
         remediation=check_input.remediation,
@@ -65,13 +68,14 @@ def plan_check(
     return check, check_input
 
 
-def authenticate(request: AuthenticateRequest, settings: DxAccessSettings, now: datetime) -> CheckPlan:
+def authenticate(request: AuthenticateRequest, settings: AuthenticateSettings, now: datetime) -> CheckPlan:
     check, check_input = plan_check(request, settings, now)
     warn_if_unprotected(check.publisher)
     client = dx_client(check, settings)
     client.login()
     subscribers = [
-        with_options(ref, check_input) for ref in resolve_subscribers(client, check_input.subscriber_ids)
+        with_options(ref, check_input, settings)
+        for ref in resolve_subscribers(client, check_input.subscriber_ids)
     ]
     metrics.add_metric(name="SubscribersToCheck", unit=MetricUnit.Count, value=len(subscribers))
     return CheckPlan(check=check, subscribers=subscribers)
@@ -116,14 +120,28 @@ def resolve_subscribers(client: DxClient, requested: list[str]) -> list[Subscrib
     ]
 
 
-def with_options(ref: SubscriberRef, check_input: CheckInput) -> SubscriberRef:
-    """The subscriber with its remediation mode from the input's options, and whether it has its own DAM
-    connection there (the connection is not copied: see ``SubscriberRef.own_dam``)."""
+def within_ceiling(check_input: CheckInput, limits: RemediationLimits) -> None:
+    """Refuses an input that asks for more remediation than the stack allows (``MaxRemediation``)."""
+    asked = [("remediate:", check_input.remediate)] + [
+        (f"subscriberOptions.{subscriber_id}.remediate:", options.remediate)
+        for subscriber_id, options in check_input.subscriber_options.items()
+        if options.remediate is not None
+    ]
+    for field, mode in asked:
+        reason = limits.above_ceiling(mode, field)
+        if reason is not None:
+            raise InvalidInput(f"invalid execution input: {reason}")
+
+
+def with_options(ref: SubscriberRef, check_input: CheckInput, limits: RemediationLimits) -> SubscriberRef:
+    """The subscriber with its remediation mode from the input's options, whether it has its own DAM
+    connection there (the connection is not copied: see ``SubscriberRef.own_dam``), and whether it is
+    two-way staging (the stack's list, or the input adding it)."""
     options = check_input.options_for(ref.subscriber_id)
     return ref.model_copy(
         update={
             "remediate": options.remediate,
             "own_dam": options.dam is not None,
-            "two_way_staging": options.two_way_staging,
+            "two_way_staging": options.two_way_staging or ref.subscriber_id in limits.two_way_subscribers,
         }
     )

@@ -53,11 +53,11 @@ def run_doctor_step(
     publisher = request.publisher or settings.publisher
     if publisher is None:
         raise InvalidInput("invalid doctor event: publisher: required (the function has no DX_PUBLISHER)")
-    # The stack's credentials go only to the DX hosts they are for, as in a drift check.
-    settings.permit(publisher, "publisher")
     secret = request.credentials_secret or settings.credentials_secret
     if not secret:
         raise InvalidInput("invalid doctor event: credentialsSecret: required (no CREDENTIALS_SECRET)")
+    # Each secret goes only to the DX hosts and ports it is for, as in a drift check.
+    settings.permit(publisher, "publisher", secret)
     try:
         credentials = load_credentials(secret)
     except CredentialsError as exc:

@@ -11,7 +11,9 @@ stored become the report, marked ``partial`` — a report is never thrown away.
 
 While writing, each record is keyed and matched against the ignore rules; then the check is compared
 with the subscriber's previous usable one, and gets its HTML report (:mod:`damdrift.report.insight`).
-Whether a notice goes out is decided here (:func:`should_notify`); the ASL only reads ``notify``.
+Whether a notice goes out is decided here (:func:`should_notify`); the ASL only reads ``notify``. By
+default a check leaves its notice in its run record (:mod:`damdrift.fleet.records`) and the fleet step
+after the Map sends one notice per run (:func:`announces_itself` says when a check sends its own).
 """
 
 from __future__ import annotations
@@ -21,18 +23,25 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from damdrift.dx.check_clients import dx_client
+from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
-from damdrift.errors import split_diagnosis
-from damdrift.execution_input import NotifyPolicy
+from damdrift.errors import ReportStorageError, split_diagnosis
+from damdrift.execution_input import NoticeScope, NotifyPolicy, RemediateMode
+from damdrift.fleet.records import NoticeTopic, RunRecord, SubscriberNotice, put_record
 from damdrift.latest_pointer import put_latest
+from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
-from damdrift.report.chat import chat_event, publish_chat
+from damdrift.report.chat import ChatEvent, chat_event, publish_chat
 from damdrift.report.diff import RunDiff
-from damdrift.report.html import HTML_FILENAME
-from damdrift.report.ingest import Download, StoringReport, discard_parts, download_report, salvage
+from damdrift.report.ingest import (
+    Download,
+    StoringReport,
+    discard_parts,
+    download_report,
+    salvage,
+)
 from damdrift.report.insight import (
     History,
     compare_with_previous,
@@ -44,12 +53,12 @@ from damdrift.report.insight import (
 )
 from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.notification import Notification, build_notification
-from damdrift.report.overview import TREND_POINTS, OverviewRow, publish_overview
-from damdrift.report.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
+from damdrift.report.overview import TREND_POINTS, OverviewRow, store_row
 from damdrift.report.tracker import RecordTracker
+from damdrift.report.upload import upload_report_files
 from damdrift.report.writer import ReportFiles
-from damdrift.report_layout import SUMMARY_FILENAME, prefix_for
-from damdrift.report_upload import upload_report_files
+from damdrift.report_history import put_summary
+from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME, prefix_for
 from damdrift.settings import FetchReportSettings
 from damdrift.state import FetchResult, OutboundNotice, Outcome, PollPhase, PollState, SubscriberTask
 from damdrift.store import ReportStore
@@ -182,6 +191,7 @@ def _summary(
     find_completed = now if poll is not None and poll.phase == "COMPLETED" else None
     summary = Summary(
         publisher=task.check.publisher_id,
+        dx_protocol=task.check.publisher.protocol,
         subscriber_id=task.subscriber.subscriber_id,
         target_host=task.subscriber.target_host,
         status=status,
@@ -245,23 +255,32 @@ def _finish(
         update={"html": prefix + HTML_FILENAME}
     )
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
-    summary_key = store.put_summary(prefix, summary)
+    summary_key = put_summary(store, prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
     put_latest(
         store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
     )
-    # Then the publisher's overview (an extra: a failure is logged, never raised).
+    # Then the subscriber's row of the publisher's overview (an extra: a failure is logged, never raised);
+    # the page itself is rendered once per run, by the fleet step after the Map.
     row = OverviewRow.of(summary, history.trend(summary, TREND_POINTS), html_key)
-    publish_overview(store, row, summary.publisher, summary.finished_at or task.check.started_at)
+    store_row(store, row, summary.publisher)
     _emit_metrics(summary)
     location = f"s3://{settings.report_bucket}/{prefix}"
     link = notice_links(settings, summary.publisher, html_key, summary.finished_at or task.check.started_at)
     notification = build_notification(summary, location, diff=diff, report_link=link)
-    topic = settings.ops_topic_arn if summary.status is CheckStatus.ERRORED else settings.drift_topic_arn
-    topic = topic or settings.drift_topic_arn
-    notify = topic is not None and should_notify(task.check.notify_policy, summary)
-    if settings.chat_topic_arn and should_notify(task.check.notify_policy, summary):
-        publish_chat(settings.chat_topic_arn, chat_event(summary, notification.subject, link, location))
+    errored = summary.status is CheckStatus.ERRORED
+    topic = (settings.ops_topic_arn if errored else settings.drift_topic_arn) or settings.drift_topic_arn
+    wanted = should_notify(task.check.notify_policy, summary)
+    own = announces_itself(task, summary)
+    chat = (
+        chat_event(summary, notification.subject, link, location)
+        if settings.chat_topic_arn and wanted
+        else None
+    )
+    if settings.chat_topic_arn and chat is not None and own:
+        publish_chat(settings.chat_topic_arn, chat)
+    _leave_record(task, store, summary, row, notification, chat, attention=wanted, own=own)
+    notify = topic is not None and wanted and own
     logger.info(
         "check finished", extra={"status": summary.status, "total": summary.total, "summary_key": summary_key}
     )
@@ -284,6 +303,52 @@ def _finish(
         notify=notify,
         notification=_outbound(notification, topic) if topic else None,
     )
+
+
+def announces_itself(task: SubscriberTask, summary: Summary) -> bool:
+    """Whether this check publishes its own notice (and chat) instead of leaving it to the run's: with
+    per-subscriber notices (input ``notices: subscriber``), and always for a remediation — the drift
+    notice that a remediation follows (the ASL's RemediationWanted?) and the verifying check's verdict."""
+    if task.check.notices is NoticeScope.SUBSCRIBER or summary.remediation is not None:
+        return True
+    return (
+        task.remediation is None
+        and summary.status is CheckStatus.DRIFT
+        and task.subscriber.remediate is not RemediateMode.NEVER
+    )
+
+
+def _leave_record(
+    task: SubscriberTask,
+    store: ReportStore,
+    summary: Summary,
+    row: OverviewRow,
+    notification: Notification,
+    chat: ChatEvent | None,
+    *,
+    attention: bool,
+    own: bool,
+) -> None:
+    """The run record the fleet step reads (damdrift.fleet.records); a failure is logged: the fleet step
+    then has the Map's result (the status) for this subscriber."""
+    errored = summary.status is CheckStatus.ERRORED
+    record = RunRecord(
+        subscriber_id=summary.subscriber_id,
+        row=row,
+        attention=attention,
+        notified_separately=own,
+        notice=SubscriberNotice(
+            topic=NoticeTopic.OPS if errored else NoticeTopic.DRIFT,
+            subject=notification.subject,
+            message=notification.message,
+            attributes=notification.attributes,
+            chat=chat.message() if chat is not None else None,
+        ),
+    )
+    try:
+        put_record(store, summary.publisher, task.check.execution, record)
+    except (ReportStorageError, ValueError) as exc:
+        logger.warning("the run record was not stored", extra={"error": str(exc)[:500]})
 
 
 def _outbound(notification: Notification, topic: str) -> OutboundNotice:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from damdrift.dx.check_clients import dx_client
+from damdrift.check_clients import dx_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import FIND_MISMATCH_TRIGGER_FUNCTION, ResyncStatus
 from damdrift.errors import DxError, FindMismatchFailed, FindMismatchTimedOut

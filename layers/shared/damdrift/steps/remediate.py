@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from damdrift.dx.check_clients import dx_client, subscriber_dam_client
+from damdrift.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import (
     IN_PROGRESS_OPERATION_STATUSES,
@@ -26,14 +26,14 @@ from damdrift.dx.models import (
 )
 from damdrift.errors import DxError, RemediationRefused, ResyncFailed, ResyncTimedOut
 from damdrift.execution_input import RemediateMode
+from damdrift.models.remediation import OperationTally, RemediationPhase, RemediationState
+from damdrift.models.summary import CheckStatus
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.poll_schedule import next_wait
 from damdrift.remediation.guards import refusal
 from damdrift.remediation.ledger import RemediationLedger
-from damdrift.remediation.models import OperationTally, RemediationPhase, RemediationState
 from damdrift.remediation.notice import with_remediation_note
-from damdrift.report.summary import CheckStatus
-from damdrift.settings import DxAccessSettings
+from damdrift.settings import DxAccessSettings, RemediateSettings, RemediationLimits
 from damdrift.state import FetchResult, SubscriberTask
 
 #: Lambda's and DX's clocks may disagree: operations created this long before the resync count as its own.
@@ -44,13 +44,17 @@ _CLOCK_SLACK = timedelta(seconds=120)
 
 
 def plan_remediation(
-    task: SubscriberTask, settings: DxAccessSettings, ledger: RemediationLedger, now: datetime
+    task: SubscriberTask, settings: RemediateSettings, ledger: RemediationLedger, now: datetime
 ) -> SubscriberTask:
-    return plan_with(task, subscriber_dam_client(task, settings), ledger, now)
+    return plan_with(task, subscriber_dam_client(task, settings), ledger, now, settings)
 
 
 def plan_with(
-    task: SubscriberTask, subscriber_dam: DxClient | None, ledger: RemediationLedger, now: datetime
+    task: SubscriberTask,
+    subscriber_dam: DxClient | None,
+    ledger: RemediationLedger,
+    now: datetime,
+    limits: RemediationLimits,
 ) -> SubscriberTask:
     """The task with ``remediation`` decided and the drift notice saying what happens next."""
     result = task.result
@@ -59,7 +63,7 @@ def plan_with(
         raise ValueError("plan-remediation runs only after a DRIFT result with remediate ask or auto")
     outcome = result.outcome
     try:
-        reason = refusal(task, subscriber_dam, ledger, now)
+        reason = refusal(task, subscriber_dam, ledger, now, limits)
     except DxError as exc:  # the subscriber's DX is down: say so; the drift report is already stored
         reason = (
             f"the subscriber's DAM API could not be asked for its staging operations ({type(exc).__name__})"
@@ -113,10 +117,10 @@ def _amend_notice(result: FetchResult, state: RemediationState, text: str) -> Fe
 
 
 def start_remediation(
-    task: SubscriberTask, settings: DxAccessSettings, ledger: RemediationLedger, now: datetime
+    task: SubscriberTask, settings: RemediateSettings, ledger: RemediationLedger, now: datetime
 ) -> RemediationState:
     return start_with(
-        task, dx_client(task.check, settings), subscriber_dam_client(task, settings), ledger, now
+        task, dx_client(task.check, settings), subscriber_dam_client(task, settings), ledger, now, settings
     )
 
 
@@ -126,6 +130,7 @@ def start_with(
     subscriber_dam: DxClient | None,
     ledger: RemediationLedger,
     now: datetime,
+    limits: RemediationLimits,
 ) -> RemediationState:
     state = _state(task)
     if state.phase not in {RemediationPhase.READY, RemediationPhase.AWAITING_APPROVAL}:
@@ -138,7 +143,7 @@ def start_with(
     if sent is not None:  # this step, retried after its resync request reached DX: join it
         logger.info("retry: this execution already started the resync; joining it")
         return _running(task, state, sent, now)
-    reason = refusal(task, subscriber_dam, ledger, now)
+    reason = refusal(task, subscriber_dam, ledger, now, limits)
     if reason is not None:
         raise RemediationRefused(f"remediation refused at start: {reason}")
     ledger.claim(check.publisher_id, subscriber_id, now, check.execution, force=check.remediation.force)

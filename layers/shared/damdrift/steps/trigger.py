@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from damdrift.dx.check_clients import dx_client, subscriber_dam_client
+from damdrift.check_clients import dx_client, subscriber_dam_client
 from damdrift.dx.client import DxClient
 from damdrift.dx.models import IN_PROGRESS_OPERATION_STATUSES, STAGING_OPERATION_PREFIX, ResyncStatus
 from damdrift.errors import Conflict, PublisherBusy, SubscriberNotFound

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from damdrift.report.html import HTML_FILENAME
+from damdrift.report_layout import HTML_FILENAME
 
 OVERVIEW_FILENAME = "overview.html"
 #: What a report link may fetch: report.html and the files it links to (never checkpoints or key files).

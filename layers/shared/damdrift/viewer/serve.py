@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from damdrift.report.html import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE
+from damdrift.report_page import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE
 from damdrift.viewer.links import Grant, LinkRefused, verify
 
 if TYPE_CHECKING:

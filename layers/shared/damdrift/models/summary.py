@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from damdrift.dx.models import RecordAction, RecordType
-from damdrift.remediation.models import RemediationRecord
+from damdrift.models.remediation import RemediationRecord
 
 
 class CheckStatus(StrEnum):
@@ -166,6 +166,8 @@ class Summary(_Camel):
 
     schema_version: Literal[1] = 1
     publisher: str
+    #: The publisher's protocol (``http`` or ``https``): printed commands repeat ``--dx-protocol http``.
+    dx_protocol: Literal["https", "http"] | None = None
     subscriber_id: str
     target_host: str | None = None
     status: CheckStatus
