@@ -20,6 +20,7 @@ from damdrift.report import ingest
 from damdrift.report.ingest import (
     CHECKPOINT_FILENAME,
     Download,
+    StoringReport,
     discard_parts,
     download_report,
     load_checkpoint,
@@ -283,6 +284,46 @@ def test_a_failed_assembly_says_what_is_stored_and_leaves_no_upload_behind(
     assert not uploads.get("Uploads")
 
 
+def test_the_report_is_stored_while_the_caller_goes_on_and_its_keys_are_there_after_the_with(
+    store: ReportStore, tmp_path: Path, small_s3_parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    download = download_report(FlakyDx(records(19)), store, PREFIX, tmp_path, part_records=8)
+    comparing = threading.Event()
+    real_store_report = ingest.store_report
+
+    def store_once_the_caller_runs(*args: Any) -> dict[str, str]:
+        # Only stores once the body of the with has started: one after the other, this never returns.
+        if not comparing.wait(timeout=30):
+            raise AssertionError("the report was stored before the caller could go on")
+        return real_store_report(*args)
+
+    monkeypatch.setattr(ingest, "store_report", store_once_the_caller_runs)
+
+    with StoringReport(store, PREFIX, download) as storing:
+        comparing.set()
+        with pytest.raises(RuntimeError, match="still being stored"):
+            _ = storing.keys
+
+    assert stored_object(storing.keys["records"])[0] == download.files.records_path.read_bytes()
+    assert stored_object(storing.keys["csv"])[0] == download.files.csv_path.read_bytes()
+
+
+def test_a_failed_store_is_raised_on_leaving_the_with_saying_what_is_stored_even_after_another_error(
+    store: ReportStore, tmp_path: Path, small_s3_parts: None, s3_faults: AwsFaults
+) -> None:
+    download = download_report(FlakyDx(records(19)), store, PREFIX, tmp_path, part_records=8)
+    s3_faults.fail("s3", "CompleteMultipartUpload", code="InternalError", status=500, times=10)
+
+    with (
+        pytest.raises(ReportStorageError, match="InternalError") as refused,
+        StoringReport(store, PREFIX, download),
+    ):
+        raise ValueError("the comparison failed too")
+
+    assert "records 0-15 are stored in 2 part(s)" in refused.value.message
+    assert isinstance(refused.value.__context__, ValueError)
+
+
 def test_read_ahead_yields_everything_in_order_and_never_takes_more_than_its_limit() -> None:
     taken: list[int] = []
 
@@ -402,6 +443,17 @@ def test_a_log_exactly_as_long_as_the_record_cap_is_whole(store: ReportStore, tm
     log = records(10)
     download = download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8, max_records=10)
     assert read_report(download)[0] == log
+
+
+def test_a_null_record_just_past_the_cap_still_ends_the_download_at_the_cap(
+    store: ReportStore, tmp_path: Path
+) -> None:
+    log: list[Any] = [*records(10), None, *records(5)]  # a hostile DX: the 11th record is JSON null
+
+    with pytest.raises(UnexpectedResponse, match="more than 10 records"):
+        download_report(FlakyDx(log), store, PREFIX, tmp_path, part_records=8, max_records=10)
+
+    assert load_checkpoint(store, PREFIX).offset == 10
 
 
 def test_more_distinct_pairs_than_the_bound_ends_the_download_keeping_every_part_before(

@@ -1,5 +1,8 @@
 """Record identity: (type, action, record id) decides "the same record", and its 64-bit key is stable."""
 
+from array import array
+from collections.abc import Sequence
+
 from damdrift.report.identity import (
     CODE_SHIFT,
     KNOWN_PAIRS,
@@ -76,3 +79,51 @@ def test_past_255_pairs_the_codes_share_one_overflow_bucket() -> None:
     codes = [table.code((f"TYPE_{i}", "CREATE")) for i in range(250)]
     assert codes[-1] == OVERFLOW_CODE
     assert table.pair(OVERFLOW_CODE) == ("(other)", "(other)")
+
+
+class _Chunks:
+    def __init__(self) -> None:
+        self.got: list[tuple[list[int], list[int], int]] = []
+
+    def add(self, keys: array[int], checks: array[int], first_line: int) -> None:
+        self.got.append((list(keys), list(checks), first_line))
+
+
+def _expected(records: Sequence[tuple[str, str, object]], pairs: PairTable) -> tuple[list[int], list[int]]:
+    digests = [identity_digest(identity_text(*record)) for record in records]
+    keys = [record_key(pairs.code(record[:2]), d) for record, d in zip(records, digests, strict=True)]
+    return keys, [record_check(d) for d in digests]
+
+
+def test_keys_collected_in_batches_and_chunks_are_the_identity_definition_for_every_record() -> None:
+    # More records than a batch, chunks that end inside a batch, ids of every kind (the general path).
+    ids: list[object] = [f"rec-{n}" for n in range(5000)]
+    ids[17], ids[1500], ids[2049], ids[4999] = None, 42, "\ud800lone", {"b": 1, "a": [2]}
+    pairs = [("MEDIA_ITEM", "CREATE"), ("COLLECTION", "DELETE"), ("NEW_TYPE", "NEW_ACTION")]
+    records = [(*pairs[n % 3], record_id) for n, record_id in enumerate(ids)]
+    sink = _Chunks()
+    collector = KeyCollector(sink=sink, chunk=1500)
+
+    for rtype, action, record_id in records:
+        collector.add((rtype, action), record_id)
+    assert len(collector) == 5000
+    collector.hand_over()
+
+    keys, checks = _expected(records, collector.pairs)
+    assert [first for _, _, first in sink.got] == [0, 1500, 3000, 4500]
+    assert [key for chunk, _, _ in sink.got for key in chunk] == keys
+    assert [check for _, chunk, _ in sink.got for check in chunk] == checks
+
+
+def test_reading_the_keys_half_way_changes_neither_them_nor_where_chunks_end() -> None:
+    records = [("KEYWORD", "UPDATE", f"k{n}") for n in range(3000)]
+    sink = _Chunks()
+    collector = KeyCollector(sink=sink, chunk=1000)
+    for n, (rtype, action, record_id) in enumerate(records):
+        collector.add((rtype, action), record_id)
+        if n in (10, 999, 1234):
+            assert len(collector.keys) == n + 1 - collector.spilled
+    collector.hand_over()
+
+    assert [len(keys) for keys, _, _ in sink.got] == [1000, 1000, 1000]
+    assert [key for chunk, _, _ in sink.got for key in chunk] == _expected(records, collector.pairs)[0]

@@ -20,6 +20,7 @@ pairs (a newer DX) are numbered per run from 37 and a :class:`PairTable` maps co
 from __future__ import annotations
 
 import json
+import sys
 from array import array
 from collections.abc import Iterable
 from hashlib import blake2b
@@ -112,6 +113,8 @@ class ChunkSink(Protocol):
 
 #: Records a :class:`KeyCollector` with a sink holds before it hands them over (1 MB of keys).
 CHUNK_RECORDS = 1 << 16
+#: Digests a :class:`KeyCollector` keeps as bytes before it turns them into keys and checks.
+_BATCH = 1024
 
 
 class KeyCollector:
@@ -122,6 +125,11 @@ class KeyCollector:
     ``sink``, every :data:`CHUNK_RECORDS` records go to the sink (sorted and spilled to disk) instead of
     staying here, so memory does not grow with the report: ``keys``/``checks`` then hold only the
     records since the last chunk, the first of them being record number :attr:`spilled`.
+
+    Per record, :meth:`add` only hashes and keeps the 16-byte digest and the pair's code; every
+    :data:`_BATCH` records the digests become keys and checks at C speed (the code put into each key's
+    top byte by one slice assignment, both halves read by one ``array.frombytes``): a third less work a
+    record than building the two integers one by one.
     """
 
     def __init__(
@@ -129,17 +137,33 @@ class KeyCollector:
     ) -> None:
         self.pairs = pairs or PairTable()
         self.sink = sink
-        self.keys = array("Q")
-        self.checks = array("Q")
+        self._keys = array("Q")
+        self._checks = array("Q")
         #: Records handed to the sink so far (they are numbered 0 .. spilled - 1).
         self.spilled = 0
         self._chunk = chunk if sink is not None else -1
-        # Per pair: its code, shifted, and a blake2b already fed the identity's "type<US>action<US>"
-        # head, so a record only hashes its id (a copy of the state is cheaper than hashing it again).
+        # Records hashed but not yet in the arrays: digests, and their pair codes.
+        self._digests: list[bytes] = []
+        self._codes = bytearray()
+        self._due = self._next_due()
+        # Per pair: its code, and a blake2b already fed the identity's "type<US>action<US>" head, so a
+        # record only hashes its id (a copy of the state is cheaper than hashing it again).
         self._heads: dict[Pair, tuple[int, Any]] = {}
 
+    @property
+    def keys(self) -> array[int]:
+        """The keys held here (since the last chunk handed over), in record order."""
+        self._settle()
+        return self._keys
+
+    @property
+    def checks(self) -> array[int]:
+        """The checks of :attr:`keys`, in the same order."""
+        self._settle()
+        return self._checks
+
     def __len__(self) -> int:
-        return self.spilled + len(self.keys)
+        return self.spilled + len(self._keys) + len(self._digests)
 
     def add(self, pair: Pair, record_id: object) -> None:
         """Add the record ``(pair, record_id)``; runs once per record, so it is kept to a few steps."""
@@ -149,14 +173,16 @@ class KeyCollector:
         state = head[1].copy()
         try:
             state.update(record_id.encode())  # type: ignore[attr-defined]
-            digest = int.from_bytes(state.digest(), "little")
+            digest = state.digest()
         except (AttributeError, UnicodeEncodeError):  # not a str, or a lone surrogate: the general path
-            digest = identity_digest(identity_text(pair[0], pair[1], record_id))
-        keys = self.keys
-        keys.append(head[0] | (digest & _LOW56))
-        self.checks.append(digest >> 64)
-        if len(keys) == self._chunk:
-            self.hand_over()
+            digest = identity_digest(identity_text(pair[0], pair[1], record_id)).to_bytes(16, "little")
+        digests = self._digests
+        digests.append(digest)
+        self._codes.append(head[0])
+        if len(digests) >= self._due:
+            self._settle()
+            if len(self._keys) == self._chunk:
+                self.hand_over()
 
     def add_record(self, raw: dict[str, Any]) -> None:
         """Add a raw record as DX sent it (any accepted spelling of the fields)."""
@@ -164,13 +190,39 @@ class KeyCollector:
 
     def hand_over(self) -> None:
         """Give the records held here to the sink (no-op without one, or with nothing held)."""
-        if self.sink is None or not self.keys:
+        self._settle()
+        if self.sink is None or not self._keys:
             return
-        self.sink.add(self.keys, self.checks, self.spilled)
-        self.spilled += len(self.keys)
-        self.keys, self.checks = array("Q"), array("Q")
+        self.sink.add(self._keys, self._checks, self.spilled)
+        self.spilled += len(self._keys)
+        self._keys, self._checks = array("Q"), array("Q")
+        self._due = self._next_due()
+
+    def _settle(self) -> None:
+        """Turn the pending digests into keys and checks (the identity's definition in bytes: the key is
+        the digest's low 64 bits, little-endian, with the pair code as its top byte; the check the high
+        64 bits)."""
+        digests = self._digests
+        if digests:
+            joined = bytearray(b"".join(digests))
+            joined[7::16] = self._codes
+            both = array("Q")
+            both.frombytes(joined)
+            if sys.byteorder != "little":
+                both.byteswap()
+            self._keys.extend(both[0::2])
+            self._checks.extend(both[1::2])
+            digests.clear()
+            self._codes.clear()
+        self._due = self._next_due()
+
+    def _next_due(self) -> int:
+        """Pending digests at which :meth:`add` settles them: a batch, or what completes the chunk."""
+        if self._chunk < 0:
+            return _BATCH
+        return max(1, min(_BATCH, self._chunk - len(self._keys)))
 
     def _head(self, pair: Pair) -> tuple[int, Any]:
         state = blake2b(digest_size=16)
         state.update(f"{pair[0]}{_SEP}{pair[1]}{_SEP}".encode("utf-8", "surrogatepass"))
-        return self.pairs.code(pair) << CODE_SHIFT, state
+        return self.pairs.code(pair), state

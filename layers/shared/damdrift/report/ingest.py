@@ -54,6 +54,7 @@ READ_AHEAD_DEPTH = 4
 #: The GIL switch interval while the download thread runs (CPython's default is 5 ms). See read_ahead().
 _SWITCH_INTERVAL = 0.0002
 T = TypeVar("T")
+_END = object()
 
 #: Records from ``offset`` on, as DX sends them; when resuming, also the report's first record, so that a
 #: server ignoring ``offset`` is caught (``DxClient.iter_mismatches(start_offset=…, known_first=…)``).
@@ -143,6 +144,49 @@ def store_report(store: ReportStore, prefix: str, download: Download) -> dict[st
         copies = [part.prefix + filename for part in parts]
         keys[name] = compose(store, prefix + filename, copies, local, content_type, check_prefix=prefix)
     return keys
+
+
+class StoringReport:
+    """The whole report being stored (:func:`store_report`) in a thread while the caller goes on.
+
+    Why: assembling the report in S3 is S3's work (``UploadPartCopy``), seconds at a million records
+    that this function would otherwise spend waiting; the keys' merge and the diff that follow read only
+    local files, so they run meanwhile. Leaving the ``with`` waits for the store, whatever happened in
+    it (the local files it reads stay until then); a storing failure is raised there, in preference to
+    an error of the body (which becomes its context), saying what the checkpoint holds, as before.
+    """
+
+    def __init__(self, store: ReportStore, prefix: str, download: Download) -> None:
+        self._store, self._prefix, self._download = store, prefix, download
+        self._keys: dict[str, str] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="store-report", daemon=True)
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """``{"records": key, "csv": key}``, once the ``with`` has ended."""
+        if self._keys is None:
+            raise RuntimeError("the report is still being stored")
+        return self._keys
+
+    def __enter__(self) -> StoringReport:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._thread.join()
+        error = self._error
+        if isinstance(error, ReportStorageError):
+            described = self._download.checkpoint.describe(self._store.bucket, self._prefix)
+            raise ReportStorageError(f"{error.message}; {described}") from error
+        if error is not None:
+            raise error
+
+    def _run(self) -> None:
+        try:
+            self._keys = store_report(self._store, self._prefix, self._download)
+        except BaseException as exc:  # raised in the caller's thread by __exit__
+            self._error = exc
 
 
 def merge_counts(into: dict[str, dict[str, int]], more: Mapping[str, Mapping[str, int]]) -> None:
@@ -337,20 +381,23 @@ def read_ahead(
         return False
 
     def produce() -> None:
-        chunk: list[T] = []
-        try:
-            for item in islice(source, limit):
-                chunk.append(item)
-                if len(chunk) >= batch:
-                    if not put(chunk):
-                        return
-                    chunk = []
+        left = limit
+        while left > 0:
+            want = min(batch, left)
+            chunk: list[T] = []
+            try:
+                # extend() keeps what it appended when the source raises (C speed, no loop here).
+                chunk.extend(islice(source, want))
+            except BaseException as exc:  # handed to the writer, which raises it after the records before
+                if not chunk or put(chunk):
+                    put(exc)
+                return
             if chunk and not put(chunk):
                 return
-            put(None)
-        except BaseException as exc:  # handed to the writer, which raises it after the records before it
-            if not chunk or put(chunk):
-                put(exc)
+            if len(chunk) < want:
+                break
+            left -= want
+        put(None)
 
     with _SHORT_SWITCH_INTERVAL:
         thread = threading.Thread(target=produce, name="dx-read-ahead", daemon=True)
@@ -403,10 +450,9 @@ def _capped(
     room = max_records - resumed_at
     if room <= 0:  # a retry after the cap was met: stop before asking DX for anything
         raise UnexpectedResponse(_too_many(max_records))
-    for count, record in enumerate(records):
-        if count >= room:
-            raise UnexpectedResponse(_too_many(max_records))
-        yield record
+    yield from islice(records, room)
+    if next(records, _END) is not _END:  # one record past the cap
+        raise UnexpectedResponse(_too_many(max_records))
 
 
 def _too_many(max_records: int) -> str:

@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from pathlib import Path
 
 from damdrift.report.diff import diff_keys
@@ -125,10 +125,12 @@ def oldest(ages: RecordAges, keys: KeyFile, limit: int = OLDEST_SHOWN) -> list[t
     """``(line, since, streak)`` of the longest-drifting records: longest streak first, then oldest."""
     if not len(ages):
         return []
-    lines = _lines(keys)
     chosen: list[tuple[int, int, int]] = []
     for value in sorted(set(ages.streak), reverse=True):  # a few distinct streaks: C-level scans
-        flags = list(map(operator.eq, ages.streak, repeat(value)))
+        # Flags and line numbers stay iterators (the lines read from the key file again for each
+        # streak): as a list and an array they would be 12 bytes a record, the check's peak memory.
+        flags = map(operator.eq, ages.streak, repeat(value))
+        lines = chain.from_iterable(block for _keys, _checks, block in keys.blocks())
         for since, line in heapq.nsmallest(
             limit - len(chosen), compress(zip(ages.since, lines, strict=True), flags)
         ):

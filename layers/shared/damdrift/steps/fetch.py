@@ -35,7 +35,13 @@ from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
 from damdrift.report.chat import ChatEvent, chat_event, publish_chat
 from damdrift.report.diff import RunDiff
-from damdrift.report.ingest import Download, discard_parts, download_report, salvage, store_report
+from damdrift.report.ingest import (
+    Download,
+    StoringReport,
+    discard_parts,
+    download_report,
+    salvage,
+)
 from damdrift.report.insight import (
     History,
     compare_with_previous,
@@ -88,28 +94,25 @@ def fetch_with(
             max_records=settings.report_max_records,
         )
         files = download.files
-        try:
-            stored = store_report(store, prefix, download)
-        except ReportStorageError as exc:
-            described = download.checkpoint.describe(store.bucket, prefix)
-            raise ReportStorageError(f"{exc.message}; {described}") from exc
-        if download.resumed_at:  # parts stored by an earlier attempt were not seen while writing
-            tracker = RecordTracker.from_records_file(
-                files.records_path, rules.matcher, spill_dir=workdir / "keys-resumed"
+        with StoringReport(store, prefix, download) as storing:  # S3 assembles it while we compare
+            if download.resumed_at:  # parts stored by an earlier attempt were not seen while writing
+                tracker = RecordTracker.from_records_file(
+                    files.records_path, rules.matcher, spill_dir=workdir / "keys-resumed"
+                )
+            status = status_for(files.total - tracker.ignored_total)
+            previous = previous_usable(store, history, task.report_run)
+            comparison = compare_with_previous(
+                store,
+                task.report_run,
+                status,
+                tracker,
+                files,
+                prefix,
+                workdir,
+                previous,
+                started=check.started_at,
             )
-        status = status_for(files.total - tracker.ignored_total)
-        previous = previous_usable(store, history, task.report_run)
-        comparison = compare_with_previous(
-            store,
-            task.report_run,
-            status,
-            tracker,
-            files,
-            prefix,
-            workdir,
-            previous,
-            started=check.started_at,
-        )
+        stored = storing.keys
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
