@@ -230,6 +230,25 @@ def test_a_page_of_empty_objects_is_refused_before_it_is_parsed(dx: Simulator, c
         list(client.iter_mismatches(sub))
 
 
+def test_a_page_of_records_far_larger_than_dx_records_is_refused_before_it_is_handed_on(
+    dx: Simulator, clock: ManualClock
+) -> None:
+    """Records are buffered by count while the report is written: 100 KB records (which the 8 MiB cap
+    admits, 50 a page) would have held hundreds of MB there (issue 23 item 8, seen by the lying-DX sweep)."""
+    client = client_for(dx)
+    sub = finished_find(dx, clock, client)
+    record = {
+        "id": "1",
+        "subscriberId": sub,
+        "recordType": "T" * 100_000,
+        "recordAction": "CREATE",
+        "recordId": "r",
+    }
+    dx.inject_fault(MISMATCHES, "json", body=[{**record, "id": str(n)} for n in range(50)])
+    with pytest.raises(UnexpectedResponse, match=r"50 items of \d+ bytes on average, more than 8192"):
+        next(client.iter_mismatches(sub))
+
+
 def test_an_operations_list_of_empty_objects_is_refused_before_it_is_parsed(dx: Simulator) -> None:
     dx.inject_fault("GET /operations", "empty_objects", size=4 * 1024 * 1024)
     with pytest.raises(UnexpectedResponse, match=r"GET /operations: .*JSON objects and arrays, more than"):

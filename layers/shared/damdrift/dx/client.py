@@ -63,6 +63,10 @@ Api = Literal["ring", "dam"]
 _LARGE_ANSWERS = frozenset({("GET", "/staging/mismatches"), ("GET", "/operations")})
 #: JSON objects and arrays a mismatch page may hold per record asked for (a record is one object).
 _CONTAINERS_PER_RECORD = 16
+#: Bytes a mismatch page may average per record it holds. A DX record is ~270 bytes (seven short fields);
+#: the bound is 30 times that. Records are buffered by count while they are written (the read-ahead), so
+#: without it a page of a few 100 KB records (the 8 MiB cap admits them) would hold hundreds of MB there.
+_BYTES_PER_RECORD = 8 * 1024
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -288,6 +292,7 @@ class DxClient:
                 "/staging/mismatches",
                 params={**params, "offset": str(offset), "limit": str(limit)},
                 max_containers=_CONTAINERS_PER_RECORD * limit + _CONTAINERS_PER_RECORD,
+                max_bytes_per_item=_BYTES_PER_RECORD,
             )
             if not isinstance(page, list):
                 raise UnexpectedResponse(
@@ -362,11 +367,13 @@ class DxClient:
         json: Any = None,
         expect_body: bool = True,
         max_containers: int | None = None,
+        max_bytes_per_item: int | None = None,
     ) -> Any:
         """A DAM call with the session; logs in first if needed and once more on a 401.
 
         ``max_containers``: the most JSON objects and arrays the answer may hold, counted before it is
-        parsed (for the large answers, whose byte cap alone would let a flood of ``{}`` through)."""
+        parsed (for the large answers, whose byte cap alone would let a flood of ``{}`` through).
+        ``max_bytes_per_item``: the most bytes a JSON array answer may average per item it holds."""
         if not self._logged_in:
             self.login()
         answer = self._send(method, "dam", path, params=params, json=json)
@@ -382,7 +389,15 @@ class DxClient:
         self._check(answer, method, path)
         if not expect_body or answer.status == 204 or not answer.body:
             return None
-        return self._parse(answer, method, path, max_containers)
+        parsed = self._parse(answer, method, path, max_containers)
+        if max_bytes_per_item is not None and isinstance(parsed, list):
+            average = len(answer.body) // max(len(parsed), 1)
+            if average > max_bytes_per_item:
+                raise UnexpectedResponse(
+                    f"{method} {path}: {len(parsed)} items of {average} bytes on average, more than "
+                    f"{max_bytes_per_item}: not DX's mismatch records (about 300 bytes each)"
+                )
+        return parsed
 
     def _send(
         self,
