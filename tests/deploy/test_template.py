@@ -843,6 +843,23 @@ def test_failed_timed_out_and_aborted_executions_alarm_the_ops_topic(default: St
     json.loads(everything.props("Dashboard")["DashboardBody"])
 
 
+def test_the_function_errors_alarm_watches_every_function_a_state_machine_invokes() -> None:
+    """A step that raises (the fleet step, the approval request) reaches ops through the alarm too."""
+    everything = stack(**EVERYTHING)
+    invoked = {
+        value.strip("<>").removesuffix(".Arn")
+        for machine in ("DriftCheckStateMachine", "SubscriberCheckStateMachine")
+        for value in everything.props(machine)["DefinitionSubstitutions"].values()
+        if isinstance(value, str) and value.endswith("Function.Arn>")
+    }
+    watched = {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"].strip("<>")
+        for query in everything.props("FunctionErrorsAlarm")["Metrics"]
+        if "MetricStat" in query
+    }
+    assert invoked and invoked <= watched, invoked - watched
+
+
 def test_outputs_name_the_state_machine_bucket_topics_and_secret(default: StackView) -> None:
     values = {name: output["Value"] for name, output in default.outputs.items()}
     assert values["StateMachineArn"] == "<DriftCheckStateMachine>"
