@@ -143,36 +143,33 @@ def check_rules(template: Mapping[str, Any], lookup: Lookup) -> None:
     """The template's ``Rules``, as CloudFormation checks them before creating anything: an assertion
     that fails (where its ``RuleCondition`` holds) raises with its ``AssertDescription``."""
 
-    def truth(expression: Any) -> bool:
-        if not isinstance(expression, Mapping) or len(expression) != 1:
-            raise TemplateError(f"Template format error: not a rule function: {expression!r}")
-        (function, argument), *_ = expression.items()
-        if function == "Fn::Equals":
-            left, right = (_comparable(value(side)) for side in argument)
-            return bool(left == right)
-        if function == "Fn::Not":
-            return not truth(argument[0])
-        if function == "Fn::And":
-            return all(truth(item) for item in argument)
-        if function == "Fn::Or":
-            return any(truth(item) for item in argument)
-        if function == "Fn::Contains":
-            members, wanted = argument
-            return _comparable(value(wanted)) in [_comparable(m) for m in value(members)]
-        if function == "Fn::EachMemberEquals":
-            members, wanted = argument
-            return all(_comparable(m) == _comparable(value(wanted)) for m in value(members))
-        if function == "Fn::EachMemberIn":
-            members, allowed = argument
-            return all(_comparable(m) in [_comparable(a) for a in value(allowed)] for m in value(members))
-        raise TemplateError(f"Template format error: {function} is not supported in Rules locally")
-
     def value(expression: Any) -> Any:
         if isinstance(expression, Mapping) and len(expression) == 1 and "Ref" not in expression:
             (function, _), *_ = expression.items()
             if function in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::Contains"):
                 return truth(expression)
         return resolve(expression, lookup)
+
+    def contains(argument: Any) -> bool:  # [list_of_strings, string]
+        listed, wanted = argument
+        return _comparable(value(wanted)) in [_comparable(m) for m in value(listed)]
+
+    def each_member_equals(argument: Any) -> bool:  # [list_of_strings, string]
+        listed, wanted = argument
+        return all(_comparable(m) == _comparable(value(wanted)) for m in value(listed))
+
+    def each_member_in(argument: Any) -> bool:  # [strings_to_check, strings_to_match]
+        listed, allowed = argument
+        return all(_comparable(m) in [_comparable(x) for x in value(allowed)] for m in value(listed))
+
+    rule_functions = {
+        "Fn::Contains": contains,
+        "Fn::EachMemberEquals": each_member_equals,
+        "Fn::EachMemberIn": each_member_in,
+    }
+
+    def truth(expression: Any) -> bool:
+        return _truth(expression, value, rule_functions, "Rules")
 
     for name, rule in template.get("Rules", {}).items():
         if "RuleCondition" in rule and not truth(rule["RuleCondition"]):
@@ -181,6 +178,28 @@ def check_rules(template: Mapping[str, Any], lookup: Lookup) -> None:
             if not truth(assertion["Assert"]):
                 said = assertion.get("AssertDescription") or "its assertion does not hold"
                 raise RuleViolation(f"Rule {name}: {said}")
+
+
+def _truth(
+    expression: Any, value: Callable[[Any], Any], leaves: Mapping[str, Callable[[Any], bool]], section: str
+) -> bool:
+    """The functions Conditions and Rules share (Equals, Not, And, Or), plus the section's own
+    ``leaves`` (``Condition`` in Conditions, the rule-specific functions in Rules)."""
+    if not isinstance(expression, Mapping) or len(expression) != 1:
+        raise TemplateError(f"Template format error: not a function of {section}: {expression!r}")
+    (function, argument), *_ = expression.items()
+    if function == "Fn::Equals":
+        left, right = (_comparable(value(side)) for side in argument)
+        return bool(left == right)
+    if function == "Fn::Not":
+        return not _truth(argument[0], value, leaves, section)
+    if function == "Fn::And":
+        return all(_truth(item, value, leaves, section) for item in argument)
+    if function == "Fn::Or":
+        return any(_truth(item, value, leaves, section) for item in argument)
+    if function in leaves:
+        return leaves[function](argument)
+    raise TemplateError(f"Template format error: {function} is not supported in {section} locally")
 
 
 def condition_holds(conditions: Mapping[str, bool], owner: str, declaration: Mapping[str, Any]) -> bool:
@@ -209,21 +228,7 @@ def evaluate_conditions(template: Mapping[str, Any], lookup: Lookup) -> dict[str
         return known[name]
 
     def truth(expression: Any) -> bool:
-        if not isinstance(expression, Mapping) or len(expression) != 1:
-            raise ValueError(f"not a condition expression: {expression!r}")
-        (function, argument), *_ = expression.items()
-        if function == "Condition":
-            return condition(argument)
-        if function == "Fn::Equals":
-            left, right = (_comparable(resolve(side, lookup)) for side in argument)
-            return bool(left == right)
-        if function == "Fn::Not":
-            return not truth(argument[0])
-        if function == "Fn::And":
-            return all(truth(item) for item in argument)
-        if function == "Fn::Or":
-            return any(truth(item) for item in argument)
-        raise TemplateError(f"Template format error: {function} is not supported in Conditions locally")
+        return _truth(expression, lambda side: resolve(side, lookup), {"Condition": condition}, "Conditions")
 
     return {name: condition(name) for name in declared}
 
