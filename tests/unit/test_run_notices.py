@@ -133,3 +133,17 @@ def test_a_publisher_name_too_long_for_the_subject_gives_way_to_the_counts() -> 
     (notice,) = run_notices(run, records, RunLinks())
 
     assert len(notice.subject) < 100 and notice.subject.endswith(": 2 drift (+1 new), 0 errored, 0 in sync")
+
+
+def test_a_run_whose_listed_subscribers_are_all_in_sync_is_tagged_and_filtered_as_in_sync() -> None:
+    """notifyPolicy always/on-change lists IN_SYNC checks: the subject and the status attribute that
+    subscriptions filter on must not say DRIFT when nothing drifts."""
+    results, records = fleet({CheckStatus.IN_SYNC: 3})
+    for rec in records.values():
+        rec.attention = True  # as notifyPolicy always has it
+    run = summarise("run-1", PUBLISHER, T0, results, records, T0 + timedelta(minutes=1))
+
+    [notice] = run_notices(run, records, RunLinks())
+
+    assert notice.subject == "[IN SYNC] dx.example.com: 0 drift, 0 errored, 3 in sync"
+    assert notice.attributes["status"] == "IN_SYNC"

@@ -26,6 +26,11 @@ from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMe
 #: Below SNS's 256 KB (262,144 bytes, message attributes included), with room for the attributes.
 MESSAGE_MAX_BYTES = 250 * 1024
 _TAGS = {NoticeTopic.DRIFT: "[DRIFT]", NoticeTopic.OPS: "[ERRORED]"}
+_STATUS_TAGS = {
+    CheckStatus.DRIFT: "[DRIFT]",
+    CheckStatus.ERRORED: "[ERRORED]",
+    CheckStatus.IN_SYNC: "[IN SYNC]",
+}
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,10 @@ def run_notices(run: RunSummary, records: Mapping[str, RunRecord], links: RunLin
             chat = notice.chat or _chat(run, topic, notice.subject, entries, links)
             notices.append(RunNotice(topic, notice.subject, notice.message, notice.attributes, 1, chat))
             continue
-        subject = subject_line(run, topic)
+        status = _status_of(topic, entries)
+        subject = subject_line(run, topic, status)
         attributes = {
-            "status": str(CheckStatus.ERRORED if topic is NoticeTopic.OPS else CheckStatus.DRIFT),
+            "status": str(status),
             "kind": "run",
             "publisher": one_line(run.publisher, 256) or "-",
             "execution": one_line(run.execution, 256) or "-",
@@ -80,7 +86,16 @@ def run_notices(run: RunSummary, records: Mapping[str, RunRecord], links: RunLin
     return notices
 
 
-def subject_line(run: RunSummary, topic: NoticeTopic) -> str:
+def _status_of(topic: NoticeTopic, entries: Sequence[RunEntry]) -> CheckStatus:
+    """The status a topic's run notice carries (tag and ``status`` attribute, which subscriptions filter
+    on): ERRORED on the ops topic; on the drift topic DRIFT if any listed check drifts, else IN_SYNC (a
+    notifyPolicy of always or on-change lists checks that are in sync)."""
+    if topic is NoticeTopic.OPS:
+        return CheckStatus.ERRORED
+    return CheckStatus.DRIFT if any(e.status is CheckStatus.DRIFT for e in entries) else CheckStatus.IN_SYNC
+
+
+def subject_line(run: RunSummary, topic: NoticeTopic, status: CheckStatus) -> str:
     """E.g. ``[DRIFT] dx.example.com: 17 drift (+40 new), 3 errored, 280 in sync`` (< 100 characters)."""
     tally = run.by_status
     drift = f"{tally.get('DRIFT', 0)} drift" + (f" (+{run.new_total} new)" if run.new_total else "")
@@ -88,7 +103,7 @@ def subject_line(run: RunSummary, topic: NoticeTopic) -> str:
     if topic is NoticeTopic.OPS:
         parts = [parts[1], parts[0], parts[2]]
     tail = ": " + ", ".join(parts)
-    tag = _TAGS[topic]
+    tag = _STATUS_TAGS[status]
     publisher = ascii_line(run.publisher, max(SUBJECT_MAX - len(tag) - len(tail) - 1, 8)) or "?"
     return f"{tag} {publisher}{tail}"[:SUBJECT_MAX]
 
