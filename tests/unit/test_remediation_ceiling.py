@@ -118,3 +118,15 @@ def test_the_remediate_function_refuses_a_mode_above_the_stacks_ceiling() -> Non
     assert reason == (
         "remediate 'auto' is more than this stack allows (stack parameter MaxRemediation is 'ask')"
     )
+
+
+def test_the_stacks_two_way_list_also_names_a_subscriber_by_its_target_host() -> None:
+    """dxclient and the CLI name subscribers by target host too: a host in TwoWaySubscribers protects it."""
+    env = {**STACK, "MAX_REMEDIATION": "auto", "TWO_WAY_SUBSCRIBERS": "DX-Sub.example.com"}
+    subscriber = SubscriberRef(
+        subscriber_id="sub-2", target_host="dx-sub.example.com", remediate=RemediateMode.AUTO, own_dam=True
+    )
+    reason = refusal(task(subscriber), None, _NoLedger(), NOW, RemediateSettings.from_env(env))
+    marked = with_options(subscriber, plan({}, MAX_REMEDIATION="auto")[1], AuthenticateSettings.from_env(env))
+    assert reason is not None and "two-way staging" in reason
+    assert marked.two_way_staging

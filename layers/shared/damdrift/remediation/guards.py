@@ -32,7 +32,7 @@ def refusal(
     above = limits.above_ceiling(subscriber.remediate, "remediate")
     if above is not None:
         return above
-    if subscriber.two_way_staging or subscriber.subscriber_id in limits.two_way_subscribers:
+    if subscriber.two_way_staging or limits.is_two_way(subscriber.subscriber_id, subscriber.target_host):
         return (
             "the subscriber is two-way staging (stack parameter TwoWaySubscribers, or twoWayStaging in the "
             "input: it also publishes to this publisher); HCL does not support a resync there: it can lose "

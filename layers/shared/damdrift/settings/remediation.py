@@ -16,7 +16,8 @@ from damdrift.settings.base import FunctionSettings
 class RemediationLimits(FunctionSettings):
     #: The most remediation an input may ask for: never < ask (a person approves each resync) < auto.
     max_remediation: RemediateMode = Field(RemediateMode.ASK, alias="MAX_REMEDIATION")
-    #: Subscribers that also publish back (two-way staging): HCL does not support a resync there.
+    #: Subscribers (ids or target hosts) that also publish back (two-way staging): HCL does not support a
+    #: resync there.
     two_way_subscribers: frozenset[str] = Field(frozenset(), alias="TWO_WAY_SUBSCRIBERS")
 
     @field_validator("two_way_subscribers", mode="before")
@@ -25,6 +26,12 @@ class RemediationLimits(FunctionSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    def is_two_way(self, subscriber_id: str, target_host: str | None) -> bool:
+        """Whether the stack lists the subscriber as two-way, by id or by target host (any case): DX
+        and dxclient name a subscriber either way."""
+        listed = {name.lower() for name in self.two_way_subscribers}
+        return subscriber_id.lower() in listed or (target_host or "").lower() in listed
 
     def above_ceiling(self, mode: RemediateMode, field: str) -> str | None:
         """Why ``mode`` (asked for by ``field``) is refused, or None when the stack allows it."""

@@ -142,6 +142,7 @@ def with_options(ref: SubscriberRef, check_input: CheckInput, limits: Remediatio
         update={
             "remediate": options.remediate,
             "own_dam": options.dam is not None,
-            "two_way_staging": options.two_way_staging or ref.subscriber_id in limits.two_way_subscribers,
+            "two_way_staging": options.two_way_staging
+            or limits.is_two_way(ref.subscriber_id, ref.target_host),
         }
     )
