@@ -63,6 +63,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fleet", ("fleet",)),
     ("remediation", ("remediation",)),
     ("doctor", ("doctor",)),
+    # the subscriber check's tail, one module per stage: fetch -> analyse -> announce (issue 24)
+    ("stages", ("stages",)),
     # one module per Task state: the only place that wires the rest together
     ("steps", ("steps",)),
 )
