@@ -86,6 +86,7 @@ def analyse(
     summary.files = (summary.files or ReportKeys(summary=prefix + SUMMARY_FILENAME)).model_copy(
         update={"html": prefix + HTML_FILENAME}
     )
+    trend = history.trend(summary, TREND_POINTS)  # the overview row's, read before anything is written
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
     summary_key = put_summary(store, prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
@@ -94,7 +95,7 @@ def analyse(
     )
     # Then the subscriber's row of the publisher's overview (an extra: a failure is logged, never raised);
     # the page itself is rendered once per run, by the fleet step after the Map.
-    row = OverviewRow.of(summary, history.trend(summary, TREND_POINTS), html_key)
+    row = OverviewRow.of(summary, trend, html_key)
     store_row(store, row, summary.publisher)
     return Analysed(summary, prefix, summary_key, html_key, row, diff)
 
