@@ -55,3 +55,16 @@ class FakeStepFunctions:
     def send_task_failure(self, *, taskToken: str, error: str, cause: str) -> Any:
         self.failures.append({"taskToken": taskToken, "error": error, "cause": cause})
         return {}
+
+
+class Recorder:
+    """Stands in for the S3 and SNS clients of the doctor function: keeps each call's keyword arguments."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def put_object(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+    def publish(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)

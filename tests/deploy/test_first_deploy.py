@@ -20,23 +20,15 @@ import pytest
 from damdrift.doctor.account import reservable
 from damdrift_cli.local.template import RuleViolation, check_rules, load_template, parameter_values
 from tests.deploy.stack_view import PSEUDO, REQUIRED, StackView, as_list, stack, statements
+from tests.deploy.test_template import EVERYTHING as TEMPLATE_EVERYTHING
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "deploy.md"
 
-EXISTING_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dx/admin-AbC123"
-EXISTING_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-#: Every option on, chat channels included, so every conditional resource is there.
+#: Every option on (test_template's set), chat channels and the hardening reservations too, so every
+#: conditional resource is there.
 EVERYTHING = {
-    "ExistingCredentialsSecretArn": EXISTING_SECRET,
-    "ExistingCredentialsSecretKmsKeyArn": EXISTING_KEY,
-    "VpcSubnetIds": "subnet-0a,subnet-0b",
-    "VpcSecurityGroupIds": "sg-0c",
-    "PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary",
-    "NotificationEmail": "drift@example.com",
-    "OpsNotificationEmail": "ops@example.com",
-    "LambdaErrorAlarm": "true",
-    "CreateDashboard": "true",
+    **TEMPLATE_EVERYTHING,
     "ChatNotifications": "true",
     "SlackWorkspaceId": "T0123ABCD",
     "SlackChannelId": "C0123456789",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from damdrift.settings import DoctorSettings
 from damdrift.steps import doctor as step
 from damdrift_cli.simulator import ManualClock, Simulator
 from damdrift_cli.simulator.pytest_plugin import DRIFTED_ID, SimulatorFactory, login, make_scenario
+from tests.aws import Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -148,19 +148,6 @@ def test_a_failed_login_sends_no_logout(dx_simulator_factory: SimulatorFactory) 
 
     assert [e.path.rsplit("/", 1)[-1] for e in sim.exchanges if e.method == "POST"] == ["login"]
     assert "logout" not in by_id(report)
-
-
-class Recorder:
-    """Stands in for the S3 and SNS clients of the doctor function: keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def put_object(self, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
-
-    def publish(self, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
 
 
 def test_the_doctor_function_stores_and_sends_no_piece_of_the_session_dx_echoed(

@@ -13,22 +13,10 @@ from damdrift.dx.connection import DxConnection
 from damdrift.errors import CredentialsError
 from damdrift.settings import DoctorSettings
 from damdrift.steps import doctor as step
+from tests.aws import Recorder
 
 NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ops"
-
-
-class Recorder:
-    """Stands in for the S3 and SNS clients: keeps each call's keyword arguments."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def put_object(self, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
-
-    def publish(self, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
 
 
 def run(hostname: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
