@@ -55,10 +55,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # text and HTML: the report page, the overview, the notices, chat, the next steps
     (
         "rendering",
-        ("report.next_steps", "report.notification", "report.chat", "report.html", "report.overview"),
+        (
+            "report.next_steps",
+            "report.notification",
+            "report.notice_links",
+            "report.chat",
+            "report.html",
+            "report.overview",
+        ),
     ),
-    # a finished download filed as a report: compared, aged, rendered, pointed at, announced
-    ("filing", ("report.insight",)),
+    # a finished download compared with the previous check: its keys, diff and drift ages stored
+    ("comparison", ("report.comparison",)),
     # the run as a whole: run records read once, run.json, the run's notices, pricing (issue 24)
     ("fleet", ("fleet",)),
     ("remediation", ("remediation",)),

@@ -1,6 +1,6 @@
 """``reports/<publisher>/<subscriber>/latest.json``: the subscriber's newest check, and its last good one.
 
-The next run (:func:`damdrift.report.insight.load_history`) and ``damdrift report`` over pulled reports
+The next run (:func:`damdrift.report_history.load_history`) and ``damdrift report`` over pulled reports
 open this one small object instead of listing the subscriber's history. ``lastGood`` is what the next run
 compares itself with: the newest check that is not ERRORED, so one failed run does not make the next one
 report every record as new.

@@ -2,6 +2,12 @@
 check's ``summary.json`` read and written as a :class:`~damdrift.models.summary.Summary` (the store
 itself moves bytes and JSON documents only, knowing nothing of what a summary is).
 
+A check reads its subscriber's :class:`History` once, before it stores anything: ``latest.json``
+(:mod:`damdrift.latest_pointer`), the newest summaries (the HTML report's trend, the drift age's bridge),
+and from them the *previous usable check* it is compared with — ``latest.json``'s ``lastGood`` (ERRORED
+and partial checks are skipped), or the newest usable summary when the pointer is missing or is this very
+execution (a retried step).
+
 The listings walk the dated key layout (:mod:`damdrift.report_layout`) with ``/``-delimited listings
 instead of listing every key: a subscriber's history grows with every run, and the diff, the trend and the
 publisher's overview need only its newest few checks.
@@ -10,15 +16,19 @@ publisher's overview need only its newest few checks.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError
-from damdrift.models.summary import Summary
+from damdrift.latest_pointer import get_latest
+from damdrift.models.summary import CheckStatus, Summary
+from damdrift.observability import logger
 from damdrift.report_layout import ROOT, SUMMARY_FILENAME, key_segment, subscriber_prefix
 
 if TYPE_CHECKING:
+    from damdrift.settings import ReportSettings
     from damdrift.store import ReportStore
 
 
@@ -82,3 +92,74 @@ def _child_prefixes(store: ReportStore, prefix: str, name: str) -> list[str]:
     return sorted(
         (folder for folder in store.list_folders(prefix) if pattern.fullmatch(folder)), reverse=True
     )
+
+
+@dataclass
+class History:
+    """What is stored about the subscriber's earlier checks, read before this one overwrites anything."""
+
+    latest: dict[str, Any] | None = None
+    #: The newest summaries before this check, newest first (as many as the trend shows).
+    summaries: list[tuple[str, Summary]] = field(default_factory=list)
+
+    def last_good(self) -> dict[str, Any] | None:
+        """``latest.json``'s pointer to the newest usable check (older files: latest itself, if usable)."""
+        if self.latest is None:
+            return None
+        if "lastGood" in self.latest:
+            good = self.latest["lastGood"]
+            return good if isinstance(good, dict) else None
+        return self.latest if self.latest.get("status") in _USABLE else None
+
+    def earlier(self) -> list[Summary]:
+        """The newest summaries before this check, newest first."""
+        return [summary for _key, summary in self.summaries]
+
+
+_USABLE = {CheckStatus.IN_SYNC.value, CheckStatus.DRIFT.value}
+
+
+def load_history(
+    store: ReportStore, settings: ReportSettings, publisher: str, subscriber_id: str, execution: str
+) -> History:
+    """``latest.json`` and the newest summaries; a read that fails leaves that part empty (logged)."""
+    history = History()
+    try:
+        history.latest = get_latest(store, publisher, subscriber_id)
+    except ReportStorageError as exc:
+        logger.warning("latest.json could not be read", extra={"error": exc.message})
+    if settings.report_trend_runs:
+        try:
+            keys = newest_summary_keys(store, publisher, subscriber_id, settings.report_trend_runs + 1)
+        except ReportStorageError as exc:
+            logger.warning("earlier summaries could not be listed", extra={"error": exc.message})
+            keys = []
+        for key in keys:
+            try:
+                summary = get_summary(store, key)
+            except ReportStorageError as exc:
+                logger.warning("an earlier summary could not be read", extra={"error": exc.message})
+                continue
+            if summary.execution != execution:
+                history.summaries.append((key, summary))
+    return history
+
+
+def previous_usable(store: ReportStore, history: History, execution: str) -> tuple[str, Summary] | None:
+    """The check to compare with: ``lastGood``, else the newest usable summary listed."""
+    pointer = history.last_good()
+    if pointer is not None and pointer.get("execution") != execution and pointer.get("summaryKey"):
+        try:
+            summary = get_summary(store, str(pointer["summaryKey"]))
+            if _usable(summary):
+                return str(pointer["summaryKey"]), summary
+        except ReportStorageError as exc:
+            logger.warning("the last good check could not be read", extra={"error": exc.message})
+    for key, summary in history.summaries:
+        if _usable(summary) and summary.execution != execution:
+            return key, summary
+    return None
+
+
+def _usable(summary: Summary) -> bool:
+    return summary.status is not CheckStatus.ERRORED and not summary.partial

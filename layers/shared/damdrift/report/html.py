@@ -82,6 +82,12 @@ class TrendPoint:
         )
 
 
+def trend_points(current: Summary, earlier: Sequence[Summary], runs: int) -> list[TrendPoint]:
+    """The newest ``runs`` checks, ``current`` included, oldest first (``earlier`` is newest first)."""
+    points = [TrendPoint.of(summary) for summary in earlier[: max(runs - 1, 0)]]
+    return [*reversed(points), TrendPoint.of(current)] if runs else []
+
+
 def render_report(
     summary: Summary,
     diff: RunDiff | None = None,

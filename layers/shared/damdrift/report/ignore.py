@@ -15,6 +15,8 @@ locally)::
 baseline writes: a set look-up, however long). A rule must name a record type, action or id, so that
 no rule ignores everything by accident. ``expires`` (a date: through that day, UTC; or a timestamp)
 retires a rule: an expired rule is reported in the summary and the notice, and no longer applied.
+The check reads its rules once, before the download (:func:`load_ignore_rules`), and matches them while
+the report is written.
 
 A record is ignored when any active rule matches it; a check is DRIFT only if records remain that no
 rule ignores.
@@ -28,14 +30,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fnmatch import translate
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from damdrift.errors import ReportStorageError
+from damdrift.models.summary import ExpiredRule, IgnoreSummary
+from damdrift.observability import logger
 from damdrift.settings.report import DEFAULT_RULES_KEY as DEFAULT_RULES_KEY  # noqa: PLC0414 - re-exported
 
+if TYPE_CHECKING:
+    from damdrift.settings import ReportSettings
+    from damdrift.store import ReportStore
+
 _MAX_PATTERN = 1024
+_EXPIRED_SHOWN = 50
 
 
 _MAX_PROBLEMS = 20
@@ -231,3 +241,47 @@ def _glob(pattern: str | None) -> Callable[[str], object]:
 def load_rules(text: str | bytes | None) -> IgnoreRules:
     """The rules in ``text``; no file means no rules."""
     return IgnoreRules() if text is None else IgnoreRules.parse(text)
+
+
+# -- the check's rules -------------------------------------------------------------------------------------
+
+
+class RuleHits(Protocol):
+    """What counted the rules' matches while the report was written (a RecordTracker)."""
+
+    hits: dict[int, int]
+
+
+@dataclass
+class IgnoreSetup:
+    """The check's ignore rules, ready to match, and what the summary says about them."""
+
+    matcher: IgnoreMatcher | None = None
+    summary: IgnoreSummary | None = None
+
+    def summary_with(self, tracker: RuleHits | None) -> IgnoreSummary | None:
+        if self.summary is None:
+            return None
+        hits = {str(index): n for index, n in sorted((tracker.hits if tracker else {}).items())}
+        return self.summary.model_copy(update={"hits": hits})
+
+
+def load_ignore_rules(
+    store: ReportStore, settings: ReportSettings, publisher: str, subscriber_id: str, now: datetime
+) -> IgnoreSetup:
+    """The rules at ``IGNORE_RULES_KEY`` for this subscriber. No file: no rules. A file that cannot be
+    read or parsed: no rules either — nothing is hidden by a broken file — and the summary says why."""
+    key = settings.ignore_rules_key
+    try:
+        rules = load_rules(store.get_bytes(key))
+    except (ReportStorageError, IgnoreRulesError) as exc:
+        logger.error("ignore rules not applied", extra={"key": key, "error": str(exc)})
+        return IgnoreSetup(None, IgnoreSummary(rules_key=key, error=str(exc)))
+    if not rules.rules:
+        return IgnoreSetup()
+    matcher = rules.matcher(publisher, subscriber_id, now)
+    expired = [
+        ExpiredRule(index=index, rule=rule.describe(), expires=str(rule.expires), comment=rule.comment)
+        for index, rule in matcher.expired[:_EXPIRED_SHOWN]
+    ]
+    return IgnoreSetup(matcher, IgnoreSummary(rules_key=key, active=len(matcher.active), expired=expired))

@@ -7,6 +7,7 @@ run has a ``summary.json``; a salvaged download makes it ``partial`` — a repor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,13 +16,16 @@ from damdrift.latest_pointer import put_latest
 from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
-from damdrift.report.diff import RunDiff
+from damdrift.report.comparison import compare_with_previous
+from damdrift.report.diff import DIFF_FILENAME, NEW_FILENAME, RESOLVED_FILENAME, RunDiff
+from damdrift.report.html import render_report, trend_points
 from damdrift.report.ingest import StoringReport
-from damdrift.report.insight import compare_with_previous, load_history, previous_usable, store_html
 from damdrift.report.next_steps import FIND_ERRORS
 from damdrift.report.overview import TREND_POINTS, OverviewRow, store_row
-from damdrift.report_history import put_summary
+from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME
+from damdrift.report_history import History, load_history, previous_usable, put_summary
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
+from damdrift.report_page import HTML_CONTENT_TYPE
 from damdrift.settings import FetchReportSettings
 from damdrift.stages.fetch import Ingested
 from damdrift.state import PollPhase, SubscriberTask
@@ -67,7 +71,7 @@ def analyse(
             )
         summary.ignore_rules = ingested.ignore_rules
         summary.changes, diff = comparison.changes, comparison.diff
-        earlier = [s for _key, s in history.summaries]
+        earlier = history.earlier()
         if previous is not None and all(s.execution != previous[1].execution for s in earlier):
             earlier.insert(0, previous[1])
         summary.drift_age = drift_age(summary, earlier)
@@ -86,7 +90,8 @@ def analyse(
     summary.files = (summary.files or ReportKeys(summary=prefix + SUMMARY_FILENAME)).model_copy(
         update={"html": prefix + HTML_FILENAME}
     )
-    trend = history.trend(summary, TREND_POINTS)  # the overview row's, read before anything is written
+    # The overview row's, read before anything is written.
+    trend = trend_points(summary, history.earlier(), TREND_POINTS)
     html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
     summary_key = put_summary(store, prefix, summary)
     # Last: the pointer moves only once everything it points at is stored.
@@ -98,6 +103,30 @@ def analyse(
     row = OverviewRow.of(summary, trend, html_key)
     store_row(store, row, summary.publisher)
     return Analysed(summary, prefix, summary_key, html_key, row, diff)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def store_html(
+    store: ReportStore, summary: Summary, diff: RunDiff | None, history: History, runs: int, prefix: str
+) -> str:
+    """Renders and stores ``report.html``; returns its key."""
+    stored = summary.files or ReportKeys()
+    candidates = (
+        ("All records (JSON Lines, as DX sent them)", RECORDS_FILENAME, stored.records),
+        ("All records (CSV)", CSV_FILENAME, stored.csv),
+        ("New records (JSON Lines)", NEW_FILENAME, stored.new),
+        ("Resolved records (JSON Lines)", RESOLVED_FILENAME, stored.resolved),
+        ("What changed (diff.json)", DIFF_FILENAME, stored.diff),
+        ("Summary (summary.json)", SUMMARY_FILENAME, stored.summary),
+    )
+    # Relative links: they work beside the report, in S3 as in a downloaded folder.
+    files = {label: name for label, name, key in candidates if key}
+    page = render_report(summary, diff, trend_points(summary, history.earlier(), runs), files=files)
+    # A lone surrogate DX sent (JSON "\ud800") has no UTF-8 form: the page shows U+FFFD instead.
+    body = _LONE_SURROGATE.sub("\ufffd", page).encode("utf-8")
+    return store.put_bytes(prefix + HTML_FILENAME, body, HTML_CONTENT_TYPE, check_prefix=prefix)
 
 
 def _summary(task: SubscriberTask, now: datetime, ingested: Ingested) -> Summary:

@@ -14,7 +14,7 @@ from damdrift.fleet.records import NoticeTopic, RunRecord, SubscriberNotice, put
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.observability import MetricUnit, logger, metrics
 from damdrift.report.chat import chat_event, publish_chat
-from damdrift.report.insight import notice_links
+from damdrift.report.notice_links import notice_links
 from damdrift.report.notification import build_notification
 from damdrift.settings import FetchReportSettings
 from damdrift.stages.analyse import Analysed

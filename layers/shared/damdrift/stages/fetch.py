@@ -18,8 +18,8 @@ from pathlib import Path
 from damdrift.dx.client import DxClient
 from damdrift.models.summary import IgnoreSummary
 from damdrift.observability import logger
+from damdrift.report.ignore import load_ignore_rules
 from damdrift.report.ingest import Download, discard_parts, download_report, salvage
-from damdrift.report.insight import load_ignore_rules
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.upload import upload_report_files
 from damdrift.report_layout import prefix_for
