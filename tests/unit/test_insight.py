@@ -11,13 +11,13 @@ import pytest
 from moto import mock_aws
 
 from damdrift.execution_input import NotifyPolicy
-from damdrift.latest_pointer import get_latest, put_latest
+from damdrift.latest_pointer import put_latest
 from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
-from damdrift.report.comparison import compare_with_previous
+from damdrift.report.comparison import compare_with_previous, previous_usable
 from damdrift.report.ignore import load_ignore_rules
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.writer import ReportWriter
-from damdrift.report_history import load_history, previous_usable, put_summary
+from damdrift.report_history import get_latest, load_history, put_summary
 from damdrift.settings import FetchReportSettings
 from damdrift.steps.fetch import should_notify
 from damdrift.store import ReportStore

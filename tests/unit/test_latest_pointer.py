@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from damdrift.errors import ReportStorageError
-from damdrift.latest_pointer import get_latest, put_latest
+from damdrift.latest_pointer import put_latest
 from damdrift.models.summary import CheckStatus
+from damdrift.report_history import get_latest
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, STARTED, drift_summary

@@ -66,6 +66,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     # a finished download compared with the previous check: its keys, diff and drift ages stored
     ("comparison", ("report.comparison",)),
+    # a check's pages stored in order: page, summary, latest pointer (last), overview row
+    ("filing", ("report.filing",)),
     # the run as a whole: run records read once, run.json, the run's notices, pricing (issue 24)
     ("fleet", ("fleet",)),
     ("remediation", ("remediation",)),

@@ -1,9 +1,9 @@
 """``reports/<publisher>/<subscriber>/latest.json``: the subscriber's newest check, and its last good one.
 
-The next run (:func:`damdrift.report_history.load_history`) and ``damdrift report`` over pulled reports
-open this one small object instead of listing the subscriber's history. ``lastGood`` is what the next run
-compares itself with: the newest check that is not ERRORED, so one failed run does not make the next one
-report every record as new.
+The next run reads it (:func:`damdrift.report_history.get_latest`) and ``damdrift report`` over pulled
+reports opens this one small object instead of listing the subscriber's history; a check moves it last
+(:mod:`damdrift.report.filing`). ``lastGood`` is what the next run compares itself with: the newest check
+that is not ERRORED, so one failed run does not make the next one report every record as new.
 """
 
 from __future__ import annotations
@@ -59,11 +59,6 @@ def put_latest(
         if store.put_document(key, document, check_prefix=check_prefix, replacing=etag, only_new=not etag):
             return key
     raise ReportStorageError(f"s3://{store.bucket}/{key} kept changing while being updated; not moved")
-
-
-def get_latest(store: ReportStore, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
-    """The subscriber's ``latest.json``, or None before its first stored check."""
-    return store.get_document(subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
 
 
 def _started_later(current: dict[str, Any], pointer: dict[str, Any]) -> bool:

@@ -1,12 +1,12 @@
 """Which checks are stored: the subscribers of a publisher, a subscriber's newest summaries, and each
-check's ``summary.json`` read and written as a :class:`~damdrift.models.summary.Summary` (the store
-itself moves bytes and JSON documents only, knowing nothing of what a summary is).
+check's ``summary.json`` read as a :class:`~damdrift.models.summary.Summary` (the store itself moves
+bytes and JSON documents only, knowing nothing of what a summary is), and each subscriber's
+``latest.json`` (:mod:`damdrift.latest_pointer` says what it holds and moves it).
 
-A check reads its subscriber's :class:`History` once, before it stores anything: ``latest.json``
-(:mod:`damdrift.latest_pointer`), the newest summaries (the HTML report's trend, the drift age's bridge),
-and from them the *previous usable check* it is compared with — ``latest.json``'s ``lastGood`` (ERRORED
-and partial checks are skipped), or the newest usable summary when the pointer is missing or is this very
-execution (a retried step).
+A check reads its subscriber's :class:`History` once, before it stores anything: its newest summaries
+(the HTML report's trend, the drift age's bridge) and ``latest.json``, whose ``lastGood`` names the
+check to compare with (:func:`damdrift.report.comparison.previous_usable`). What a check stores, and in
+which order, is :mod:`damdrift.report.filing`'s.
 
 The listings walk the dated key layout (:mod:`damdrift.report_layout`) with ``/``-delimited listings
 instead of listing every key: a subscriber's history grows with every run, and the diff, the trend and the
@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError
-from damdrift.latest_pointer import get_latest
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.observability import logger
-from damdrift.report_layout import ROOT, SUMMARY_FILENAME, key_segment, subscriber_prefix
+from damdrift.report_layout import LATEST_FILENAME, ROOT, SUMMARY_FILENAME, key_segment, subscriber_prefix
 
 if TYPE_CHECKING:
     from damdrift.settings import ReportSettings
@@ -94,14 +93,25 @@ def _child_prefixes(store: ReportStore, prefix: str, name: str) -> list[str]:
     )
 
 
+def get_latest(store: ReportStore, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
+    """The subscriber's ``latest.json``, or None before its first stored check."""
+    return store.get_document(subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
+
+
 @dataclass
 class History:
     """What is stored about the subscriber's earlier checks, read before this one overwrites anything."""
 
-    latest: dict[str, Any] | None = None
     #: The newest summaries before this check, newest first (as many as the trend shows).
     summaries: list[tuple[str, Summary]] = field(default_factory=list)
+    latest: dict[str, Any] | None = None
 
+    @property
+    def earlier(self) -> list[Summary]:
+        """The newest summaries before this check, newest first."""
+        return [summary for _key, summary in self.summaries]
+
+    @property
     def last_good(self) -> dict[str, Any] | None:
         """``latest.json``'s pointer to the newest usable check (older files: latest itself, if usable)."""
         if self.latest is None:
@@ -111,10 +121,6 @@ class History:
             return good if isinstance(good, dict) else None
         return self.latest if self.latest.get("status") in _USABLE else None
 
-    def earlier(self) -> list[Summary]:
-        """The newest summaries before this check, newest first."""
-        return [summary for _key, summary in self.summaries]
-
 
 _USABLE = {CheckStatus.IN_SYNC.value, CheckStatus.DRIFT.value}
 
@@ -122,12 +128,9 @@ _USABLE = {CheckStatus.IN_SYNC.value, CheckStatus.DRIFT.value}
 def load_history(
     store: ReportStore, settings: ReportSettings, publisher: str, subscriber_id: str, execution: str
 ) -> History:
-    """``latest.json`` and the newest summaries; a read that fails leaves that part empty (logged)."""
+    """The newest summaries (not ``execution``'s: a retried step) and ``latest.json``; a read that fails
+    leaves that part empty (logged)."""
     history = History()
-    try:
-        history.latest = get_latest(store, publisher, subscriber_id)
-    except ReportStorageError as exc:
-        logger.warning("latest.json could not be read", extra={"error": exc.message})
     if settings.report_trend_runs:
         try:
             keys = newest_summary_keys(store, publisher, subscriber_id, settings.report_trend_runs + 1)
@@ -142,24 +145,8 @@ def load_history(
                 continue
             if summary.execution != execution:
                 history.summaries.append((key, summary))
+    try:
+        history.latest = get_latest(store, publisher, subscriber_id)
+    except ReportStorageError as exc:
+        logger.warning("latest.json could not be read", extra={"error": exc.message})
     return history
-
-
-def previous_usable(store: ReportStore, history: History, execution: str) -> tuple[str, Summary] | None:
-    """The check to compare with: ``lastGood``, else the newest usable summary listed."""
-    pointer = history.last_good()
-    if pointer is not None and pointer.get("execution") != execution and pointer.get("summaryKey"):
-        try:
-            summary = get_summary(store, str(pointer["summaryKey"]))
-            if _usable(summary):
-                return str(pointer["summaryKey"]), summary
-        except ReportStorageError as exc:
-            logger.warning("the last good check could not be read", extra={"error": exc.message})
-    for key, summary in history.summaries:
-        if _usable(summary) and summary.execution != execution:
-            return key, summary
-    return None
-
-
-def _usable(summary: Summary) -> bool:
-    return summary.status is not CheckStatus.ERRORED and not summary.partial

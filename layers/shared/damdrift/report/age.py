@@ -26,9 +26,14 @@ def drifting_types(summary: Summary) -> set[str]:
     }
 
 
-def drift_age(current: Summary, history: Sequence[Summary]) -> DriftAge | None:
+def drift_age(
+    current: Summary, history: Sequence[Summary], previous: Summary | None = None
+) -> DriftAge | None:
     """``current``'s drift age; ``history`` holds earlier checks of the subscriber, newest first (the
-    fetch step's trend list). None for an ERRORED check."""
+    fetch step's trend list), and ``previous`` the check it was compared with (taken as the newest when
+    the list does not hold it). None for an ERRORED check."""
+    if previous is not None and all(s.execution != previous.execution for s in history):
+        history = [previous, *history]
     if current.status is CheckStatus.ERRORED:
         return None
     if current.status is not CheckStatus.DRIFT:

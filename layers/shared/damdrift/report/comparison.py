@@ -1,4 +1,5 @@
-"""The check compared with the previous usable one (:mod:`damdrift.report.diff`), and what that leaves in
+"""The check compared with the previous usable one (:func:`previous_usable`: ``latest.json``'s
+``lastGood``, or the newest usable summary listed) by :mod:`damdrift.report.diff`, and what that leaves in
 the check's folder: ``record-keys.bin`` for the next run, ``diff.json``, ``new.jsonl.gz``,
 ``resolved.jsonl.gz`` and each record's drift age (``record-age.bin``).
 
@@ -43,9 +44,31 @@ from damdrift.report.records import field_value, record_action, record_type
 from damdrift.report.tracker import RecordTracker
 from damdrift.report.upload import RECORDS_CONTENT_TYPE
 from damdrift.report.writer import RECORDS_FILENAME, ReportFiles
+from damdrift.report_history import History, get_summary
 from damdrift.store import ReportStore
 
 KEYS_CONTENT_TYPE = "application/octet-stream"
+
+
+def previous_usable(store: ReportStore, history: History, execution: str) -> tuple[str, Summary] | None:
+    """The check to compare with: ``latest.json``'s ``lastGood``, else the newest usable summary listed
+    (ERRORED and partial checks are skipped; so is ``execution`` itself, a retried step)."""
+    pointer = history.last_good
+    if pointer is not None and pointer.get("execution") != execution and pointer.get("summaryKey"):
+        try:
+            summary = get_summary(store, str(pointer["summaryKey"]))
+            if _usable(summary):
+                return str(pointer["summaryKey"]), summary
+        except ReportStorageError as exc:
+            logger.warning("the last good check could not be read", extra={"error": exc.message})
+    for key, summary in history.summaries:
+        if _usable(summary) and summary.execution != execution:
+            return key, summary
+    return None
+
+
+def _usable(summary: Summary) -> bool:
+    return summary.status is not CheckStatus.ERRORED and not summary.partial
 
 
 @dataclass
@@ -105,7 +128,21 @@ def compare_with_previous(
             diff.oldest = _oldest(ages, current, files.records_path, tracker)
     stored["diff"] = prefix + DIFF_FILENAME
     store.put_document(stored["diff"], diff_document(diff), check_prefix=prefix)
-    return Comparison(changes_of(diff, status), diff, stored)
+    before = diff.previous  # the summary's view of the diff
+    changes = Changes(
+        previous_execution=before.execution if before else None,
+        previous_summary_key=before.summary_key if before else None,
+        previous_status=before.status if before else None,
+        previous_finished_at=before.finished_at if before else None,
+        new=diff.new.total,
+        resolved=diff.resolved.total,
+        unchanged=diff.unchanged.total,
+        new_ignored=diff.new.ignored,
+        resolved_ignored=diff.resolved.ignored,
+        unchanged_ignored=diff.unchanged.ignored,
+        status_changed=before is not None and before.status is not status,
+    )
+    return Comparison(changes, diff, stored)
 
 
 def _diff(
@@ -213,21 +250,3 @@ def _oldest(ages: RecordAges, keys: KeyFile, records: Path, tracker: RecordTrack
                     )
                 )
     return sorted(found, key=lambda r: (-r.checks, r.since))
-
-
-def changes_of(diff: RunDiff, status: CheckStatus) -> Changes:
-    """The summary's view of a diff."""
-    previous = diff.previous
-    return Changes(
-        previous_execution=previous.execution if previous else None,
-        previous_summary_key=previous.summary_key if previous else None,
-        previous_status=previous.status if previous else None,
-        previous_finished_at=previous.finished_at if previous else None,
-        new=diff.new.total,
-        resolved=diff.resolved.total,
-        unchanged=diff.unchanged.total,
-        new_ignored=diff.new.ignored,
-        resolved_ignored=diff.resolved.ignored,
-        unchanged_ignored=diff.unchanged.ignored,
-        status_changed=previous is not None and previous.status is not status,
-    )

@@ -10,14 +10,24 @@ value that slipped through escaping could not load or run anything.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from damdrift.models.summary import CheckStatus, Summary, counts_table
-from damdrift.report.diff import ChangeClass, RecordSample, RunDiff
-from damdrift.report.next_steps import error_hint, next_steps
+from damdrift.models.summary import CheckStatus, ReportKeys, Summary, counts_table
+from damdrift.report.diff import (
+    DIFF_FILENAME,
+    NEW_FILENAME,
+    RESOLVED_FILENAME,
+    ChangeClass,
+    RecordSample,
+    RunDiff,
+)
+from damdrift.report.next_steps import NextStep, error_hint, next_steps
+from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME
+from damdrift.report_layout import SUMMARY_FILENAME
 from damdrift.report_page import CONTENT_SECURITY_POLICY, SORT_SCRIPT
 
 _ACTION_COLOURS = {"CREATE": "#2f6fb0", "UPDATE": "#e08a1e", "DELETE": "#c0392b"}
@@ -82,6 +92,28 @@ class TrendPoint:
         )
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def report_page(summary: Summary, diff: RunDiff | None, earlier: Sequence[Summary], runs: int) -> bytes:
+    """``report.html`` as stored beside the check's files: the page (its trend the newest ``runs``
+    checks, ``earlier`` newest first) linking to the files ``summary.files`` names, in UTF-8."""
+    stored = summary.files or ReportKeys()
+    candidates = (
+        ("All records (JSON Lines, as DX sent them)", RECORDS_FILENAME, stored.records),
+        ("All records (CSV)", CSV_FILENAME, stored.csv),
+        ("New records (JSON Lines)", NEW_FILENAME, stored.new),
+        ("Resolved records (JSON Lines)", RESOLVED_FILENAME, stored.resolved),
+        ("What changed (diff.json)", DIFF_FILENAME, stored.diff),
+        ("Summary (summary.json)", SUMMARY_FILENAME, stored.summary),
+    )
+    # Relative links: they work beside the report, in S3 as in a downloaded folder.
+    files = {label: name for label, name, key in candidates if key}
+    page = render_report(summary, diff, trend_points(summary, earlier, runs), files=files)
+    # A lone surrogate DX sent (JSON "\ud800") has no UTF-8 form: the page shows U+FFFD instead.
+    return _LONE_SURROGATE.sub("\ufffd", page).encode("utf-8")
+
+
 def trend_points(current: Summary, earlier: Sequence[Summary], runs: int) -> list[TrendPoint]:
     """The newest ``runs`` checks, ``current`` included, oldest first (``earlier`` is newest first)."""
     points = [TrendPoint.of(summary) for summary in earlier[: max(runs - 1, 0)]]
@@ -100,6 +132,9 @@ def render_report(
     """The whole page. ``trend`` is oldest first; ``files`` maps a label to a link (relative: the
     report's own folder, locally or in S3). ``rerun`` and ``subscriber_dam`` are the next steps'
     (:func:`~damdrift.report.next_steps.next_steps`): a local check knows the options it ran with."""
+    # What other modules work out for the page first, then the page from them, section by section.
+    steps = next_steps(summary, rerun=rerun, subscriber_dam=subscriber_dam)
+    counts = counts_table(summary.counts)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -111,11 +146,11 @@ def render_report(
     ]
     if summary.error is not None:
         parts.append(_error(summary))
-    parts.append(_next_steps(summary, rerun, subscriber_dam))
+    parts.append(_next_steps(steps))
     parts.append(_remediation(summary))
     parts.append(_drift_age(summary, diff))
     if summary.counts:
-        parts.append(_section("Records by type and action", _by_type_chart(summary), "chart"))
+        parts.append(_section("Records by type and action", _by_type_chart(summary, counts), "chart"))
     if len(trend) > 1:
         parts.append(_section(f"Trend: the last {len(trend)} checks", _trend_chart(trend), "trend"))
     if diff is not None:
@@ -195,10 +230,9 @@ def _error(summary: Summary) -> str:
     return _section("Error", body, "error")
 
 
-def _next_steps(summary: Summary, rerun: str | None, subscriber_dam: str | None) -> str:
+def _next_steps(steps: Sequence[NextStep]) -> str:
     """A DRIFT check's next steps, as the terminal prints them, for a terminal where the reports
     folder is (the run is named by its key, which ``baseline create`` finds under ``--reports``)."""
-    steps = next_steps(summary, rerun=rerun, subscriber_dam=subscriber_dam)
     if not steps:
         return ""
     items = "".join(f"<li>{_text(step.what)}:<pre>{_text(step.command)}</pre></li>" for step in steps)
@@ -275,10 +309,10 @@ def _record_id(sample: RecordSample) -> str:
     return sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
 
 
-def _by_type_chart(summary: Summary) -> str:
-    """Horizontal stacked bars: one per record type, a segment per action."""
+def _by_type_chart(summary: Summary, counts: Sequence[tuple[str, str, int]]) -> str:
+    """Horizontal stacked bars: one per record type, a segment per action (``counts``: in display order)."""
     by_type: dict[str, list[tuple[str, int]]] = {}
-    for rtype, action, n in counts_table(summary.counts):
+    for rtype, action, n in counts:
         by_type.setdefault(rtype, []).append((action, n))
     widest = max(sum(n for _a, n in actions) for actions in by_type.values()) or 1
     scale = (_CHART_WIDTH - _LABEL_WIDTH - 70) / widest

@@ -7,25 +7,22 @@ run has a ``summary.json``; a salvaged download makes it ``partial`` — a repor
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from damdrift.errors import split_diagnosis
-from damdrift.latest_pointer import put_latest
 from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.remediation.verdict import remediation_record
 from damdrift.report.age import drift_age
-from damdrift.report.comparison import compare_with_previous
-from damdrift.report.diff import DIFF_FILENAME, NEW_FILENAME, RESOLVED_FILENAME, RunDiff
-from damdrift.report.html import render_report, trend_points
+from damdrift.report.comparison import compare_with_previous, previous_usable
+from damdrift.report.diff import RunDiff
+from damdrift.report.filing import file_check
+from damdrift.report.html import report_page, trend_points
 from damdrift.report.ingest import StoringReport
 from damdrift.report.next_steps import FIND_ERRORS
-from damdrift.report.overview import TREND_POINTS, OverviewRow, store_row
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME
-from damdrift.report_history import History, load_history, previous_usable, put_summary
+from damdrift.report.overview import TREND_POINTS, OverviewRow
+from damdrift.report_history import load_history
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
-from damdrift.report_page import HTML_CONTENT_TYPE
 from damdrift.settings import FetchReportSettings
 from damdrift.stages.fetch import Ingested
 from damdrift.state import PollPhase, SubscriberTask
@@ -49,32 +46,35 @@ def analyse(
 ) -> Analysed:
     """The check's summary, compared and aged (or ERRORED), stored with its page, pointer and row.
 
-    A download made now is stored whole meanwhile: S3 assembles it from its parts while the keys are
-    compared, which reads only local files; the summary names it once it is stored.
+    Three moves: what is stored about the subscriber's earlier checks is read once, first
+    (:func:`~damdrift.report_history.load_history`); the summary, its comparison, drift age, page and
+    overview row are worked out; the check's own pages are stored at the end, in the order
+    :func:`~damdrift.report.filing.file_check` keeps (the latest pointer after what it points at). A
+    download made now is stored whole meanwhile: S3 assembles it from its parts while the previous check is
+    read and the keys are compared (local files only); the summary names it once it is stored.
     """
     summary, prefix, download = _summary(task, now, ingested), ingested.prefix, ingested.download
+    tracker, workdir = ingested.tracker, ingested.workdir
     history = load_history(store, settings, summary.publisher, summary.subscriber_id, summary.execution)
+    earlier = history.earlier
     diff: RunDiff | None = None
-    if ingested.tracker is not None and ingested.workdir is not None and download is not None:
+    if tracker is not None and workdir is not None and download is not None:
         with StoringReport(store, prefix, download) as storing:  # S3 assembles it while we compare
             previous = previous_usable(store, history, task.report_run)
             comparison = compare_with_previous(
                 store,
                 task.report_run,
                 summary.status,
-                ingested.tracker,
+                tracker,
                 download.files,
                 prefix,
-                ingested.workdir,
+                workdir,
                 previous,
                 started=task.check.started_at,
             )
         summary.ignore_rules = ingested.ignore_rules
         summary.changes, diff = comparison.changes, comparison.diff
-        earlier = history.earlier()
-        if previous is not None and all(s.execution != previous[1].execution for s in earlier):
-            earlier.insert(0, previous[1])
-        summary.drift_age = drift_age(summary, earlier)
+        summary.drift_age = drift_age(summary, earlier, previous[1] if previous is not None else None)
         summary.files = ReportKeys(
             records=storing.keys.get("records"),
             csv=storing.keys.get("csv"),
@@ -90,43 +90,10 @@ def analyse(
     summary.files = (summary.files or ReportKeys(summary=prefix + SUMMARY_FILENAME)).model_copy(
         update={"html": prefix + HTML_FILENAME}
     )
-    # The overview row's, read before anything is written.
-    trend = trend_points(summary, history.earlier(), TREND_POINTS)
-    html_key = store_html(store, summary, diff, history, settings.report_trend_runs, prefix)
-    summary_key = put_summary(store, prefix, summary)
-    # Last: the pointer moves only once everything it points at is stored.
-    put_latest(
-        store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=history.last_good()
-    )
-    # Then the subscriber's row of the publisher's overview (an extra: a failure is logged, never raised);
-    # the page itself is rendered once per run, by the fleet step after the Map.
-    row = OverviewRow.of(summary, trend, html_key)
-    store_row(store, row, summary.publisher)
+    page = report_page(summary, diff, earlier, settings.report_trend_runs)
+    row = OverviewRow.of(summary, trend_points(summary, earlier, TREND_POINTS), summary.files.html)
+    html_key, summary_key = file_check(store, prefix, summary, page, row, last_good=history.last_good)
     return Analysed(summary, prefix, summary_key, html_key, row, diff)
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def store_html(
-    store: ReportStore, summary: Summary, diff: RunDiff | None, history: History, runs: int, prefix: str
-) -> str:
-    """Renders and stores ``report.html``; returns its key."""
-    stored = summary.files or ReportKeys()
-    candidates = (
-        ("All records (JSON Lines, as DX sent them)", RECORDS_FILENAME, stored.records),
-        ("All records (CSV)", CSV_FILENAME, stored.csv),
-        ("New records (JSON Lines)", NEW_FILENAME, stored.new),
-        ("Resolved records (JSON Lines)", RESOLVED_FILENAME, stored.resolved),
-        ("What changed (diff.json)", DIFF_FILENAME, stored.diff),
-        ("Summary (summary.json)", SUMMARY_FILENAME, stored.summary),
-    )
-    # Relative links: they work beside the report, in S3 as in a downloaded folder.
-    files = {label: name for label, name, key in candidates if key}
-    page = render_report(summary, diff, trend_points(summary, history.earlier(), runs), files=files)
-    # A lone surrogate DX sent (JSON "\ud800") has no UTF-8 form: the page shows U+FFFD instead.
-    body = _LONE_SURROGATE.sub("\ufffd", page).encode("utf-8")
-    return store.put_bytes(prefix + HTML_FILENAME, body, HTML_CONTENT_TYPE, check_prefix=prefix)
 
 
 def _summary(task: SubscriberTask, now: datetime, ingested: Ingested) -> Summary:
