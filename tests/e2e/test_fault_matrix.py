@@ -549,6 +549,27 @@ def test_a_check_that_cannot_start_fails_at_once_naming_the_problem_and_tells_th
     assert bucket_objects(matrix.aws) == {}
 
 
+#: What a DX (or an ingress in front of it) may write into its error message: lines of its own, one of
+#: them a header an e-mail reader would believe, and other control characters.
+FORGED_LINES = "No such list.\r\nSubject: [IN_SYNC] all is well\n\nReply with your password\x0bor\x85else"
+
+
+def test_a_dx_error_message_with_line_breaks_reaches_the_ops_notice_as_one_line(matrix: Matrix) -> None:
+    matrix.dx.add_subscriber("sub.example.com", drift=DRIFT)
+    matrix.dx.inject_fault(SUBSCRIBERS, "status", status=404, message=FORGED_LINES)
+
+    run = matrix.check()
+
+    assert (run.status, run.error) == ("FAILED", "NotFound")
+    [notice] = run.notices
+    assert (notice.topic, notice.attributes["status"]) == ("OpsTopic", "ERRORED")
+    assert notice.message.splitlines() == [notice.message]
+    assert "HTTP 404: No such list. Subject: [IN_SYNC] all is well Reply with your password or else" in (
+        notice.message
+    )
+    assert (run.cause or "").splitlines() == [run.cause]
+
+
 # -- AWS: S3 and SNS ----------------------------------------------------------------------------------
 
 

@@ -32,11 +32,11 @@ def credentials(sim: Simulator) -> DxCredentials:
     return DxCredentials.model_validate({"username": sim.username, "password": sim.password})
 
 
-def publisher(factory: SimulatorFactory) -> Simulator:
+def publisher(factory: SimulatorFactory, secret: dict[str, str] = SECRET) -> Simulator:
     """A publisher whose drifted subscriber has a finished find (so the doctor reads every endpoint)."""
     clock = ManualClock()
     subscribers = [{"id": DRIFTED_ID, "targetHost": "dx-sub.test", "drift": {"MEDIA_ITEM": {"CREATE": 3}}}]
-    sim = factory(make_scenario(subscribers=subscribers, credentials=SECRET), clock=clock)
+    sim = factory(make_scenario(subscribers=subscribers, credentials=secret), clock=clock)
     url = f"{sim.dam_base_url}/staging/subscriber/{DRIFTED_ID}"
     login(sim).patch(url, json={"resyncStatus": "FIND_MISMATCH_START"}, timeout=5).raise_for_status()
     clock.advance(1)
@@ -91,6 +91,29 @@ def test_a_dx_that_echoes_the_session_cookie_in_its_errors_leaves_no_piece_of_it
     status, evidence = by_id(report)[check]
     assert status is not Status.PASS and "HTTP 400" in evidence
     assert ("[redacted" in evidence) is shown  # redacted, then cut: "[redacted..." at the edge
+    assert leaked(json.dumps(report.to_wire()) + report.text(), sim) == []
+
+
+def test_the_login_line_names_the_user_the_doctor_logged_in_as(
+    dx_simulator_factory: SimulatorFactory,
+) -> None:
+    sim = publisher(dx_simulator_factory)
+
+    report = doctor(sim)
+
+    assert by_id(report)["login"] == (Status.PASS, "POST /auth/login as user 'dxadmin': LtpaToken2 set")
+
+
+def test_a_user_name_that_is_the_password_is_withheld_from_the_login_line_not_shown_as_redacted(
+    dx_simulator_factory: SimulatorFactory,
+) -> None:
+    # DX's default account is wpsadmin/wpsadmin: showing its name would show its password.
+    sim = publisher(dx_simulator_factory, {"username": "dx-Admin-77", "password": "dx-Admin-77"})
+
+    report = doctor(sim)
+
+    withheld = "POST /auth/login as the configured user (name withheld): LtpaToken2 set"
+    assert by_id(report)["login"] == (Status.PASS, withheld)
     assert leaked(json.dumps(report.to_wire()) + report.text(), sim) == []
 
 

@@ -69,6 +69,17 @@ def test_other_statuses_use_the_dam_error_body(
         assert response.json()["error"]["name"] == name
 
 
+def test_a_status_fault_answers_the_message_it_is_given_line_breaks_and_all(
+    dx_simulator: Simulator, dx_session: requests.Session
+) -> None:
+    dx_simulator.inject_fault(SUBSCRIBERS, "status", status=404, message="no such thing\r\nSubject: hi")
+
+    response = _list(dx_simulator, dx_session)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "no such thing\r\nSubject: hi"
+
+
 def test_a_status_fault_on_login_uses_the_ring_error_body(dx_simulator: Simulator) -> None:
     dx_simulator.inject_fault("POST /auth/login", "status", status=500, times=1)
 
@@ -276,6 +287,7 @@ def test_faults_from_a_scenario(dx_simulator_factory: SimulatorFactory) -> None:
         ({"kind": "drop", "location": "http://x/"}, "location is only"),
         ({"kind": "drip"}, "seconds is required"),
         ({"kind": "html", "size": 10}, "size is only"),
+        ({"kind": "drop", "message": "x"}, "message is only"),
     ],
 )
 def test_fault_definitions_are_checked(fields: dict[str, Any], message: str) -> None:

@@ -9,7 +9,7 @@ import responses
 
 from damdrift.dx.client import ClientTuning, DxClient
 from damdrift.dx.connection import DxConnection, DxCredentials
-from damdrift.errors import AuthenticationError, DxUnavailable, UnexpectedResponse
+from damdrift.errors import AuthenticationError, DxUnavailable, PermissionDenied, UnexpectedResponse
 
 PASSWORD = 'Ech0-"Pa55"\\word'
 COOKIE = "c00kie-VALUE-7f3a"
@@ -134,3 +134,45 @@ def test_a_short_password_absent_from_dx_text_leaves_the_text_whole() -> None:
         json.dumps({"error": {"message": "Service down"}}), status=500, content_type="application/json"
     )
     assert "HTTP 500: Service down" in error_of_listing(credentials_password="Qz")
+
+
+#: A user whose password is its own name, as DX's default account (wpsadmin/wpsadmin) is set up.
+SAME = "dx-Admin-77"
+WITHHELD_USER = "the configured user (name withheld)"
+
+
+def same_name_client() -> DxClient:
+    connection = DxConnection.model_validate({"hostname": "dx.example.com"})
+    credentials = DxCredentials.model_validate({"username": SAME, "password": SAME})
+    return DxClient(connection, credentials, ClientTuning(retries=0))
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("login_status", "dam_status", "error"),
+    [
+        pytest.param(401, None, AuthenticationError, id="login-refused"),
+        pytest.param(200, 401, AuthenticationError, id="fresh-session-rejected"),
+        pytest.param(200, 403, PermissionDenied, id="not-an-administrator"),
+    ],
+)
+def test_a_user_name_that_is_the_password_is_withheld_from_errors_not_shown(
+    login_status: int, dam_status: int | None, error: type[Exception]
+) -> None:
+    login = {"headers": {"Set-Cookie": f"LtpaToken2={COOKIE}; Path=/"}} if login_status == 200 else {}
+    responses.post(f"{RING}/auth/login", status=login_status, json={}, **login)
+    responses.get(f"{DAM}/staging/subscriber", status=dam_status or 200, json={"error": {"message": "no"}})
+    client = same_name_client()
+    with pytest.raises(error) as caught:
+        client.list_subscribers()
+    message = str(caught.value)
+    assert SAME not in message and SAME not in repr(client)
+    assert WITHHELD_USER in message and "[redacted]" not in message
+
+
+@responses.activate
+def test_a_user_name_apart_from_the_password_is_named_in_errors() -> None:
+    responses.post(f"{RING}/auth/login", json={}, headers={"Set-Cookie": f"LtpaToken2={COOKIE}; Path=/"})
+    responses.get(f"{DAM}/staging/subscriber", status=403, json={"error": {"message": "Forbidden"}})
+    with pytest.raises(PermissionDenied, match="user 'wpsadmin' is not allowed"):
+        client().list_subscribers()

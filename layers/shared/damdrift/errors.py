@@ -4,7 +4,11 @@ The class names are part of the state machine's contract: Lambda reports a raise
 name as the error type, and the ASL's Retry/Catch clauses name these classes. Rename one and the
 failure policy in ``statemachine/src/*.asl.yaml`` must change with it (a test checks both agree).
 
-Messages say what was called and what came back, never a password or a session cookie.
+Messages say what was called and what came back, never a password or a session cookie (DX's text is
+redacted where it is read, by the DX client, which knows the secrets). Every message is one line and
+bounded, made so here, where every domain error is made: a task's error message becomes the ``Cause`` of a
+Catch, and from there the text of the ops notice, the execution's failure and ``summary.json``; DX text
+with line breaks in it (``\\r\\nSubject: ...``) would otherwise start lines of its own in an e-mail.
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from damdrift.notice_text import one_line
+
 _DIAGNOSIS = " | diagnosis="
+#: The most characters of an error's message (the diagnosis follows it). Step Functions keeps at most
+#: 32,768 characters of a Lambda error's cause, which is the message JSON-encoded (up to 6 characters
+#: each as ``\uXXXX``) plus the stack trace: 4,000 leaves room for both.
+MESSAGE_MAX = 4000
 
 
 class DamDriftError(Exception):
@@ -23,6 +33,7 @@ class DamDriftError(Exception):
     """
 
     def __init__(self, message: str, diagnosis: dict[str, Any] | None = None) -> None:
+        message = one_line(message, MESSAGE_MAX)
         super().__init__(message)
         self.message = message
         self.diagnosis = diagnosis

@@ -9,8 +9,9 @@ request, the one added first wins. The publisher and each subscriber DAM have an
 Kinds, by what they do:
 
 * answer instead of the publisher (the request is not processed): ``status`` (any 4xx/5xx with the
-  API's error body, optional ``Retry-After``), ``drop`` (close the connection, no response), ``html``
-  (an HTML page, status 200 unless ``status`` says otherwise, like an ingress error page),
+  API's error body, optional ``Retry-After``; ``message`` is the body's message, line breaks and all,
+  as a DX that writes its own diagnostics there sends it), ``drop`` (close the connection, no
+  response), ``html`` (an HTML page, status 200 unless ``status`` says otherwise, like an ingress error page),
   ``redirect`` (``status`` 3xx with ``Location: location``), ``gzip_bomb`` (200, ``Content-Encoding:
   gzip``, a ~1 MiB body that inflates to ``size`` bytes, 1 GiB by default), ``drip`` (200 whose body
   arrives one byte every ``seconds``, for as long as the client listens), ``deep_json`` (200 with
@@ -114,6 +115,7 @@ class Fault(BaseModel):
         "bytes; for distinct_record_types: characters of each recordType",
     )
     body: Any = Field(None, description="For kind json: the JSON value answered")
+    message: str | None = Field(None, description="For kind status: the error body's message")
 
     @field_validator("endpoint")
     @classmethod
@@ -142,6 +144,8 @@ class Fault(BaseModel):
             raise ValueError(f"size is only for kinds {', '.join(map(repr, SIZED_KINDS))}")
         if (self.body is None) != (self.kind != "json"):
             raise ValueError("body is required for kind 'json' and only for it")
+        if self.message is not None and self.kind != "status":
+            raise ValueError("message is only for kind 'status'")
         if self.retry_after is not None and self.kind != "status":
             raise ValueError("retryAfter is only for kind 'status'")
         if (self.seconds is None) != (self.kind not in ("delay", "drip")):
@@ -165,6 +169,7 @@ def make_fault(
     location: str | None = None,
     size: int | None = None,
     body: Any = None,
+    message: str | None = None,
 ) -> Fault:
     """A :class:`Fault` from Python names (what ``inject_fault`` of the publisher and of a DAM take)."""
     return Fault.model_validate(
@@ -181,6 +186,7 @@ def make_fault(
             "location": location,
             "size": size,
             "body": body,
+            "message": message,
         }
     )
 

@@ -84,6 +84,7 @@ class SimulatedHost(Generic[_S]):
         location: str | None = None,
         size: int | None = None,
         body: Any = None,
+        message: str | None = None,
     ) -> ActiveFault:
         """E.g. ``inject_fault("GET /staging/mismatches", "status", status=503, retry_after=1, times=2)``.
 
@@ -102,6 +103,7 @@ class SimulatedHost(Generic[_S]):
             location=location,
             size=size,
             body=body,
+            message=message,
         )
         return self.add_fault(fault)
 

@@ -420,7 +420,7 @@ def _fault_answer(fault: Fault, base: str, stopping: threading.Event, req: Reque
         return Response(status, page, [("Content-Type", "text/html; charset=utf-8")])
     status = fault.status or 500
     headers = [("Retry-After", str(fault.retry_after))] if fault.retry_after is not None else []
-    message = (
+    message = fault.message or (
         "Forbidden: you do not have permission to access this API"
         if status == 403
         else f"Injected fault: HTTP {status}"

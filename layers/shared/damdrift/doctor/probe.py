@@ -342,7 +342,7 @@ class _Probe:
         except DxError as exc:
             self.add("login", Status.FAIL, str(exc))
             return False
-        self.add("login", Status.PASS, f"POST /auth/login as {self.client.username!r}: {SESSION_COOKIE} set")
+        self.add("login", Status.PASS, f"POST /auth/login as {self.client.user}: {SESSION_COOKIE} set")
         self.cookie()
         try:
             validated = self.client.validate()

@@ -58,6 +58,8 @@ _READ_CHUNK = 64 * 1024
 #: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
 Api = Literal["ring", "dam"]
+#: How messages name a user whose name holds the password.
+WITHHELD_USER = "the configured user (name withheld)"
 #: The calls whose answer may be large (a page of records, a list of operations): they get the whole
 #: ``max_response_bytes``. Every other answer gets ``max_small_response_bytes``.
 _LARGE_ANSWERS = frozenset({("GET", "/staging/mismatches"), ("GET", "/operations")})
@@ -175,11 +177,15 @@ class DxClient:
         self.calls = 0
 
     def __repr__(self) -> str:
-        return f"DxClient({self.connection.publisher_id!r}, user={self._credentials.username!r})"
+        return f"DxClient({self.connection.publisher_id!r}, {self.user})"
 
     @property
-    def username(self) -> str:
-        return self._credentials.username
+    def user(self) -> str:
+        """The account as messages name it: ``user 'wpsadmin'``. A user name is not a secret, but one
+        that holds the password (DX's default account is wpsadmin/wpsadmin) would show it, so such a
+        name is withheld: :data:`WITHHELD_USER`, never a ``[redacted]`` that reads like a name."""
+        name = self._credentials.username
+        return f"user {name!r}" if self._redactor.redact(name) == name else WITHHELD_USER
 
     # -- session ----------------------------------------------------------------------------------
 
@@ -193,7 +199,7 @@ class DxClient:
         answer = self._send("POST", "ring", "/auth/login", json=body)
         if answer.status in (400, 401):
             raise AuthenticationError(
-                f"DX at {self.connection.hostname} refused the login of user {self._credentials.username!r} "
+                f"DX at {self.connection.hostname} refused the login of {self.user} "
                 f"(HTTP {answer.status}: {self._dx_says(answer, login=True)})"
             )
         self._check(answer, "POST", "/auth/login", login=True)
@@ -383,8 +389,8 @@ class DxClient:
             answer = self._send(method, "dam", path, params=params, json=json)
             if answer.status == 401:
                 raise AuthenticationError(
-                    f"DX at {self.connection.hostname} rejected a fresh session of user "
-                    f"{self._credentials.username!r} on {method} {path} (HTTP 401: {self._dx_says(answer)})"
+                    f"DX at {self.connection.hostname} rejected a fresh session of {self.user} "
+                    f"on {method} {path} (HTTP 401: {self._dx_says(answer)})"
                 )
         self._check(answer, method, path)
         if not expect_body or answer.status == 204 or not answer.body:
@@ -517,8 +523,7 @@ class DxClient:
         detail = f"HTTP {status}: {self._dx_says(answer, login=login)}"
         if status == 403:
             raise PermissionDenied(
-                f"{where}: user {self._credentials.username!r} is not allowed ({detail}); "
-                "DAM staging needs a DX administrator"
+                f"{where}: {self.user} is not allowed ({detail}); DAM staging needs a DX administrator"
             )
         if status == 404:
             raise NotFound(f"{where}: {detail}")
