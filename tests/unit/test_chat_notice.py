@@ -152,6 +152,12 @@ def test_a_drift_notices_remediate_step_is_the_command_with_the_publishers_proto
     )
 
 
+def test_a_chat_title_leaves_out_resolved_when_every_resolved_record_was_ignored() -> None:
+    changes = Changes(previous_execution="run-0", new=5, resolved=2, resolved_ignored=2, unchanged=172)
+    title = posted(summary(CheckStatus.DRIFT, changes=changes))["content"]["title"]
+    assert title.endswith(": 177 mismatches (+5 new)")
+
+
 def test_an_in_sync_notice_is_sent_when_the_policy_says_so_and_fits_the_schema() -> None:
     check = summary(CheckStatus.IN_SYNC)
     assert not should_notify(NotifyPolicy.ON_DRIFT, check) and should_notify(NotifyPolicy.ALWAYS, check)

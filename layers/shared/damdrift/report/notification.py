@@ -125,7 +125,8 @@ def subject_parts(summary: Summary) -> SubjectParts:
         tail = f": {summary.effective_total} mismatch" + ("" if summary.effective_total == 1 else "es")
         changes = summary.changes
         if changes is not None and changes.previous_execution is not None:
-            tail += f" (+{changes.effective_new} new, -{changes.effective_resolved} resolved)"
+            phrase = new_and_resolved(changes.effective_new, changes.effective_resolved)
+            tail += f" ({phrase})" if phrase else ""
     publisher = ascii_line(summary.publisher, SUBJECT_MAX) or "?"
     subscriber = ascii_line(summary.target_host or summary.subscriber_id, SUBJECT_MAX) or "?"
     # Shorten the names, never the tag or the tail: the longer name gives way first.
@@ -139,6 +140,12 @@ def subject_parts(summary: Summary) -> SubjectParts:
         else:
             publisher, subscriber = shorten(publisher, half), shorten(subscriber, room - half)
     return SubjectParts(tag, publisher, subscriber, tail)
+
+
+def new_and_resolved(new: int, resolved: int) -> str:
+    """``+5 new, -3 resolved`` with only the parts that count something (ignore rules applied): a record
+    every rule ignores is no news, and "-0 resolved" reads as if something was."""
+    return ", ".join(part for n, part in ((new, f"+{new} new"), (resolved, f"-{resolved} resolved")) if n)
 
 
 def _message(
