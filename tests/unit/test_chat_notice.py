@@ -14,8 +14,8 @@ import pytest
 
 from damdrift.execution_input import NotifyPolicy
 from damdrift.models.summary import AgeOf, Changes, CheckStatus, DriftAge, ErrorInfo, Summary
-from damdrift.report.chat import chat_event, publish_chat
-from damdrift.report.notification import ReportLink, build_notification
+from damdrift.report.chat import publish_chat
+from damdrift.report.notification import ReportLink, build_notification, chat_event
 from damdrift.steps.fetch import should_notify
 from tests.aws import REGION, fake_credentials
 

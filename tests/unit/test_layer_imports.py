@@ -55,7 +55,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # text and HTML: the report page, the overview, the notices, chat, the next steps
     (
         "rendering",
-        ("report.next_steps", "report.notification", "report.chat", "report.html", "report.overview"),
+        (
+            "report.next_steps",
+            "report.notice",
+            "report.notification",
+            "report.chat",
+            "report.html",
+            "report.overview",
+        ),
     ),
     # a finished download filed as a report: compared, aged, rendered, pointed at, announced
     ("filing", ("report.insight",)),

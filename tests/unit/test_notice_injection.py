@@ -12,8 +12,7 @@ from damdrift.execution_input import RemediateMode
 from damdrift.models.remediation import RemediationPhase
 from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.remediation.notice import with_remediation_note
-from damdrift.report.chat import chat_event
-from damdrift.report.notification import build_notification
+from damdrift.report.notification import build_notification, chat_event
 from damdrift.state import OutboundNotice
 
 NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
