@@ -15,7 +15,8 @@ import pytest
 from damdrift.execution_input import NotifyPolicy
 from damdrift.models.summary import AgeOf, Changes, CheckStatus, DriftAge, ErrorInfo, Summary
 from damdrift.report.chat import publish_chat
-from damdrift.report.notification import ReportLink, build_notification, chat_event
+from damdrift.report.notice import ReportLink, notice_content
+from damdrift.report.notification import render_notice
 from damdrift.steps.fetch import should_notify
 from tests.aws import REGION, fake_credentials
 
@@ -109,8 +110,9 @@ def summary(status: CheckStatus, **extra: Any) -> Summary:
 
 
 def posted(check: Summary) -> dict[str, Any]:
-    subject = build_notification(check, LOCATION, report_link=LINK).subject
-    document: dict[str, Any] = json.loads(chat_event(check, subject, LINK, LOCATION).message())
+    event = render_notice(notice_content(check, LOCATION, link=LINK), chat=True).chat
+    assert event is not None
+    document: dict[str, Any] = json.loads(event.message())
     return document
 
 
@@ -208,7 +210,8 @@ def test_publishing_sends_the_event_as_the_message(monkeypatch: pytest.MonkeyPat
         from damdrift.report import chat
 
         chat._sns.cache_clear()
-        event = chat_event(summary(CheckStatus.DRIFT), "[DRIFT] x", LINK, LOCATION)
+        event = render_notice(notice_content(summary(CheckStatus.DRIFT), LOCATION, link=LINK), chat=True).chat
+        assert event is not None
         assert publish_chat(topic, event)
         [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
         assert problems(json.loads(message["Body"]), SCHEMA) == []

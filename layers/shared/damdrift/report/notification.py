@@ -4,19 +4,17 @@ notification, :mod:`damdrift.report.chat`). The chat title is the e-mail's subje
 
 SNS rules (Publish API): the subject has no line breaks or control characters and fewer than 100
 characters (``notice_text.sns_subject``: printable ASCII, cut at 99); the message is at most 256 KB of
-UTF-8. The body only ever holds counts, a
-capped table, the first few NEW and RESOLVED records, capped error text and a link to the HTML
-report, so it stays a few KB however large the report is.
+UTF-8. The body only ever holds counts, a capped table, the first few NEW and RESOLVED records, capped
+error text and a link to the HTML report, so it stays a few KB however large the report is.
 
-Every value that came from DX or from the execution input is untrusted text, shown on one line
-(``notice_text.one_line``: line breaks become spaces, other control characters and bidi overrides are
-removed), so no value can break the layout or start a line that looks like ours (an "approve here"
-block); and every field is length-capped.
-
-Chatbot renders the title, the description, the next steps and the keywords as the channel's own markdown
-(Slack mrkdwn or Teams markdown). Every DX value in them, the title (the SNS subject, with the target
-host) included, goes through ``notice_text.chat_text``: one line (no control or bidi characters,
-capped), Slack's control characters ``& < >`` as ``&amp; &lt; &gt;`` and Markdown's formatting characters
+Both texts are laid out first, every value that came from DX or from the execution input marked
+``notice_text.Untrusted`` (with its cap), and finished last, in one go (:func:`_finish`): in the e-mail
+each such value is one line (``notice_text.plain_text``: line breaks become spaces, other control
+characters and bidi overrides are removed), so no value can break the layout or start a line that looks
+like ours (an "approve here" block). Chatbot renders the title, the description, the next steps and the
+keywords as the channel's own markdown (Slack mrkdwn or Teams markdown): every DX value in them, the
+title (the SNS subject, with the target host) included, is also escaped (``notice_text.chat_markdown``):
+Slack's control characters ``& < >`` as ``&amp; &lt; &gt;`` and Markdown's formatting characters
 backslash-escaped, so a host name such as ``<https://evil.example|Approve the resync>`` can neither
 format the message, mention a channel, nor forge a link. Metadata (thread id, context) is one line.
 """
@@ -33,7 +31,17 @@ from pydantic import BaseModel
 
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.notice_text import SUBJECT_MAX as SUBJECT_MAX  # noqa: PLC0414 - re-exported
-from damdrift.notice_text import ascii_line, chat_text, one_line, shorten, slack_escaped, sns_subject
+from damdrift.notice_text import (
+    Untrusted,
+    ascii_line,
+    chat_markdown,
+    chat_text,
+    one_line,
+    plain_text,
+    shorten,
+    slack_escaped,
+    sns_subject,
+)
 from damdrift.report.age import age_text
 from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
 from damdrift.report.diff import ChangeClass, RunDiff
@@ -69,6 +77,10 @@ class Notification(BaseModel):
         return {name: {"DataType": "String", "StringValue": value} for name, value in self.attributes.items()}
 
 
+#: A line of a text we lay out: ours as it is, or ours with DX's text marked Untrusted.
+Line = str | list[str | Untrusted]
+
+
 class RenderedNotice(NamedTuple):
     """The subscriber's notice as e-mail and, when the stack posts to chat, as chat."""
 
@@ -76,11 +88,20 @@ class RenderedNotice(NamedTuple):
     chat: ChatEvent | None
 
 
+class ChatDraft(NamedTuple):
+    """The chat message laid out, DX's text still :class:`~damdrift.notice_text.Untrusted` (escaped when
+    the message is finished)."""
+
+    description: list[Line]
+    steps: list[str]
+
+
 def render_notice(content: NoticeContent, *, chat: bool) -> RenderedNotice:
-    """The e-mail and (with ``chat``) the chat message, their subject and title from the same parts."""
-    parts = subject_parts(content)
-    email = _email(content, parts)
-    return RenderedNotice(email, _chat(content, parts, email.subject) if chat else None)
+    """The e-mail and (with ``chat``) the chat message. Both are laid out first, DX's text in them still
+    :class:`~damdrift.notice_text.Untrusted`; :func:`_finish` then makes it safe for each, in one go."""
+    message = _message(content)
+    draft = _chat_draft(content) if chat else None
+    return _finish(content, message, draft)
 
 
 def build_notification(
@@ -95,14 +116,55 @@ def build_notification(
     ``diff`` adds the top NEW and RESOLVED records, ``report_link`` the link to the HTML report.
     """
     content = notice_content(summary, report_location, diff=diff, link=report_link)
-    return _email(content, subject_parts(content))
+    return render_notice(content, chat=False).email
 
 
-def chat_event(summary: Summary, subject: str, link: ReportLink | None, location: str) -> ChatEvent:
-    """The chat notice for a finished check (DRIFT, IN_SYNC, ERRORED, or a remediation's verdict);
-    ``subject`` is the e-mail's (the event's one-line summary)."""
-    content = notice_content(summary, location, link=link)
-    return _chat(content, subject_parts(content), subject)
+def _finish(content: NoticeContent, message: list[Line], draft: ChatDraft | None) -> RenderedNotice:
+    """The texts finished (``notice_text``): the subject in printable ASCII under SNS's limit (the chat
+    title is its parts, escaped), the body and the attributes one safe line per value, chat's DX text
+    inert markdown."""
+    summary = content.summary
+    parts = subject_parts(content)
+    subject = sns_subject(parts.text())
+    remediation = summary.remediation
+    email = Notification(
+        subject=subject,
+        message=plain_text(message, max_bytes=MESSAGE_MAX_BYTES),
+        attributes={
+            "status": str(summary.status),
+            "subscriberId": one_line(summary.subscriber_id, 256) or "-",
+            "publisher": one_line(summary.publisher, 256) or "-",
+            **({"remediation": str(remediation.verdict or "FAILED")} if remediation is not None else {}),
+        },
+    )
+    if draft is None:
+        return RenderedNotice(email, None)
+    host = summary.target_host or summary.subscriber_id
+    title: Line = [f"{parts.tag} ", Untrusted(parts.publisher, 120), " -> ", Untrusted(parts.subscriber, 120)]
+    chat = ChatEvent(
+        content=ChatContent(
+            textType="client-markdown",
+            title=chat_markdown([title]) + slack_escaped(parts.tail),
+            description=chat_markdown(draft.description)[:DESCRIPTION_MAX],
+            nextSteps=draft.steps or None,
+            keywords=[
+                str(summary.status),
+                chat_text(summary.publisher, 80) or "-",
+                chat_text(host, 80) or "-",
+            ],
+        ),
+        metadata=ChatMetadata(
+            threadId=one_line(f"dam-drift/{summary.publisher}/{summary.subscriber_id}", 200),
+            summary=slack_escaped(one_line(subject, 200)),
+            eventType=f"dam-drift {summary.status}",
+            relatedResources=[content.location] if content.location else None,
+            additionalContext={
+                "execution": one_line(summary.execution, 200),
+                "subscriberId": one_line(summary.subscriber_id, 200),
+            },
+        ),
+    )
+    return RenderedNotice(email, chat)
 
 
 class SubjectParts(NamedTuple):
@@ -146,27 +208,11 @@ def subject_parts(content: NoticeContent) -> SubjectParts:
     return SubjectParts(tag, publisher, subscriber, tail)
 
 
-def _email(content: NoticeContent, parts: SubjectParts) -> Notification:
-    summary = content.summary
-    return Notification(
-        subject=sns_subject(parts.text()),
-        message=_message(content),
-        attributes={
-            "status": str(summary.status),
-            "subscriberId": one_line(summary.subscriber_id, 256) or "-",
-            "publisher": one_line(summary.publisher, 256) or "-",
-            **(
-                {"remediation": str(summary.remediation.verdict or "FAILED")}
-                if summary.remediation is not None
-                else {}
-            ),
-        },
-    )
-
-
-def _message(content: NoticeContent) -> str:
+def _message(content: NoticeContent) -> list[Line]:
+    """The e-mail's body laid out: DX's text is :class:`Untrusted` until :func:`_finish` makes each value
+    one safe line (``notice_text.plain_text``)."""
     summary, diff, report_link = content.summary, content.diff, content.link
-    lines = [
+    lines: list[Line] = [
         f"dam-drift check: {summary.status}" + (" (partial report)" if summary.partial else ""),
         "",
         _field("Publisher", summary.publisher),
@@ -203,11 +249,7 @@ def _message(content: NoticeContent) -> str:
         lines += link_lines(report_link)
     if summary.error is not None:
         lines += ["", *_error_lines(content)]
-    text = "\n".join(lines) + "\n"
-    encoded = text.encode("utf-8")
-    if len(encoded) > MESSAGE_MAX_BYTES:  # unreachable with the caps above; kept as a guarantee
-        text = encoded[: MESSAGE_MAX_BYTES - 20].decode("utf-8", "ignore") + "\n[truncated]\n"
-    return text
+    return lines
 
 
 def link_lines(link: ReportLink) -> list[str]:
@@ -233,6 +275,8 @@ def counts_lines(summary: Summary, diff: RunDiff | None = None) -> list[str]:
 
 
 def _table(content: NoticeContent) -> list[str]:
+    """The counts table, aligned: its record types and actions are made one safe line here, as the column
+    widths need them (the one part of the body not finished by ``plain_text``)."""
     summary, diff = content.summary, content.diff
     columns = ["Count"]
     if content.compared:
@@ -268,50 +312,53 @@ def _cell(counts: dict[str, dict[str, int]], rtype: str, action: str) -> int:
     return counts.get(rtype, {}).get(action, 0)
 
 
-def _records(title: str, changes: ChangeClass) -> list[str]:
+def _records(title: str, changes: ChangeClass) -> list[Line]:
     """The first few records of a class, one line each (the HTML report and the .jsonl.gz have all)."""
     if not changes.total:
         return []
     shown = changes.samples[:TOP_RECORDS]
-    lines = ["", f"{title} ({len(shown)} of {changes.total}):"]
+    lines: list[Line] = ["", f"{title} ({len(shown)} of {changes.total}):"]
     for sample in shown:
         record_id = sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
         ignored = f"  [ignored by rule {sample.ignored_by}]" if sample.ignored_by is not None else ""
-        lines.append(
-            f"  {one_line(sample.record_type, 40)} {one_line(sample.record_action, 20)} "
-            f"{one_line(record_id, 120)}{ignored}"
-        )
+        kind: Line = ["  ", Untrusted(sample.record_type, 40), " ", Untrusted(sample.record_action, 20)]
+        lines.append([*kind, " ", Untrusted(record_id, 120), ignored])
     return lines
 
 
-def _rule_lines(summary: Summary) -> list[str]:
+def _rule_lines(summary: Summary) -> list[Line]:
     rules = summary.ignore_rules
     if rules is None or (not rules.expired and rules.error is None):
         return []
-    lines = [""]
+    lines: list[Line] = [""]
     if rules.error is not None:
-        lines += ["Ignore rules NOT applied (the rules file is invalid):", "  " + one_line(rules.error, 500)]
+        lines += [
+            "Ignore rules NOT applied (the rules file is invalid):",
+            ["  ", Untrusted(rules.error, 500)],
+        ]
     if rules.expired:
         lines.append(f"Expired ignore rules (no longer applied; renew or remove them): {len(rules.expired)}")
         for rule in rules.expired[:TOP_RECORDS]:
-            comment = f" - {one_line(rule.comment, 120)}" if rule.comment else ""
-            lines.append(f"  rule {rule.index}: {one_line(rule.rule, 120)}, expired {rule.expires}{comment}")
+            comment: list[str | Untrusted] = [" - ", Untrusted(rule.comment, 120)] if rule.comment else []
+            expired = f", expired {rule.expires}"
+            lines.append([f"  rule {rule.index}: ", Untrusted(rule.rule, 120), expired, *comment])
         if len(rules.expired) > TOP_RECORDS:
             lines.append(f"  ... and {len(rules.expired) - TOP_RECORDS} more (see summary.json)")
     return lines
 
 
-def _error_lines(content: NoticeContent) -> list[str]:
+def _error_lines(content: NoticeContent) -> list[Line]:
     error = content.summary.error
     assert error is not None
     # One line, however many DX sent: a line of DX's own could pass for ours (a forged approval link).
-    lines = [_field("Error", error.type), "Message:", "  " + one_line(error.message, _ERROR_MESSAGE_MAX)]
+    message: Line = ["  ", Untrusted(error.message, _ERROR_MESSAGE_MAX)]
+    lines: list[Line] = [_field("Error", error.type), "Message:", message]
     if error.diagnosis:
         lines.append("Diagnosis:")
         items = list(_flatten(error.diagnosis))
         for key, value in items[:_DIAGNOSIS_MAX_ITEMS]:
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-            lines.append(f"  {one_line(key, 80)}: {one_line(text, _DIAGNOSIS_VALUE_MAX)}")
+            lines.append(["  ", Untrusted(key, 80), ": ", Untrusted(text, _DIAGNOSIS_VALUE_MAX)])
         if len(items) > _DIAGNOSIS_MAX_ITEMS:
             lines.append(f"  ... and {len(items) - _DIAGNOSIS_MAX_ITEMS} more (see summary.json)")
     if content.hint is not None:
@@ -329,8 +376,8 @@ def _flatten(diagnosis: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             yield str(key), value
 
 
-def _field(label: str, value: str) -> str:
-    return f"{label + ':':<15} {one_line(value, _FIELD_MAX) or '-'}"  # a long label still gets its space
+def _field(label: str, value: str) -> list[str | Untrusted]:
+    return [f"{label + ':':<15} ", Untrusted(value, _FIELD_MAX, "-")]  # a long label still gets its space
 
 
 def _time(value: datetime | None) -> str:
@@ -341,11 +388,14 @@ def _wrapped(value: str) -> list[str]:
     return textwrap.wrap(value, width=76, initial_indent="  ", subsequent_indent="  ")
 
 
-def _remediation_lines(summary: Summary) -> list[str]:
+def _remediation_lines(summary: Summary) -> list[Line]:
     record = summary.remediation
     if record is None:
         return []
-    lines = ["", _field("Remediation", f"{record.verdict or 'FAILED'} (remediate: {record.mode})")]
+    lines: list[Line] = [
+        "",
+        _field("Remediation", f"{record.verdict or 'FAILED'} (remediate: {record.mode})"),
+    ]
     lines.append(_field("Before resync", f"{record.initial_effective_total} mismatches not ignored"))
     if record.remaining_total is not None:
         lines.append(_field("After resync", f"{record.remaining_total} mismatches not ignored"))
@@ -370,57 +420,34 @@ _EMOJI = {
 }
 
 
-def _chat(content: NoticeContent, parts: SubjectParts, subject: str) -> ChatEvent:
+def _chat_draft(content: NoticeContent) -> ChatDraft:
     summary, link = content.summary, content.link
-    host = chat_text(summary.target_host or summary.subscriber_id, 120)
-    publisher = chat_text(summary.publisher, 120)
-    lines = [f"{_EMOJI[summary.status]} *{summary.status}* on {host} (publisher {publisher})"]
+    host = Untrusted(summary.target_host or summary.subscriber_id, 120)
+    emoji = _EMOJI[summary.status]
+    lines: list[Line] = [
+        [f"{emoji} *{summary.status}* on ", host, " (publisher ", Untrusted(summary.publisher, 120), ")"]
+    ]
     if summary.status is CheckStatus.ERRORED:
         error = summary.error
         what, message = (error.type, error.message) if error else ("error", "-")
-        lines.append(f"*{chat_text(what, 60)}*: {chat_text(message, 600)}")
+        lines.append(["*", Untrusted(what, 60), "*: ", Untrusted(message, 600)])
     else:
         ignored = f" ({summary.ignored_total} ignored by rules)" if summary.ignored_total else ""
         lines.append(f"*{summary.effective_total}* mismatches{ignored}")
         changes = summary.changes
         if changes is not None and changes.error is None and changes.previous_execution is not None:
-            lines.append(
-                f"Since the previous check: +{changes.effective_new} new, "
-                f"-{changes.effective_resolved} resolved"
-            )
+            new, resolved = changes.effective_new, changes.effective_resolved
+            lines.append(f"Since the previous check: +{new} new, -{resolved} resolved")
         age = summary.drift_age
         if age is not None and age.checks:
             lines.append(f"Drifting since {age_text(age)}")
+        # The pairs the check counted (the table also has those with only RESOLVED records).
         counted = [row for row in content.table if row[1] in summary.counts.get(row[0], {})]
         for rtype, action, n in counted[:8]:
-            lines.append(f"• {chat_text(rtype, 40)} {chat_text(action, 20)}: {n}")
+            lines.append(["• ", Untrusted(rtype, 40), " ", Untrusted(action, 20), f": {n}"])
     if link is not None and link.url:
         lines.append(f"Report (link works until {_time(link.expires)}): {link.url}")
-    title_names = chat_text(parts.publisher, 120), chat_text(parts.subscriber, 120)
-    return ChatEvent(
-        content=ChatContent(
-            textType="client-markdown",
-            # The e-mail's subject, its DX names as inert chat text (Chatbot renders the title as markdown).
-            title=f"{parts.tag} {title_names[0]} -> {title_names[1]}{slack_escaped(parts.tail)}",
-            description="\n".join(lines)[:DESCRIPTION_MAX],
-            nextSteps=_chat_steps(content) or None,
-            keywords=[
-                str(summary.status),
-                chat_text(summary.publisher, 80) or "-",
-                chat_text(summary.target_host or summary.subscriber_id, 80) or "-",
-            ],
-        ),
-        metadata=ChatMetadata(
-            threadId=one_line(f"dam-drift/{summary.publisher}/{summary.subscriber_id}", 200),
-            summary=slack_escaped(one_line(subject, 200)),
-            eventType=f"dam-drift {summary.status}",
-            relatedResources=[content.location] if content.location else None,
-            additionalContext={
-                "execution": one_line(summary.execution, 200),
-                "subscriberId": one_line(summary.subscriber_id, 200),
-            },
-        ),
-    )
+    return ChatDraft(lines, _chat_steps(content))
 
 
 def _chat_steps(content: NoticeContent) -> list[str]:
