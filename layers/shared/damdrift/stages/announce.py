@@ -69,10 +69,7 @@ def announce(
             TopicArn=topic,
             Subject=notification.subject,
             Message=notification.message,
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in notification.attributes.items()
-            },
+            MessageAttributes=notification.sns_message_attributes(),
         )
         if topic
         else None
