@@ -14,8 +14,9 @@ import pytest
 
 from damdrift.execution_input import NotifyPolicy
 from damdrift.models.summary import AgeOf, Changes, CheckStatus, DriftAge, ErrorInfo, Summary
-from damdrift.report.chat import chat_event, publish_chat
-from damdrift.report.notification import ReportLink, build_notification
+from damdrift.report.chat import publish_chat
+from damdrift.report.notice import ReportLink, notice_content
+from damdrift.report.notification import render_notice
 from damdrift.steps.fetch import should_notify
 from tests.aws import REGION, fake_credentials
 
@@ -109,8 +110,9 @@ def summary(status: CheckStatus, **extra: Any) -> Summary:
 
 
 def posted(check: Summary) -> dict[str, Any]:
-    subject = build_notification(check, LOCATION, report_link=LINK).subject
-    document: dict[str, Any] = json.loads(chat_event(check, subject, LINK, LOCATION).message())
+    event = render_notice(notice_content(check, LOCATION, link=LINK), chat=True).chat
+    assert event is not None
+    document: dict[str, Any] = json.loads(event.message())
     return document
 
 
@@ -150,6 +152,12 @@ def test_a_drift_notices_remediate_step_is_the_command_with_the_publishers_proto
         "damdrift check --hostname dx.example.com --dx-protocol http --dx-port 8085 --subscriber-id sub-1 "
         "--remediate ask"
     )
+
+
+def test_a_chat_title_leaves_out_resolved_when_every_resolved_record_was_ignored() -> None:
+    changes = Changes(previous_execution="run-0", new=5, resolved=2, resolved_ignored=2, unchanged=172)
+    title = posted(summary(CheckStatus.DRIFT, changes=changes))["content"]["title"]
+    assert title.endswith(": 177 mismatches (+5 new)")
 
 
 def test_an_in_sync_notice_is_sent_when_the_policy_says_so_and_fits_the_schema() -> None:
@@ -202,7 +210,8 @@ def test_publishing_sends_the_event_as_the_message(monkeypatch: pytest.MonkeyPat
         from damdrift.report import chat
 
         chat._sns.cache_clear()
-        event = chat_event(summary(CheckStatus.DRIFT), "[DRIFT] x", LINK, LOCATION)
+        event = render_notice(notice_content(summary(CheckStatus.DRIFT), LOCATION, link=LINK), chat=True).chat
+        assert event is not None
         assert publish_chat(topic, event)
         [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
         assert problems(json.loads(message["Body"]), SCHEMA) == []

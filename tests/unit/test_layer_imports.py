@@ -57,6 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "rendering",
         (
             "report.next_steps",
+            "report.notice",
             "report.notification",
             "report.notice_links",
             "report.chat",

@@ -12,8 +12,8 @@ from damdrift.execution_input import RemediateMode
 from damdrift.models.remediation import RemediationPhase
 from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.remediation.notice import with_remediation_note
-from damdrift.report.chat import chat_event
-from damdrift.report.notification import build_notification
+from damdrift.report.notice import notice_content
+from damdrift.report.notification import build_notification, render_notice
 from damdrift.state import OutboundNotice
 
 NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
@@ -42,8 +42,9 @@ def check(status: CheckStatus = CheckStatus.DRIFT, **extra: Any) -> Summary:
 
 
 def chat(summary: Summary) -> dict[str, Any]:
-    subject = build_notification(summary, LOCATION).subject
-    event: dict[str, Any] = json.loads(chat_event(summary, subject, None, LOCATION).message())
+    rendered = render_notice(notice_content(summary, LOCATION), chat=True).chat
+    assert rendered is not None
+    event: dict[str, Any] = json.loads(rendered.message())
     return event
 
 

@@ -289,6 +289,26 @@ def test_the_subject_says_what_is_new_and_resolved_since_the_previous_check() ->
     )
 
 
+def test_the_subject_leaves_out_resolved_when_every_resolved_record_was_ignored() -> None:
+    s = summary(changes=changed(new=5, resolved=3, resolved_ignored=3, unchanged=37))
+    assert build_notification(s, LOCATION).subject == (
+        "[DRIFT] dx.example.com -> sub-host.example.com: 42 mismatches (+5 new)"
+    )
+
+
+def test_the_subject_leaves_out_new_when_every_new_record_was_ignored() -> None:
+    s = summary(changes=changed(new=2, new_ignored=2, resolved=3, unchanged=40))
+    assert build_notification(s, LOCATION).subject == (
+        "[DRIFT] dx.example.com -> sub-host.example.com: 42 mismatches (-3 resolved)"
+    )
+
+
+def test_the_subject_says_nothing_of_changes_when_nothing_counted_is_new_or_resolved() -> None:
+    s = summary(changes=changed(new=1, new_ignored=1, resolved=4, resolved_ignored=4, unchanged=41))
+    subject = build_notification(s, LOCATION).subject
+    assert subject == "[DRIFT] dx.example.com -> sub-host.example.com: 42 mismatches"
+
+
 def test_ignored_records_are_left_out_of_the_subjects_count_and_shown_in_the_body() -> None:
     s = summary(ignored={"COLLECTION": {"CREATE": 40}}, ignored_total=40)
     n = build_notification(s, LOCATION)

@@ -147,3 +147,21 @@ def test_a_run_whose_listed_subscribers_are_all_in_sync_is_tagged_and_filtered_a
 
     assert notice.subject == "[IN SYNC] dx.example.com: 0 drift, 0 errored, 3 in sync"
     assert notice.attributes["status"] == "IN_SYNC"
+
+
+def test_a_run_notice_leaves_out_new_and_resolved_that_count_nothing() -> None:
+    """Effective figures (ignore rules applied): a listed subscriber with nothing new or resolved does not
+    read "+0 new, -0 resolved" in the e-mail, nor "+0 new" in chat."""
+    results, records = fleet({CheckStatus.DRIFT: 2})
+    records["drift-0000"] = record("drift-0000", CheckStatus.DRIFT, new=3)
+    quiet = record("drift-0001", CheckStatus.DRIFT, new=0)
+    records["drift-0001"] = quiet.model_copy(update={"row": quiet.row.model_copy(update={"resolved": 0})})
+    run = summarise("run-1", PUBLISHER, T0, results, records, T0)
+
+    (notice,) = run_notices(run, records, RunLinks())
+
+    lines = notice.message.splitlines()
+    assert "- DRIFT    drift-0000.example.com (drift-0000): 13 mismatches, +3 new, -1 resolved" in lines
+    assert "- DRIFT    drift-0001.example.com (drift-0001): 10 mismatches" in lines
+    assert "+0 new" not in notice.message and "-0 resolved" not in notice.message
+    assert "+0 new" not in notice.chat and "+3 new" in notice.chat

@@ -18,6 +18,8 @@ Each channel's own markup is escaped on top of that:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 #: SNS Publish: a subject is "less than 100 characters long".
 SUBJECT_MAX = 99
@@ -50,6 +52,45 @@ def chat_text(value: str, limit: int) -> str:
     """A value as inert chat markdown: one safe line (capped before escaping), Slack's ``& < >`` as
     entities, Markdown's formatting characters backslash-escaped."""
     return _MARKDOWN.sub(r"\\\1", slack_escaped(one_line(value, limit)))
+
+
+class Untrusted(NamedTuple):
+    """DX's (or the execution input's) text inside a text of ours, kept as it is while we lay the text out
+    and made safe, capped at ``limit``, when the text is finished (:func:`plain_text`,
+    :func:`chat_markdown`); ``empty`` stands in for a value of which nothing is left."""
+
+    value: str
+    limit: int
+    empty: str = ""
+
+
+def plain_text(lines: Iterable[str | Sequence[str | Untrusted]], max_bytes: int | None = None) -> str:
+    """A plain text we laid out (the e-mail), finished in one call: our text as it is, every
+    :class:`Untrusted` value as :func:`one_line`; each line ends with a line break. Past ``max_bytes`` of
+    UTF-8 the text is cut and says so."""
+    text = "".join(
+        (line if isinstance(line, str) else "".join(_plain(part) for part in line)) + "\n" for line in lines
+    )
+    encoded = text.encode("utf-8")
+    if max_bytes is not None and len(encoded) > max_bytes:
+        text = encoded[: max_bytes - 20].decode("utf-8", "ignore") + "\n[truncated]\n"
+    return text
+
+
+def chat_markdown(lines: Iterable[str | Sequence[str | Untrusted]]) -> str:
+    """A chat text we laid out, finished in one call: our markdown as it is, every :class:`Untrusted`
+    value as :func:`chat_text`; lines joined by line breaks."""
+    return "\n".join(
+        line if isinstance(line, str) else "".join(_markdown(part) for part in line) for line in lines
+    )
+
+
+def _markdown(part: str | Untrusted) -> str:
+    return (chat_text(part.value, part.limit) or part.empty) if isinstance(part, Untrusted) else part
+
+
+def _plain(part: str | Untrusted) -> str:
+    return (one_line(part.value, part.limit) or part.empty) if isinstance(part, Untrusted) else part
 
 
 def slack_escaped(text: str) -> str:

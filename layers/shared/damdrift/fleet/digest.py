@@ -22,6 +22,7 @@ from damdrift.fleet.run import RunEntry, RunSummary
 from damdrift.models.summary import CheckStatus
 from damdrift.notice_text import SUBJECT_MAX, ascii_line, chat_text, one_line, slack_escaped
 from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
+from damdrift.report.notice import new_and_resolved
 
 #: Below SNS's 256 KB (262,144 bytes, message attributes included), with room for the attributes.
 MESSAGE_MAX_BYTES = 250 * 1024
@@ -146,8 +147,8 @@ def _entry_lines(entry: RunEntry, report_url: str | None) -> list[str]:
         detail = one_line(entry.error or "error", 200)
     else:
         detail = f"{entry.mismatches if entry.mismatches is not None else '?'} mismatches"
-        if entry.new is not None:
-            detail += f", +{entry.new} new, -{entry.resolved or 0} resolved"
+        if entry.new is not None and (phrase := new_and_resolved(entry.new, entry.resolved or 0)):
+            detail += f", {phrase}"
     lines = [f"- {entry.status:<8} {name}{ident}: {detail}"]
     if report_url:
         lines.append(f"  report: {report_url}")
@@ -167,7 +168,7 @@ def _chat(
             if entry.status is CheckStatus.ERRORED
             else (
                 f"{entry.mismatches if entry.mismatches is not None else '?'} mismatches"
-                + (f", +{entry.new} new" if entry.new is not None else "")
+                + (f", +{entry.new} new" if entry.new else "")
             )
         )
         line = f"• {entry.status} {chat_text(entry.name, 80)}: {what}" + (f" — {report}" if report else "")

@@ -1,15 +1,22 @@
-"""The SNS message a finished check sends: a subject that says it all, a short plain-text body.
+"""A subscriber's notice, shown two ways from one :class:`~damdrift.report.notice.NoticeContent`: the SNS
+e-mail (a subject that says it all, a short plain-text body) and the chat message (AWS Chatbot's custom
+notification, :mod:`damdrift.report.chat`). The chat title is the e-mail's subject, from the same parts.
 
 SNS rules (Publish API): the subject has no line breaks or control characters and fewer than 100
 characters (``notice_text.sns_subject``: printable ASCII, cut at 99); the message is at most 256 KB of
-UTF-8. The body only ever holds counts, a
-capped table, the first few NEW and RESOLVED records, capped error text and a link to the HTML
-report, so it stays a few KB however large the report is.
+UTF-8. The body only ever holds counts, a capped table, the first few NEW and RESOLVED records, capped
+error text and a link to the HTML report, so it stays a few KB however large the report is.
 
-Every value that came from DX or from the execution input is untrusted text, shown on one line
-(``notice_text.one_line``: line breaks become spaces, other control characters and bidi overrides are
-removed), so no value can break the layout or start a line that looks like ours (an "approve here"
-block); and every field is length-capped.
+Both texts are laid out first, every value that came from DX or from the execution input marked
+``notice_text.Untrusted`` (with its cap), and finished last, in one go (:func:`_finish`): in the e-mail
+each such value is one line (``notice_text.plain_text``: line breaks become spaces, other control
+characters and bidi overrides are removed), so no value can break the layout or start a line that looks
+like ours (an "approve here" block). Chatbot renders the title, the description, the next steps and the
+keywords as the channel's own markdown (Slack mrkdwn or Teams markdown): every DX value in them, the
+title (the SNS subject, with the target host) included, is also escaped (``notice_text.chat_markdown``):
+Slack's control characters ``& < >`` as ``&amp; &lt; &gt;`` and Markdown's formatting characters
+backslash-escaped, so a host name such as ``<https://evil.example|Approve the resync>`` can neither
+format the message, mention a channel, nor forge a link. Metadata (thread id, context) is one line.
 """
 
 from __future__ import annotations
@@ -22,11 +29,24 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from damdrift.models.summary import Changes, CheckStatus, Summary, counts_table
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.notice_text import SUBJECT_MAX as SUBJECT_MAX  # noqa: PLC0414 - re-exported
-from damdrift.notice_text import ascii_line, one_line, shorten, sns_subject
+from damdrift.notice_text import (
+    Untrusted,
+    ascii_line,
+    chat_markdown,
+    chat_text,
+    one_line,
+    plain_text,
+    shorten,
+    slack_escaped,
+    sns_subject,
+)
+from damdrift.report.age import age_text
+from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
 from damdrift.report.diff import ChangeClass, RunDiff
-from damdrift.report.next_steps import error_hint
+from damdrift.report.notice import NoticeContent, notice_content
+from damdrift.report.notice import ReportLink as ReportLink  # noqa: PLC0414 - re-exported
 
 MESSAGE_MAX_BYTES = 64 * 1024  # a safety net far below SNS's 256 KB; the layout stays well under it
 TABLE_MAX_ROWS = 60  # 12 record types x 3 actions fit, with room for types DX adds
@@ -43,17 +63,6 @@ _SUBJECT_TAGS = {
 }
 
 
-class ReportLink(BaseModel):
-    """The notice's links. ``url`` (the HTML report) and ``overview_url`` (the publisher's overview) go
-    through the report viewer and work until ``expires``, exactly: the viewer checks their signature and
-    expiry. ``console_url`` opens the report's folder in the S3 console (an AWS login decides)."""
-
-    url: str | None = None
-    expires: datetime | None = None
-    overview_url: str | None = None
-    console_url: str | None = None
-
-
 class Notification(BaseModel):
     """What to publish: ``sns.publish(TopicArn=..., Subject=n.subject, Message=n.message,
     MessageAttributes=n.sns_message_attributes())``."""
@@ -68,6 +77,33 @@ class Notification(BaseModel):
         return {name: {"DataType": "String", "StringValue": value} for name, value in self.attributes.items()}
 
 
+#: A line of a text we lay out: ours as it is, or ours with DX's text marked Untrusted.
+Line = str | list[str | Untrusted]
+
+
+class RenderedNotice(NamedTuple):
+    """The subscriber's notice as e-mail and, when the stack posts to chat, as chat."""
+
+    email: Notification
+    chat: ChatEvent | None
+
+
+class ChatDraft(NamedTuple):
+    """The chat message laid out, DX's text still :class:`~damdrift.notice_text.Untrusted` (escaped when
+    the message is finished)."""
+
+    description: list[Line]
+    steps: list[str]
+
+
+def render_notice(content: NoticeContent, *, chat: bool) -> RenderedNotice:
+    """The e-mail and (with ``chat``) the chat message. Both are laid out first, DX's text in them still
+    :class:`~damdrift.notice_text.Untrusted`; :func:`_finish` then makes it safe for each, in one go."""
+    message = _message(content)
+    draft = _chat_draft(content) if chat else None
+    return _finish(content, message, draft)
+
+
 def build_notification(
     summary: Summary,
     report_location: str,
@@ -79,20 +115,56 @@ def build_notification(
 
     ``diff`` adds the top NEW and RESOLVED records, ``report_link`` the link to the HTML report.
     """
-    return Notification(
-        subject=_subject(summary),
-        message=_message(summary, report_location, diff, report_link),
+    content = notice_content(summary, report_location, diff=diff, link=report_link)
+    return render_notice(content, chat=False).email
+
+
+def _finish(content: NoticeContent, message: list[Line], draft: ChatDraft | None) -> RenderedNotice:
+    """The texts finished (``notice_text``): the subject in printable ASCII under SNS's limit (the chat
+    title is its parts, escaped), the body and the attributes one safe line per value, chat's DX text
+    inert markdown."""
+    summary = content.summary
+    parts = subject_parts(content)
+    subject = sns_subject(parts.text())
+    remediation = summary.remediation
+    email = Notification(
+        subject=subject,
+        message=plain_text(message, max_bytes=MESSAGE_MAX_BYTES),
         attributes={
             "status": str(summary.status),
             "subscriberId": one_line(summary.subscriber_id, 256) or "-",
             "publisher": one_line(summary.publisher, 256) or "-",
-            **(
-                {"remediation": str(summary.remediation.verdict or "FAILED")}
-                if summary.remediation is not None
-                else {}
-            ),
+            **({"remediation": str(remediation.verdict or "FAILED")} if remediation is not None else {}),
         },
     )
+    if draft is None:
+        return RenderedNotice(email, None)
+    host = summary.target_host or summary.subscriber_id
+    title: Line = [f"{parts.tag} ", Untrusted(parts.publisher, 120), " -> ", Untrusted(parts.subscriber, 120)]
+    chat = ChatEvent(
+        content=ChatContent(
+            textType="client-markdown",
+            title=chat_markdown([title]) + slack_escaped(parts.tail),
+            description=chat_markdown(draft.description)[:DESCRIPTION_MAX],
+            nextSteps=draft.steps or None,
+            keywords=[
+                str(summary.status),
+                chat_text(summary.publisher, 80) or "-",
+                chat_text(host, 80) or "-",
+            ],
+        ),
+        metadata=ChatMetadata(
+            threadId=one_line(f"dam-drift/{summary.publisher}/{summary.subscriber_id}", 200),
+            summary=slack_escaped(one_line(subject, 200)),
+            eventType=f"dam-drift {summary.status}",
+            relatedResources=[content.location] if content.location else None,
+            additionalContext={
+                "execution": one_line(summary.execution, 200),
+                "subscriberId": one_line(summary.subscriber_id, 200),
+            },
+        ),
+    )
+    return RenderedNotice(email, chat)
 
 
 class SubjectParts(NamedTuple):
@@ -108,12 +180,9 @@ class SubjectParts(NamedTuple):
         return f"{self.tag} {self.publisher} -> {self.subscriber}{self.tail}"
 
 
-def _subject(summary: Summary) -> str:
-    return sns_subject(subject_parts(summary).text())
-
-
-def subject_parts(summary: Summary) -> SubjectParts:
+def subject_parts(content: NoticeContent) -> SubjectParts:
     """What the subject says: the status (or the remediation's verdict), both hosts, the count."""
+    summary = content.summary
     tag = _SUBJECT_TAGS[summary.status]
     if summary.remediation is not None and summary.remediation.verdict is not None:
         tag = "[" + summary.remediation.verdict.replace("_", " ") + "]"
@@ -123,9 +192,7 @@ def subject_parts(summary: Summary) -> SubjectParts:
         tail = ": no mismatches" + (f" ({summary.ignored_total} ignored)" if summary.ignored_total else "")
     else:
         tail = f": {summary.effective_total} mismatch" + ("" if summary.effective_total == 1 else "es")
-        changes = summary.changes
-        if changes is not None and changes.previous_execution is not None:
-            tail += f" (+{changes.effective_new} new, -{changes.effective_resolved} resolved)"
+        tail += f" ({content.news})" if content.news else ""
     publisher = ascii_line(summary.publisher, SUBJECT_MAX) or "?"
     subscriber = ascii_line(summary.target_host or summary.subscriber_id, SUBJECT_MAX) or "?"
     # Shorten the names, never the tag or the tail: the longer name gives way first.
@@ -141,10 +208,11 @@ def subject_parts(summary: Summary) -> SubjectParts:
     return SubjectParts(tag, publisher, subscriber, tail)
 
 
-def _message(
-    summary: Summary, report_location: str, diff: RunDiff | None, report_link: ReportLink | None
-) -> str:
-    lines = [
+def _message(content: NoticeContent) -> list[Line]:
+    """The e-mail's body laid out: DX's text is :class:`Untrusted` until :func:`_finish` makes each value
+    one safe line (``notice_text.plain_text``)."""
+    summary, diff, report_link = content.summary, content.diff, content.link
+    lines: list[Line] = [
         f"dam-drift check: {summary.status}" + (" (partial report)" if summary.partial else ""),
         "",
         _field("Publisher", summary.publisher),
@@ -153,11 +221,11 @@ def _message(
     if summary.target_host:
         lines.append(_field("Target host", summary.target_host))
     lines.append(_field("Status", str(summary.status)))
-    lines.append(_field("Mismatches", mismatches_text(summary)))
-    if summary.changes is not None and summary.status is not CheckStatus.ERRORED:
-        lines.append(_field("Since previous", since_text(summary.changes)))
+    lines.append(_field("Mismatches", content.mismatches))
+    if content.since is not None and summary.status is not CheckStatus.ERRORED:
+        lines.append(_field("Since previous", content.since))
     if summary.counts or (diff is not None and diff.resolved.total):
-        lines += ["", *counts_lines(summary, diff)]
+        lines += ["", *_table(content)]
     if diff is not None:
         lines += _records("New records", diff.new)
         lines += _records("Resolved records", diff.resolved)
@@ -175,17 +243,13 @@ def _message(
         _field("Status polls", str(summary.poll_count) if summary.poll_count is not None else "-"),
         _field("Finished", _time(summary.finished_at)),
         _field("Execution", summary.execution),
-        _field("Report", report_location or "-"),
+        _field("Report", content.location or "-"),
     ]
     if report_link is not None:
         lines += link_lines(report_link)
     if summary.error is not None:
-        lines += ["", *_error_lines(summary)]
-    text = "\n".join(lines) + "\n"
-    encoded = text.encode("utf-8")
-    if len(encoded) > MESSAGE_MAX_BYTES:  # unreachable with the caps above; kept as a guarantee
-        text = encoded[: MESSAGE_MAX_BYTES - 20].decode("utf-8", "ignore") + "\n[truncated]\n"
-    return text
+        lines += ["", *_error_lines(content)]
+    return lines
 
 
 def link_lines(link: ReportLink) -> list[str]:
@@ -204,51 +268,25 @@ def link_lines(link: ReportLink) -> list[str]:
     return lines
 
 
-def mismatches_text(summary: Summary) -> str:
-    """The mismatch count as every view words it: "unknown" (never "0") when the check did not finish."""
-    if summary.partial:
-        return f"{summary.total} so far (partial report)"
-    if summary.status is CheckStatus.ERRORED and summary.total == 0:
-        return "unknown (the check did not finish)"  # not "0": that would read as in sync
-    if summary.ignored_total:
-        ignored = summary.ignored_total
-        return f"{summary.effective_total} (and {ignored} ignored by rules, {summary.total} in all)"
-    return str(summary.total)
-
-
-def since_text(changes: Changes) -> str:
-    """One line on what changed since the previous usable check."""
-    if changes.error is not None:
-        return f"not compared ({changes.error})"
-    if changes.previous_execution is None:
-        return "first check of this subscriber"
-    text = f"+{changes.new} new, -{changes.resolved} resolved, {changes.unchanged} unchanged"
-    ignored = changes.new_ignored + changes.resolved_ignored
-    if ignored:
-        text += f" ({changes.new_ignored} of the new, {changes.resolved_ignored} of the resolved ignored)"
-    if changes.status_changed and changes.previous_status is not None:
-        text += f"; was {changes.previous_status}"
-    return text + f"; previous: {changes.previous_execution}"
-
-
 def counts_lines(summary: Summary, diff: RunDiff | None = None) -> list[str]:
     """A text table of counts by type and action; with a diff, NEW and RESOLVED columns; with ignored
     records, theirs (also what ``damdrift report show`` prints)."""
-    counts: dict[str, dict[str, int]] = {t: dict(a) for t, a in summary.counts.items()}
-    compared = diff is not None and diff.previous is not None
-    if diff is not None and compared:
-        for rtype, actions in diff.resolved.counts.items():
-            for action in actions:
-                counts.setdefault(rtype, {}).setdefault(action, 0)
+    return _table(notice_content(summary, "", diff=diff))
+
+
+def _table(content: NoticeContent) -> list[str]:
+    """The counts table, aligned: its record types and actions are made one safe line here, as the column
+    widths need them (the one part of the body not finished by ``plain_text``)."""
+    summary, diff = content.summary, content.diff
     columns = ["Count"]
-    if compared:
+    if content.compared:
         columns += ["New", "Resolved"]
     if summary.ignored_total:
         columns.append("Ignored")
     rows: list[tuple[str, str, list[int]]] = []
-    for rtype, action, n in counts_table(counts):
+    for rtype, action, n in content.table:
         cells = [n]
-        if diff is not None and compared:
+        if diff is not None and content.compared:
             cells += [_cell(diff.new.counts, rtype, action), _cell(diff.resolved.counts, rtype, action)]
         if summary.ignored_total:
             cells.append(_cell(summary.ignored, rtype, action))
@@ -274,55 +312,57 @@ def _cell(counts: dict[str, dict[str, int]], rtype: str, action: str) -> int:
     return counts.get(rtype, {}).get(action, 0)
 
 
-def _records(title: str, changes: ChangeClass) -> list[str]:
+def _records(title: str, changes: ChangeClass) -> list[Line]:
     """The first few records of a class, one line each (the HTML report and the .jsonl.gz have all)."""
     if not changes.total:
         return []
     shown = changes.samples[:TOP_RECORDS]
-    lines = ["", f"{title} ({len(shown)} of {changes.total}):"]
+    lines: list[Line] = ["", f"{title} ({len(shown)} of {changes.total}):"]
     for sample in shown:
         record_id = sample.record_id if isinstance(sample.record_id, str) else json.dumps(sample.record_id)
         ignored = f"  [ignored by rule {sample.ignored_by}]" if sample.ignored_by is not None else ""
-        lines.append(
-            f"  {one_line(sample.record_type, 40)} {one_line(sample.record_action, 20)} "
-            f"{one_line(record_id, 120)}{ignored}"
-        )
+        kind: Line = ["  ", Untrusted(sample.record_type, 40), " ", Untrusted(sample.record_action, 20)]
+        lines.append([*kind, " ", Untrusted(record_id, 120), ignored])
     return lines
 
 
-def _rule_lines(summary: Summary) -> list[str]:
+def _rule_lines(summary: Summary) -> list[Line]:
     rules = summary.ignore_rules
     if rules is None or (not rules.expired and rules.error is None):
         return []
-    lines = [""]
+    lines: list[Line] = [""]
     if rules.error is not None:
-        lines += ["Ignore rules NOT applied (the rules file is invalid):", "  " + one_line(rules.error, 500)]
+        lines += [
+            "Ignore rules NOT applied (the rules file is invalid):",
+            ["  ", Untrusted(rules.error, 500)],
+        ]
     if rules.expired:
         lines.append(f"Expired ignore rules (no longer applied; renew or remove them): {len(rules.expired)}")
         for rule in rules.expired[:TOP_RECORDS]:
-            comment = f" - {one_line(rule.comment, 120)}" if rule.comment else ""
-            lines.append(f"  rule {rule.index}: {one_line(rule.rule, 120)}, expired {rule.expires}{comment}")
+            comment: list[str | Untrusted] = [" - ", Untrusted(rule.comment, 120)] if rule.comment else []
+            expired = f", expired {rule.expires}"
+            lines.append([f"  rule {rule.index}: ", Untrusted(rule.rule, 120), expired, *comment])
         if len(rules.expired) > TOP_RECORDS:
             lines.append(f"  ... and {len(rules.expired) - TOP_RECORDS} more (see summary.json)")
     return lines
 
 
-def _error_lines(summary: Summary) -> list[str]:
-    error = summary.error
+def _error_lines(content: NoticeContent) -> list[Line]:
+    error = content.summary.error
     assert error is not None
     # One line, however many DX sent: a line of DX's own could pass for ours (a forged approval link).
-    lines = [_field("Error", error.type), "Message:", "  " + one_line(error.message, _ERROR_MESSAGE_MAX)]
+    message: Line = ["  ", Untrusted(error.message, _ERROR_MESSAGE_MAX)]
+    lines: list[Line] = [_field("Error", error.type), "Message:", message]
     if error.diagnosis:
         lines.append("Diagnosis:")
         items = list(_flatten(error.diagnosis))
         for key, value in items[:_DIAGNOSIS_MAX_ITEMS]:
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-            lines.append(f"  {one_line(key, 80)}: {one_line(text, _DIAGNOSIS_VALUE_MAX)}")
+            lines.append(["  ", Untrusted(key, 80), ": ", Untrusted(text, _DIAGNOSIS_VALUE_MAX)])
         if len(items) > _DIAGNOSIS_MAX_ITEMS:
             lines.append(f"  ... and {len(items) - _DIAGNOSIS_MAX_ITEMS} more (see summary.json)")
-    hint = error_hint(error)
-    if hint is not None:
-        lines += ["", "Hint:", *_wrapped(hint)]
+    if content.hint is not None:
+        lines += ["", "Hint:", *_wrapped(content.hint)]
     return lines
 
 
@@ -336,8 +376,8 @@ def _flatten(diagnosis: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             yield str(key), value
 
 
-def _field(label: str, value: str) -> str:
-    return f"{label + ':':<15} {one_line(value, _FIELD_MAX) or '-'}"  # a long label still gets its space
+def _field(label: str, value: str) -> list[str | Untrusted]:
+    return [f"{label + ':':<15} ", Untrusted(value, _FIELD_MAX, "-")]  # a long label still gets its space
 
 
 def _time(value: datetime | None) -> str:
@@ -348,11 +388,14 @@ def _wrapped(value: str) -> list[str]:
     return textwrap.wrap(value, width=76, initial_indent="  ", subsequent_indent="  ")
 
 
-def _remediation_lines(summary: Summary) -> list[str]:
+def _remediation_lines(summary: Summary) -> list[Line]:
     record = summary.remediation
     if record is None:
         return []
-    lines = ["", _field("Remediation", f"{record.verdict or 'FAILED'} (remediate: {record.mode})")]
+    lines: list[Line] = [
+        "",
+        _field("Remediation", f"{record.verdict or 'FAILED'} (remediate: {record.mode})"),
+    ]
     lines.append(_field("Before resync", f"{record.initial_effective_total} mismatches not ignored"))
     if record.remaining_total is not None:
         lines.append(_field("After resync", f"{record.remaining_total} mismatches not ignored"))
@@ -368,3 +411,59 @@ def _remediation_lines(summary: Summary) -> list[str]:
     if record.initial_summary_key:
         lines.append(_field("Report before", record.initial_summary_key))
     return lines
+
+
+_EMOJI = {
+    CheckStatus.DRIFT: ":warning:",
+    CheckStatus.IN_SYNC: ":white_check_mark:",
+    CheckStatus.ERRORED: ":x:",
+}
+
+
+def _chat_draft(content: NoticeContent) -> ChatDraft:
+    summary, link = content.summary, content.link
+    host = Untrusted(summary.target_host or summary.subscriber_id, 120)
+    emoji = _EMOJI[summary.status]
+    lines: list[Line] = [
+        [f"{emoji} *{summary.status}* on ", host, " (publisher ", Untrusted(summary.publisher, 120), ")"]
+    ]
+    if summary.status is CheckStatus.ERRORED:
+        error = summary.error
+        what, message = (error.type, error.message) if error else ("error", "-")
+        lines.append(["*", Untrusted(what, 60), "*: ", Untrusted(message, 600)])
+    else:
+        ignored = f" ({summary.ignored_total} ignored by rules)" if summary.ignored_total else ""
+        lines.append(f"*{summary.effective_total}* mismatches{ignored}")
+        changes = summary.changes
+        if changes is not None and changes.error is None and changes.previous_execution is not None:
+            new, resolved = changes.effective_new, changes.effective_resolved
+            lines.append(f"Since the previous check: +{new} new, -{resolved} resolved")
+        age = summary.drift_age
+        if age is not None and age.checks:
+            lines.append(f"Drifting since {age_text(age)}")
+        # The pairs the check counted (the table also has those with only RESOLVED records).
+        counted = [row for row in content.table if row[1] in summary.counts.get(row[0], {})]
+        for rtype, action, n in counted[:8]:
+            lines.append(["• ", Untrusted(rtype, 40), " ", Untrusted(action, 20), f": {n}"])
+    if link is not None and link.url:
+        lines.append(f"Report (link works until {_time(link.expires)}): {link.url}")
+    return ChatDraft(lines, _chat_steps(content))
+
+
+def _chat_steps(content: NoticeContent) -> list[str]:
+    link, steps = content.link, []
+    if link is not None and link.overview_url:
+        steps.append(f"Every subscriber of the publisher: {link.overview_url}")
+    if content.steps:  # a DRIFT check: the terminal's and the HTML report's commands, not a paraphrase
+        commands = {step.what: step.command for step in content.steps}
+        remediate = next(cmd for what, cmd in commands.items() if what.startswith("remediate"))
+        baseline = next(cmd for what, cmd in commands.items() if what.startswith("accept"))
+        steps.append(f"Remediate (a person approves the resync from the notice): {remediate}")
+        steps.append(f"Or accept as the baseline (after damdrift report pull): {baseline}")
+    elif content.summary.status is CheckStatus.ERRORED:
+        if content.hint is not None:  # HCL's advice, worded as the terminal and the report word it
+            steps.append(content.hint)
+        steps.append("The error and DX's diagnosis are in the report and in summary.json")
+    if link is not None and link.console_url:
+        steps.append(f"The files in the S3 console: {link.console_url}")
+    return steps

@@ -13,9 +13,10 @@ from damdrift.execution_input import NoticeScope, NotifyPolicy, RemediateMode
 from damdrift.fleet.records import NoticeTopic, RunRecord, SubscriberNotice, put_record
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.observability import MetricUnit, logger, metrics
-from damdrift.report.chat import chat_event, publish_chat
+from damdrift.report.chat import publish_chat
+from damdrift.report.notice import notice_content
 from damdrift.report.notice_links import notice_links
-from damdrift.report.notification import build_notification
+from damdrift.report.notification import render_notice
 from damdrift.settings import FetchReportSettings
 from damdrift.stages.analyse import Analysed
 from damdrift.state import FetchResult, OutboundNotice, Outcome, SubscriberTask
@@ -35,12 +36,8 @@ def announce(
     topic = (settings.ops_topic_arn if errored else settings.drift_topic_arn) or settings.drift_topic_arn
     location = f"s3://{settings.report_bucket}/{analysed.prefix}"
     link = notice_links(settings, summary.publisher, html_key, summary.finished_at or task.check.started_at)
-    notification = build_notification(summary, location, diff=analysed.diff, report_link=link)
-    chat = (
-        chat_event(summary, notification.subject, link, location)
-        if settings.chat_topic_arn and wanted
-        else None
-    )
+    content = notice_content(summary, location, diff=analysed.diff, link=link)
+    notification, chat = render_notice(content, chat=bool(settings.chat_topic_arn) and wanted)
     if settings.chat_topic_arn and chat is not None and own:
         publish_chat(settings.chat_topic_arn, chat)
     # The run record the fleet step reads; a failure is logged: the fleet step then has the Map's result
@@ -72,10 +69,7 @@ def announce(
             TopicArn=topic,
             Subject=notification.subject,
             Message=notification.message,
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in notification.attributes.items()
-            },
+            MessageAttributes=notification.sns_message_attributes(),
         )
         if topic
         else None
