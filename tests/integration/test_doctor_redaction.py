@@ -5,7 +5,10 @@ text starts a line of its own; and the doctor ends its session with ``POST /auth
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime, timedelta
+from secrets import compare_digest
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +17,7 @@ from damdrift.dx.client import ClientTuning
 from damdrift.dx.connection import DxConnection, DxCredentials
 from damdrift.settings import DoctorSettings
 from damdrift.steps import doctor as step
-from damdrift_cli.simulator import ManualClock, Simulator
+from damdrift_cli.simulator import ManualClock, Simulator, sessions
 from damdrift_cli.simulator.pytest_plugin import DRIFTED_ID, SimulatorFactory, login, make_scenario
 from tests.aws import Recorder
 
@@ -204,3 +207,35 @@ def test_the_doctor_function_stores_and_sends_no_piece_of_the_session_dx_echoed(
     notice = sns.calls[0]["Subject"] + sns.calls[0]["Message"]
     assert "[redacted]" in stored and "[redacted]" in notice
     assert leaked(stored + notice + json.dumps(result), sim) == []
+
+
+#: A NUL, a line break, a tab, a zero-width space: each joins a split secret back (our clean-up, a reader).
+SPLITTERS = {"nul": "\x00", "crlf": "\r\n", "tab": "\t", "zero-width-space": "\u200b"}
+TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+def as_read(text: str) -> str:
+    """``text`` with every space, control and invisible format character dropped, as a reader joins it."""
+    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf"))
+
+
+@pytest.mark.parametrize("splitter", SPLITTERS.values(), ids=SPLITTERS.keys())
+def test_a_secret_dx_splits_with_a_control_or_invisible_character_is_not_joined_back_in_the_report(
+    dx_simulator_factory: SimulatorFactory, monkeypatch: pytest.MonkeyPatch, splitter: str
+) -> None:
+    # The simulator issues a known LtpaToken2, so its error message can carry the session cookie split.
+    monkeypatch.setattr(
+        sessions, "secrets", SimpleNamespace(token_hex=lambda _n: TOKEN, compare_digest=compare_digest)
+    )
+    sim = publisher(dx_simulator_factory)
+    password = sim.password
+    message = f"you sent {password[:5]}{splitter}{password[5:]} with {TOKEN[:9]}{splitter}{TOKEN[9:]}"
+    sim.inject_fault("GET /operations", "status", status=400, message=message)
+
+    report = doctor(sim)
+
+    assert session_tokens(sim) == {TOKEN}
+    status, evidence = by_id(report)["operations"]
+    assert status is not Status.PASS and "HTTP 400" in evidence
+    shown = as_read(json.dumps(report.to_wire(), ensure_ascii=False) + report.text())
+    assert password not in shown and TOKEN not in shown

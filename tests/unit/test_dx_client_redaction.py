@@ -2,6 +2,8 @@
 the session cookie into our exceptions — which become execution history, logs and ERRORED summaries."""
 
 import json
+import unicodedata
+import warnings
 from urllib.parse import quote
 
 import pytest
@@ -176,3 +178,48 @@ def test_a_user_name_apart_from_the_password_is_named_in_errors() -> None:
     responses.get(f"{DAM}/staging/subscriber", status=403, json={"error": {"message": "Forbidden"}})
     with pytest.raises(PermissionDenied, match="user 'wpsadmin' is not allowed"):
         client().list_subscribers()
+
+
+#: What a DX could put inside a secret so that our own clean-up (controls removed, line breaks and tabs
+#: made spaces) or a reader's eye joins it back: a NUL, a line break, a tab, a zero-width space.
+SPLITTERS = {"nul": "\x00", "crlf": "\r\n", "tab": "\t", "zero-width-space": "\u200b"}
+
+
+def split(secret: str, splitter: str) -> str:
+    return secret[:5] + splitter + secret[5:]
+
+
+def as_read(text: str) -> set[str]:
+    """``text`` as a reader can put it together: as it is and with its escapes (``\\x00``, ``\\u200b``)
+    undone, each without a space, control or invisible format character."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # an unknown escape stays as it is
+        unescaped = text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    return {
+        "".join(c for c in reading if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf"))
+        for reading in (text, unescaped)
+    }
+
+
+@responses.activate
+@pytest.mark.parametrize("secret", [PASSWORD, COOKIE], ids=["password", "session-cookie"])
+@pytest.mark.parametrize("splitter", SPLITTERS.values(), ids=SPLITTERS.keys())
+@pytest.mark.parametrize("where", ["error-message", "body-preview"])
+def test_a_secret_dx_splits_with_a_control_or_invisible_character_is_not_joined_back_in_errors(
+    secret: str, splitter: str, where: str
+) -> None:
+    echo = f"you sent {split(secret, splitter)} as your secret"
+    if where == "error-message":
+        dam_page_echoing(
+            json.dumps({"error": {"message": echo}}), status=500, content_type="application/json"
+        )
+    else:
+        dam_page_echoing(f"<p>{echo}</p>", status=502)
+
+    message = error_of_listing()
+
+    assert not any(secret in reading for reading in as_read(message))
+    if splitter.isspace():  # a secret split by white space: a reader joins it, so all of DX's text goes
+        assert "[DX's text withheld: it contains a secret split by spaces or line breaks]" in message
+    else:  # an invisible character: removed, then the whole secret is redacted in place
+        assert "you sent [redacted] as your secret" in message

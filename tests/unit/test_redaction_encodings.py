@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import sys
+import unicodedata
 from urllib.parse import quote
 
 import pytest
@@ -81,3 +83,13 @@ def test_the_session_cookie_is_found_in_a_url_encoded_cookie_header_echo() -> No
     shown = redactor.redact(f"Cookie: LtpaToken2={quote(token)}; and raw {html.escape(token)}")
 
     assert token not in shown and quote(token) not in shown and "NjE0ZjAxNjg2" not in shown
+
+
+def test_every_invisible_format_character_is_removed_before_a_secret_is_searched() -> None:
+    # Unicode's format characters (Cf) draw nothing: one inside the password must not hide it.
+    invisible = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    redactor = Redactor([PASSWORD])
+
+    shown = {c: redactor.redact(f"before {PASSWORD[:4]}{c}{PASSWORD[4:]} after") for c in invisible}
+
+    assert {c for c, text in shown.items() if text != f"before {REDACTED} after"} == set()

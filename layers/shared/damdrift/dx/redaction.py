@@ -1,5 +1,11 @@
 """Blanks secrets out of text DX sent, in every form an echo of our request could take.
 
+The text is made one line first, as every place that shows DX's text makes it (line breaks and tabs a
+space, controls removed: :func:`damdrift.notice_text.one_line`), and characters a reader does not see
+(zero-width spaces and joiners, the soft hyphen, BOMs, tags, variation selectors) are removed: a secret
+DX split with a NUL or a zero-width space is whole again *before* it is searched, and replaced in place,
+instead of being joined back after redaction, where nothing looks for it any more.
+
 A server (or an ingress) that echoes a request may show the password or the session cookie raw, JSON
 escaped (``\\"``, ``\\\\``, ``\\/``, ``\\u00e9``), with every character ``\\u``-escaped, as Python's
 ``repr`` shows it, URL-encoded (``/`` kept or not, ``+`` for a space), HTML-escaped (named, decimal or
@@ -10,6 +16,9 @@ text *before* anything is cut, so no cut can leave a piece of a secret behind.
 Then the text is normalised (HTML-unescaped, JSON-unescaped, URL-unquoted, again until nothing changes,
 so nested and mixed encodings unfold) and searched once more: a secret still found there came in a form
 not replaced in place, and the whole text is withheld instead of shown.
+
+A secret split by a space (or a line break or tab made one), which a reader joins back at a glance, is
+searched in the text without its whitespace, and the whole text is withheld when it is found there.
 
 A secret shorter than :data:`MIN_REDACTABLE` characters cannot be replaced without garbling unrelated
 text (a one-letter password is in most words): when one appears, the whole text is withheld instead.
@@ -24,15 +33,29 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote
 
+from damdrift.notice_text import one_line
+
 REDACTED = "[redacted]"
 WITHHELD = "[DX's text withheld: it contains a string too short to redact safely]"
 WITHHELD_ENCODED = "[DX's text withheld: it contains a secret in an encoding that is not redacted in place]"
+WITHHELD_SPLIT = "[DX's text withheld: it contains a secret split by spaces or line breaks]"
 MIN_REDACTABLE = 6
 #: Rounds of unescaping: an echo nested deeper than this (HTML of URL of JSON of HTML...) is not unfolded.
 _UNFOLD_ROUNDS = 4
 _JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\"\\/'bfnrt])")
 _JSON_SHORT = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _Trie = dict[str, "_Trie"]
+#: Characters a reader does not see, removed before anything is searched: Unicode's format characters
+#: (category Cf, as of Unicode 15.1: soft hyphen, zero-width space, non-joiner and joiner, bidi marks and
+#: controls, word joiner, invisible operators, BOM, interlinear annotations, tags...), the combining
+#: grapheme joiner, the Mongolian free variation selectors, the variation selectors and the Hangul fillers.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
+)
+_WHITESPACE = re.compile(r"\s+")
 
 
 def forms(secret: str) -> set[str]:
@@ -115,6 +138,7 @@ class Redactor:
         self._secrets: set[str] = set()
         self._long: re.Pattern[str] | None = None
         self._short: re.Pattern[str] | None = None
+        self._joined: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
 
@@ -126,18 +150,32 @@ class Redactor:
         short_forms = {f for s in self._secrets if len(s) < MIN_REDACTABLE for f in forms(s)}
         self._long = _pattern(long_forms)
         self._short = _pattern(short_forms)
+        self._joined = _pattern({_WHITESPACE.sub("", f) for f in long_forms})
 
     def redact(self, text: str) -> str:
+        """``text`` as one line without invisible characters, each secret in it ``[redacted]``; or a
+        sentence saying why the whole text is withheld."""
         if self._long is None and self._short is None:
             return text
+        text = visible_line(text)
         if self._long is not None:
             text = self._long.sub(REDACTED, text)
         unfolded = _unfolded(text)
+        if unfolded != text:  # an escape may have made a line break or an invisible character
+            unfolded = visible_line(unfolded)
         if self._short is not None and (self._short.search(text) or self._short.search(unfolded)):
             return WITHHELD
         if self._long is not None and unfolded != text and self._long.search(unfolded):
             return WITHHELD_ENCODED
+        if self._joined is not None and self._joined.search(_WHITESPACE.sub("", unfolded)):
+            return WITHHELD_SPLIT
         return text
+
+
+def visible_line(text: str) -> str:
+    """``text`` as one line (:func:`~damdrift.notice_text.one_line`) without the characters a reader does
+    not see: what a secret is searched in."""
+    return one_line(_INVISIBLE.sub("", text), len(text))
 
 
 def _pattern(found: set[str]) -> re.Pattern[str] | None:
