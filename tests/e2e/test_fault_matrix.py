@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from damdrift.dx.client import ERROR_INFO_CHARS
 from damdrift.dx.sessions import forget_all
 from damdrift_cli.local.audit import Audit, audit, bucket_objects, stored_report
 from damdrift_cli.local.runner import CheckRun, LocalAws, Notice
@@ -431,6 +432,43 @@ def test_find_mismatch_failed_ends_errored_with_dx_diagnosis(matrix: Matrix) -> 
     assert error["type"] == "FindMismatchFailed", error
     assert error["diagnosis"]["operation"]["retryCounter"] > 0
     assert [n.topic for n in notices_for(run, bad)] == ["OpsTopic"]
+
+
+def test_a_failed_find_whose_error_info_holds_the_password_and_a_megabyte_carries_neither(
+    matrix: Matrix,
+) -> None:
+    bad = matrix.dx.add_subscriber("bad.example.com", drift=DRIFT, find_outcome="fail")
+    error_info = {"message": f"login {matrix.dx.password} refused", "detail": "x" * 1_000_000}
+    operation = {
+        "id": "op-huge",
+        "triggerFunction": "findStagingMismatch",
+        "status": "FAILED",
+        "retryCounter": 1,
+        "inputs": {"subscriberId": bad},
+        "errorInfo": error_info,
+    }
+    # The trigger's busy check reads /operations first; the poll that sees FAILED reads DX's diagnosis.
+    matrix.dx.inject_fault("GET /operations", "json", body=[operation], after=1)
+
+    run = matrix.check()
+
+    error = outcome_of(run, bad)["outcome"]["error"]
+    assert error["type"] == "FindMismatchFailed", error
+    assert error["diagnosis"]["operation"]["retryCounter"] == 1
+    shown = error["diagnosis"]["operation"]["errorInfo"]
+    assert shown["chars"] > 1_000_000 and len(shown["excerpt"]) <= ERROR_INFO_CHARS + 1
+    assert shown["excerpt"].startswith('{"message": "login [redacted] refused", "detail": "xxx')
+    summary = stored_report(
+        matrix.aws, outcome_of(run, bad)["outcome"]["summaryKey"].rpartition("/")[0] + "/"
+    )
+    assert summary.summary is not None and summary.summary["error"] == error
+    [notice] = notices_for(run, bad)
+    assert len(notice.message) < 8_000
+    [failure] = [
+        e["lambdaFunctionFailedEventDetails"] for e in run.history if "lambdaFunctionFailedEventDetails" in e
+    ]
+    assert len(failure["cause"]) < 32_768  # what Step Functions keeps of a cause: the diagnosis comes back
+    # the password: the matrix's scan after the cell (history, logs, S3, notices, output)
 
 
 def test_a_find_stuck_past_the_cap_ends_errored_as_timed_out(matrix: Matrix) -> None:

@@ -223,3 +223,40 @@ def test_a_secret_dx_splits_with_a_control_or_invisible_character_is_not_joined_
         assert "[DX's text withheld: it contains a secret split by spaces or line breaks]" in message
     else:  # an invisible character: removed, then the whole secret is redacted in place
         assert "you sent [redacted] as your secret" in message
+
+
+def operations_answer(error_info: dict[str, object]) -> None:
+    responses.post(f"{RING}/auth/login", json={}, headers={"Set-Cookie": f"LtpaToken2={COOKIE}; Path=/"})
+    operation = {
+        "id": "op-1",
+        "triggerFunction": "findStagingMismatch",
+        "status": "FAILED",
+        "retryCounter": 1,
+    }
+    responses.get(f"{DAM}/operations", json=[{**operation, "errorInfo": error_info}])
+
+
+@responses.activate
+def test_an_operations_error_info_holding_the_password_and_a_megabyte_is_redacted_and_cut() -> None:
+    operations_answer({"message": f"login {PASSWORD} refused", "detail": "x" * 1_000_000})
+
+    [operation] = client().list_operations()
+
+    assert operation.error_info is not None and operation.error_info["chars"] > 1_000_000
+    excerpt = operation.error_info["excerpt"]
+    assert (
+        excerpt.startswith('{"message": "login [redacted] refused", "detail": "xxx') and len(excerpt) == 1001
+    )
+    assert PASSWORD not in json.dumps(operation.error_info) and "Pa55" not in json.dumps(operation.error_info)
+
+
+@responses.activate
+def test_a_short_error_info_without_a_secret_is_kept_as_dx_sent_it() -> None:
+    operations_answer({"code": "FIND_STAGING_MISMATCH_FAILED", "message": "Too many records to compare"})
+
+    [operation] = client().list_operations()
+
+    assert operation.error_info == {
+        "code": "FIND_STAGING_MISMATCH_FAILED",
+        "message": "Too many records to compare",
+    }

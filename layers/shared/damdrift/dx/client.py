@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 SESSION_COOKIE = "LtpaToken2"
 _BODY_PREVIEW = 120
 _MESSAGE_CHARS = 300
+#: The most characters of an operation's ``errorInfo`` (as JSON) our errors carry: DX's diagnosis travels
+#: in an error's message to summary.json, the notices and the execution history (a cause keeps 32,768).
+ERROR_INFO_CHARS = 1000
 _READ_CHUNK = 64 * 1024
 #: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
@@ -347,9 +350,25 @@ class DxClient:
         if not isinstance(data, list):
             raise UnexpectedResponse(f"GET /operations: expected a JSON array, got {type(data).__name__}")
         return [
-            self._model(Operation, item, "GET /operations", f"operation {n}'s")
+            self._error_info_shown(self._model(Operation, item, "GET /operations", f"operation {n}'s"))
             for n, item in enumerate(data, 1)
         ]
+
+    def _error_info_shown(self, operation: Operation) -> Operation:
+        """The operation with its ``errorInfo`` as our errors may carry it: DX's own object when it is
+        short and holds no secret; else ``{"excerpt": its JSON redacted, then cut, "chars": its length}``."""
+        info = operation.error_info
+        if info is None:
+            return operation
+        try:
+            text = jsonlib.dumps(info, ensure_ascii=False, default=str)
+        except (RecursionError, ValueError):  # parsed, but too deep to write back from here
+            return operation.model_copy(update={"error_info": {"excerpt": "[nested too deeply to show]"}})
+        shown = self._redactor.redact(text)
+        if shown == text and len(text) <= ERROR_INFO_CHARS:
+            return operation
+        excerpt = {"excerpt": _cut(shown, ERROR_INFO_CHARS), "chars": len(text)}
+        return operation.model_copy(update={"error_info": excerpt})
 
     # -- plumbing -----------------------------------------------------------------------------------
 
