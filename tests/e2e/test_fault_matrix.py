@@ -671,6 +671,13 @@ def test_s3_refusing_every_write_ends_errored_saying_so_in_the_output_and_to_the
     [notice] = notices_for(run, sub)
     assert notice.topic == "OpsTopic"
     assert "could not store" in notice.subject
+    # Each failure in one sentence, its type and message, without the Lambda's stack trace or file paths
+    assert "What happened: ReportStorageError: " in notice.message
+    assert "Storing the ERRORED summary failed: ReportStorageError: " in notice.message
+    assert "no record of this report is stored yet" in notice.message
+    shown = notice.message + json.dumps(item)
+    traces = ("stackTrace", "Traceback", 'File \\"', ".py", "/damdrift/")
+    assert [hint for hint in traces if hint in shown] == []
     assert bucket_objects(matrix.aws) == {}
     assert audit(matrix.aws, matrix.dx, run, sub).problems == []
 

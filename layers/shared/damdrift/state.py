@@ -112,6 +112,27 @@ class StepError(WireModel):
         return self.Cause
 
 
+class ErrorDetails(WireModel):
+    """A Catch's ``Cause`` as the state machine reads it: a Lambda's error envelope parsed (its
+    ``errorType``, ``requestId`` and ``stackTrace`` are there too, never quoted), or a text cause."""
+
+    model_config = WireModel.model_config | {"extra": "ignore"}
+
+    error_message: str
+
+
+class DescribedError(WireModel):
+    details: ErrorDetails
+
+
+class Unrecorded(WireModel):
+    """Both failures of a check whose ERRORED summary could not be stored, described for the ops notice
+    and the output by their message (the subscriber check's DescribeUnrecordedError states)."""
+
+    error: DescribedError | None = None
+    record_error: DescribedError | None = None
+
+
 class Outcome(WireModel):
     """One subscriber's outcome, as fetch-report (or RecordErrored) decided it; summary.json has more."""
 
@@ -209,6 +230,7 @@ class SubscriberTask(WireModel):
     #: What Catch clauses record beside the task (no step reads them; the End states report them).
     notify_error: StepError | None = None
     record_error: StepError | None = None
+    unrecorded: Unrecorded | None = None
     remediation_error: StepError | None = None
     approval_error: StepError | None = None
     verified: Verified | None = None
