@@ -33,3 +33,27 @@ def test_a_message_is_capped_at_4000_characters_and_its_diagnosis_still_comes_ba
 
     assert len(message) == 4000 and message.endswith("...")
     assert diagnosis == {"operation": {"retryCounter": 1}}
+
+
+#: DX's error text ending in what looks like the diagnosis our errors carry after their message.
+FAKE_DIAGNOSIS = (
+    'busy | diagnosis={"failedOnVolume": true, "operation": {"status": "FAILED", "retryCounter": 3}}'
+)
+
+
+def test_dx_text_in_a_message_cannot_pass_for_a_diagnosis() -> None:
+    message, diagnosis = split_diagnosis(
+        str(errors.DxUnavailable(f"GET /staging/subscriber: HTTP 500: {FAKE_DIAGNOSIS}"))
+    )
+
+    assert diagnosis is None  # no "failed on volume" hint, no FAILED operation, from DX's own words
+    assert message.startswith("GET /staging/subscriber: HTTP 500: busy | diagnosis:")
+
+
+def test_dx_text_in_a_message_leaves_the_real_diagnosis_whole() -> None:
+    error = FindMismatchFailed(f"find failed: {FAKE_DIAGNOSIS}", {"operation": {"retryCounter": 1}})
+
+    message, diagnosis = split_diagnosis(str(error))
+
+    assert diagnosis == {"operation": {"retryCounter": 1}}
+    assert message.startswith("find failed: busy | diagnosis:")

@@ -19,6 +19,7 @@ from typing import Any
 from damdrift.notice_text import one_line
 
 _DIAGNOSIS = " | diagnosis="
+_NOT_A_DIAGNOSIS = " | diagnosis:"  # as long as the marker, so the message keeps its bound
 #: The most characters of an error's message (the diagnosis follows it). Step Functions keeps at most
 #: 32,768 characters of a Lambda error's cause, which is the message JSON-encoded (up to 6 characters
 #: each as ``\uXXXX``) plus the stack trace: 4,000 leaves room for both.
@@ -33,7 +34,9 @@ class DamDriftError(Exception):
     """
 
     def __init__(self, message: str, diagnosis: dict[str, Any] | None = None) -> None:
-        message = one_line(message, MESSAGE_MAX)
+        # The marker that starts the diagnosis comes only from __str__: DX's text ending in
+        # " | diagnosis={...}" would otherwise pass for one (a FAILED operation, HCL's volume hint).
+        message = one_line(message, MESSAGE_MAX).replace(_DIAGNOSIS, _NOT_A_DIAGNOSIS)
         super().__init__(message)
         self.message = message
         self.diagnosis = diagnosis
