@@ -182,26 +182,6 @@ def test_s3_refusing_a_part_says_what_is_stored_and_the_retry_resumes_there(
     assert read_report(download)[0] == log
 
 
-def test_a_part_s3_refused_is_the_error_even_when_dx_fails_in_the_next_part(
-    store: ReportStore, tmp_path: Path, s3_faults: AwsFaults
-) -> None:
-    # Each part is stored while the next one downloads: S3's refusal comes first, so it is the error.
-    log = records(19)
-    s3_faults.fail(
-        "s3", "PutObject", code="AccessDenied", status=403, path_contains="/_parts/00002/", times=1
-    )
-    dx = FlakyDx(log, fail_after=18)
-
-    with pytest.raises(ReportStorageError, match="records 0-7 are stored in 1 part") as refused:
-        download_report(dx, store, PREFIX, tmp_path / "first", part_records=8)
-
-    assert isinstance(refused.value.__context__, DxUnavailable)
-    assert [(p.first_record, p.records) for p in load_checkpoint(store, PREFIX).parts] == [(0, 8)]
-    download = download_report(dx, store, PREFIX, tmp_path / "retry", part_records=8)
-    assert [offset for offset, _ in dx.calls] == [0, 8]
-    assert read_report(download)[0] == log
-
-
 def test_nothing_stored_yet_is_said_plainly(store: ReportStore, tmp_path: Path, s3_faults: AwsFaults) -> None:
     s3_faults.fail("s3", "PutObject", code="AccessDenied", status=403)
 

@@ -9,8 +9,8 @@ are stored and how they count. Then, whatever fails:
 * **DX fails mid-download**: the records downloaded so far are stored as one more part (however few),
   the checkpoint moves on and the error goes up. Step Functions retries ``DxUnavailable`` and
   ``UnexpectedResponse``; the retry asks DX only for what follows (``iter_mismatches(start_offset=…)``).
-* **S3 refuses a part** (each is stored while the next downloads, so this shows once that one has):
-  ``ReportStorageError`` says what the checkpoint holds; the retry resumes at the part that was not stored.
+* **S3 refuses a part**: ``ReportStorageError`` says what the checkpoint holds; the retry downloads again
+  only the records of the part that was not stored.
 * **The retries run out**: RecordErrored calls :func:`salvage`, which turns the stored parts into the
   report, marked ``partial``: every record that reached S3 stays where readers look for the report.
 
@@ -39,7 +39,6 @@ from damdrift.report.stream import capped, noting_first, read_ahead
 from damdrift.report.upload import (
     CSV_CONTENT_TYPE,
     RECORDS_CONTENT_TYPE,
-    PartUploads,
     compose,
     store_part,
     upload_report_files,
@@ -171,13 +170,12 @@ def download_report(
     Raises what DX raised (after storing what had arrived), or ``ReportStorageError`` saying what is
     stored. ``workdir`` must be empty; the caller removes it. ``observer`` sees the records this call
     downloads (not those of parts stored by an earlier attempt: ``resumed_at`` says how many those are).
-    Each full part is stored while the next one downloads (:class:`~damdrift.report.upload.PartUploads`).
     """
     if part_records < 1:
         raise ValueError("part_records must be at least 1")
-    with _Assembly(workdir) as assembly, PartUploads() as uploads, contextlib.ExitStack() as stack:
+    with _Assembly(workdir) as assembly, contextlib.ExitStack() as stack:
         checkpoint, sizes = assembly.resume(store, prefix)
-        resumed_at = offset = checkpoint.offset
+        resumed_at = checkpoint.offset
         if resumed_at:
             logger.info("resuming the download from the checkpoint", extra={"offset": resumed_at})
         # The report's distinct (type, action) pairs so far, stored parts included: the bound is the
@@ -187,33 +185,28 @@ def download_report(
         fetched_records = capped(iter(source(resumed_at, checkpoint.first_record)), max_records, resumed_at)
         records = noting_first(fetched_records, first, resumed_at == 0)
         stack.callback(records.close)
-        being_stored: Path | None = None  # the directory of the part being stored, removed once it is
         while True:
-            part_dir = workdir / f"part-{len(sizes) + 1:05d}"
+            part_dir = workdir / f"part-{len(checkpoint.parts) + 1:05d}"
             fetched = read_ahead(records, part_records)  # a generator: its thread starts with the writing
-            writer = ReportWriter(part_dir, csv_header=offset == 0, observer=observer, pairs_seen=pairs_seen)
+            writer = ReportWriter(
+                part_dir, csv_header=checkpoint.offset == 0, observer=observer, pairs_seen=pairs_seen
+            )
             try:
                 with writer, contextlib.closing(fetched):
                     writer.add_many(fetched)
             except DxError:
-                checkpoint = uploads.stored(checkpoint)  # a part S3 refused is the first failure
                 if writer.total:
                     checkpoint = _store_after_failure(store, prefix, checkpoint, writer.result, first)
                 raise
             files = writer.result
-            checkpoint = uploads.stored(checkpoint)
-            if being_stored is not None:
-                shutil.rmtree(being_stored, ignore_errors=True)
-                being_stored = None
             if files.total == part_records:
-                uploads.store(store, prefix, checkpoint, files, first)
+                checkpoint = store_part(store, prefix, checkpoint, files, first)
                 sizes.append((files.records_bytes, files.csv_bytes))
-                offset += files.total
-                being_stored = part_dir
             if files.total or not assembly.written:
                 assembly.append_local(files)
             if files.total < part_records:
                 break  # the log ended: this last, short part stays local
+            shutil.rmtree(part_dir, ignore_errors=True)
     counts = checkpoint.counts
     merge_counts(counts, files.counts)
     tail = files if files.total and checkpoint.parts else None

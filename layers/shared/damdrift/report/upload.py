@@ -1,12 +1,12 @@
 """How a check's two report files, ``records.jsonl.gz`` and ``report.csv``, get into the report bucket.
 
 While the report downloads, each full part is stored under its own prefix, then the checkpoint that lists
-it (:func:`store_part`; :class:`PartUploads` does it in a thread while the next part downloads). Once it
-has downloaded, either the local files are uploaded (:func:`upload_report_files`: a report without parts,
-or one whose parts are too small to join), or S3 joins the parts already stored (:func:`compose`,
-multipart ``UploadPartCopy``) so the bytes are not uploaded twice; :func:`damdrift.report.ingest.store_report`
-chooses. All of them write through :meth:`ReportStore.storing <damdrift.store.ReportStore.storing>`, so a
-failure says what of the check is already stored.
+it (:func:`store_part`). Once it has downloaded, either the local files are uploaded
+(:func:`upload_report_files`: a report without parts, or one whose parts are too small to join), or S3
+joins the parts already stored (:func:`compose`, multipart ``UploadPartCopy``) so the bytes are not
+uploaded twice; :func:`damdrift.report.ingest.store_report` chooses. All of them write through
+:meth:`ReportStore.storing <damdrift.store.ReportStore.storing>`, so a failure says what of the check is
+already stored.
 
 ``records.jsonl.gz`` is stored as ``application/gzip`` *without* ``Content-Encoding: gzip``: with that
 header browsers, curl and presigned-URL downloads decompress on the fly and save plain text under a
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,46 +28,6 @@ from damdrift.store import STORAGE_ERRORS, ReportStore
 
 RECORDS_CONTENT_TYPE = "application/gzip"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-
-
-class PartUploads:
-    """Stores each full part (:func:`store_part`) in a thread of its own while the next part downloads.
-
-    Why: storing a 250k-record part takes S3 (or moto) a few tenths of a second, during which the
-    download would otherwise stop. Parts are stored one at a time, in order: :meth:`stored` waits for the
-    part being stored and returns the checkpoint that lists it, or raises its ``ReportStorageError``
-    (saying what is stored, as :func:`store_part` does). So a part S3 refuses is reported when the next
-    part has downloaded, instead of at once; the checkpoint, and where a retry resumes, are the same.
-    Leaving the ``with`` waits for the part being stored.
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-part")
-        self._pending: Future[Checkpoint] | None = None
-
-    def __enter__(self) -> PartUploads:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._pool.shutdown(wait=True)
-
-    def store(
-        self,
-        store: ReportStore,
-        prefix: str,
-        checkpoint: Checkpoint,
-        files: ReportFiles,
-        first: list[Mapping[str, Any]] | None = None,
-    ) -> None:
-        """Starts storing ``files`` as the part after ``checkpoint`` (which must be :meth:`stored`)."""
-        if self._pending is not None:
-            raise RuntimeError("a part is still being stored")
-        self._pending = self._pool.submit(store_part, store, prefix, checkpoint, files, first)
-
-    def stored(self, checkpoint: Checkpoint) -> Checkpoint:
-        """The checkpoint once the part being stored is (``checkpoint`` when none is being stored)."""
-        pending, self._pending = self._pending, None
-        return checkpoint if pending is None else pending.result()
 
 
 def store_part(
