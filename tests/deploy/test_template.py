@@ -19,7 +19,7 @@ import damdrift.settings
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
-from damdrift.report import ingest
+from damdrift.report import checkpoint
 from damdrift.report_layout import prefix_for, subscriber_prefix
 from damdrift.settings import FetchReportSettings, FunctionSettings, RemediationLimits
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements
@@ -255,8 +255,8 @@ def test_fetch_report_may_delete_checkpoint_parts_but_no_report(default: StackVi
         if action == "s3:DeleteObject"
     ]
     prefix = prefix_for("dx.example.com", "8c72ef60", datetime(2026, 11, 27, tzinfo=UTC), "run-1")
-    part = f"{prefix}{ingest.PARTS_DIRNAME}/00001/records.jsonl.gz"
-    for key in (part, ingest.checkpoint_key(prefix)):
+    part = f"{prefix}{checkpoint.PARTS_DIRNAME}/00001/records.jsonl.gz"
+    for key in (part, checkpoint.checkpoint_key(prefix)):
         assert any(p.fullmatch(key) for p in deletable), key
     kept = [prefix + "records.jsonl.gz", prefix + "report.csv", prefix + "summary.json"]
     kept.append(subscriber_prefix("dx.example.com", "8c72ef60") + "latest.json")

@@ -1,8 +1,13 @@
 """The fetch step's work directory is its own (``tempfile.mkdtemp``), never a path made of DX text: a
-subscriber id of ``/some/dir`` or ``../..`` once had that directory deleted (issue 23, item 1)."""
+subscriber id of ``/some/dir`` or ``../..`` once had that directory deleted (issue 23, item 1); and one a
+killed fetch left is removed at the next cold start, never one a running fetch uses (issue 24)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +19,8 @@ from damdrift.dx.client import DxClient
 from damdrift.dx.connection import DxConnection
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy
 from damdrift.settings import FetchReportSettings
+from damdrift.stages import fetch as fetch_stage
+from damdrift.stages.fetch import workdir_for
 from damdrift.state import CheckContext, PollPhase, PollState, StepError, SubscriberRef, SubscriberTask
 from damdrift.steps.fetch import fetch_with, record_errored
 from damdrift.store import ReportStore
@@ -97,3 +104,89 @@ def test_a_subscriber_id_naming_a_directory_never_has_it_deleted_when_an_error_i
 
     assert (victim / "keep.txt").read_text() == "the operator's"
     assert sorted(p.name for p in work.iterdir()) == ["keep.txt"]
+
+
+# -- a work directory left by a killed invocation (issue 24) ------------------------------------------------
+#
+# Lambda keeps /tmp when it resets an execution environment after a timeout or a crash (out of memory
+# included): the next invocation there starts a new runtime process and finds the killed one's directory.
+
+_INVOCATION = """
+import sys
+from pathlib import Path
+from damdrift.settings import FetchReportSettings
+from damdrift.stages.fetch import workdir_for
+
+settings = FetchReportSettings.from_env({"REPORT_BUCKET": "bucket", "WORK_DIR": sys.argv[1]})
+workdir = workdir_for(settings)
+(workdir / "records.jsonl.gz").write_bytes(b"x" * 1024)
+print("WORKDIR", workdir, flush=True)
+if sys.argv[2] == "block":
+    sys.stdin.read()  # a download under way, until the test kills it or lets it go
+"""
+
+
+def _invocation(work: Path, mode: str) -> subprocess.Popen[str]:
+    """A fetch in a process of its own (a Lambda runtime): it makes its work directory and, in mode
+    ``block``, stays mid-download."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _INVOCATION, str(work), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+def _workdir_of(invocation: subprocess.Popen[str]) -> Path:
+    assert invocation.stdout is not None
+    for line in invocation.stdout:  # the log's lines come first
+        if line.startswith("WORKDIR "):
+            return Path(line.removeprefix("WORKDIR ").strip())
+    raise AssertionError("the invocation ended before it had a work directory")
+
+
+def test_the_next_cold_start_removes_the_work_directory_a_killed_fetch_left_but_no_running_ones(
+    work: Path,
+) -> None:
+    killed = _invocation(work, "block")
+    killed_dir = _workdir_of(killed)
+    killed.kill()  # what Lambda does at the function's timeout, or the kernel when memory runs out
+    killed.wait()
+    running = _invocation(work, "block")  # another process's check, still downloading
+    running_dir = _workdir_of(running)
+    (work / "dam-drift-ingest-bench").mkdir()  # not a fetch's: the benchmark's, say
+
+    try:
+        after_cold_start = _invocation(work, "exit")
+        next_dir = _workdir_of(after_cold_start)
+        after_cold_start.wait()
+
+        assert not killed_dir.exists()
+        assert running_dir.is_dir() and (running_dir / "records.jsonl.gz").is_file()
+        assert next_dir.is_dir()
+        assert (work / "keep.txt").read_text() == "not the fetch step's"
+        assert (work / "dam-drift-ingest-bench").is_dir()
+    finally:
+        running.communicate("")
+
+
+def test_a_directory_left_by_an_earlier_runtime_with_this_process_id_goes_and_a_sibling_check_stays(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A re-initialised Lambda runtime may get the process id the killed one had: its directory is older
+    # than this process. A check running beside this one in the same process (the local runner runs a
+    # run's subscriber checks in parallel) made its directory after this process started.
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": REPORT_BUCKET, "WORK_DIR": str(work)})
+    sibling = workdir_for(settings)  # a check of this process, under way
+    earlier = work / f"{sibling.name.rsplit('-', 1)[0]}-earlier"  # this process's id, an hour ago
+    earlier.mkdir()
+    long_ago = time.time() - 3600
+    os.utime(earlier, (long_ago, long_ago))
+    # This process started a minute ago; its first work directory is the one to come.
+    monkeypatch.setattr(fetch_stage, "_COLD_START", fetch_stage.ColdStart(started=time.time() - 60))
+
+    workdir_for(settings)
+
+    assert not earlier.exists()
+    assert sibling.is_dir()

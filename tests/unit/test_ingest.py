@@ -17,18 +17,18 @@ from moto import mock_aws
 
 from damdrift.errors import DxUnavailable, ReportStorageError, UnexpectedResponse
 from damdrift.report import ingest
+from damdrift.report.checkpoint import CHECKPOINT_FILENAME
 from damdrift.report.ingest import (
-    CHECKPOINT_FILENAME,
     Download,
     StoringReport,
     discard_parts,
     download_report,
     load_checkpoint,
-    read_ahead,
     salvage,
     store_report,
 )
 from damdrift.report.records import CSV_COLUMNS, MAX_PAIRS
+from damdrift.report.stream import read_ahead
 from damdrift.store import ReportStore
 from damdrift_cli.local.aws_faults import AwsFaults
 

@@ -49,7 +49,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # a report's records and their identities, the ignore rules: what ingest and analysis share
     ("records", ("report.records", "report.gzlines", "report.identity", "report.keyset", "report.ignore")),
     # DX's mismatch log into local files and the bucket
-    ("ingest", ("report.writer", "report.tracker", "report.upload", "report.ingest")),
+    (
+        "ingest",
+        (
+            "report.writer",
+            "report.tracker",
+            "report.stream",
+            "report.checkpoint",
+            "report.upload",
+            "report.ingest",
+        ),
+    ),
     # pure: the diff against the previous check, drift ages, baselines
     ("analysis", ("report.diff", "report.record_age", "report.age", "report.baseline")),
     # text and HTML: the report page, the overview, the notices, chat, the next steps

@@ -1,10 +1,12 @@
 """How a check's two report files, ``records.jsonl.gz`` and ``report.csv``, get into the report bucket.
 
-Either the local files are uploaded (:func:`upload_report_files`: a report without parts, or one whose
-parts are too small to join), or S3 joins the parts already stored (:func:`compose`, multipart
-``UploadPartCopy``) so the bytes are not uploaded twice; :func:`damdrift.report.ingest.store_report`
-chooses. Both write through :meth:`ReportStore.storing <damdrift.store.ReportStore.storing>`, so a failure
-says what of the check is already stored.
+While the report downloads, each full part is stored under its own prefix, then the checkpoint that lists
+it (:func:`store_part`). Once it has downloaded, either the local files are uploaded
+(:func:`upload_report_files`: a report without parts, or one whose parts are too small to join), or S3
+joins the parts already stored (:func:`compose`, multipart ``UploadPartCopy``) so the bytes are not
+uploaded twice; :func:`damdrift.report.ingest.store_report` chooses. All of them write through
+:meth:`ReportStore.storing <damdrift.store.ReportStore.storing>`, so a failure says what of the check is
+already stored.
 
 ``records.jsonl.gz`` is stored as ``application/gzip`` *without* ``Content-Encoding: gzip``: with that
 header browsers, curl and presigned-URL downloads decompress on the fly and save plain text under a
@@ -14,14 +16,47 @@ header browsers, curl and presigned-URL downloads decompress on the fly and save
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from damdrift.errors import ReportStorageError
+from damdrift.report.checkpoint import PARTS_DIRNAME, Checkpoint, StoredPart, checkpoint_key
 from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.store import STORAGE_ERRORS, ReportStore
 
 RECORDS_CONTENT_TYPE = "application/gzip"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+
+
+def store_part(
+    store: ReportStore,
+    prefix: str,
+    checkpoint: Checkpoint,
+    files: ReportFiles,
+    first: list[Mapping[str, Any]] | None = None,
+) -> Checkpoint:
+    """Stores ``files`` as the next part, then the checkpoint that lists it; returns that checkpoint.
+
+    ``first`` holds the report's first record once the first part has been written.
+    """
+    number = len(checkpoint.parts) + 1
+    part = StoredPart(
+        number=number,
+        first_record=checkpoint.offset,
+        records=files.total,
+        counts=files.counts,
+        prefix=f"{prefix}{PARTS_DIRNAME}/{number:05d}/",
+    )
+    first_record = checkpoint.first_record or (dict(first[0]) if first else None)
+    updated = Checkpoint(parts=[*checkpoint.parts, part], first_record=first_record)
+    try:
+        upload_report_files(store, part.prefix, files, check_prefix=prefix)
+        store.put_document(checkpoint_key(prefix), updated.to_wire(), check_prefix=prefix)
+    except ReportStorageError as exc:
+        raise ReportStorageError(f"{exc.message}; {checkpoint.describe(store.bucket, prefix)}") from exc
+    return updated
 
 
 def upload_report_files(
