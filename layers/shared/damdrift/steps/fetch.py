@@ -26,12 +26,9 @@ __all__ = ["announces_itself", "fetch_report", "fetch_with", "record_errored", "
 def fetch_report(
     task: SubscriberTask, settings: FetchReportSettings, store: ReportStore, now: datetime
 ) -> FetchResult:
-    # A check that errored earlier has no DX client: fetch salvages what an earlier attempt stored. The
-    # client comes first, so the stages below read top to bottom (fetch_with: the same, with any client).
+    # A check that errored earlier has no DX client: fetch salvages what an earlier attempt stored.
     client = dx_client(task.check, settings) if task.error is None else None
-    with fetch.ingested(client, task, settings, store, now) as ingested:
-        analysed = analyse.analyse(task, settings, store, now, ingested)
-        return announce(task, settings, store, analysed)
+    return fetch_with(client, task, settings, store, now)
 
 
 def fetch_with(
