@@ -15,15 +15,15 @@ from typing import Any, cast
 
 import pytest
 
+from damdrift import workdir as workdir_module
 from damdrift.dx.client import DxClient
 from damdrift.dx.connection import DxConnection
 from damdrift.execution_input import BusyPolicy, NotifyPolicy, PollPolicy
 from damdrift.settings import FetchReportSettings
-from damdrift.stages import fetch as fetch_stage
-from damdrift.stages.fetch import workdir_for
 from damdrift.state import CheckContext, PollPhase, PollState, StepError, SubscriberRef, SubscriberTask
 from damdrift.steps.fetch import fetch_with, record_errored
 from damdrift.store import ReportStore
+from damdrift.workdir import new_workdir
 from tests.aws import REPORT_BUCKET
 
 NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
@@ -115,10 +115,10 @@ _INVOCATION = """
 import sys
 from pathlib import Path
 from damdrift.settings import FetchReportSettings
-from damdrift.stages.fetch import workdir_for
+from damdrift.workdir import new_workdir
 
 settings = FetchReportSettings.from_env({"REPORT_BUCKET": "bucket", "WORK_DIR": sys.argv[1]})
-workdir = workdir_for(settings)
+workdir = new_workdir(settings.work_dir)
 (workdir / "records.jsonl.gz").write_bytes(b"x" * 1024)
 print("WORKDIR", workdir, flush=True)
 if sys.argv[2] == "block":
@@ -178,15 +178,15 @@ def test_a_directory_left_by_an_earlier_runtime_with_this_process_id_goes_and_a_
     # than this process. A check running beside this one in the same process (the local runner runs a
     # run's subscriber checks in parallel) made its directory after this process started.
     settings = FetchReportSettings.from_env({"REPORT_BUCKET": REPORT_BUCKET, "WORK_DIR": str(work)})
-    sibling = workdir_for(settings)  # a check of this process, under way
+    sibling = new_workdir(settings.work_dir)  # a check of this process, under way
     earlier = work / f"{sibling.name.rsplit('-', 1)[0]}-earlier"  # this process's id, an hour ago
     earlier.mkdir()
     long_ago = time.time() - 3600
     os.utime(earlier, (long_ago, long_ago))
     # This process started a minute ago; its first work directory is the one to come.
-    monkeypatch.setattr(fetch_stage, "_COLD_START", fetch_stage.ColdStart(started=time.time() - 60))
+    monkeypatch.setattr(workdir_module, "_COLD_START", workdir_module.ColdStart(started=time.time() - 60))
 
-    workdir_for(settings)
+    new_workdir(settings.work_dir)
 
     assert not earlier.exists()
     assert sibling.is_dir()

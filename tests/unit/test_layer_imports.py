@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("settings", ("settings",)),
     # I/O that knows nothing of a report's meaning: the S3 client and objects, secrets, the check's
     # logged-in DX clients
-    ("adapters", ("s3_client", "store", "credentials", "subscriber_dam", "check_clients")),
+    ("adapters", ("s3_client", "store", "workdir", "credentials", "subscriber_dam", "check_clients")),
     # typed storage: the stored checks and their summaries, each subscriber's latest pointer
     ("repositories", ("report_history", "latest_pointer")),
     # signed links to the stored pages, and serving them: keys and bytes, no rendering

@@ -7,12 +7,7 @@ after it. A check that errored earlier is fed by what an earlier attempt stored 
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import tempfile
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +25,7 @@ from damdrift.report_layout import prefix_for
 from damdrift.settings import FetchReportSettings
 from damdrift.state import PollPhase, SubscriberTask
 from damdrift.store import ReportStore
+from damdrift.workdir import new_workdir
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ def ingested(
     ``with``; the parts are discarded when the ``with`` ends well, once the check is filed."""
     check, subscriber_id = task.check, task.subscriber.subscriber_id
     prefix = prefix_for(check.publisher_id, subscriber_id, check.started_at, task.report_run)
-    workdir = workdir_for(settings)
+    workdir = new_workdir(settings.work_dir)
     ingest = Ingested(prefix)
     try:
         if client is not None:
@@ -97,69 +93,3 @@ def ingested(
         shutil.rmtree(workdir, ignore_errors=True)
     if ingest.download is not None:
         discard_parts(store, prefix, ingest.download.checkpoint)
-
-
-def workdir_for(settings: FetchReportSettings) -> Path:
-    """A new empty directory of this invocation's own, never named after DX text (a subscriber id of
-    ``/some/dir`` or ``../..`` would otherwise name a directory to delete); the caller removes it.
-
-    Named after this process, so that the first call after a cold start can remove what a killed one
-    left (:class:`ColdStart`)."""
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    _COLD_START.sweep(settings.work_dir)
-    return Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-", dir=settings.work_dir))
-
-
-_WORKDIR_PREFIX = "dam-drift-fetch-"
-_WORKDIR_NAME = re.compile(rf"{_WORKDIR_PREFIX}(\d+)-[A-Za-z0-9_]+")
-
-
-class ColdStart:
-    """Removes, once per process, the work directories no running fetch can own.
-
-    Why: a fetch killed midway (Lambda's timeout, or out of memory) never reaches its ``finally``, and
-    Lambda keeps ``/tmp`` when it resets the execution environment: the next invocation there would
-    download beside up to a whole report's leftovers. Lambda runs one invocation per environment at a
-    time, in a new process after a reset, so a directory is orphaned when its process is gone, or
-    carries this process's id (a new runtime may get the killed one's) but was last changed before this
-    process loaded this module. A check running beside this one in the same process (the local runner)
-    made its directory later; another live process's (a developer's machine) is left alone.
-    """
-
-    def __init__(self, started: float | None = None) -> None:
-        self._started = time.time() if started is None else started
-        self._lock = threading.Lock()
-        self._done = False
-
-    def sweep(self, work_dir: Path) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-        for entry in os.scandir(work_dir):
-            found = _WORKDIR_NAME.fullmatch(entry.name)
-            if found is None or not entry.is_dir(follow_symlinks=False):
-                continue
-            pid = int(found.group(1))
-            if pid == os.getpid():
-                orphaned = entry.stat(follow_symlinks=False).st_mtime < self._started
-            else:
-                orphaned = not _running(pid)
-            if orphaned:
-                logger.warning(
-                    "removing the work directory a killed fetch left", extra={"directory": entry.name}
-                )
-                shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-_COLD_START = ColdStart()
