@@ -4,7 +4,7 @@ Setup (not timed): two consecutive runs of N records (10% resolved, 10% new), ea
 keys them (``KeyCollector`` spilling sorted chunks, ``write_sorted`` -> ``record-keys.bin``); the previous
 run's ``record-age.bin`` is carried from its own predecessor, so the timed step is the steady state.
 
-Timed (``damdrift.report.record_age``): read the previous ``record-age.bin``, merge this run's sorted
+Timed (``damdrift.report.analysis.record_age``): read the previous ``record-age.bin``, merge this run's sorted
 keys with the previous run's (``carry_forward``: the diff's merge, then the ages lined up in C), write
 this run's ``record-age.bin``, pick the 20 longest-drifting (``oldest``). No old report is read: the
 previous run's key file (which the diff reads anyway) and its age file, 6 bytes a record. Printed: seconds
@@ -36,8 +36,8 @@ TARGET_RSS_MB = 150
 
 
 def key_run(directory: Path, start: int, count: int):  # type: ignore[no-untyped-def]
-    from damdrift.report.identity import KeyCollector
-    from damdrift.report.keyset import SortedRuns, write_sorted
+    from damdrift.report.records.identity import KeyCollector
+    from damdrift.report.records.keyset import SortedRuns, write_sorted
 
     spill = directory / f"spill-{start}"
     spill.mkdir()
@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     size = QUICK_SIZE if args.quick else FULL_SIZE
-    from damdrift.report.record_age import RecordAges, carry_forward, oldest
+    from damdrift.report.analysis.record_age import RecordAges, carry_forward, oldest
 
     day = datetime(2026, 11, 1, 5, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="damdrift-age-") as temp:

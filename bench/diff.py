@@ -1,8 +1,8 @@
 """Diff benchmark: two runs of N records (10% new, 10% resolved), our diff against the naive one.
 
 Setup (not timed): two consecutive runs of one subscriber are written as the fetch step writes them —
-``records.jsonl.gz`` by :class:`~damdrift.report.writer.ReportWriter`, each record's identity collected
-on the way by :class:`~damdrift.report.tracker.RecordTracker` — and the previous run's
+``records.jsonl.gz`` by :class:`~damdrift.report.ingest.writer.ReportWriter`, each record's identity collected
+on the way by :class:`~damdrift.report.ingest.tracker.RecordTracker` — and the previous run's
 ``record-keys.bin`` is stored. Record ids come from the simulator's dataset, so consecutive runs share
 them as DX's do; the second run's blocks start 10% later (the oldest 10% resolved) and end 10% later
 (10% new).
@@ -12,7 +12,8 @@ Measured, each in a fresh child process (same imports in both, so the same basel
 * **ours** — what the fetch step does after writing the report (which sorted the keys in chunks of 64k
   and spilled them to disk as it went, ``SortedRuns``): merge the runs into this run's
   ``record-keys.bin`` (``write_sorted``), open the previous run's (``KeyFile``), then
-  ``damdrift.report.diff.compare``: merge the keys a block at a time, pick the NEW and RESOLVED lines out
+  ``damdrift.report.analysis.diff.compare``: merge the keys a block at a time, pick the NEW and RESOLVED
+  lines out
   of both reports into ``new.jsonl.gz`` / ``resolved.jsonl.gz``, count, sample, serialise ``diff.json``;
 * **naive** — load both reports as sets of ``(recordType, recordAction, recordId)`` tuples and take the
   two set differences, counted by type and action (no files written: it does less than ours).
@@ -78,9 +79,9 @@ def _run_records(records: int, run: int) -> Iterator[dict[str, str]]:
 
 def write_runs(records: int, work: Path) -> dict[str, int]:
     """Both runs' reports, the previous run's record-keys.bin and the current run's collected keys."""
-    from damdrift.report.keyset import SortedRuns, write_sorted
-    from damdrift.report.tracker import RecordTracker
-    from damdrift.report.writer import ReportWriter
+    from damdrift.report.ingest.tracker import RecordTracker
+    from damdrift.report.ingest.writer import ReportWriter
+    from damdrift.report.records.keyset import SortedRuns, write_sorted
 
     totals = {}
     for run in (1, 2):
@@ -110,15 +111,12 @@ def write_runs(records: int, work: Path) -> dict[str, int]:
 
 def _imports() -> None:
     """Everything either side uses, imported before the baseline is taken."""
-    import damdrift.report.diff
-    import damdrift.report.keyset
-    import damdrift.report.records  # noqa: F401
 
 
 def child_ours(work: Path) -> dict[str, Any]:
-    from damdrift.report.diff import compare, diff_document
-    from damdrift.report.identity import KeyCollector, PairTable
-    from damdrift.report.keyset import KeyFile, SortedRuns, write_sorted
+    from damdrift.report.analysis.diff import compare, diff_document
+    from damdrift.report.records.identity import KeyCollector, PairTable
+    from damdrift.report.records.keyset import KeyFile, SortedRuns, write_sorted
 
     collected = work / "run2" / "collected.bin"
     with open(collected, "rb") as source:  # the collector as the writer left it

@@ -135,8 +135,8 @@ def child(call: str, info: dict[str, Any], page_size: int) -> None:
     """One case in a fresh process: log in, note the peak, make the call, note the peak again."""
     from damdrift.dx.client import ClientTuning, DxClient
     from damdrift.dx.connection import DxConnection, DxCredentials
-    from damdrift.report.tracker import RecordTracker
-    from damdrift.report.writer import ReportWriter
+    from damdrift.report.ingest.tracker import RecordTracker
+    from damdrift.report.ingest.writer import ReportWriter
 
     connection = {k: info[k] for k in ("hostname", "dxProtocol", "dxPort")}
     client = DxClient(

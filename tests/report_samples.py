@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from damdrift.models.summary import CheckStatus, Summary
-from damdrift.report.writer import ReportFiles, ReportWriter
+from damdrift.report.ingest.writer import ReportFiles, ReportWriter
 
 STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
 PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"

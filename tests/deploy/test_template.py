@@ -19,7 +19,7 @@ import damdrift.settings
 from damdrift.dx.connection import DxConnection
 from damdrift.errors import InvalidInput
 from damdrift.execution_input import CheckInput
-from damdrift.report import checkpoint
+from damdrift.report.ingest import checkpoint
 from damdrift.report_layout import prefix_for, subscriber_prefix
 from damdrift.settings import FetchReportSettings, FunctionSettings, RemediationLimits
 from tests.deploy.stack_view import StackView, as_list, permissions, stack, statements

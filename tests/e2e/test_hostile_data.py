@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from damdrift.dx.sessions import forget_all
-from damdrift.report.records import MAX_PAIRS
+from damdrift.report.records.fields import MAX_PAIRS
 from damdrift_cli.local.audit import MISMATCHES_ENDPOINT, bucket_objects
 from damdrift_cli.local.runner import CheckRun, LocalAws
 from damdrift_cli.simulator import Simulator

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from damdrift.models.summary import AgeOf, CheckStatus
-from damdrift.report.overview import OverviewRow, Point, render_overview
+from damdrift.report.rendering.overview import OverviewRow, Point, render_overview
 from tests.integration.test_report_html_in_browser import BROWSER, OUTPUT, chromium, png_rows
 
 HOSTILE_HOST = "<img src=x onerror=alert(1)>.example.com"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from damdrift.models.summary import AgeOf, Changes, CheckStatus, DriftAge, IgnoreSummary, Summary
-from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
-from damdrift.report.html import TrendPoint, render_report
+from damdrift.report.analysis.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
+from damdrift.report.rendering.html import TrendPoint, render_report
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)

@@ -14,9 +14,9 @@ import pytest
 
 from damdrift.execution_input import NotifyPolicy
 from damdrift.models.summary import AgeOf, Changes, CheckStatus, DriftAge, ErrorInfo, Summary
-from damdrift.report.chat import publish_chat
-from damdrift.report.notice import ReportLink, notice_content
-from damdrift.report.notification import render_notice
+from damdrift.report.rendering.chat import publish_chat
+from damdrift.report.rendering.notice import ReportLink, notice_content
+from damdrift.report.rendering.notification import render_notice
 from damdrift.steps.fetch import should_notify
 from tests.aws import REGION, fake_credentials
 
@@ -207,7 +207,7 @@ def test_publishing_sends_the_event_as_the_message(monkeypatch: pytest.MonkeyPat
         queue = sqs.create_queue(QueueName="chat")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-        from damdrift.report import chat
+        from damdrift.report.rendering import chat
 
         chat._sns.cache_clear()
         event = render_notice(notice_content(summary(CheckStatus.DRIFT), LOCATION, link=LINK), chat=True).chat

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from damdrift.models.summary import ReportKeys, Summary, status_for
-from damdrift.report.ignore import IgnoreRules
-from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
-from damdrift.report.tracker import RecordTracker
-from damdrift.report.writer import ReportWriter
+from damdrift.report.ingest.tracker import RecordTracker
+from damdrift.report.ingest.writer import ReportWriter
+from damdrift.report.records.ignore import IgnoreRules
+from damdrift.report.records.keyset import KEYS_FILENAME, SortedKeys
 from damdrift_cli.main import build_parser, main
 
 PUBLISHER, SUBSCRIBER, HOST = "dx.example.com", "sub-1", "sub-host.example.com"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from damdrift.dx.models import MismatchRecord, Operation
-from damdrift.report import ignore
+from damdrift.report.records import ignore
 from damdrift.settings import DEFAULT_RULES_KEY, FetchReportSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def test_a_step_that_only_talks_to_dx_loads_the_check_models_but_not_the_report_
 def test_settings_do_not_import_the_ignore_rules() -> None:
     loaded = _modules_after("import damdrift.settings")
     assert "damdrift.settings" in loaded
-    assert "damdrift.report.ignore" not in loaded
+    assert "damdrift.report.records.ignore" not in loaded
 
 
 def test_the_rules_key_default_has_one_value_wherever_it_is_read() -> None:

@@ -11,9 +11,15 @@ from typing import Any
 import pytest
 
 from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
-from damdrift.report.age import age_text, drift_age
-from damdrift.report.html import TrendPoint, render_report
-from damdrift.report.overview import ROW_FILENAME, OverviewRow, publish_page, render_overview, store_row
+from damdrift.report.analysis.age import age_text, drift_age
+from damdrift.report.rendering.html import TrendPoint, render_report
+from damdrift.report.rendering.overview import (
+    ROW_FILENAME,
+    OverviewRow,
+    publish_page,
+    render_overview,
+    store_row,
+)
 from damdrift.report_page import CONTENT_SECURITY_POLICY
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET, s3_with_report_bucket

@@ -7,7 +7,7 @@ import pytest
 
 from damdrift.errors import ReportStorageError
 from damdrift.report.filing import file_check
-from damdrift.report.overview import ROW_FILENAME, OverviewRow
+from damdrift.report.rendering.overview import ROW_FILENAME, OverviewRow
 from damdrift.report_history import get_latest, get_summary
 from damdrift.store import ReportStore
 from tests.report_samples import PREFIX, drift_summary

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from damdrift.models.summary import CheckStatus, Summary
-from damdrift.report.baseline import baseline_rules, merged
-from damdrift.report.ignore import IgnoreMatcher, IgnoreRules, IgnoreRulesError
+from damdrift.report.analysis.baseline import baseline_rules, merged
+from damdrift.report.records.ignore import IgnoreMatcher, IgnoreRules, IgnoreRulesError
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 

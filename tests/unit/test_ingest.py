@@ -16,9 +16,9 @@ import pytest
 from moto import mock_aws
 
 from damdrift.errors import DxUnavailable, ReportStorageError, UnexpectedResponse
-from damdrift.report import ingest
-from damdrift.report.checkpoint import CHECKPOINT_FILENAME
-from damdrift.report.ingest import (
+from damdrift.report.ingest import download as ingest
+from damdrift.report.ingest.checkpoint import CHECKPOINT_FILENAME
+from damdrift.report.ingest.download import (
     Download,
     StoringReport,
     discard_parts,
@@ -27,8 +27,8 @@ from damdrift.report.ingest import (
     salvage,
     store_report,
 )
-from damdrift.report.records import CSV_COLUMNS, MAX_PAIRS
-from damdrift.report.stream import read_ahead
+from damdrift.report.ingest.stream import read_ahead
+from damdrift.report.records.fields import CSV_COLUMNS, MAX_PAIRS
 from damdrift.store import ReportStore
 from damdrift_cli.local.aws_faults import AwsFaults
 

@@ -13,10 +13,10 @@ from moto import mock_aws
 from damdrift.execution_input import NotifyPolicy
 from damdrift.latest_pointer import put_latest
 from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
-from damdrift.report.comparison import compare_with_previous, previous_usable
-from damdrift.report.ignore import load_ignore_rules
-from damdrift.report.tracker import RecordTracker
-from damdrift.report.writer import ReportWriter
+from damdrift.report.analysis.comparison import compare_with_previous, previous_usable
+from damdrift.report.ingest.tracker import RecordTracker
+from damdrift.report.ingest.writer import ReportWriter
+from damdrift.report.records.ignore import load_ignore_rules
 from damdrift.report_history import get_latest, load_history, put_summary
 from damdrift.settings import FetchReportSettings
 from damdrift.steps.fetch import should_notify

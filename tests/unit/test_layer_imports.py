@@ -47,36 +47,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # signed links to the stored pages, and serving them: keys and bytes, no rendering
     ("viewer", ("viewer",)),
     # a report's records and their identities, the ignore rules: what ingest and analysis share
-    ("records", ("report.records", "report.gzlines", "report.identity", "report.keyset", "report.ignore")),
+    ("records", ("report.records",)),
     # DX's mismatch log into local files and the bucket
-    (
-        "ingest",
-        (
-            "report.writer",
-            "report.tracker",
-            "report.stream",
-            "report.checkpoint",
-            "report.upload",
-            "report.ingest",
-        ),
-    ),
+    ("ingest", ("report.ingest",)),
     # pure: the diff against the previous check, drift ages, baselines
-    ("analysis", ("report.diff", "report.record_age", "report.age", "report.baseline")),
-    # text and HTML: the report page, the overview, the notices, chat, the next steps
-    (
-        "rendering",
-        (
-            "report.next_steps",
-            "report.notice",
-            "report.notification",
-            "report.notice_links",
-            "report.chat",
-            "report.html",
-            "report.overview",
-        ),
-    ),
+    ("analysis", ("report.analysis",)),
     # a finished download compared with the previous check: its keys, diff and drift ages stored
-    ("comparison", ("report.comparison",)),
+    ("comparison", ("report.analysis.comparison",)),
+    # text and HTML: the report page, the overview, the notices, chat, the next steps
+    ("rendering", ("report.rendering",)),
     # a check's pages stored in order: page, summary, latest pointer (last), overview row
     ("filing", ("report.filing",)),
     # the run as a whole: run records read once, run.json, the run's notices, pricing (issue 24)
@@ -103,7 +82,7 @@ class Import:
 
 
 def _module_of(path: Path) -> str:
-    """``report.html`` for damdrift/report/html.py, ``dx`` for damdrift/dx/__init__.py."""
+    """``report.html`` for damdrift/report/rendering/html.py, ``dx`` for damdrift/dx/__init__.py."""
     parts = path.relative_to(SHARED / PACKAGE).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
@@ -190,5 +169,5 @@ def test_the_checker_reads_every_kind_of_import() -> None:
     found = {(i.importer, i.imported) for i in _imports(SHARED / PACKAGE / "report_history.py")}
     assert ("report_history", "store") in found  # under TYPE_CHECKING
     assert ("report_history", "report_layout") in found
-    assert _layer_of("report.html") == "rendering" and _layer_of("dx.client") == "dx"
+    assert _layer_of("report.rendering.html") == "rendering" and _layer_of("dx.client") == "dx"
     assert RANK["steps"] > RANK["models"] > RANK["foundation"]

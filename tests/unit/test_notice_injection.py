@@ -12,8 +12,8 @@ from damdrift.execution_input import RemediateMode
 from damdrift.models.remediation import RemediationPhase
 from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.remediation.notice import with_remediation_note
-from damdrift.report.notice import notice_content
-from damdrift.report.notification import build_notification, render_notice
+from damdrift.report.rendering.notice import notice_content
+from damdrift.report.rendering.notification import build_notification, render_notice
 from damdrift.state import OutboundNotice
 
 NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)

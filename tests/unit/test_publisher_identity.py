@@ -3,7 +3,7 @@
 import pytest
 
 from damdrift.dx.connection import DxConnection
-from damdrift.report.ignore import IgnoreRules
+from damdrift.report.records.ignore import IgnoreRules
 
 
 @pytest.mark.parametrize(

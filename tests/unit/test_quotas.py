@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from damdrift.execution_input import CheckInput
 from damdrift.poll_schedule import POLL_BUDGET
-from damdrift.report.notification import MESSAGE_MAX_BYTES
+from damdrift.report.rendering.notification import MESSAGE_MAX_BYTES
 from damdrift.settings import RemediationLimits
 from damdrift.state import CheckContext, CheckPlan, SubscriberRef
 from damdrift.steps.authenticate import with_options

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from damdrift.report.identity import KeyCollector
-from damdrift.report.keyset import KeyFile, write_sorted
-from damdrift.report.record_age import RecordAgeError, RecordAges, carry_forward, oldest, since_datetime
+from damdrift.report.analysis.record_age import (
+    RecordAgeError,
+    RecordAges,
+    carry_forward,
+    oldest,
+    since_datetime,
+)
+from damdrift.report.records.identity import KeyCollector
+from damdrift.report.records.keyset import KeyFile, write_sorted
 
 DAY = timedelta(days=1)
 T0 = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from damdrift.report.diff import NEW_FILENAME, RESOLVED_FILENAME, RunDiff, compare, diff_keys
-from damdrift.report.gzlines import pick_lines
-from damdrift.report.ignore import IgnoreRules
-from damdrift.report.keyset import KeyFileError, SortedKeys
-from damdrift.report.tracker import RecordTracker
-from damdrift.report.writer import ReportWriter
+from damdrift.report.analysis.diff import NEW_FILENAME, RESOLVED_FILENAME, RunDiff, compare, diff_keys
+from damdrift.report.ingest.tracker import RecordTracker
+from damdrift.report.ingest.writer import ReportWriter
+from damdrift.report.records.gzlines import pick_lines
+from damdrift.report.records.ignore import IgnoreRules
+from damdrift.report.records.keyset import KeyFileError, SortedKeys
 
 Identity = tuple[str, str, str]
 

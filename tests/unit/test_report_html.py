@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
-from damdrift.report.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
-from damdrift.report.html import TrendPoint, render_report
+from damdrift.report.analysis.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
+from damdrift.report.rendering.html import TrendPoint, render_report
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 HOSTILE = [

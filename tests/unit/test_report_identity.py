@@ -3,7 +3,7 @@
 from array import array
 from collections.abc import Sequence
 
-from damdrift.report.identity import (
+from damdrift.report.records.identity import (
     CODE_SHIFT,
     KNOWN_PAIRS,
     OVERFLOW_CODE,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from damdrift.report import keyset
-from damdrift.report.diff import diff_keys
-from damdrift.report.identity import KeyCollector
-from damdrift.report.keyset import KeyFile, KeyFileError, SortedKeys, SortedRuns, write_sorted
+from damdrift.report.analysis.diff import diff_keys
+from damdrift.report.records import keyset
+from damdrift.report.records.identity import KeyCollector
+from damdrift.report.records.keyset import KeyFile, KeyFileError, SortedKeys, SortedRuns, write_sorted
 
 TYPES = ("COLLECTION", "MEDIA_ITEM", "RENDITION", "SMART_TAG", "AI_TAG")
 ACTIONS = ("CREATE", "UPDATE", "LINK")

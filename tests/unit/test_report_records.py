@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from damdrift.errors import UnexpectedResponse
-from damdrift.report.records import CSV_COLUMNS, FIELD_ALIASES, field_value, record_action, record_type
+from damdrift.report.records.fields import CSV_COLUMNS, FIELD_ALIASES, field_value, record_action, record_type
 
 
 def record(**fields: Any) -> dict[str, Any]:

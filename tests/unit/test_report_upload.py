@@ -8,8 +8,8 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 
-from damdrift.report.upload import upload_report_files
-from damdrift.report.writer import ReportFiles
+from damdrift.report.ingest.upload import upload_report_files
+from damdrift.report.ingest.writer import ReportFiles
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET
 from tests.report_samples import PREFIX, report_files

@@ -374,7 +374,7 @@ def test_the_key_is_cached_for_a_minute_and_a_short_key_is_a_configuration_error
 def test_the_notice_links_are_signed_for_the_stated_expiry_and_the_console_shows_the_folder(
     deployed: tuple[ModuleType, Any, str],
 ) -> None:
-    from damdrift.report.notice_links import notice_links
+    from damdrift.report.rendering.notice_links import notice_links
     from damdrift.settings import FetchReportSettings
 
     _handler, _secrets, arn = deployed

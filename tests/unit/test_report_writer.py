@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from damdrift.errors import UnexpectedResponse
-from damdrift.report import writer as writer_module
-from damdrift.report.records import CSV_COLUMNS, MAX_NAME_CHARS, MAX_PAIRS
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles, ReportWriter
+from damdrift.report.ingest import writer as writer_module
+from damdrift.report.ingest.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles, ReportWriter
+from damdrift.report.records.fields import CSV_COLUMNS, MAX_NAME_CHARS, MAX_PAIRS
 
 TYPES = ["COLLECTION", "MEDIA_ITEM", "RENDITION"]
 ACTIONS = ["CREATE", "UPDATE", "DELETE"]

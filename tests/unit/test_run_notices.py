@@ -7,7 +7,7 @@ from damdrift.fleet.digest import MESSAGE_MAX_BYTES, RunLinks, run_notices
 from damdrift.fleet.records import NoticeTopic, RunRecord, SubscriberNotice
 from damdrift.fleet.run import summarise
 from damdrift.models.summary import CheckStatus
-from damdrift.report.overview import OverviewRow
+from damdrift.report.rendering.overview import OverviewRow
 from damdrift.state import SubscriberResult
 
 T0 = datetime(2026, 12, 5, 5, 0, tzinfo=UTC)

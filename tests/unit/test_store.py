@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import Stubber
 
 from damdrift.errors import ReportStorageError, StorageAccessDenied
-from damdrift.report.upload import upload_report_files
+from damdrift.report.ingest.upload import upload_report_files
 from damdrift.report_history import put_summary
 from damdrift.store import ReportStore
 from tests.aws import REPORT_BUCKET

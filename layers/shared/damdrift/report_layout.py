@@ -16,7 +16,7 @@ Layout (one prefix per check, so runs never overwrite each other)::
     reports/<publisher>/<subscriber>/overview.json   -> the subscriber's row of the overview
     reports/<publisher>/overview.html                -> every subscriber's row (report.overview)
 
-Who reads and writes them: :mod:`damdrift.store` (the S3 I/O), :mod:`damdrift.report.upload` (the
+Who reads and writes them: :mod:`damdrift.store` (the S3 I/O), :mod:`damdrift.report.ingest.upload` (the
 report files), :mod:`damdrift.report_history` (listing the stored checks).
 """
 

@@ -4,7 +4,7 @@
 keys; what those objects mean lives elsewhere, one module per concept:
 
 * :mod:`damdrift.report_layout`: the key layout (pure functions, no boto3);
-* :mod:`damdrift.report.upload`: a check's ``records.jsonl.gz`` and ``report.csv`` into S3, uploaded or
+* :mod:`damdrift.report.ingest.upload`: a check's ``records.jsonl.gz`` and ``report.csv`` into S3, uploaded or
   composed in S3 from the stored parts;
 * :mod:`damdrift.report_history`: which subscribers and which checks are stored, and their summaries;
 * :mod:`damdrift.latest_pointer`: each subscriber's ``latest.json``.

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from damdrift.report.baseline import baseline_rules, merged
-from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
+from damdrift.report.analysis.baseline import baseline_rules, merged
+from damdrift.report.records.ignore import IgnoreRules, IgnoreRulesError
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local.reports import DEFAULT_REPORTS, ReportsError, resolve_run
 

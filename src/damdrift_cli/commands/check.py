@@ -30,8 +30,8 @@ from damdrift.dx.models import Subscriber
 from damdrift.execution_input import CheckInput
 from damdrift.fleet.run import RunSummary
 from damdrift.models.summary import CheckStatus, Summary
-from damdrift.report.ignore import IgnoreRules, IgnoreRulesError
-from damdrift.report.next_steps import error_hint, next_steps
+from damdrift.report.records.ignore import IgnoreRules, IgnoreRulesError
+from damdrift.report.rendering.next_steps import error_hint, next_steps
 from damdrift.report_layout import HTML_FILENAME
 from damdrift_cli import exit_status
 from damdrift_cli.commands.approve import describe

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from damdrift.models.summary import CheckStatus, Summary, counts_table
-from damdrift.report.diff import ChangeClass, PreviousRun, RunDiff, compare
-from damdrift.report.html import render_report
-from damdrift.report.notice import mismatches_text, since_text
-from damdrift.report.notification import counts_lines
-from damdrift.report.overview import OVERVIEW_FILENAME, ROW_FILENAME, OverviewRow, render_overview
+from damdrift.report.analysis.diff import ChangeClass, PreviousRun, RunDiff, compare
+from damdrift.report.rendering.html import render_report
+from damdrift.report.rendering.notice import mismatches_text, since_text
+from damdrift.report.rendering.notification import counts_lines
+from damdrift.report.rendering.overview import OVERVIEW_FILENAME, ROW_FILENAME, OverviewRow, render_overview
 from damdrift.report_layout import ROOT
 from damdrift_cli.exit_status import TOOL_FAILED
 from damdrift_cli.local import viewer as local_viewer

@@ -16,10 +16,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from damdrift.models.summary import Summary
-from damdrift.report.diff import DIFF_FILENAME, RunDiff
-from damdrift.report.html import TrendPoint
-from damdrift.report.keyset import KEYS_FILENAME, SortedKeys
-from damdrift.report.writer import RECORDS_FILENAME
+from damdrift.report.analysis.diff import DIFF_FILENAME, RunDiff
+from damdrift.report.ingest.writer import RECORDS_FILENAME
+from damdrift.report.records.keyset import KEYS_FILENAME, SortedKeys
+from damdrift.report.rendering.html import TrendPoint
 from damdrift.report_layout import HTML_FILENAME, LATEST_FILENAME, ROOT, SUMMARY_FILENAME
 from damdrift_cli.local.paths import DEFAULT_REPORTS, inside
 

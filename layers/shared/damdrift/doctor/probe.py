@@ -42,7 +42,7 @@ from damdrift.dx.models import (
 )
 from damdrift.errors import DxError
 from damdrift.notice_text import one_line
-from damdrift.report.records import FIELD_ALIASES
+from damdrift.report.records.fields import FIELD_ALIASES
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from damdrift.fleet.records import NoticeTopic, RunRecord
 from damdrift.fleet.run import RunEntry, RunSummary
 from damdrift.models.summary import CheckStatus
 from damdrift.notice_text import SUBJECT_MAX, ascii_line, chat_text, one_line, slack_escaped
-from damdrift.report.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
-from damdrift.report.notice import new_and_resolved
+from damdrift.report.rendering.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
+from damdrift.report.rendering.notice import new_and_resolved
 
 #: Below SNS's 256 KB (262,144 bytes, message attributes included), with room for the attributes.
 MESSAGE_MAX_BYTES = 250 * 1024

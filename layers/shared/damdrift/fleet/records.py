@@ -21,7 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from damdrift.errors import ReportStorageError
 from damdrift.observability import logger
-from damdrift.report.overview import OverviewRow
+from damdrift.report.rendering.overview import OverviewRow
 from damdrift.report_layout import key_segment
 
 if TYPE_CHECKING:

@@ -65,14 +65,15 @@ class ReportKeys(_Camel):
     resolved: str | None = None
     #: The self-contained HTML report.
     html: str | None = None
-    #: Each record's drift age (record-age.bin, damdrift.report.record_age), what the next run carries on.
+    #: Each record's drift age (record-age.bin, damdrift.report.analysis.record_age), what the next run
+    #: carries on.
     ages: str | None = None
 
 
 class Changes(_Camel):
     """What changed since the subscriber's previous usable check; per-pair counts and samples: diff.json.
 
-    Records are the same across runs when their identity is (:mod:`damdrift.report.identity`). With no
+    Records are the same across runs when their identity is (:mod:`damdrift.report.records.identity`). With no
     previous usable check every record is NEW. ``error`` says why no comparison could be made (then the
     counts are 0 and the check counts as changed, so that no policy stays silent by mistake).
     """
@@ -150,7 +151,7 @@ class AgeOf(_Camel):
 
 
 class DriftAge(AgeOf):
-    """The subscriber's drift streak, and each drifting record type's (damdrift.report.age)."""
+    """The subscriber's drift streak, and each drifting record type's (damdrift.report.analysis.age)."""
 
     by_type: dict[str, AgeOf] = Field(default_factory=dict)
 

@@ -4,7 +4,7 @@ at is stored — then the subscriber's row of the publisher's overview, an extra
 never raised (the page itself is rendered once per run, by the fleet step after the Map).
 
 The files the download and the comparison made (records, CSV, keys, diff, ages) are stored before this,
-by :mod:`damdrift.report.ingest` and :mod:`damdrift.report.comparison`.
+by :mod:`damdrift.report.ingest.download` and :mod:`damdrift.report.analysis.comparison`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from damdrift.latest_pointer import put_latest
 from damdrift.models.summary import Summary
-from damdrift.report.overview import OverviewRow, store_row
+from damdrift.report.rendering.overview import OverviewRow, store_row
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
 from damdrift.report_page import HTML_CONTENT_TYPE
 

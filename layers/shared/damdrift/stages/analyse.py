@@ -13,14 +13,14 @@ from datetime import datetime
 from damdrift.errors import split_diagnosis
 from damdrift.models.summary import CheckStatus, ErrorInfo, ReportKeys, Summary, status_for
 from damdrift.remediation.verdict import remediation_record
-from damdrift.report.age import drift_age
-from damdrift.report.comparison import compare_with_previous, previous_usable
-from damdrift.report.diff import RunDiff
+from damdrift.report.analysis.age import drift_age
+from damdrift.report.analysis.comparison import compare_with_previous, previous_usable
+from damdrift.report.analysis.diff import RunDiff
 from damdrift.report.filing import file_check
-from damdrift.report.html import report_page, trend_points
-from damdrift.report.ingest import StoringReport
-from damdrift.report.next_steps import FIND_ERRORS
-from damdrift.report.overview import TREND_POINTS, OverviewRow
+from damdrift.report.ingest.download import StoringReport
+from damdrift.report.rendering.html import report_page, trend_points
+from damdrift.report.rendering.next_steps import FIND_ERRORS
+from damdrift.report.rendering.overview import TREND_POINTS, OverviewRow
 from damdrift.report_history import load_history
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
 from damdrift.settings import FetchReportSettings

@@ -13,10 +13,10 @@ from damdrift.execution_input import NoticeScope, NotifyPolicy, RemediateMode
 from damdrift.fleet.records import NoticeTopic, RunRecord, SubscriberNotice, put_record
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.observability import MetricUnit, logger, metrics
-from damdrift.report.chat import publish_chat
-from damdrift.report.notice import notice_content
-from damdrift.report.notice_links import notice_links
-from damdrift.report.notification import render_notice
+from damdrift.report.rendering.chat import publish_chat
+from damdrift.report.rendering.notice import notice_content
+from damdrift.report.rendering.notice_links import notice_links
+from damdrift.report.rendering.notification import render_notice
 from damdrift.settings import FetchReportSettings
 from damdrift.stages.analyse import Analysed
 from damdrift.state import FetchResult, OutboundNotice, Outcome, SubscriberTask

@@ -1,7 +1,8 @@
 """Stage 1, fetch: download the whole mismatch report and store its parts, resumably.
 
 Records stream page by page into local files and from there to S3 in checkpointed parts
-(:mod:`damdrift.report.ingest`): if DX or S3 fails midway, what was downloaded is kept and a retry resumes
+(:mod:`damdrift.report.ingest.download`): if DX or S3 fails midway, what was downloaded is kept and a retry
+resumes
 after it. A check that errored earlier is fed by what an earlier attempt stored (salvaged), or by nothing.
 """
 
@@ -17,10 +18,10 @@ from pathlib import Path
 from damdrift.dx.client import DxClient
 from damdrift.models.summary import IgnoreSummary
 from damdrift.observability import logger
-from damdrift.report.ignore import load_ignore_rules
-from damdrift.report.ingest import Download, discard_parts, download_report, salvage
-from damdrift.report.tracker import RecordTracker
-from damdrift.report.upload import upload_report_files
+from damdrift.report.ingest.download import Download, discard_parts, download_report, salvage
+from damdrift.report.ingest.tracker import RecordTracker
+from damdrift.report.ingest.upload import upload_report_files
+from damdrift.report.records.ignore import load_ignore_rules
 from damdrift.report_layout import prefix_for
 from damdrift.settings import FetchReportSettings
 from damdrift.state import PollPhase, SubscriberTask

@@ -17,8 +17,8 @@ from damdrift.fleet.digest import RunLinks, RunNotice, run_notices
 from damdrift.fleet.records import RUN_FILENAME, NoticeTopic, read_records, run_prefix
 from damdrift.fleet.run import NoticeSent, RunSummary, summarise
 from damdrift.observability import MetricUnit, logger, metrics
-from damdrift.report.notice_links import notice_links
-from damdrift.report.overview import publish_page
+from damdrift.report.rendering.notice_links import notice_links
+from damdrift.report.rendering.overview import publish_page
 from damdrift.settings import SummariseRunSettings
 from damdrift.state import RunEvent, RunNoticeResult, RunResult
 from damdrift.store import ReportStore

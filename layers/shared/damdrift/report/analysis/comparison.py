@@ -1,5 +1,6 @@
 """The check compared with the previous usable one (:func:`previous_usable`: ``latest.json``'s
-``lastGood``, or the newest usable summary listed) by :mod:`damdrift.report.diff`, and what that leaves in
+``lastGood``, or the newest usable summary listed) by :mod:`damdrift.report.analysis.diff`, and what that
+leaves in
 the check's folder: ``record-keys.bin`` for the next run, ``diff.json``, ``new.jsonl.gz``,
 ``resolved.jsonl.gz`` and each record's drift age (``record-age.bin``).
 
@@ -20,7 +21,7 @@ from typing import IO, Literal
 from damdrift.errors import ReportStorageError
 from damdrift.models.summary import Changes, CheckStatus, Summary
 from damdrift.observability import logger
-from damdrift.report.diff import (
+from damdrift.report.analysis.diff import (
     DIFF_FILENAME,
     NEW_FILENAME,
     RESOLVED_FILENAME,
@@ -30,9 +31,7 @@ from damdrift.report.diff import (
     compare,
     diff_document,
 )
-from damdrift.report.gzlines import pick_lines
-from damdrift.report.keyset import KEYS_FILENAME, KeyFile, KeyFileError, KeySource, SortedKeys, write_sorted
-from damdrift.report.record_age import (
+from damdrift.report.analysis.record_age import (
     AGE_FILENAME,
     RecordAgeError,
     RecordAges,
@@ -40,10 +39,19 @@ from damdrift.report.record_age import (
     oldest,
     since_datetime,
 )
-from damdrift.report.records import field_value, record_action, record_type
-from damdrift.report.tracker import RecordTracker
-from damdrift.report.upload import RECORDS_CONTENT_TYPE
-from damdrift.report.writer import RECORDS_FILENAME, ReportFiles
+from damdrift.report.ingest.tracker import RecordTracker
+from damdrift.report.ingest.upload import RECORDS_CONTENT_TYPE
+from damdrift.report.ingest.writer import RECORDS_FILENAME, ReportFiles
+from damdrift.report.records.fields import field_value, record_action, record_type
+from damdrift.report.records.gzlines import pick_lines
+from damdrift.report.records.keyset import (
+    KEYS_FILENAME,
+    KeyFile,
+    KeyFileError,
+    KeySource,
+    SortedKeys,
+    write_sorted,
+)
 from damdrift.report_history import History, get_summary
 from damdrift.store import ReportStore
 

@@ -1,6 +1,6 @@
 """DX's mismatch records as the download takes them: capped, the first one noted, read ahead in a thread.
 
-:func:`damdrift.report.ingest.download_report` writes what comes out of here into each part's files.
+:func:`damdrift.report.ingest.download.download_report` writes what comes out of here into each part's files.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What a subscriber's notice says, worked out once for both ways it is shown
-(:mod:`damdrift.report.notification` renders it as the e-mail and as the chat message): how the check
+(:mod:`damdrift.report.rendering.notification` renders it as the e-mail and as the chat message): how the
+check
 words its mismatches and what changed, the counts table's rows, the next steps and HCL's hint, the links.
 
 Nothing here is escaped: DX's text stays as DX sent it until a renderer shows it (each channel escapes
@@ -14,8 +15,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from damdrift.models.summary import Changes, CheckStatus, Summary, counts_table
-from damdrift.report.diff import RunDiff
-from damdrift.report.next_steps import NextStep, error_hint, next_steps
+from damdrift.report.analysis.diff import RunDiff
+from damdrift.report.rendering.next_steps import NextStep, error_hint, next_steps
 
 
 class ReportLink(BaseModel):
@@ -46,7 +47,8 @@ class NoticeContent:
     #: ``(recordType, recordAction, n)`` in display order: the summary's counts and, compared with a
     #: previous check, the pairs that only have RESOLVED records (n = 0).
     table: list[tuple[str, str, int]]
-    #: A DRIFT check's commands (:func:`~damdrift.report.next_steps.next_steps`); HCL's hint for an error.
+    #: A DRIFT check's commands (:func:`~damdrift.report.rendering.next_steps.next_steps`); HCL's hint for
+    #: an error.
     steps: list[NextStep]
     hint: str | None
 

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from damdrift.models.summary import Summary, counts_table
-from damdrift.report.ignore import IgnoreRule, IgnoreRules
-from damdrift.report.records import field_value, record_action, record_type
+from damdrift.report.records.fields import field_value, record_action, record_type
+from damdrift.report.records.ignore import IgnoreRule, IgnoreRules
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from pydantic.alias_generators import to_camel
 from damdrift.errors import ReportStorageError
 from damdrift.models.summary import AgeOf, CheckStatus, Summary
 from damdrift.observability import logger
-from damdrift.report.age import age_text
-from damdrift.report.html import _STATUS_COLOURS, _STYLE, _TREND_ERRORED, TrendPoint, _text, _when
+from damdrift.report.analysis.age import age_text
+from damdrift.report.rendering.html import _STATUS_COLOURS, _STYLE, _TREND_ERRORED, TrendPoint, _text, _when
 from damdrift.report_history import subscriber_prefixes
 from damdrift.report_layout import ROOT, key_segment, subscriber_prefix
 from damdrift.report_page import CONTENT_SECURITY_POLICY, HTML_CONTENT_TYPE, SORT_SCRIPT

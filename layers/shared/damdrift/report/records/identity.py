@@ -11,7 +11,7 @@ one blake2b-128 digest of the identity (held in ``array('Q')``, 16 bytes a recor
   by key groups records by pair, so per-pair counts need no look-up; equal identities have equal keys.
 * the **check**: the digest's other 64 bits. Two records are only taken to be the same when key *and*
   check agree; a key match with a different check is a detected hash collision, and the records count
-  as different (see :mod:`damdrift.report.diff`). A false match needs both halves to collide.
+  as different (see :mod:`damdrift.report.analysis.diff`). A false match needs both halves to collide.
 
 Pair codes of DX's documented types and actions are fixed (1-36), so two runs agree on them; other
 pairs (a newer DX) are numbered per run from 37 and a :class:`PairTable` maps codes back to names.
@@ -27,7 +27,7 @@ from hashlib import blake2b
 from typing import Any, Protocol
 
 from damdrift.dx.models import RecordAction, RecordType
-from damdrift.report.records import field_value, record_action, record_type
+from damdrift.report.records.fields import field_value, record_action, record_type
 
 Pair = tuple[str, str]
 
@@ -106,7 +106,7 @@ class PairTable:
 
 
 class ChunkSink(Protocol):
-    """Takes the collected keys a chunk at a time (see :class:`damdrift.report.keyset.SortedRuns`)."""
+    """Takes the collected keys a chunk at a time (see :class:`damdrift.report.records.keyset.SortedRuns`)."""
 
     def add(self, keys: array[int], checks: array[int], first_line: int) -> None: ...
 
@@ -120,7 +120,7 @@ _BATCH = 1024
 class KeyCollector:
     """Collects each record's key and check in record order.
 
-    :class:`~damdrift.report.tracker.RecordTracker` feeds it while the report is written, so the
+    :class:`~damdrift.report.ingest.tracker.RecordTracker` feeds it while the report is written, so the
     current run's identities cost one hash per record and 16 bytes each, never a second read. With a
     ``sink``, every :data:`CHUNK_RECORDS` records go to the sink (sorted and spilled to disk) instead of
     staying here, so memory does not grow with the report: ``keys``/``checks`` then hold only the

@@ -1,7 +1,8 @@
 """One run's record identities, sorted: what the next run's diff reads instead of the whole report.
 
 ``record-keys.bin`` is stored beside each usable run's report. It holds, for every record, its 64-bit
-key and check (:mod:`damdrift.report.identity`) sorted by (key, check), and the record's line number in
+key and check (:mod:`damdrift.report.records.identity`) sorted by (key, check), and the record's line
+number in
 ``records.jsonl.gz`` — so the next run learns the previous run's identities from 20 bytes a record
 (20 MB for a million, read in well under a second) instead of decompressing and parsing ~260 MB of JSON,
 and can still pick the exact lines of RESOLVED records out of that report.
@@ -31,7 +32,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
 
-from damdrift.report.identity import CODE_SHIFT, OVERFLOW_CODE, KeyCollector, PairTable
+from damdrift.report.records.identity import CODE_SHIFT, OVERFLOW_CODE, KeyCollector, PairTable
 
 KEYS_FILENAME = "record-keys.bin"
 MAGIC = b"DAMDRIFT-KEYS 1\n"

@@ -5,7 +5,8 @@ of its streak (epoch seconds of that check's start) and how many checks in a row
 6 bytes a record.
 
 Carried forward like the summary's drift age: the next check merges its sorted keys with the previous
-check's (:func:`damdrift.report.diff.diff_keys`, the diff's own galloping merge). In a merge of two sorted
+check's (:func:`damdrift.report.analysis.diff.diff_keys`, the diff's own galloping merge). In a merge of
+two sorted
 multisets the k-th UNCHANGED record of one run is the k-th UNCHANGED record of the other, so the
 previous ages, read in the (recoded) key order and with the RESOLVED records left out, line up with this
 run's UNCHANGED records one for one: they continue their streak, NEW records start one. Everything per
@@ -29,8 +30,8 @@ from datetime import UTC, datetime
 from itertools import chain, compress, repeat
 from pathlib import Path
 
-from damdrift.report.diff import diff_keys
-from damdrift.report.keyset import KeyFile
+from damdrift.report.analysis.diff import diff_keys
+from damdrift.report.records.keyset import KeyFile
 
 AGE_FILENAME = "record-age.bin"
 MAGIC = b"DAMDRIFT-AGE 1\n"

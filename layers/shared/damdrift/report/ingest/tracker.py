@@ -1,7 +1,8 @@
 """What the fetch step learns about each record while writing it: its identity key, and whether an
 ignore rule matches it.
 
-:class:`~damdrift.report.writer.ReportWriter` calls :meth:`RecordTracker.observe` once per record, so the
+:class:`~damdrift.report.ingest.writer.ReportWriter` calls :meth:`RecordTracker.observe` once per record,
+so the
 report is read once: the diff needs no second pass over the current run, and ignored records are
 counted as they stream by.
 """
@@ -12,17 +13,18 @@ import gzip
 import json
 from pathlib import Path
 
-from damdrift.report.identity import KeyCollector, Pair
-from damdrift.report.ignore import IgnoreMatcher
-from damdrift.report.keyset import SortedRuns
-from damdrift.report.records import field_value, record_action, record_type
+from damdrift.report.records.fields import field_value, record_action, record_type
+from damdrift.report.records.identity import KeyCollector, Pair
+from damdrift.report.records.ignore import IgnoreMatcher
+from damdrift.report.records.keyset import SortedRuns
 
 
 class RecordTracker:
     """Keys every record (:class:`KeyCollector`) and counts what the ignore rules match.
 
     With ``spill_dir`` the keys are sorted in chunks and spilled there as they come
-    (:class:`~damdrift.report.keyset.SortedRuns`): the fetch step's memory then stays flat at any size.
+    (:class:`~damdrift.report.records.keyset.SortedRuns`): the fetch step's memory then stays flat at any
+    size.
     """
 
     def __init__(self, ignore: IgnoreMatcher | None = None, *, spill_dir: Path | None = None) -> None:

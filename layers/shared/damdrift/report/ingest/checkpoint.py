@@ -1,7 +1,7 @@
 """What of one check's report is stored in S3, part by part: the checkpoint a retried download resumes from.
 
-Pure models (no I/O): :mod:`damdrift.report.ingest` reads the checkpoint and resumes after it,
-:mod:`damdrift.report.upload` stores each next part and the checkpoint that lists it.
+Pure models (no I/O): :mod:`damdrift.report.ingest.download` reads the checkpoint and resumes after it,
+:mod:`damdrift.report.ingest.upload` stores each next part and the checkpoint that lists it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from damdrift.model_base import WireModel
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME
+from damdrift.report.ingest.writer import CSV_FILENAME, RECORDS_FILENAME
 
 CHECKPOINT_FILENAME = "_checkpoint.json"
 PARTS_DIRNAME = "_parts"

@@ -3,7 +3,7 @@
 A report can hold a million records and Lambda has little memory, so nothing is kept: each record is
 written to ``records.jsonl.gz`` (the evidence, lossless) and ``report.csv`` (what dxclient users open),
 counted, and forgotten. The files go to a local directory (Lambda's ``/tmp``) and are uploaded
-afterwards by :mod:`damdrift.report.upload`.
+afterwards by :mod:`damdrift.report.ingest.upload`.
 
 If the download fails half-way, closing the writer still leaves two valid files holding every record
 added so far: a partial report is evidence too.
@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from damdrift.report.records import CSV_COLUMNS, check_new_pair, record_action, record_type
+from damdrift.report.records.fields import CSV_COLUMNS, check_new_pair, record_action, record_type
 
 RECORDS_FILENAME = "records.jsonl.gz"
 CSV_FILENAME = "report.csv"
@@ -86,7 +86,8 @@ def _json_line_encoder() -> Callable[[Any], str]:
 
 _compact_json = _json_line_encoder()
 
-#: Told each written record's ``(recordType, recordAction)`` and recordId (see damdrift.report.tracker).
+#: Told each written record's ``(recordType, recordAction)`` and recordId (see
+#: damdrift.report.ingest.tracker).
 RecordObserver = Callable[[tuple[str, str], Any], None]
 
 
@@ -143,7 +144,8 @@ class ReportWriter:
             self._gz.close()
             raise
         self._csv = csv.writer(self._csv_file)
-        if csv_header:  # a later part of a report (see damdrift.report.ingest) continues the first's CSV
+        # A later part of a report (see damdrift.report.ingest.download) continues the first's CSV.
+        if csv_header:
             self._csv.writerow(CSV_COLUMNS)
 
     def __enter__(self) -> ReportWriter:

@@ -17,7 +17,7 @@ from datetime import datetime
 from html import escape
 
 from damdrift.models.summary import CheckStatus, ReportKeys, Summary, counts_table
-from damdrift.report.diff import (
+from damdrift.report.analysis.diff import (
     DIFF_FILENAME,
     NEW_FILENAME,
     RESOLVED_FILENAME,
@@ -25,8 +25,8 @@ from damdrift.report.diff import (
     RecordSample,
     RunDiff,
 )
-from damdrift.report.next_steps import NextStep, error_hint, next_steps
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME
+from damdrift.report.ingest.writer import CSV_FILENAME, RECORDS_FILENAME
+from damdrift.report.rendering.next_steps import NextStep, error_hint, next_steps
 from damdrift.report_layout import SUMMARY_FILENAME
 from damdrift.report_page import CONTENT_SECURITY_POLICY, SORT_SCRIPT
 
@@ -131,7 +131,8 @@ def render_report(
 ) -> str:
     """The whole page. ``trend`` is oldest first; ``files`` maps a label to a link (relative: the
     report's own folder, locally or in S3). ``rerun`` and ``subscriber_dam`` are the next steps'
-    (:func:`~damdrift.report.next_steps.next_steps`): a local check knows the options it ran with."""
+    (:func:`~damdrift.report.rendering.next_steps.next_steps`): a local check knows the options it ran
+    with."""
     # What other modules work out for the page first, then the page from them, section by section.
     steps = next_steps(summary, rerun=rerun, subscriber_dam=subscriber_dam)
     counts = counts_table(summary.counts)
@@ -270,8 +271,8 @@ def _remediation(summary: Summary) -> str:
 
 
 def _drift_age(summary: Summary, diff: RunDiff | None = None) -> str:
-    """For how long the subscriber and each record type have been drifting (damdrift.report.age)."""
-    from damdrift.report.age import age_text
+    """For how long the subscriber and each record type have been drifting (damdrift.report.analysis.age)."""
+    from damdrift.report.analysis.age import age_text
 
     age = summary.drift_age
     if age is None or age.checks == 0:

@@ -7,7 +7,8 @@ AWS's documented one (adminguide, "Custom notifications", event schema): ``versi
 ``keywords``) and ``metadata`` (``threadId``, ``summary``, ``eventType``, ``relatedResources``,
 ``additionalContext``). :class:`ChatEvent` is that schema (unknown fields refused), so a message that
 does not fit it cannot be built. A subscriber's chat message is rendered with its e-mail
-(:mod:`damdrift.report.notification`), the run's with the run's notice (:mod:`damdrift.fleet.digest`).
+(:mod:`damdrift.report.rendering.notification`), the run's with the run's notice
+(:mod:`damdrift.fleet.digest`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The fetch step's download: the mismatch report in parts, checkpointed in S3, so that a record that was
 downloaded is never lost and a retried step resumes where the failed attempt stopped.
 
-Records stream from DX into local files (:class:`~damdrift.report.writer.ReportWriter`: gzip JSON Lines
+Records stream from DX into local files (:class:`~damdrift.report.ingest.writer.ReportWriter`: gzip JSON Lines
 and a dxclient-style CSV). Every ``part_records`` records, the part is stored under
 ``<check prefix>_parts/<n>/`` and the checkpoint ``<check prefix>_checkpoint.json`` says how many records
 are stored and how they count. Then, whatever fails:
@@ -34,16 +34,22 @@ from pydantic import ValidationError
 
 from damdrift.errors import DxError, ReportStorageError
 from damdrift.observability import logger
-from damdrift.report.checkpoint import Checkpoint, checkpoint_key, merge_counts
-from damdrift.report.stream import capped, noting_first, read_ahead
-from damdrift.report.upload import (
+from damdrift.report.ingest.checkpoint import Checkpoint, checkpoint_key, merge_counts
+from damdrift.report.ingest.stream import capped, noting_first, read_ahead
+from damdrift.report.ingest.upload import (
     CSV_CONTENT_TYPE,
     RECORDS_CONTENT_TYPE,
     compose,
     store_part,
     upload_report_files,
 )
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, RecordObserver, ReportFiles, ReportWriter
+from damdrift.report.ingest.writer import (
+    CSV_FILENAME,
+    RECORDS_FILENAME,
+    RecordObserver,
+    ReportFiles,
+    ReportWriter,
+)
 from damdrift.store import ReportStore
 
 #: S3 multipart limits: every part but the last at least 5 MiB, at most 10,000 parts.

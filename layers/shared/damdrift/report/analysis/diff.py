@@ -2,14 +2,14 @@
 
 Built for a million records a run without holding either run as Python objects:
 
-1. **Merge the sorted keys** (:class:`~damdrift.report.keyset.SortedKeys`, 20 bytes a record): the
+1. **Merge the sorted keys** (:class:`~damdrift.report.records.keyset.SortedKeys`, 20 bytes a record): the
    current run's were collected while its report was written, the previous run's come from its
    ``record-keys.bin``. Equal (key, check) pairs are UNCHANGED, one each; a key match whose checks
    differ is a hash collision — the two records are told apart exactly and the collision is counted.
    Duplicates count as a multiset: NEW + UNCHANGED = the current total, RESOLVED + UNCHANGED = the
    previous one. Per-pair counts come from the key's top byte.
 2. **Pick the lines** of the NEW records out of the current ``records.jsonl.gz`` and of the RESOLVED ones
-   out of the previous run's (streamed from S3) by line number (:mod:`damdrift.report.gzlines`), copy
+   out of the previous run's (streamed from S3) by line number (:mod:`damdrift.report.records.gzlines`), copy
    them to ``new.jsonl.gz`` / ``resolved.jsonl.gz`` as they are, and parse only what needs reading: the
    capped samples, and the records an ignore rule might match.
 
@@ -35,11 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from pydantic.alias_generators import to_camel
 
 from damdrift.models.summary import CheckStatus
-from damdrift.report.gzlines import pick_lines
-from damdrift.report.identity import CODE_SHIFT, Pair, PairTable
-from damdrift.report.ignore import IgnoreMatcher
-from damdrift.report.keyset import Block, KeySource
-from damdrift.report.records import field_value, record_action, record_type
+from damdrift.report.records.fields import field_value, record_action, record_type
+from damdrift.report.records.gzlines import pick_lines
+from damdrift.report.records.identity import CODE_SHIFT, Pair, PairTable
+from damdrift.report.records.ignore import IgnoreMatcher
+from damdrift.report.records.keyset import Block, KeySource
 
 DIFF_FILENAME = "diff.json"
 NEW_FILENAME = "new.jsonl.gz"
@@ -87,7 +87,7 @@ class PreviousRun(_Camel):
 
 
 class AgedRecord(RecordSample):
-    """A record and how long it has been drifting (damdrift.report.record_age)."""
+    """A record and how long it has been drifting (damdrift.report.analysis.record_age)."""
 
     since: datetime
     checks: NonNegativeInt
@@ -130,7 +130,7 @@ class KeyDiff:
 def diff_keys(previous: KeySource, current: KeySource) -> KeyDiff:
     """Merge two runs' sorted keys. ``previous`` must number pairs as ``current`` does (``recoded``).
 
-    Both are read a block at a time (a :class:`~damdrift.report.keyset.KeyFile` never sits in memory
+    Both are read a block at a time (a :class:`~damdrift.report.records.keyset.KeyFile` never sits in memory
     whole); memory is the blocks and the NEW and RESOLVED entries.
     """
     new, resolved, collisions = _merge(previous.blocks(), current.blocks())

@@ -4,7 +4,7 @@ While the report downloads, each full part is stored under its own prefix, then 
 it (:func:`store_part`). Once it has downloaded, either the local files are uploaded
 (:func:`upload_report_files`: a report without parts, or one whose parts are too small to join), or S3
 joins the parts already stored (:func:`compose`, multipart ``UploadPartCopy``) so the bytes are not
-uploaded twice; :func:`damdrift.report.ingest.store_report` chooses. All of them write through
+uploaded twice; :func:`damdrift.report.ingest.download.store_report` chooses. All of them write through
 :meth:`ReportStore.storing <damdrift.store.ReportStore.storing>`, so a failure says what of the check is
 already stored.
 
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from damdrift.errors import ReportStorageError
-from damdrift.report.checkpoint import PARTS_DIRNAME, Checkpoint, StoredPart, checkpoint_key
-from damdrift.report.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
+from damdrift.report.ingest.checkpoint import PARTS_DIRNAME, Checkpoint, StoredPart, checkpoint_key
+from damdrift.report.ingest.writer import CSV_FILENAME, RECORDS_FILENAME, ReportFiles
 from damdrift.store import STORAGE_ERRORS, ReportStore
 
 RECORDS_CONTENT_TYPE = "application/gzip"

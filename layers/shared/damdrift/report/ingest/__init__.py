@@ -1,0 +1,1 @@
+"""DX's mismatch log into local files and the bucket: written, keyed, stored in checkpointed parts."""
