@@ -13,8 +13,8 @@ Measured, each in a fresh child process (same imports in both, so the same basel
   and spilled them to disk as it went, ``SortedRuns``): merge the runs into this run's
   ``record-keys.bin`` (``write_sorted``), open the previous run's (``KeyFile``), then
   ``damdrift.report.analysis.diff.compare``: merge the keys a block at a time, pick the NEW and RESOLVED
-  lines out
-  of both reports into ``new.jsonl.gz`` / ``resolved.jsonl.gz``, count, sample, serialise ``diff.json``;
+  lines out of both reports into ``new.jsonl.gz`` / ``resolved.jsonl.gz``, count, sample, serialise
+  ``diff.json``;
 * **naive** — load both reports as sets of ``(recordType, recordAction, recordId)`` tuples and take the
   two set differences, counted by type and action (no files written: it does less than ours).
 

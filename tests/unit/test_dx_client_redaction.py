@@ -260,3 +260,31 @@ def test_a_short_error_info_without_a_secret_is_kept_as_dx_sent_it() -> None:
         "code": "FIND_STAGING_MISMATCH_FAILED",
         "message": "Too many records to compare",
     }
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "status", [f"FAILED: {PASSWORD} refused", "FAILED" + "x" * 1_000_000], ids=["password", "megabyte"]
+)
+def test_an_operations_status_holding_the_password_or_a_megabyte_is_redacted_and_cut(status: str) -> None:
+    # poll-status carries it beside errorInfo in its diagnosis: summary.json, the notices, the history.
+    operations_answer({"code": "FIND_STAGING_MISMATCH_FAILED"})
+    responses.replace(
+        responses.GET,
+        f"{DAM}/operations",
+        json=[{"id": "op-1", "triggerFunction": "findStagingMismatch", "status": status, "retryCounter": 1}],
+    )
+
+    [operation] = client().list_operations()
+
+    assert PASSWORD not in operation.status and "Pa55" not in operation.status
+    assert operation.status.startswith("FAILED") and len(operation.status) <= 101
+
+
+@responses.activate
+def test_an_operations_usual_status_is_kept_as_dx_sent_it() -> None:
+    operations_answer({"code": "FIND_STAGING_MISMATCH_FAILED"})
+
+    [operation] = client().list_operations()
+
+    assert operation.status == "FAILED"

@@ -190,3 +190,63 @@ def test_a_directory_left_by_an_earlier_runtime_with_this_process_id_goes_and_a_
 
     assert not earlier.exists()
     assert sibling.is_dir()
+
+
+def _cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process started a minute ago and has not looked at WORK_DIR yet."""
+    monkeypatch.setattr(workdir_module, "_COLD_START", workdir_module.ColdStart(started=time.time() - 60))
+
+
+def test_a_work_directory_another_user_owns_is_never_removed_even_when_its_process_is_gone(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shared /tmp on a developer's machine: another user's killed check is theirs to clean up, and a
+    # check run as root could otherwise remove it.
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": REPORT_BUCKET, "WORK_DIR": str(work)})
+    gone = _invocation(work, "exit")
+    theirs = _workdir_of(gone)
+    gone.wait()
+    _cold_start(monkeypatch)
+    monkeypatch.setattr(workdir_module.os, "getuid", lambda: theirs.stat().st_uid + 1)
+
+    new_workdir(settings.work_dir)
+
+    assert theirs.is_dir()
+
+
+def test_a_work_directory_that_goes_while_the_cold_start_looks_does_not_fail_the_fetch(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The local runner's parallel checks share this process: one may end, and remove its directory,
+    # between the cold start's listing and its look at that directory.
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": REPORT_BUCKET, "WORK_DIR": str(work)})
+    sibling = new_workdir(settings.work_dir)
+    listed = list(os.scandir(work))
+    sibling.rmdir()
+    monkeypatch.setattr(workdir_module.os, "scandir", lambda _path: _Listing(listed))
+    _cold_start(monkeypatch)
+
+    assert new_workdir(settings.work_dir).is_dir()
+
+
+@pytest.mark.parametrize("pid", ["99999999999999999999999", "0"])
+def test_a_work_directory_named_after_no_possible_process_neither_fails_the_fetch_nor_goes(
+    work: Path, monkeypatch: pytest.MonkeyPatch, pid: str
+) -> None:
+    settings = FetchReportSettings.from_env({"REPORT_BUCKET": REPORT_BUCKET, "WORK_DIR": str(work)})
+    odd = work / f"dam-drift-fetch-{pid}-abc"
+    odd.mkdir()
+    _cold_start(monkeypatch)
+
+    assert new_workdir(settings.work_dir).is_dir()
+    assert odd.is_dir()
+
+
+class _Listing(list[os.DirEntry[str]]):
+    """What ``os.scandir`` returned a moment ago, as a context manager."""
+
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None

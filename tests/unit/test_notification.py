@@ -10,10 +10,10 @@ from damdrift.execution_input import RemediateMode
 from damdrift.models.remediation import OperationTally, RemediationRecord, RemediationVerdict
 from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 from damdrift.report.analysis.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
+from damdrift.report.rendering.notice import ReportLink
 from damdrift.report.rendering.notification import (
     MESSAGE_MAX_BYTES,
     SUBJECT_MAX,
-    ReportLink,
     build_notification,
 )
 

@@ -5,9 +5,8 @@ bytes and JSON documents only, knowing nothing of what a summary is), and each s
 
 A check reads its subscriber's :class:`History` once, before it stores anything: its newest summaries
 (the HTML report's trend, the drift age's bridge) and ``latest.json``, whose ``lastGood`` names the
-check to compare with (:func:`damdrift.report.analysis.comparison.previous_usable`). What a check stores,
-and in
-which order, is :mod:`damdrift.report.filing`'s.
+check to compare with (:func:`damdrift.report.analysis.comparison.previous_usable`). What a check
+stores, and in which order, is :mod:`damdrift.report.filing`'s.
 
 The listings walk the dated key layout (:mod:`damdrift.report_layout`) with ``/``-delimited listings
 instead of listing every key: a subscriber's history grows with every run, and the diff, the trend and the

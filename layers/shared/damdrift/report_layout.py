@@ -9,12 +9,13 @@ Layout (one prefix per check, so runs never overwrite each other)::
                                                                   /record-keys.bin, diff.json,
                                                                    new.jsonl.gz, resolved.jsonl.gz
                                                                   /_parts/, _checkpoint.json while
-                                                                   the report downloads (report.ingest)
+                                                                   the report downloads
+                                                                   (report.ingest.download)
     reports/<publisher>/<subscriber>/latest.json     -> the newest summary's key, status and total,
                                                         and lastGood: the newest usable check's
                                                         (damdrift.latest_pointer)
     reports/<publisher>/<subscriber>/overview.json   -> the subscriber's row of the overview
-    reports/<publisher>/overview.html                -> every subscriber's row (report.overview)
+    reports/<publisher>/overview.html                -> every subscriber's row (report.rendering.overview)
 
 Who reads and writes them: :mod:`damdrift.store` (the S3 I/O), :mod:`damdrift.report.ingest.upload` (the
 report files), :mod:`damdrift.report_history` (listing the stored checks).

@@ -41,7 +41,8 @@ class ColdStart:
     time, in a new process after a reset, so a directory is orphaned when its process is gone, or
     carries this process's id (a new runtime may get the killed one's) but was last changed before this
     process loaded this module. A check running beside this one in the same process (the local runner)
-    made its directory later; another live process's (a developer's machine) is left alone.
+    made its directory later; another live process's (a developer's machine) is left alone, and so is
+    another user's (a shared ``/tmp``), whose process this one cannot judge.
     """
 
     def __init__(self, started: float | None = None) -> None:
@@ -54,20 +55,28 @@ class ColdStart:
             if self._done:
                 return
             self._done = True
-        for entry in os.scandir(work_dir):
-            found = _WORKDIR_NAME.fullmatch(entry.name)
-            if found is None or not entry.is_dir(follow_symlinks=False):
-                continue
-            pid = int(found.group(1))
-            if pid == os.getpid():
-                orphaned = entry.stat(follow_symlinks=False).st_mtime < self._started
-            else:
-                orphaned = not _running(pid)
-            if orphaned:
-                logger.warning(
-                    "removing the work directory a killed fetch left", extra={"directory": entry.name}
-                )
-                shutil.rmtree(entry.path, ignore_errors=True)
+        with os.scandir(work_dir) as entries:
+            for entry in entries:
+                found = _WORKDIR_NAME.fullmatch(entry.name)
+                try:
+                    orphaned = found is not None and self._orphaned(entry, int(found.group(1)))
+                except (OSError, OverflowError):  # gone meanwhile (a sibling check ended), or no pid
+                    continue
+                if orphaned:
+                    logger.warning(
+                        "removing the work directory a killed fetch left", extra={"directory": entry.name}
+                    )
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+    def _orphaned(self, entry: os.DirEntry[str], pid: int) -> bool:
+        if not entry.is_dir(follow_symlinks=False):
+            return False
+        status = entry.stat(follow_symlinks=False)
+        if status.st_uid != os.getuid():  # another user's (a shared /tmp): never ours to judge
+            return False
+        if pid == os.getpid():
+            return status.st_mtime < self._started
+        return not _running(pid)
 
 
 def _running(pid: int) -> bool:

@@ -57,6 +57,8 @@ _MESSAGE_CHARS = 300
 #: The most characters of an operation's ``errorInfo`` (as JSON) our errors carry: DX's diagnosis travels
 #: in an error's message to summary.json, the notices and the execution history (a cause keeps 32,768).
 ERROR_INFO_CHARS = 1000
+#: The most characters of an operation's ``status`` our errors carry (DX's own are single words).
+_STATUS_CHARS = 100
 _READ_CHUNK = 64 * 1024
 #: RFC 6265 cookie-octets: anything else (a CR/LF, a quote) could not be sent back as a header anyway.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}")
@@ -350,13 +352,17 @@ class DxClient:
         if not isinstance(data, list):
             raise UnexpectedResponse(f"GET /operations: expected a JSON array, got {type(data).__name__}")
         return [
-            self._error_info_shown(self._model(Operation, item, "GET /operations", f"operation {n}'s"))
+            self._shown(self._model(Operation, item, "GET /operations", f"operation {n}'s"))
             for n, item in enumerate(data, 1)
         ]
 
-    def _error_info_shown(self, operation: Operation) -> Operation:
-        """The operation with its ``errorInfo`` as our errors may carry it: DX's own object when it is
-        short and holds no secret; else ``{"excerpt": its JSON redacted, then cut, "chars": its length}``."""
+    def _shown(self, operation: Operation) -> Operation:
+        """The operation as our errors may carry it (poll-status's diagnosis): its ``status`` redacted and
+        cut at :data:`_STATUS_CHARS`; its ``errorInfo`` DX's own object when it is short and holds no
+        secret, else ``{"excerpt": its JSON redacted, then cut, "chars": its length}``."""
+        status = _cut(self._redactor.redact(operation.status), _STATUS_CHARS)
+        if status != operation.status:
+            operation = operation.model_copy(update={"status": status})
         info = operation.error_info
         if info is None:
             return operation

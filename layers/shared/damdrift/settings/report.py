@@ -10,8 +10,7 @@ from pydantic import Field
 from damdrift.settings.base import FunctionSettings
 
 #: Where the ignore rules file is looked for (damdrift.report.records.ignore) unless IGNORE_RULES_KEY says.
-#: Kept
-#: here, not beside the rules' models, so that a function's settings do not import those models.
+#: Kept here, not beside the rules' models, so that a function's settings do not import those models.
 DEFAULT_RULES_KEY = "config/ignore-rules.json"
 
 

@@ -1,9 +1,9 @@
 """Stage 1, fetch: download the whole mismatch report and store its parts, resumably.
 
 Records stream page by page into local files and from there to S3 in checkpointed parts
-(:mod:`damdrift.report.ingest.download`): if DX or S3 fails midway, what was downloaded is kept and a retry
-resumes
-after it. A check that errored earlier is fed by what an earlier attempt stored (salvaged), or by nothing.
+(:mod:`damdrift.report.ingest.download`): if DX or S3 fails midway, what was downloaded is kept and a
+retry resumes after it. A check that errored earlier is fed by what an earlier attempt stored
+(salvaged), or by nothing.
 """
 
 from __future__ import annotations

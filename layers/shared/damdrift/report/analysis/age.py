@@ -40,9 +40,9 @@ def drift_age(
         return DriftAge()
     started = current.started_at or current.finished_at
     usable = [s for s in history if s.status is not CheckStatus.ERRORED and s.execution != current.execution]
-    previous = usable[0] if usable else None
-    if previous is not None and previous.drift_age is not None:
-        return _carried(current, previous, previous.drift_age, started)
+    newest = usable[0] if usable else None
+    if newest is not None and newest.drift_age is not None:
+        return _carried(current, newest, newest.drift_age, started)
     return _bridged(current, usable, started)
 
 

@@ -1,7 +1,6 @@
 """The check compared with the previous usable one (:func:`previous_usable`: ``latest.json``'s
 ``lastGood``, or the newest usable summary listed) by :mod:`damdrift.report.analysis.diff`, and what that
-leaves in
-the check's folder: ``record-keys.bin`` for the next run, ``diff.json``, ``new.jsonl.gz``,
+leaves in the check's folder: ``record-keys.bin`` for the next run, ``diff.json``, ``new.jsonl.gz``,
 ``resolved.jsonl.gz`` and each record's drift age (``record-age.bin``).
 
 Reading the previous check may fail (it expired, it is from an older release, S3 hiccuped): the check

@@ -5,9 +5,8 @@ of its streak (epoch seconds of that check's start) and how many checks in a row
 6 bytes a record.
 
 Carried forward like the summary's drift age: the next check merges its sorted keys with the previous
-check's (:func:`damdrift.report.analysis.diff.diff_keys`, the diff's own galloping merge). In a merge of
-two sorted
-multisets the k-th UNCHANGED record of one run is the k-th UNCHANGED record of the other, so the
+check's (:func:`damdrift.report.analysis.diff.diff_keys`, the diff's own galloping merge). In a merge
+of two sorted multisets the k-th UNCHANGED record of one run is the k-th UNCHANGED record of the other, so the
 previous ages, read in the (recoded) key order and with the RESOLVED records left out, line up with this
 run's UNCHANGED records one for one: they continue their streak, NEW records start one. Everything per
 record is array and iterator work in C; no older report is read. A previous check stored before this

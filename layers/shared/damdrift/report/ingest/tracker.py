@@ -1,10 +1,9 @@
 """What the fetch step learns about each record while writing it: its identity key, and whether an
 ignore rule matches it.
 
-:class:`~damdrift.report.ingest.writer.ReportWriter` calls :meth:`RecordTracker.observe` once per record,
-so the
-report is read once: the diff needs no second pass over the current run, and ignored records are
-counted as they stream by.
+:class:`~damdrift.report.ingest.writer.ReportWriter` calls :meth:`RecordTracker.observe` once per
+record, so the report is read once: the diff needs no second pass over the current run, and ignored
+records are counted as they stream by.
 """
 
 from __future__ import annotations

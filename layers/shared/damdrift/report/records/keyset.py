@@ -2,8 +2,7 @@
 
 ``record-keys.bin`` is stored beside each usable run's report. It holds, for every record, its 64-bit
 key and check (:mod:`damdrift.report.records.identity`) sorted by (key, check), and the record's line
-number in
-``records.jsonl.gz`` — so the next run learns the previous run's identities from 20 bytes a record
+number in ``records.jsonl.gz`` — so the next run learns the previous run's identities from 20 bytes a record
 (20 MB for a million, read in well under a second) instead of decompressing and parsing ~260 MB of JSON,
 and can still pick the exact lines of RESOLVED records out of that report.
 

@@ -1,7 +1,7 @@
 """What a subscriber's notice says, worked out once for both ways it is shown
 (:mod:`damdrift.report.rendering.notification` renders it as the e-mail and as the chat message): how the
-check
-words its mismatches and what changed, the counts table's rows, the next steps and HCL's hint, the links.
+check words its mismatches and what changed, the counts table's rows, the next steps and HCL's hint, the
+links.
 
 Nothing here is escaped: DX's text stays as DX sent it until a renderer shows it (each channel escapes
 its own way, :mod:`damdrift.notice_text`).

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 
 from damdrift.errors import ConfigurationError
 from damdrift.observability import logger
-from damdrift.report.rendering.notification import ReportLink
+from damdrift.report.rendering.notice import ReportLink
 from damdrift.settings import NoticeSettings
 from damdrift.viewer import links
 from damdrift.viewer.keys import link_key, viewer_url

@@ -1,8 +1,7 @@
 """A subscriber's notice, shown two ways from one :class:`~damdrift.report.rendering.notice.NoticeContent`:
-the SNS
-e-mail (a subject that says it all, a short plain-text body) and the chat message (AWS Chatbot's custom
-notification, :mod:`damdrift.report.rendering.chat`). The chat title is the e-mail's subject, from the same
-parts.
+the SNS e-mail (a subject that says it all, a short plain-text body) and the chat message (AWS Chatbot's
+custom notification, :mod:`damdrift.report.rendering.chat`). The chat title is the e-mail's subject, from
+the same parts.
 
 SNS rules (Publish API): the subject has no line breaks or control characters and fewer than 100
 characters (``notice_text.sns_subject``: printable ASCII, cut at 99); the message is at most 256 KB of
@@ -47,8 +46,7 @@ from damdrift.notice_text import (
 from damdrift.report.analysis.age import age_text
 from damdrift.report.analysis.diff import ChangeClass, RunDiff
 from damdrift.report.rendering.chat import DESCRIPTION_MAX, ChatContent, ChatEvent, ChatMetadata
-from damdrift.report.rendering.notice import NoticeContent, notice_content
-from damdrift.report.rendering.notice import ReportLink as ReportLink  # noqa: PLC0414 - re-exported
+from damdrift.report.rendering.notice import NoticeContent, ReportLink, notice_content
 
 MESSAGE_MAX_BYTES = 64 * 1024  # a safety net far below SNS's 256 KB; the layout stays well under it
 TABLE_MAX_ROWS = 60  # 12 record types x 3 actions fit, with room for types DX adds
