@@ -470,3 +470,20 @@ def test_more_distinct_pairs_than_the_bound_ends_the_download_keeping_every_part
         download_report(FlakyDx(log), store, PREFIX, tmp_path / "retry", part_records=30)
     salvaged = salvage(store, PREFIX, tmp_path / "salvage")
     assert salvaged is not None and salvaged.files.total == MAX_PAIRS
+
+
+def test_a_long_s3_refusal_never_cuts_off_where_the_retry_resumes(
+    store: ReportStore, tmp_path: Path, s3_faults: AwsFaults
+) -> None:
+    # An error message is capped at 4,000 characters: S3's own words are what gives way, never the part
+    # an operator acts on (what is stored, where the retry starts).
+    s3_faults.fail(
+        "s3", "PutObject", code="AccessDenied" + "x" * 5000, status=403, path_contains="/_parts/00002/"
+    )
+
+    with pytest.raises(ReportStorageError) as refused:
+        download_report(FlakyDx(records(19)), store, PREFIX, tmp_path / "first", part_records=8)
+
+    message = str(refused.value)
+    assert "AccessDenied" in message[:200]  # S3's words first, cut
+    assert message.endswith("a retry resumes at record 8") and len(message) <= 4000

@@ -118,6 +118,12 @@ class PublisherBusy(DamDriftError):
 class ReportStorageError(DamDriftError):
     """Writing the report to S3 failed; the message lists what was already stored."""
 
+    def stored_so_far(self, described: str) -> ReportStorageError:
+        """This error followed by what is stored and where a retry starts: S3's part is cut first, so
+        the message's cap never cuts off the part an operator acts on."""
+        room = MESSAGE_MAX - len(described) - 2
+        return ReportStorageError(f"{one_line(self.message, max(room, 0))}; {described}")
+
 
 class StorageAccessDenied(ReportStorageError):
     """S3 refused a read (403): the role lacks s3:GetObject on the key, or lacks s3:ListBucket on the

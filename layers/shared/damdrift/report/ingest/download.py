@@ -133,7 +133,7 @@ class StoringReport:
         error = self._error
         if isinstance(error, ReportStorageError):
             described = self._download.checkpoint.describe(self._store.bucket, self._prefix)
-            raise ReportStorageError(f"{error.message}; {described}") from error
+            raise error.stored_so_far(described) from error
         if error is not None:
             raise error
 

@@ -55,7 +55,7 @@ def store_part(
         upload_report_files(store, part.prefix, files, check_prefix=prefix)
         store.put_document(checkpoint_key(prefix), updated.to_wire(), check_prefix=prefix)
     except ReportStorageError as exc:
-        raise ReportStorageError(f"{exc.message}; {checkpoint.describe(store.bucket, prefix)}") from exc
+        raise exc.stored_so_far(checkpoint.describe(store.bucket, prefix)) from exc
     return updated
 
 
