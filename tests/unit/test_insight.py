@@ -58,7 +58,7 @@ def store_check(store: ReportStore, check: Summary, day: int) -> str:
     prefix = f"reports/p/s/2026/11/{day:02d}/{check.execution}/"
     key = put_summary(store, prefix, check)
     latest = get_latest(store, "p", "s")
-    put_latest(store, "p", "s", key, check, last_good=(latest or {}).get("lastGood"))
+    put_latest(store, "p", "s", key, check, last_good=latest.last_good if latest else None)
     return key
 
 

@@ -9,9 +9,9 @@ by :mod:`damdrift.report.ingest.download` and :mod:`damdrift.report.analysis.com
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from damdrift.latest_pointer import put_latest
+from damdrift.latest_pointer import LastGood, put_latest
 from damdrift.models.summary import Summary
 from damdrift.report.rendering.overview import OverviewRow, store_row
 from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
@@ -28,7 +28,7 @@ def file_check(
     page: bytes,
     row: OverviewRow,
     *,
-    last_good: dict[str, Any] | None,
+    last_good: LastGood | None,
 ) -> tuple[str, str]:
     """Stores the check's page, summary, pointer and row, in that order; returns the page's and the
     summary's keys. ``last_good``: the pointer's ``lastGood`` before this check (kept if it is ERRORED)."""
