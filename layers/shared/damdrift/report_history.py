@@ -1,7 +1,7 @@
 """Which checks are stored: the subscribers of a publisher, a subscriber's newest summaries, and each
-check's ``summary.json`` read as a :class:`~damdrift.models.summary.Summary` (the store itself moves
-bytes and JSON documents only, knowing nothing of what a summary is), and each subscriber's
-``latest.json`` (:mod:`damdrift.latest_pointer` says what it holds and moves it).
+check's ``summary.json`` written and read as a :class:`~damdrift.models.summary.Summary` (the store
+itself moves bytes and JSON documents only, knowing nothing of what a summary is), and each
+subscriber's ``latest.json`` (:mod:`damdrift.latest_pointer` says what it holds and moves it).
 
 A check reads its subscriber's :class:`History` once, before it stores anything: its newest summaries
 (the HTML report's trend, the drift age's bridge) and ``latest.json``, whose ``lastGood`` names the
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 
 def put_summary(store: ReportStore, prefix: str, summary: Summary) -> str:
-    """Store ``summary`` as ``<prefix>summary.json``; returns the key."""
+    """Store ``summary`` as ``<prefix>summary.json``; returns the key. The one writer of a summary
+    (:func:`damdrift.report.filing.file_check` files a check's with it), beside its reader,
+    :func:`get_summary`."""
     key = prefix + SUMMARY_FILENAME
     store.put_document(key, summary.model_dump(by_alias=True, mode="json"), check_prefix=prefix)
     return key
