@@ -1,8 +1,9 @@
-"""The fetch step's insight: ignore rules from S3, the previous usable check, the notify policy."""
+"""analysis/comparison: which earlier check a check is compared with (latest.json's lastGood, else the
+newest usable summary listed; never an ERRORED one, never itself), and a previous check that cannot be
+read (not compared, not a failed check)."""
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from damdrift.execution_input import NotifyPolicy
 from damdrift.latest_pointer import put_latest
-from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
+from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.report.analysis.comparison import compare_with_previous, previous_usable
 from damdrift.report.ingest.tracker import RecordTracker
 from damdrift.report.ingest.writer import ReportWriter
-from damdrift.report.records.ignore import load_ignore_rules
 from damdrift.report_history import get_latest, load_history, put_summary
 from damdrift.settings import FetchReportSettings
-from damdrift.steps.fetch import should_notify
 from damdrift.store import ReportStore
 
 BUCKET = "dam-drift-reports"
@@ -60,35 +58,6 @@ def store_check(store: ReportStore, check: Summary, day: int) -> str:
     latest = get_latest(store, "p", "s")
     put_latest(store, "p", "s", key, check, last_good=latest.last_good if latest else None)
     return key
-
-
-def test_without_a_rules_file_nothing_is_ignored_and_the_summary_says_nothing(store: ReportStore) -> None:
-    setup = load_ignore_rules(store, SETTINGS, "p", "s", NOW)
-    assert (setup.matcher, setup.summary) == (None, None)
-
-
-def test_a_broken_rules_file_ignores_nothing_and_says_why(store: ReportStore) -> None:
-    store.put_bytes(SETTINGS.ignore_rules_key, b'{"rules": [{}]}', "application/json", check_prefix="config/")
-    setup = load_ignore_rules(store, SETTINGS, "p", "s", NOW)
-    assert setup.matcher is None
-    assert setup.summary is not None and "invalid ignore rules" in (setup.summary.error or "")
-
-
-def test_rules_are_read_from_the_configured_key_with_their_expired_ones_listed(store: ReportStore) -> None:
-    settings = FetchReportSettings.from_env({"REPORT_BUCKET": BUCKET, "IGNORE_RULES_KEY": "team/rules.json"})
-    rules = {
-        "rules": [
-            {"recordType": "RENDITION"},
-            {"recordType": "VERSION", "expires": "2026-01-01", "comment": "c"},
-        ]
-    }
-    store.put_bytes("team/rules.json", json.dumps(rules).encode(), "application/json", check_prefix="team/")
-    setup = load_ignore_rules(store, settings, "p", "s", NOW)
-    assert setup.summary is not None
-    assert (setup.summary.rules_key, setup.summary.active) == ("team/rules.json", 1)
-    assert [(r.index, r.rule, r.expires, r.comment) for r in setup.summary.expired] == [
-        (1, "VERSION * *", "2026-01-01", "c")
-    ]
 
 
 def test_the_previous_check_is_the_last_usable_one_never_an_errored_one(store: ReportStore) -> None:
@@ -134,43 +103,3 @@ def test_a_previous_check_that_cannot_be_read_means_not_compared_not_a_failed_ch
     assert comparison.changes.error is not None and "NoSuchKey" in comparison.changes.error
     assert comparison.changes.changed  # so that on-change does not stay silent by mistake
     assert store.get_bytes(comparison.stored["keys"])  # this check's keys are stored all the same
-
-
-@pytest.mark.parametrize(
-    ("policy", "status", "changes", "expected"),
-    [
-        (NotifyPolicy.ALWAYS, CheckStatus.IN_SYNC, Changes(previous_execution="x"), True),
-        (NotifyPolicy.ON_DRIFT, CheckStatus.IN_SYNC, Changes(previous_execution="x"), False),
-        (NotifyPolicy.ON_DRIFT, CheckStatus.DRIFT, Changes(previous_execution="x", unchanged=1), True),
-        (NotifyPolicy.ON_CHANGE, CheckStatus.DRIFT, Changes(previous_execution="x", unchanged=1), False),
-        (NotifyPolicy.ON_CHANGE, CheckStatus.DRIFT, Changes(previous_execution="x", new=1), True),
-        (NotifyPolicy.ON_CHANGE, CheckStatus.IN_SYNC, Changes(previous_execution="x", resolved=1), True),
-        (
-            NotifyPolicy.ON_CHANGE,
-            CheckStatus.DRIFT,
-            Changes(previous_execution="x", new=2, new_ignored=2),
-            False,
-        ),
-        (
-            NotifyPolicy.ON_CHANGE,
-            CheckStatus.IN_SYNC,
-            Changes(previous_execution="x", status_changed=True),
-            True,
-        ),
-        (NotifyPolicy.ON_CHANGE, CheckStatus.IN_SYNC, Changes(), True),  # the first check
-        (NotifyPolicy.ON_CHANGE, CheckStatus.DRIFT, Changes(error="unreadable"), True),
-        (NotifyPolicy.ON_CHANGE, CheckStatus.ERRORED, None, True),
-        (NotifyPolicy.ON_DRIFT, CheckStatus.ERRORED, None, True),
-    ],
-)
-def test_the_notify_policy(
-    policy: NotifyPolicy, status: CheckStatus, changes: Changes | None, expected: bool
-) -> None:
-    check = summary("x", status, changes=changes)
-    assert should_notify(policy, check) is expected
-
-
-def test_an_unchanged_day_after_a_different_one_is_quiet() -> None:
-    yesterday = NOW - timedelta(days=1)
-    quiet = Changes(previous_execution="y", previous_finished_at=yesterday, previous_status=CheckStatus.DRIFT)
-    assert not should_notify(NotifyPolicy.ON_CHANGE, summary("x", changes=quiet))
