@@ -1,5 +1,6 @@
 """The report store the store modules' tests share (test_store, test_report_upload, test_report_history,
-test_latest_pointer): moto's S3 holding the empty report bucket. A test module's own ``s3`` wins."""
+test_latest_pointer, test_ignore_rules): moto's S3 holding the empty report bucket. A test module's own
+``s3`` wins."""
 
 from collections.abc import Iterator
 from typing import Any

@@ -53,7 +53,8 @@ def test_the_pointer_moves_only_after_the_page_and_summary_are_stored_and_the_ro
     assert (html_key, summary_key) == (PREFIX + "report.html", PREFIX + "summary.json")
     assert recording.written == [html_key, summary_key, FOLDER + "latest.json", FOLDER + ROW_FILENAME]
     assert get_summary(store, summary_key) == drift_summary()
-    assert (get_latest(store, "dx.example.com", "sub-1") or {})["summaryKey"] == summary_key
+    latest = get_latest(store, "dx.example.com", "sub-1")
+    assert latest is not None and latest.summary_key == summary_key
 
 
 def test_a_summary_that_cannot_be_stored_fails_the_check_and_leaves_the_pointer_where_it_was(
@@ -68,4 +69,5 @@ def test_a_row_that_cannot_be_stored_is_logged_and_the_check_is_filed(store: Rep
     recording = Recording(store, failing=ROW_FILENAME)
     _html_key, summary_key = _file(recording)
     assert recording.written[-1] == FOLDER + "latest.json"
-    assert (get_latest(store, "dx.example.com", "sub-1") or {})["summaryKey"] == summary_key
+    latest = get_latest(store, "dx.example.com", "sub-1")
+    assert latest is not None and latest.summary_key == summary_key

@@ -1,5 +1,7 @@
-"""Ignore rules and baselines: which records a rules file ignores, when a rule expires, what is refused."""
+"""Ignore rules and baselines: which records a rules file ignores, when a rule expires, what is refused, and
+the rules file read from the bucket (a missing or broken one ignores nothing)."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -7,9 +9,13 @@ import pytest
 
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.analysis.baseline import baseline_rules, merged
-from damdrift.report.records.ignore import IgnoreMatcher, IgnoreRules, IgnoreRulesError
+from damdrift.report.records.ignore import IgnoreMatcher, IgnoreRules, IgnoreRulesError, load_ignore_rules
+from damdrift.settings import FetchReportSettings
+from damdrift.store import ReportStore
+from tests.aws import REPORT_BUCKET
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+SETTINGS = FetchReportSettings.from_env({"REPORT_BUCKET": REPORT_BUCKET})
 
 
 def matcher(*rules: dict[str, Any], subscriber: str = "sub-1", now: datetime = NOW) -> IgnoreMatcher:
@@ -106,6 +112,37 @@ def test_every_mistake_of_a_rules_file_is_reported_at_once() -> None:
     assert message.startswith("invalid ignore rules (3 problems): ")
     assert "rules.0.recordTyp: " in message and "rules.3: name at least one of recordType" in message
     assert "rules.2.expires: expected a date YYYY-MM-DD" in message and "rules.1" not in message
+
+
+def test_without_a_rules_file_nothing_is_ignored_and_the_summary_says_nothing(store: ReportStore) -> None:
+    setup = load_ignore_rules(store, SETTINGS, "p", "s", NOW)
+    assert (setup.matcher, setup.summary) == (None, None)
+
+
+def test_a_broken_rules_file_ignores_nothing_and_says_why(store: ReportStore) -> None:
+    store.put_bytes(SETTINGS.ignore_rules_key, b'{"rules": [{}]}', "application/json", check_prefix="config/")
+    setup = load_ignore_rules(store, SETTINGS, "p", "s", NOW)
+    assert setup.matcher is None
+    assert setup.summary is not None and "invalid ignore rules" in (setup.summary.error or "")
+
+
+def test_rules_are_read_from_the_configured_key_with_their_expired_ones_listed(store: ReportStore) -> None:
+    settings = FetchReportSettings.from_env(
+        {"REPORT_BUCKET": REPORT_BUCKET, "IGNORE_RULES_KEY": "team/rules.json"}
+    )
+    rules = {
+        "rules": [
+            {"recordType": "RENDITION"},
+            {"recordType": "VERSION", "expires": "2026-01-01", "comment": "c"},
+        ]
+    }
+    store.put_bytes("team/rules.json", json.dumps(rules).encode(), "application/json", check_prefix="team/")
+    setup = load_ignore_rules(store, settings, "p", "s", NOW)
+    assert setup.summary is not None
+    assert (setup.summary.rules_key, setup.summary.active) == ("team/rules.json", 1)
+    assert [(r.index, r.rule, r.expires, r.comment) for r in setup.summary.expired] == [
+        (1, "VERSION * *", "2026-01-01", "c")
+    ]
 
 
 def summary() -> Summary:

@@ -8,10 +8,12 @@ that is not ERRORED, so one failed run does not make the next one report every r
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import AwareDatetime, NonNegativeInt, ValidationError, model_validator
+
 from damdrift.errors import ReportStorageError
+from damdrift.model_base import WireModel
 from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report_layout import LATEST_FILENAME, subscriber_prefix
 
@@ -20,6 +22,67 @@ if TYPE_CHECKING:
 
 #: Conditional writes tried before giving up while other executions keep replacing the pointer.
 _ATTEMPTS = 5
+_USABLE = {CheckStatus.IN_SYNC.value, CheckStatus.DRIFT.value}
+
+
+class LastGood(WireModel):
+    """A check as ``latest.json`` names it: its summary's key and the few fields read without opening it.
+
+    A field a pointer was written without stays absent when the pointer is carried over (dumped with
+    ``exclude_unset``): the first pointers had no ``startedAt``.
+    """
+
+    summary_key: str
+    status: CheckStatus
+    total: NonNegativeInt
+    execution: str
+    started_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
+
+    @classmethod
+    def of(cls, summary_key: str, summary: Summary) -> LastGood:
+        return cls(
+            summary_key=summary_key,
+            status=summary.status,
+            total=summary.total,
+            execution=summary.execution,
+            started_at=summary.started_at,
+            finished_at=summary.finished_at,
+        )
+
+    def started_after(self, other: LastGood) -> bool:
+        """Whether this check started after ``other`` (a pointer without ``startedAt`` counts as older).
+
+        A verifying check (``<execution>-verify``) shares its execution's start and finishes later, so it
+        moves the pointer.
+        """
+        if self.started_at is None or other.started_at is None:
+            return False
+        if self.started_at != other.started_at:
+            return self.started_at > other.started_at
+        return (
+            self.finished_at is not None
+            and other.finished_at is not None
+            and self.finished_at > other.finished_at
+        )
+
+
+class LatestPointer(LastGood):
+    """``latest.json``: the newest check, and ``lastGood``, the newest usable one (null before any)."""
+
+    last_good: LastGood | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_last_good(cls, data: Any) -> Any:
+        # The first pointers had no lastGood: the check itself was the last good one if it was usable.
+        if isinstance(data, dict) and "lastGood" not in data and "last_good" not in data:
+            return {**data, "lastGood": data if data.get("status") in _USABLE else None}
+        return data
+
+    def document(self) -> dict[str, Any]:
+        """The JSON object stored: nulls kept (a check without a time says so), unset fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def put_latest(
@@ -29,7 +92,7 @@ def put_latest(
     summary_key: str,
     summary: Summary,
     *,
-    last_good: dict[str, Any] | None = None,
+    last_good: LastGood | None = None,
 ) -> str:
     """Point ``reports/<publisher>/<subscriber>/latest.json`` at ``summary_key``; returns its key.
 
@@ -41,44 +104,26 @@ def put_latest(
     ``If-None-Match`` when there is none) unless it already holds a check that started later.
     """
     key = subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
-    pointer = {
-        "summaryKey": summary_key,
-        **summary.model_dump(
-            by_alias=True,
-            mode="json",
-            include={"status", "total", "execution", "started_at", "finished_at"},
-        ),
-    }
-    good = dict(pointer) if summary.status is not CheckStatus.ERRORED else last_good
+    check = LastGood.of(summary_key, summary)
+    good = check if summary.status is not CheckStatus.ERRORED else last_good
+    pointer = LatestPointer(**dict(check), last_good=good)
     check_prefix = summary_key.rpartition("/")[0] + "/"
     for _ in range(_ATTEMPTS):
         current, etag = store.get_document_version(key)
-        if current is not None and _started_later(current, pointer):
+        if current is not None and _started_later(current, check):
             return key  # a check that started after this one is already recorded
-        document = {**pointer, "lastGood": good}
-        if store.put_document(key, document, check_prefix=check_prefix, replacing=etag, only_new=not etag):
+        if store.put_document(
+            key, pointer.document(), check_prefix=check_prefix, replacing=etag, only_new=not etag
+        ):
             return key
     raise ReportStorageError(f"s3://{store.bucket}/{key} kept changing while being updated; not moved")
 
 
-def _started_later(current: dict[str, Any], pointer: dict[str, Any]) -> bool:
-    """Whether ``current`` (latest.json) records a check that started after ``pointer``'s.
-
-    A verifying check (``<execution>-verify``) shares its execution's start and finishes later, so it
-    moves the pointer; a pointer written before ``startedAt`` existed counts as older.
-    """
-
-    def moment(document: dict[str, Any], field: str) -> datetime | None:
-        value = document.get(field)
-        try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-        except ValueError:
-            return None
-
-    current_start, ours = moment(current, "startedAt"), moment(pointer, "startedAt")
-    if current_start is None or ours is None:
+def _started_later(current: dict[str, Any], check: LastGood) -> bool:
+    """Whether ``current`` (latest.json as stored) records a check that started after ``check``; one that
+    is not a pointer (unreadable, or another writer's) does not, so it is replaced."""
+    try:
+        recorded = LatestPointer.model_validate(current)
+    except ValidationError:
         return False
-    if current_start != ours:
-        return current_start > ours
-    current_end, our_end = moment(current, "finishedAt"), moment(pointer, "finishedAt")
-    return current_end is not None and our_end is not None and current_end > our_end
+    return recorded.started_after(check)

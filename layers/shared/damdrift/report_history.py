@@ -1,7 +1,7 @@
 """Which checks are stored: the subscribers of a publisher, a subscriber's newest summaries, and each
-check's ``summary.json`` read as a :class:`~damdrift.models.summary.Summary` (the store itself moves
-bytes and JSON documents only, knowing nothing of what a summary is), and each subscriber's
-``latest.json`` (:mod:`damdrift.latest_pointer` says what it holds and moves it).
+check's ``summary.json`` written and read as a :class:`~damdrift.models.summary.Summary` (the store
+itself moves bytes and JSON documents only, knowing nothing of what a summary is), and each
+subscriber's ``latest.json`` (:mod:`damdrift.latest_pointer` says what it holds and moves it).
 
 A check reads its subscriber's :class:`History` once, before it stores anything: its newest summaries
 (the HTML report's trend, the drift age's bridge) and ``latest.json``, whose ``lastGood`` names the
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from damdrift.errors import ReportStorageError
-from damdrift.models.summary import CheckStatus, Summary
+from damdrift.latest_pointer import LastGood, LatestPointer
+from damdrift.models.summary import Summary
 from damdrift.observability import logger
 from damdrift.report_layout import LATEST_FILENAME, ROOT, SUMMARY_FILENAME, key_segment, subscriber_prefix
 
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
 
 def put_summary(store: ReportStore, prefix: str, summary: Summary) -> str:
-    """Store ``summary`` as ``<prefix>summary.json``; returns the key."""
+    """Store ``summary`` as ``<prefix>summary.json``; returns the key. The one writer of a summary
+    (:func:`damdrift.report.filing.file_check` files a check's with it), beside its reader,
+    :func:`get_summary`."""
     key = prefix + SUMMARY_FILENAME
     store.put_document(key, summary.model_dump(by_alias=True, mode="json"), check_prefix=prefix)
     return key
@@ -93,9 +96,19 @@ def _child_prefixes(store: ReportStore, prefix: str, name: str) -> list[str]:
     )
 
 
-def get_latest(store: ReportStore, publisher: str, subscriber_id: str) -> dict[str, Any] | None:
+def get_latest(store: ReportStore, publisher: str, subscriber_id: str) -> LatestPointer | None:
     """The subscriber's ``latest.json``, or None before its first stored check."""
-    return store.get_document(subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME)
+    key = subscriber_prefix(publisher, subscriber_id) + LATEST_FILENAME
+    document = store.get_document(key)
+    if document is None:
+        return None
+    try:
+        return LatestPointer.model_validate(document)
+    except ValidationError as exc:
+        raise ReportStorageError(
+            f"s3://{store.bucket}/{key} is not a dam-drift latest pointer: {exc.error_count()} problems, "
+            f"first: {exc.errors()[0]['msg']}"
+        ) from exc
 
 
 @dataclass
@@ -104,7 +117,7 @@ class History:
 
     #: The newest summaries before this check, newest first (as many as the trend shows).
     summaries: list[tuple[str, Summary]] = field(default_factory=list)
-    latest: dict[str, Any] | None = None
+    latest: LatestPointer | None = None
 
     @property
     def earlier(self) -> list[Summary]:
@@ -112,17 +125,9 @@ class History:
         return [summary for _key, summary in self.summaries]
 
     @property
-    def last_good(self) -> dict[str, Any] | None:
-        """``latest.json``'s pointer to the newest usable check (older files: latest itself, if usable)."""
-        if self.latest is None:
-            return None
-        if "lastGood" in self.latest:
-            good = self.latest["lastGood"]
-            return good if isinstance(good, dict) else None
-        return self.latest if self.latest.get("status") in _USABLE else None
-
-
-_USABLE = {CheckStatus.IN_SYNC.value, CheckStatus.DRIFT.value}
+    def last_good(self) -> LastGood | None:
+        """``latest.json``'s pointer to the newest usable check."""
+        return self.latest.last_good if self.latest is not None else None
 
 
 def load_history(

@@ -9,12 +9,13 @@ by :mod:`damdrift.report.ingest.download` and :mod:`damdrift.report.analysis.com
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from damdrift.latest_pointer import put_latest
+from damdrift.latest_pointer import LastGood, put_latest
 from damdrift.models.summary import Summary
 from damdrift.report.rendering.overview import OverviewRow, store_row
-from damdrift.report_layout import HTML_FILENAME, SUMMARY_FILENAME
+from damdrift.report_history import put_summary
+from damdrift.report_layout import HTML_FILENAME
 from damdrift.report_page import HTML_CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -28,13 +29,12 @@ def file_check(
     page: bytes,
     row: OverviewRow,
     *,
-    last_good: dict[str, Any] | None,
+    last_good: LastGood | None,
 ) -> tuple[str, str]:
     """Stores the check's page, summary, pointer and row, in that order; returns the page's and the
     summary's keys. ``last_good``: the pointer's ``lastGood`` before this check (kept if it is ERRORED)."""
     html_key = store.put_bytes(prefix + HTML_FILENAME, page, HTML_CONTENT_TYPE, check_prefix=prefix)
-    summary_key = prefix + SUMMARY_FILENAME
-    store.put_document(summary_key, summary.model_dump(by_alias=True, mode="json"), check_prefix=prefix)
+    summary_key = put_summary(store, prefix, summary)
     put_latest(store, summary.publisher, summary.subscriber_id, summary_key, summary, last_good=last_good)
     store_row(store, row, summary.publisher)
     return html_key, summary_key

@@ -61,11 +61,11 @@ def previous_usable(store: ReportStore, history: History, execution: str) -> tup
     """The check to compare with: ``latest.json``'s ``lastGood``, else the newest usable summary listed
     (ERRORED and partial checks are skipped; so is ``execution`` itself, a retried step)."""
     pointer = history.last_good
-    if pointer is not None and pointer.get("execution") != execution and pointer.get("summaryKey"):
+    if pointer is not None and pointer.execution != execution and pointer.summary_key:
         try:
-            summary = get_summary(store, str(pointer["summaryKey"]))
+            summary = get_summary(store, pointer.summary_key)
             if _usable(summary):
-                return str(pointer["summaryKey"]), summary
+                return pointer.summary_key, summary
         except ReportStorageError as exc:
             logger.warning("the last good check could not be read", extra={"error": exc.message})
     for key, summary in history.summaries:
