@@ -224,3 +224,20 @@ def test_the_pointer_is_written_conditionally_and_a_lost_race_is_retried(
     assert conditions[0]["IfMatch"] != conditions[1]["IfMatch"]
     latest = get_latest(store, "p", "s")
     assert latest is not None and latest.execution == "two"
+
+
+def test_a_pointer_a_later_version_wrote_with_a_field_this_one_does_not_know_is_read(
+    store: ReportStore,
+) -> None:
+    # After a rollback the stack reads pointers a later version wrote: an unknown field is no reason to
+    # lose lastGood (the check the next run compares with).
+    put_latest(store, "p", "s", "reports/p/s/2024/05/01/one/summary.json", drift_summary())
+    key = "reports/p/s/latest.json"
+    written = store.get_document(key)
+    assert written is not None
+    store.put_document(key, {**written, "addedLater": 1}, check_prefix="reports/p/s/")
+
+    latest = get_latest(store, "p", "s")
+
+    assert latest is not None and latest.last_good is not None
+    assert latest.last_good.summary_key == "reports/p/s/2024/05/01/one/summary.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, NonNegativeInt, ValidationError, model_validator
+from pydantic import AwareDatetime, ConfigDict, NonNegativeInt, ValidationError, model_validator
 
 from damdrift.errors import ReportStorageError
 from damdrift.model_base import WireModel
@@ -29,8 +29,12 @@ class LastGood(WireModel):
     """A check as ``latest.json`` names it: its summary's key and the few fields read without opening it.
 
     A field a pointer was written without stays absent when the pointer is carried over (dumped with
-    ``exclude_unset``): the first pointers had no ``startedAt``.
+    ``exclude_unset``): the first pointers had no ``startedAt``. Unlike an execution input, a stored
+    pointer may have been written by a later version (a stack rolled back): a field this version does
+    not know is ignored, as :class:`~damdrift.models.summary.Summary` ignores one, not refused.
     """
+
+    model_config = ConfigDict(extra="ignore")
 
     summary_key: str
     status: CheckStatus
