@@ -4,11 +4,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from damdrift.models.summary import CheckStatus, Summary
+from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.report.ingest.writer import ReportFiles, ReportWriter
 
 STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
 PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
+FINISHED = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 
 
 def report_files(tmp_path: Path, n: int = 3) -> ReportFiles:
@@ -34,3 +35,21 @@ def drift_summary(**overrides: Any) -> Summary:
     }
     fields.update(overrides)
     return Summary(**fields)
+
+
+def summary_of(execution: str, status: CheckStatus = CheckStatus.DRIFT, **fields: Any) -> Summary:
+    """A check of subscriber ``s`` of publisher ``p`` by its execution and status (one drifting record,
+    or an error), finished at ``FINISHED``: what tests of which check is compared with, and notified, need."""
+    counts = {"KEYWORD": {"CREATE": 1}} if status is CheckStatus.DRIFT else {}
+    error = ErrorInfo(type="FindMismatchFailed", message="m") if status is CheckStatus.ERRORED else None
+    return Summary(
+        publisher="p",
+        subscriber_id="s",
+        status=status,
+        counts=counts,
+        total=sum(n for a in counts.values() for n in a.values()),
+        execution=execution,
+        finished_at=FINISHED,
+        error=error,
+        **fields,
+    )

@@ -5,20 +5,20 @@ read (not compared, not a failed check)."""
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from damdrift.latest_pointer import put_latest
-from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
+from damdrift.models.summary import CheckStatus, Summary
 from damdrift.report.analysis.comparison import compare_with_previous, previous_usable
 from damdrift.report.ingest.tracker import RecordTracker
 from damdrift.report.ingest.writer import ReportWriter
 from damdrift.report_history import get_latest, load_history, put_summary
 from damdrift.settings import FetchReportSettings
 from damdrift.store import ReportStore
+from tests.report_samples import summary_of as summary
 
 BUCKET = "dam-drift-reports"
 NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
@@ -34,22 +34,6 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReportStore]:
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield ReportStore(client, BUCKET)
-
-
-def summary(execution: str, status: CheckStatus = CheckStatus.DRIFT, **fields: Any) -> Summary:
-    counts = {"KEYWORD": {"CREATE": 1}} if status is CheckStatus.DRIFT else {}
-    error = ErrorInfo(type="FindMismatchFailed", message="m") if status is CheckStatus.ERRORED else None
-    return Summary(
-        publisher="p",
-        subscriber_id="s",
-        status=status,
-        counts=counts,
-        total=sum(n for a in counts.values() for n in a.values()),
-        execution=execution,
-        finished_at=NOW,
-        error=error,
-        **fields,
-    )
 
 
 def store_check(store: ReportStore, check: Summary, day: int) -> str:

@@ -1,32 +1,15 @@
 """stages/announce: whether a check's notice goes out, by the input's notify policy (always, on drift, on
 change) and what changed since the previous usable check."""
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
 from damdrift.execution_input import NotifyPolicy
-from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, Summary
+from damdrift.models.summary import Changes, CheckStatus
 from damdrift.stages.announce import should_notify
-
-NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
-
-
-def summary(execution: str, status: CheckStatus = CheckStatus.DRIFT, **fields: Any) -> Summary:
-    counts = {"KEYWORD": {"CREATE": 1}} if status is CheckStatus.DRIFT else {}
-    error = ErrorInfo(type="FindMismatchFailed", message="m") if status is CheckStatus.ERRORED else None
-    return Summary(
-        publisher="p",
-        subscriber_id="s",
-        status=status,
-        counts=counts,
-        total=sum(n for a in counts.values() for n in a.values()),
-        execution=execution,
-        finished_at=NOW,
-        error=error,
-        **fields,
-    )
+from tests.report_samples import FINISHED as NOW
+from tests.report_samples import summary_of as summary
 
 
 @pytest.mark.parametrize(
