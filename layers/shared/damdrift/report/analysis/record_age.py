@@ -30,7 +30,7 @@ from itertools import chain, compress, repeat
 from pathlib import Path
 
 from damdrift.report.analysis.diff import diff_keys
-from damdrift.report.records.keyset import KeyFile
+from damdrift.report.records.keyset import KeyFile, little_endian
 
 AGE_FILENAME = "record-age.bin"
 MAGIC = b"DAMDRIFT-AGE 1\n"
@@ -57,8 +57,8 @@ class RecordAges:
     def write(self, path: Path) -> None:
         with open(path, "wb") as out:
             out.write(MAGIC + struct.pack("<I", len(self.since)))
-            out.write(_little_endian(self.since).tobytes())
-            out.write(_little_endian(self.streak).tobytes())
+            out.write(little_endian(self.since).tobytes())
+            out.write(little_endian(self.streak).tobytes())
 
     @classmethod
     def read(cls, path: Path) -> RecordAges:
@@ -149,11 +149,3 @@ def _lines(keys: KeyFile) -> array[int]:
     for _keys, _checks, block in keys.blocks():
         lines.extend(block)
     return lines
-
-
-def _little_endian(values: array[int]) -> array[int]:
-    if sys.byteorder == "little":
-        return values
-    swapped = array(values.typecode, values)
-    swapped.byteswap()
-    return swapped

@@ -141,7 +141,7 @@ class SortedKeys:
     def write(self, out: IO[bytes]) -> None:
         out.write(_header(len(self), self.pairs))
         for values in (self.keys, self.checks, self.lines):
-            out.write(_little_endian(values).tobytes())
+            out.write(little_endian(values).tobytes())
 
     @classmethod
     def read(cls, data: bytes) -> SortedKeys:
@@ -221,7 +221,7 @@ class SortedRuns:
         path = self.directory / f"run-{len(self.runs):05d}.bin"
         with open(path, "wb") as out:
             for values in _split(combined):
-                out.write(_little_endian(values).tobytes())
+                out.write(little_endian(values).tobytes())
         self.runs.append((path, len(keys)))
 
     def merged(self) -> Iterator[list[int]]:
@@ -319,9 +319,9 @@ def write_sorted(collector: KeyCollector, path: Path) -> KeyFile:
         for merged in runs.merged():
             keys, checks, lines = _split(merged)
             _code_counts(keys, counts)
-            key_out.write(_little_endian(keys).tobytes())
-            check_out.write(_little_endian(checks).tobytes())
-            line_out.write(_little_endian(lines).tobytes())
+            key_out.write(little_endian(keys).tobytes())
+            check_out.write(little_endian(checks).tobytes())
+            line_out.write(little_endian(lines).tobytes())
     for run, _count in runs.runs:
         run.unlink(missing_ok=True)
     runs.runs.clear()
@@ -406,7 +406,9 @@ def _split(combined: list[int]) -> tuple[array[int], array[int], array[int]]:
     return keys, checks, lines
 
 
-def _little_endian(values: array[int]) -> array[int]:
+def little_endian(values: array[int]) -> array[int]:
+    """``values`` in the byte order every file of ours is written in (little-endian): a swapped copy only
+    on a big-endian machine."""
     if sys.byteorder == "little":
         return values
     swapped = array(values.typecode, values)
