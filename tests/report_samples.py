@@ -5,7 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
+from damdrift.report.analysis.diff import RunDiff
 from damdrift.report.ingest.writer import ReportFiles, ReportWriter
+from damdrift.report.rendering.notice import ReportLink, notice_content
+from damdrift.report.rendering.notification import Notification, render_notice
 
 STARTED = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
 PREFIX = "reports/dx.example.com/sub-1/2024/05/01/exec-1/"
@@ -53,3 +56,16 @@ def summary_of(execution: str, status: CheckStatus = CheckStatus.DRIFT, **fields
         error=error,
         **fields,
     )
+
+
+def build_notification(
+    summary: Summary,
+    report_location: str,
+    *,
+    diff: RunDiff | None = None,
+    report_link: ReportLink | None = None,
+) -> Notification:
+    """The e-mail for ``summary`` as the announce stage renders it (its content, then the e-mail alone):
+    the notification tests' one call."""
+    content = notice_content(summary, report_location, diff=diff, link=report_link)
+    return render_notice(content, chat=False).email

@@ -13,8 +13,9 @@ from damdrift.models.remediation import RemediationPhase
 from damdrift.models.summary import CheckStatus, ErrorInfo, Summary
 from damdrift.remediation.notice import with_remediation_note
 from damdrift.report.rendering.notice import notice_content
-from damdrift.report.rendering.notification import build_notification, render_notice
+from damdrift.report.rendering.notification import render_notice
 from damdrift.state import OutboundNotice
+from tests.report_samples import build_notification
 
 NOW = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
 LOCATION = "s3://bucket/reports/dx.example.com/sub-1/2026/12/05/run-1/"

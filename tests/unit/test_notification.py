@@ -11,11 +11,8 @@ from damdrift.models.remediation import OperationTally, RemediationRecord, Remed
 from damdrift.models.summary import Changes, CheckStatus, ErrorInfo, ExpiredRule, IgnoreSummary, Summary
 from damdrift.report.analysis.diff import ChangeClass, PreviousRun, RecordSample, RunDiff
 from damdrift.report.rendering.notice import ReportLink
-from damdrift.report.rendering.notification import (
-    MESSAGE_MAX_BYTES,
-    SUBJECT_MAX,
-    build_notification,
-)
+from damdrift.report.rendering.notification import MESSAGE_MAX_BYTES, SUBJECT_MAX
+from tests.report_samples import build_notification
 
 STARTED = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 LOCATION = "s3://reports-bucket/reports/dx.example.com/sub-1/2024/05/01/exec-1/"

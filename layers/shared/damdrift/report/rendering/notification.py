@@ -104,21 +104,6 @@ def render_notice(content: NoticeContent, *, chat: bool) -> RenderedNotice:
     return _finish(content, message, draft)
 
 
-def build_notification(
-    summary: Summary,
-    report_location: str,
-    *,
-    diff: RunDiff | None = None,
-    report_link: ReportLink | None = None,
-) -> Notification:
-    """The notification for ``summary``; ``report_location`` says where the report is (s3://... or URL).
-
-    ``diff`` adds the top NEW and RESOLVED records, ``report_link`` the link to the HTML report.
-    """
-    content = notice_content(summary, report_location, diff=diff, link=report_link)
-    return render_notice(content, chat=False).email
-
-
 def _finish(content: NoticeContent, message: list[Line], draft: ChatDraft | None) -> RenderedNotice:
     """The texts finished (``notice_text``): the subject in printable ASCII under SNS's limit (the chat
     title is its parts, escaped), the body and the attributes one safe line per value, chat's DX text
